@@ -93,6 +93,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     if (!(resolved[key] >= 1)) throw new RangeError(`${key} must be at least 1`);
   }
   if (resolved.maxInflightBytes < 0) throw new RangeError("maxInflightBytes must not be negative");
-  if (resolved.snapshotTrailingEntries < 0) throw new RangeError("snapshotTrailingEntries must not be negative");
+  if (resolved.snapshotTrailingEntries < 0)
+    throw new RangeError("snapshotTrailingEntries must not be negative");
   return resolved;
 }

@@ -79,6 +79,8 @@ export class Progress {
   /** In snapshot state: the snapshot index being sent, and how many bytes the follower holds. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
+  /** In snapshot state: no chunk was acknowledged since the last heartbeat answer. */
+  snapshotStale = false;
   /** Whether the follower was heard from in the current check-quorum period. */
   recentActive = false;
   /** The commit index last sent to it, so a commit advance can be forwarded without new entries. */
