@@ -81,6 +81,8 @@ export class Progress {
   snapshotOffset = 0;
   /** In snapshot state: no chunk was acknowledged since the last heartbeat answer. */
   snapshotStale = false;
+  /** Match as of the previous heartbeat answer: a lagging follower whose match stops moving is stuck. */
+  matchAtLastHeartbeat = 0;
   /** Whether the follower was heard from in the current check-quorum period. */
   recentActive = false;
   /** The commit index last sent to it, so a commit advance can be forwarded without new entries. */

@@ -923,9 +923,12 @@ export class RaftNode {
       pr.snapshotStale = true;
     } else if (pr.match < this.log.lastIndex()) {
       pr.probeSent = false;
-      // If every message that filled the window was lost, nothing would ever free it: probe the
-      // follower with an empty append; its answer repairs the pipeline either way.
-      if (pr.state === "replicate" && pr.inflights.full()) this.sendEmptyAppend(m.from, pr);
+      // Appends sent optimistically in replicate state may all have been lost (say the follower
+      // crashed or was cut off); nothing would resend them, whether or not they filled the
+      // window. A lagging follower whose match did not move over a whole heartbeat interval is
+      // in exactly that state: fall back to probing, which repairs its log or starts a snapshot.
+      if (pr.state === "replicate" && pr.match === pr.matchAtLastHeartbeat) pr.becomeProbe();
+      pr.matchAtLastHeartbeat = pr.match;
       this.appendsPending = true;
     }
     if (m.readSeq > pr.readSeqAcked) {
@@ -1076,14 +1079,6 @@ export class RaftNode {
     }
     pr.probeSent = true;
     return false;
-  }
-
-  private sendEmptyAppend(to: NodeId, pr: Progress): void {
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) return;
-    const commit = Math.min(this.log.committed, pr.match);
-    this.send({ type: "append", to, term: this.term, prevIndex, prevTerm, entries: [], commit });
   }
 
   private startSnapshot(to: NodeId, pr: Progress): void {
