@@ -1,0 +1,101 @@
+/**
+ * `npm run sim -- --seeds N` runs N seeds (from --from, default 1); `npm run sim -- --seed S`
+ * replays one seed exactly and prints its trace on failure (or always with --trace).
+ * Options: --nodes 3|5|7, --bug NAME (run a deliberately broken variant), --profile crashy.
+ */
+
+import { parseArgs } from "node:util";
+import { BUGS, type BugName } from "./bugs.js";
+import { runSimulation, type SimProfile, type SimResult } from "./simulation.js";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string" },
+    seed: { type: "string" },
+    from: { type: "string", default: "1" },
+    nodes: { type: "string" },
+    bug: { type: "string" },
+    profile: { type: "string" },
+    trace: { type: "boolean", default: false },
+  },
+});
+
+const bug = values.bug as BugName | undefined;
+if (bug !== undefined && !(bug in BUGS)) {
+  console.error(`unknown --bug ${bug}; one of: ${Object.keys(BUGS).join(", ")}`);
+  process.exit(2);
+}
+const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+const profiles: SimProfile[] = ["default", "crashy", "churn"];
+const profile = (values.profile ?? "default") as SimProfile;
+if (!profiles.includes(profile)) {
+  console.error(`unknown --profile ${profile}; one of: ${profiles.join(", ")}`);
+  process.exit(2);
+}
+
+function runOne(seed: number, trace: boolean): SimResult {
+  return runSimulation({
+    seed,
+    ...(nodes === undefined ? {} : { nodes }),
+    profile,
+    ...(bug === undefined ? {} : BUGS[bug]),
+    ...(trace ? { onTrace: (line: string) => console.log(line) } : {}),
+  });
+}
+
+function printFailure(result: SimResult): void {
+  console.log(`\nseed ${result.seed} FAILED: ${result.violation?.message}`);
+  console.log(`config: ${result.config}`);
+  console.log("trace (most recent last):");
+  for (const line of result.trace.slice(-400)) console.log(`  ${line}`);
+  console.log(
+    `\nreplay: npm run sim -- --seed ${result.seed}${bug ? ` --bug ${bug}` : ""}${nodes ? ` --nodes ${nodes}` : ""}`,
+  );
+}
+
+if (values.seed !== undefined) {
+  const result = runOne(Number(values.seed), values.trace);
+  if (!result.ok) printFailure(result);
+  console.log(`seed ${result.seed}: ${result.ok ? "ok" : "FAILED"}  ${result.config}`);
+  console.log(JSON.stringify(result.stats));
+  process.exit(result.ok ? 0 : 1);
+}
+
+const count = Number(values.seeds ?? "100");
+const from = Number(values.from);
+const totals = {
+  seeds: 0,
+  failed: 0,
+  faults: 0,
+  operations: 0,
+  writes: 0,
+  reads: 0,
+  elections: 0,
+  messages: 0,
+};
+const started = Date.now();
+for (let seed = from; seed < from + count; seed++) {
+  const result = runOne(seed, false);
+  totals.seeds++;
+  totals.faults += Object.values(result.stats.faults).reduce((a, b) => a + b, 0);
+  totals.operations += result.stats.operationsChecked;
+  totals.writes += result.stats.writesAcknowledged;
+  totals.reads += result.stats.readsOk;
+  totals.elections += result.stats.leaderElections;
+  totals.messages += result.stats.messages.delivered;
+  if (!result.ok) {
+    totals.failed++;
+    printFailure(result);
+    if (bug === undefined) break;
+  }
+  if (totals.seeds % 100 === 0)
+    console.log(
+      `... ${totals.seeds} seeds, ${totals.failed} failed, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+}
+console.log(
+  `${totals.seeds} seeds, ${totals.failed} failed; ${totals.faults} faults injected, ${totals.operations} client operations checked ` +
+    `(${totals.writes} acknowledged writes, ${totals.reads} reads), ${totals.elections} vote requests, ${totals.messages} messages delivered, ` +
+    `${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
+process.exit(totals.failed === 0 ? 0 : 1);

@@ -1,0 +1,684 @@
+/**
+ * The deterministic cluster simulator. One seed fixes everything: cluster size, fault mix, every
+ * random choice. A run has a fault phase (crashes, restarts, partitions, lossy links, clock skew,
+ * membership changes, leadership transfers, all under client load) and a liveness phase (faults
+ * stop; a leader must emerge and a new write must commit on every member within a bound). The
+ * checkers watch throughout; the first violation ends the run with a readable trace.
+ */
+
+import {
+  SeededRandom,
+  decodeChange,
+  type InjectedBugs,
+  type Message,
+  type NodeId,
+  type RaftNode,
+  type RaftOptions,
+} from "../../src/raft/index.js";
+import { SafetyChecker, SimViolation } from "./checkers.js";
+import { EventQueue } from "./event-queue.js";
+import { SimHost, type HostBugs, type ReadOutcome, type WriteOutcome } from "./host.js";
+import { checkLinearizable, type HistoryOp } from "./linearizability.js";
+import { CALM, SimNetwork, type LinkConditions } from "./network.js";
+
+/** What to simulate. Everything not given is drawn from the seed. */
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes?: number;
+  readonly faultPhaseMs?: number;
+  readonly livenessBoundMs?: number;
+  readonly clients?: number;
+  readonly raftBugs?: InjectedBugs;
+  /** Pins Raft tunables instead of drawing them from the seed. */
+  readonly raftOverrides?: Partial<Omit<RaftOptions, "id" | "random" | "bugs">>;
+  readonly hostBugs?: HostBugs;
+  /**
+   * Fault mix: "default" exercises everything; "crashy" favours crashes and power loss; "churn"
+   * keeps cutting off whoever leads and lets cut-off nodes rejoin one by one, the shape of the
+   * Raft paper's figure 8.
+   */
+  readonly profile?: SimProfile;
+  /** Call with every trace line as it happens (for --trace). */
+  readonly onTrace?: (line: string) => void;
+}
+
+/** The fault mixes the simulator knows. */
+export type SimProfile = "default" | "crashy" | "churn";
+
+/** Counts printed after a run. */
+export interface SimStats {
+  nodes: number;
+  simulatedMs: number;
+  events: number;
+  faults: Record<string, number>;
+  writesAcknowledged: number;
+  writesFailed: number;
+  writesUnknown: number;
+  readsOk: number;
+  readsFailed: number;
+  operationsChecked: number;
+  leaderElections: number;
+  finalTerm: number;
+  messages: { sent: number; delivered: number; dropped: number; duplicated: number };
+  checks: Record<string, number>;
+}
+
+/** The outcome of one seed. */
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation: SimViolation | null;
+  readonly stats: SimStats;
+  /** The last trace lines (all of them on failure, up to the buffer size). */
+  readonly trace: readonly string[];
+  /** A one-line description of the configuration drawn from the seed. */
+  readonly config: string;
+}
+
+const TICK_MS = 100;
+const ELECTION_TICKS = 10;
+const CLIENT_TIMEOUT_MS = 3_000;
+const KEYS = ["a", "b", "c"];
+const TRACE_LINES = 3_000;
+const MAX_EXTRA_NODES = 4;
+const MIN_VOTERS = 3;
+const CHURN_WEIGHTS: [string, number][] = [
+  ["isolate_leader", 4],
+  ["rejoin", 3],
+  ["crash_leader", 1],
+  ["restart", 2],
+  ["heal", 0.3],
+];
+
+/** Runs one seed to completion. Never throws for a protocol violation: it is in the result. */
+export function runSimulation(options: SimOptions): SimResult {
+  const sim = new Simulation(options);
+  return sim.run();
+}
+
+class Simulation {
+  private readonly random: SeededRandom;
+  private readonly queue = new EventQueue();
+  private readonly checker = new SafetyChecker();
+  private readonly network: SimNetwork;
+  private readonly hosts = new Map<NodeId, SimHost>();
+  private readonly history: HistoryOp[] = [];
+  private readonly traceBuffer: string[] = [];
+  private readonly faults: Record<string, number> = {};
+  private readonly nodeCount: number;
+  private readonly faultPhaseMs: number;
+  private readonly livenessBoundMs: number;
+  private readonly clientCount: number;
+  private readonly config: string;
+  private readonly crashWeight: number;
+  private faultsOn = true;
+  private clientsOn = true;
+  private nextOpId = 1;
+  private nextWriteId = 1;
+  private nextNodeNumber: number;
+  private events = 0;
+  private elections = 0;
+  private readonly createHost: (id: NodeId, founders: readonly NodeId[] | null) => SimHost;
+
+  constructor(private readonly options: SimOptions) {
+    this.random = new SeededRandom(options.seed);
+    const r = this.random;
+    this.nodeCount = options.nodes ?? [3, 5, 7][options.seed % 3]!;
+    this.faultPhaseMs = options.faultPhaseMs ?? 20_000;
+    this.livenessBoundMs = options.livenessBoundMs ?? 30_000;
+    this.clientCount = options.clients ?? 2 + r.int(3);
+    this.crashWeight = options.profile === "crashy" ? 6 : 2;
+    const raftOptions = {
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      preVote: r.chance(0.85),
+      checkQuorum: r.chance(0.85),
+      maxMessageBytes: r.pick([200, 4096, 1 << 20]),
+      maxInflightMessages: r.pick([1, 4, 256]),
+      maxInflightBytes: r.pick([0, 2048, 1 << 20]),
+      snapshotChunkBytes: r.pick([64, 1024, 1 << 20]),
+      snapshotTrailingEntries: r.pick([0, 5, 100]),
+      bugs: options.raftBugs ?? {},
+      ...options.raftOverrides,
+    };
+    const snapshotThreshold = r.pick([10, 30, 100, 500]);
+    const fsyncMs = r.pick([0.2, 2, 10]);
+    this.config =
+      `nodes=${this.nodeCount} clients=${this.clientCount} preVote=${raftOptions.preVote} checkQuorum=${raftOptions.checkQuorum} ` +
+      `maxMessageBytes=${raftOptions.maxMessageBytes} inflight=${raftOptions.maxInflightMessages}/${raftOptions.maxInflightBytes}B ` +
+      `chunk=${raftOptions.snapshotChunkBytes} trailing=${raftOptions.snapshotTrailingEntries} ` +
+      `snapshotEvery=${snapshotThreshold} fsync~${fsyncMs}ms profile=${options.profile ?? "default"}`;
+    this.network = new SimNetwork(this.queue, new SeededRandom(r.nextU32()), (message) =>
+      this.deliver(message),
+    );
+    const environment = {
+      queue: this.queue,
+      random: new SeededRandom(r.nextU32()),
+      checker: this.checker,
+      send: (message: Message) => this.network.send(message),
+      trace: (line: string) => this.trace(line),
+      raftOptions,
+      bugs: options.hostBugs ?? {},
+      snapshotThreshold,
+      onBecameLeader: (id: NodeId) => this.onBecameLeader(id),
+      fsyncMs: () => fsyncMs * (0.2 + r.float() * 1.6),
+    };
+    this.createHost = (id, founders) => {
+      const host = new SimHost(id, environment, founders, TICK_MS);
+      this.hosts.set(id, host);
+      return host;
+    };
+    this.nextNodeNumber = this.nodeCount + 1;
+  }
+
+  run(): SimResult {
+    let violation: SimViolation | null = null;
+    try {
+      this.boot();
+      this.runFaultPhase();
+      this.runLivenessPhase();
+      this.finalChecks();
+    } catch (error) {
+      if (!(error instanceof SimViolation)) throw error;
+      violation = error;
+      this.trace(`VIOLATION ${error.message}`);
+    }
+    return {
+      seed: this.options.seed,
+      ok: violation === null,
+      violation,
+      stats: this.stats(),
+      trace: [...this.traceBuffer],
+      config: this.config,
+    };
+  }
+
+  // ---------------------------------------------------------------- phases
+
+  private boot(): void {
+    const founders = Array.from({ length: this.nodeCount }, (_, i) => `n${i + 1}`);
+    for (const id of founders) {
+      const host = this.createHost(id, founders);
+      host.clockRate = 0.9 + this.random.float() * 0.2;
+      host.start();
+    }
+    for (let client = 1; client <= this.clientCount; client++) this.startClient(client);
+    this.scheduleFault();
+    this.scheduleLogMatchingCheck();
+  }
+
+  private runFaultPhase(): void {
+    this.runUntil(this.faultPhaseMs);
+    this.faultsOn = false;
+    this.clientsOn = false;
+  }
+
+  /** Faults stop: heal, restart everyone, calm the network. A new write must then commit everywhere. */
+  private runLivenessPhase(): void {
+    this.trace("faults stop: healing the network, restarting crashed nodes");
+    this.network.heal();
+    this.network.conditions = { ...CALM };
+    for (const host of this.hosts.values()) {
+      host.clockRate = 1;
+      if (!host.up) host.start();
+    }
+    const start = this.queue.now;
+    const deadline = start + this.livenessBoundMs;
+    let probeIndex = 0;
+    let probeInFlight = false;
+    const probeId = this.nextWriteId++;
+    const tryProbe = (): void => {
+      if (probeIndex > 0 || probeInFlight) return;
+      const leader = this.currentLeader();
+      if (leader === null) return;
+      probeInFlight = true;
+      leader.write({ client: 0, key: "liveness", writeId: probeId }, (outcome) => {
+        probeInFlight = false;
+        if (outcome.ok) probeIndex = outcome.index;
+      });
+      this.queue.after(CLIENT_TIMEOUT_MS, () => {
+        probeInFlight = false;
+      });
+    };
+    while (this.queue.now < deadline) {
+      tryProbe();
+      this.runUntil(Math.min(deadline, this.queue.now + 50));
+      if (probeIndex > 0 && this.members().every((host) => host.up && host.appliedIndex >= probeIndex)) {
+        this.trace(
+          `liveness: write committed at ${probeIndex} and applied on every member after ${(this.queue.now - start).toFixed(0)} ms`,
+        );
+        return;
+      }
+    }
+    const states = [...this.hosts.values()]
+      .map((h) =>
+        h.up
+          ? `${h.id}:${h.raft.role}/t${h.raft.term}/c${h.raft.log.committed}/a${h.appliedIndex}`
+          : `${h.id}:down`,
+      )
+      .join(" ");
+    const leader = this.currentLeader();
+    const progress =
+      leader === null
+        ? "no leader"
+        : leader.raft
+            .status()
+            .progress.map((p) => `${p.id}:${p.state}/m${p.match}/n${p.next}`)
+            .join(" ");
+    this.trace(
+      `leader progress: ${progress}; snapshot at ${leader?.raft.currentSnapshot()?.index ?? "none"}`,
+    );
+    throw new SimViolation(
+      "liveness",
+      `no write committed on every member within ${this.livenessBoundMs} ms after faults stopped (probe index ${probeIndex}; ${states})`,
+    );
+  }
+
+  private finalChecks(): void {
+    const members = this.members();
+    this.checker.checkLogMatching(members.map((host) => host.raft));
+    const appliedIndexOf = new Map<number, number>();
+    const entries = this.checker.appliedEntries;
+    for (let index = 1; index < entries.length; index++) {
+      const print = entries[index];
+      if (print === undefined) continue;
+      const json = print.slice(print.indexOf("|", print.indexOf("|") + 1) + 1);
+      if (!json.startsWith("{")) continue;
+      const command = JSON.parse(json) as { writeId?: number };
+      if (typeof command.writeId === "number") appliedIndexOf.set(command.writeId, index);
+    }
+    let highestAck = 0;
+    for (const op of this.history)
+      if (op.outcome === "ok" && op.kind === "write") highestAck = Math.max(highestAck, op.ackIndex!);
+    for (const host of members) {
+      if (host.appliedIndex < highestAck) {
+        throw new SimViolation(
+          "no acknowledged write lost",
+          `${host.id} applied only ${host.appliedIndex} of ${highestAck}`,
+        );
+      }
+    }
+    this.operationsChecked = checkLinearizable(this.history, appliedIndexOf);
+  }
+
+  private operationsChecked = 0;
+
+  private runUntil(timeMs: number): void {
+    while (this.queue.runNext(timeMs)) this.events++;
+    this.queue.now = Math.max(this.queue.now, timeMs);
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private startClient(client: number): void {
+    let leaderGuess: NodeId | null = null;
+    const next = (): void => {
+      if (!this.clientsOn) return;
+      const target = this.pickTarget(leaderGuess);
+      const isWrite = this.random.chance(0.6);
+      const op: HistoryOp = {
+        id: this.nextOpId++,
+        client,
+        kind: isWrite ? "write" : "read",
+        key: this.random.pick(KEYS),
+        writeId: isWrite ? this.nextWriteId++ : 0,
+        invokeMs: this.queue.now,
+        completeMs: null,
+        outcome: "pending",
+      };
+      this.history.push(op);
+      let settled = false;
+      const settle = (outcome: HistoryOp["outcome"], hint: NodeId | null): void => {
+        if (settled) return;
+        settled = true;
+        op.outcome = outcome;
+        if (outcome !== "unknown") op.completeMs = this.queue.now;
+        leaderGuess = outcome === "ok" ? target.id : hint;
+        this.queue.after(this.random.float() * 20, next);
+      };
+      this.queue.after(CLIENT_TIMEOUT_MS, () => settle(op.kind === "write" ? "unknown" : "fail", null));
+      if (op.kind === "write") {
+        target.write({ client, key: op.key, writeId: op.writeId }, (outcome: WriteOutcome) => {
+          if (outcome.ok) op.ackIndex = outcome.index;
+          settle(
+            outcome.ok ? "ok" : outcome.definite ? "fail" : "unknown",
+            outcome.ok ? null : outcome.leaderHint,
+          );
+        });
+      } else {
+        target.read(op.key, (outcome: ReadOutcome) => {
+          if (outcome.ok) op.writeId = outcome.writeId;
+          settle(outcome.ok ? "ok" : "fail", null);
+        });
+      }
+    };
+    this.queue.after(this.random.float() * 100, next);
+  }
+
+  private pickTarget(leaderGuess: NodeId | null): SimHost {
+    const guessed = leaderGuess === null ? undefined : this.hosts.get(leaderGuess);
+    if (guessed !== undefined && this.random.chance(0.9)) return guessed;
+    return this.random.pick([...this.hosts.values()]);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  private scheduleFault(): void {
+    const meanMs = this.options.profile === "churn" ? 250 : 400;
+    const delay = -Math.log(1 - this.random.float()) * meanMs;
+    this.queue.after(delay, () => {
+      if (!this.faultsOn) return;
+      this.injectFault();
+      this.scheduleFault();
+    });
+  }
+
+  private injectFault(): void {
+    const weights: [string, number][] =
+      this.options.profile === "churn"
+        ? CHURN_WEIGHTS
+        : [
+            ["crash", this.crashWeight],
+            ["crash_leader", this.crashWeight],
+            ["power_loss", this.crashWeight / 2],
+            ["restart", 3],
+            ["partition", 1],
+            ["isolate_leader", 1],
+            ["one_way", 1],
+            ["heal", 2],
+            ["link_conditions", 2],
+            ["clock_rate", 1],
+            ["add_learner", 0.6],
+            ["promote", 0.8],
+            ["remove", 0.5],
+            ["transfer", 1],
+          ];
+    let total = 0;
+    for (const [, weight] of weights) total += weight;
+    let pick = this.random.float() * total;
+    let kind = weights[0]![0];
+    for (const [name, weight] of weights) {
+      pick -= weight;
+      if (pick < 0) {
+        kind = name;
+        break;
+      }
+    }
+    if (this.applyFault(kind)) this.faults[kind] = (this.faults[kind] ?? 0) + 1;
+  }
+
+  /** Applies one fault; returns whether anything happened. */
+  private applyFault(kind: string): boolean {
+    const r = this.random;
+    const up = [...this.hosts.values()].filter((host) => host.up);
+    const down = [...this.hosts.values()].filter((host) => !host.up);
+    const leader = this.currentLeader();
+    switch (kind) {
+      case "crash":
+      case "crash_leader": {
+        const victim = kind === "crash_leader" ? leader : up.length > 0 ? r.pick(up) : null;
+        if (victim === null) return false;
+        const synced = r.chance(0.5);
+        this.trace(`FAULT crash ${victim.id}${synced ? " (after its fsync)" : " (losing unsynced writes)"}`);
+        victim.crash(synced);
+        this.restartLater(victim);
+        return true;
+      }
+      case "power_loss": {
+        // Several machines lose power at once: none of them syncs what it had in flight.
+        const victims = this.shuffled(up).slice(0, 2 + r.int(Math.max(1, up.length - 1)));
+        if (victims.length === 0) return false;
+        this.trace(`FAULT power loss on ${victims.map((h) => h.id).join(",")}`);
+        for (const victim of victims) {
+          victim.crash(false);
+          this.restartLater(victim);
+        }
+        return true;
+      }
+      case "restart": {
+        if (down.length === 0) return false;
+        const host = r.pick(down);
+        this.trace(`FAULT restart ${host.id}`);
+        host.start();
+        return true;
+      }
+      case "partition": {
+        const ids = this.shuffled([...this.hosts.keys()]);
+        const split = 1 + r.int(ids.length - 1);
+        const groups = [ids.slice(0, split), ids.slice(split)];
+        this.trace(`FAULT partition ${groups.map((g) => `[${g.join(",")}]`).join(" | ")}`);
+        this.network.partition(groups);
+        return true;
+      }
+      case "isolate_leader": {
+        if (leader === null) return false;
+        const others = [...this.hosts.keys()].filter((id) => id !== leader.id);
+        this.trace(`FAULT isolate leader ${leader.id}`);
+        this.network.partition([[leader.id], others]);
+        return true;
+      }
+      case "one_way": {
+        const ids = [...this.hosts.keys()];
+        const from = r.pick(ids);
+        const targets = ids.filter((id) => id !== from && r.chance(0.5));
+        if (targets.length === 0) return false;
+        this.trace(`FAULT one-way cut ${from} -> ${targets.join(",")}`);
+        for (const to of targets) this.network.cut(from, to);
+        return true;
+      }
+      case "rejoin": {
+        const cut = this.network.cutNodes();
+        if (cut.length === 0) return false;
+        const id = r.pick(cut);
+        this.trace(`FAULT ${id} rejoins the network`);
+        this.network.healNode(id);
+        return true;
+      }
+      case "heal":
+        if (!this.network.hasCuts()) return false;
+        this.trace("FAULT heal network");
+        this.network.heal();
+        return true;
+      case "link_conditions": {
+        const conditions: LinkConditions = {
+          lossRate: r.pick([0, 0, 0.02, 0.1, 0.3]),
+          duplicateRate: r.pick([0, 0.02, 0.1]),
+          latencyMs: r.pick([0.5, 2, 10]),
+          jitterMs: r.pick([1, 10, 50]),
+          spikeRate: r.pick([0, 0.01, 0.05]),
+          spikeMs: r.pick([200, 1_500]),
+        };
+        this.trace(`FAULT link ${JSON.stringify(conditions)}`);
+        this.network.conditions = conditions;
+        return true;
+      }
+      case "clock_rate": {
+        if (up.length === 0) return false;
+        const host = r.pick(up);
+        host.clockRate = r.pick([0.5, 0.8, 1, 1.25, 2]);
+        this.trace(`FAULT clock rate of ${host.id} is now ${host.clockRate}`);
+        return true;
+      }
+      case "add_learner":
+        return this.addLearner(leader);
+      case "promote":
+        return this.promoteLearner(leader);
+      case "remove":
+        return this.removeMember(leader);
+      case "transfer": {
+        if (leader === null) return false;
+        const voters = leader.raft.membership.voters.filter((id) => id !== leader.id);
+        if (voters.length === 0) return false;
+        const target = r.pick(voters);
+        this.trace(`FAULT transfer leadership ${leader.id} -> ${target}`);
+        leader.call((raft) => void raft.transferLeadership(target));
+        return true;
+      }
+      default:
+        throw new Error(`unknown fault ${kind}`);
+    }
+  }
+
+  /** In the churn profile a new leader is often cut off within milliseconds of winning. */
+  private onBecameLeader(id: NodeId): void {
+    if (this.options.profile !== "churn" || !this.faultsOn || !this.random.chance(0.5)) return;
+    const delay = -Math.log(1 - this.random.float()) * 15;
+    this.queue.after(delay, () => {
+      if (!this.faultsOn) return;
+      const others = [...this.hosts.keys()].filter((other) => other !== id);
+      this.trace(`FAULT isolate new leader ${id}`);
+      this.faults["isolate_new_leader"] = (this.faults["isolate_new_leader"] ?? 0) + 1;
+      this.network.partition([[id], others]);
+    });
+  }
+
+  /** A supervisor restarts a crashed node: sometimes at once, sometimes after a while. */
+  private restartLater(victim: SimHost): void {
+    const delay = this.random.chance(0.3) ? this.random.float() * 20 : 200 + this.random.float() * 3_000;
+    this.queue.after(delay, () => {
+      if (this.faultsOn && !victim.up) {
+        this.trace(`FAULT restart ${victim.id}`);
+        victim.start();
+      }
+    });
+  }
+
+  private addLearner(leader: SimHost | null): boolean {
+    if (leader === null || this.nextNodeNumber > this.nodeCount + MAX_EXTRA_NODES) return false;
+    const id = `n${this.nextNodeNumber++}`;
+    const host = this.createHost(id, null);
+    host.start();
+    this.trace(`FAULT add learner ${id} via ${leader.id}`);
+    leader.call((raft) =>
+      this.traceRefusal(raft.proposeConfigChange({ type: "add_learner", node: id }), `add ${id}`),
+    );
+    return true;
+  }
+
+  private promoteLearner(leader: SimHost | null): boolean {
+    if (leader === null) return false;
+    const status = leader.raft.status();
+    const caughtUp = status.progress.filter(
+      (p) => !p.voter && status.membership.learners.includes(p.id) && p.match >= status.commitIndex,
+    );
+    if (caughtUp.length === 0) return false;
+    const target = this.random.pick(caughtUp).id;
+    this.trace(`FAULT promote ${target} via ${leader.id}`);
+    leader.call((raft) =>
+      this.traceRefusal(raft.proposeConfigChange({ type: "promote", node: target }), `promote ${target}`),
+    );
+    return true;
+  }
+
+  private removeMember(leader: SimHost | null): boolean {
+    if (leader === null) return false;
+    const membership = leader.raft.membership;
+    const candidates =
+      membership.voters.length > MIN_VOTERS
+        ? [...membership.voters, ...membership.learners]
+        : [...membership.learners];
+    if (candidates.length === 0) return false;
+    const target = this.random.pick(candidates);
+    this.trace(`FAULT remove ${target} via ${leader.id}`);
+    leader.call((raft) =>
+      this.traceRefusal(raft.proposeConfigChange({ type: "remove", node: target }), `remove ${target}`),
+    );
+    return true;
+  }
+
+  private traceRefusal(result: { ok: boolean; code?: string }, what: string): void {
+    if (!result.ok) this.trace(`  ${what} refused: ${result.code}`);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private deliver(message: Message): void {
+    const host = this.hosts.get(message.to);
+    if (host === undefined) return;
+    if (message.type === "vote" && !message.transfer) this.elections++;
+    host.deliver(message);
+  }
+
+  /** The up node that believes it leads in the highest term, if any. */
+  private currentLeader(): SimHost | null {
+    let best: SimHost | null = null;
+    for (const host of this.hosts.values()) {
+      if (!host.up || host.raft.role !== "leader") continue;
+      if (best === null || host.raft.term > best.raft.term) best = host;
+    }
+    return best;
+  }
+
+  /** The hosts in the membership of the current leader (or of the most advanced node). */
+  private members(): SimHost[] {
+    const reference = this.currentLeader() ?? [...this.hosts.values()].find((host) => host.up) ?? null;
+    if (reference === null) return [];
+    const membership = reference.raft.membership;
+    return [...membership.voters, ...membership.learners]
+      .map((id) => this.hosts.get(id)!)
+      .filter((host) => host !== undefined);
+  }
+
+  private scheduleLogMatchingCheck(): void {
+    this.queue.after(500, () => {
+      const nodes: RaftNode[] = [];
+      for (const host of this.hosts.values()) if (host.up) nodes.push(host.raft);
+      this.checker.checkLogMatching(nodes);
+      if (this.faultsOn) this.scheduleLogMatchingCheck();
+    });
+  }
+
+  private shuffled<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
+  }
+
+  private trace(line: string): void {
+    const stamped = `${this.queue.now.toFixed(1).padStart(9)} ms  ${line}`;
+    this.traceBuffer.push(stamped);
+    if (this.traceBuffer.length > TRACE_LINES) this.traceBuffer.shift();
+    this.options.onTrace?.(stamped);
+  }
+
+  private stats(): SimStats {
+    let writesAcknowledged = 0;
+    let writesFailed = 0;
+    let writesUnknown = 0;
+    let readsOk = 0;
+    let readsFailed = 0;
+    for (const op of this.history) {
+      if (op.kind === "write") {
+        if (op.outcome === "ok") writesAcknowledged++;
+        else if (op.outcome === "fail") writesFailed++;
+        else writesUnknown++;
+      } else if (op.outcome === "ok") readsOk++;
+      else readsFailed++;
+    }
+    let finalTerm = 0;
+    for (const host of this.hosts.values()) if (host.up) finalTerm = Math.max(finalTerm, host.raft.term);
+    return {
+      nodes: this.nodeCount,
+      simulatedMs: Math.round(this.queue.now),
+      events: this.events,
+      faults: { ...this.faults },
+      writesAcknowledged,
+      writesFailed,
+      writesUnknown,
+      readsOk,
+      readsFailed,
+      operationsChecked: this.operationsChecked,
+      leaderElections: this.elections,
+      finalTerm,
+      messages: { ...this.network.stats },
+      checks: { ...this.checker.stats },
+    };
+  }
+}
+
+/** Decodes a config entry for traces. */
+export function describeConfigEntry(data: Uint8Array): string {
+  return JSON.stringify(decodeChange(data));
+}
