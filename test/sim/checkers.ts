@@ -4,7 +4,15 @@
  * committed entries never changing. The first violation stops the run.
  */
 
-import type { Entry, HardState, NodeId, RaftNode } from "../../src/raft/index.js";
+import type { Entry, HardState, Message, NodeId, RaftNode } from "../../src/raft/index.js";
+
+/** What a checker may ask of a node's disk. */
+export interface DurableView {
+  /** The hard state on disk. */
+  readonly hardState: () => HardState;
+  /** The term of the entry at `index` on disk (or folded into the snapshot on disk). */
+  readonly termOnDisk: (index: number) => number | undefined;
+}
 
 /** Thrown when an invariant of Raft or of the client history does not hold. */
 export class SimViolation extends Error {
@@ -58,6 +66,7 @@ export class SafetyChecker {
   private readonly durableHardStates = new Map<NodeId, HardState>();
   /** Counters for the run summary. */
   readonly stats = {
+    durableAckChecks: 0,
     hardStateChecks: 0,
     leaderChecks: 0,
     commitChecks: 0,
@@ -90,6 +99,33 @@ export class SafetyChecker {
       );
     }
     this.durableVotes.set(key, hardState.vote);
+  }
+
+  /**
+   * Acknowledged means durable (Figure 2: persistent state is updated on stable storage before
+   * responding to RPCs): an append acknowledgement covers only entries on the sender's disk, and
+   * a granted vote is on its disk before the candidate hears of it.
+   */
+  onMessageSent(message: Message, disk: DurableView): void {
+    this.stats.durableAckChecks++;
+    if (message.type === "append_resp" && !message.reject && message.index > 0) {
+      const term = disk.termOnDisk(message.index);
+      if (term === undefined) {
+        throw new SimViolation(
+          "acknowledged means durable",
+          `${message.from} acknowledged index ${message.index} before it was on disk`,
+        );
+      }
+    }
+    if (message.type === "vote_resp" && !message.reject) {
+      const durable = disk.hardState();
+      if (durable.term !== message.term || durable.vote !== message.to) {
+        throw new SimViolation(
+          "acknowledged means durable",
+          `${message.from} granted its vote to ${message.to} in term ${message.term} before persisting it`,
+        );
+      }
+    }
   }
 
   /** Election safety: at most one leader per term. Leader completeness: it holds every committed entry. */

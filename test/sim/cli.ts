@@ -1,7 +1,8 @@
 /**
  * `npm run sim -- --seeds N` runs N seeds (from --from, default 1); `npm run sim -- --seed S`
  * replays one seed exactly and prints its trace on failure (or always with --trace).
- * Options: --nodes 3|5|7, --bug NAME (run a deliberately broken variant), --profile crashy.
+ * Options: --nodes N, --profile default|crashy|churn|figure8 (else the seed picks one),
+ * --bug NAME (run a deliberately broken variant: see bugs.ts), --trace (print the whole trace).
  */
 
 import { parseArgs } from "node:util";
@@ -26,9 +27,9 @@ if (bug !== undefined && !(bug in BUGS)) {
   process.exit(2);
 }
 const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
-const profiles: SimProfile[] = ["default", "crashy", "churn"];
-const profile = (values.profile ?? "default") as SimProfile;
-if (!profiles.includes(profile)) {
+const profiles: SimProfile[] = ["default", "crashy", "churn", "figure8"];
+const profile = values.profile as SimProfile | undefined;
+if (profile !== undefined && !profiles.includes(profile)) {
   console.error(`unknown --profile ${profile}; one of: ${profiles.join(", ")}`);
   process.exit(2);
 }
@@ -37,7 +38,7 @@ function runOne(seed: number, trace: boolean): SimResult {
   return runSimulation({
     seed,
     ...(nodes === undefined ? {} : { nodes }),
-    profile,
+    ...(profile === undefined ? {} : { profile }),
     ...(bug === undefined ? {} : BUGS[bug]),
     ...(trace ? { onTrace: (line: string) => console.log(line) } : {}),
   });

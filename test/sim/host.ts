@@ -16,7 +16,7 @@ import {
   type Snapshot,
   type StartState,
 } from "../../src/raft/index.js";
-import { SimViolation, chainHash, type SafetyChecker } from "./checkers.js";
+import { SimViolation, chainHash, type DurableView, type SafetyChecker } from "./checkers.js";
 import type { EventQueue } from "./event-queue.js";
 
 /** What a node keeps on its simulated disk; only synced writes land here. */
@@ -249,13 +249,13 @@ export class SimHost {
     const ready = this.guard(() => raft.ready());
     this.busy = true;
     this.inFlightReady = ready;
-    if (this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.env.send(message);
+    if (this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.sendMessage(message);
     const incarnation = this.incarnation;
     this.env.queue.after(this.env.fsyncMs(), () => {
       if (incarnation !== this.incarnation) return;
       this.inFlightReady = null;
       this.writeToDisk(ready);
-      if (!this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.env.send(message);
+      if (!this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.sendMessage(message);
       this.applyReady(ready);
       this.guard(() => raft.advance());
       this.busy = false;
@@ -263,6 +263,22 @@ export class SimHost {
       this.drive();
     });
   }
+
+  private sendMessage(message: Message): void {
+    this.env.checker.onMessageSent(message, this.durableView);
+    this.env.send(message);
+  }
+
+  /** What the checkers may ask of this node's disk. */
+  private readonly durableView: DurableView = {
+    hardState: () => this.disk.hardState,
+    termOnDisk: (index) => {
+      const disk = this.disk;
+      if (disk.snapshot !== null && index <= disk.snapshot.index) return disk.snapshot.term;
+      const first = disk.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+      return disk.entries[index - first]?.term;
+    },
+  };
 
   private handle(raft: RaftNode, input: Input): void {
     switch (input.kind) {

@@ -97,6 +97,21 @@ export class SimNetwork {
     }
   }
 
+  /** Removes the cuts between `a` and `b`, both ways. */
+  connect(a: NodeId, b: NodeId): void {
+    this.cuts.delete(`${a}>${b}`);
+    this.cuts.delete(`${b}>${a}`);
+  }
+
+  /** Cuts `id` off from everyone in `others`, both ways. */
+  isolate(id: NodeId, others: readonly NodeId[]): void {
+    for (const other of others) {
+      if (other === id) continue;
+      this.cut(id, other);
+      this.cut(other, id);
+    }
+  }
+
   /** Removes every cut to and from `id`. */
   healNode(id: NodeId): void {
     for (const cut of [...this.cuts]) {
