@@ -315,13 +315,15 @@ class Simulation {
     let highestAck = 0;
     for (const op of this.history)
       if (op.outcome === "ok" && op.kind === "write") highestAck = Math.max(highestAck, op.ackIndex!);
-    for (const host of members) {
-      if (host.appliedIndex < highestAck) {
-        throw new SimViolation(
-          "no acknowledged write lost",
-          `${host.id} applied only ${host.appliedIndex} of ${highestAck}`,
-        );
-      }
+    // Once quiet, every member must apply every acknowledged write within a bound.
+    const deadline = this.queue.now + QUIESCE_BOUND_MS;
+    const behind = (): SimHost[] => members.filter((host) => !host.up || host.appliedIndex < highestAck);
+    while (behind().length > 0 && this.queue.now < deadline) this.runUntil(this.queue.now + 50);
+    for (const host of behind()) {
+      throw new SimViolation(
+        "no acknowledged write lost",
+        `${host.id} applied only ${host.appliedIndex} of ${highestAck}`,
+      );
     }
     this.checker.checkLogMatching(members.map((host) => host.raft));
     this.operationsChecked = checkLinearizable(this.history, appliedIndexOf);
