@@ -84,15 +84,18 @@ export class RaftLog {
   slice(low: number, high: number, maxBytes: number): Entry[] {
     assert(low > this.baseIndex, () => `slice(${low}) reaches into the compacted log at ${this.baseIndex}`);
     const end = Math.min(high, this.lastIndex() + 1);
-    const out: Entry[] = [];
+    let count = 0;
     let bytes = 0;
     for (let index = low; index < end; index++) {
       const entry = this.entries[index - this.baseIndex - 1]!;
       bytes += entry.data.length;
-      if (out.length > 0 && bytes > maxBytes) break;
-      out.push(entry);
+      if (count > 0 && bytes > maxBytes) break;
+      count++;
     }
-    return out;
+    // One copy of exactly the right size: pushing entry by entry regrows the array several times,
+    // which on the replication path cost about three times the result's size in garbage.
+    const first = low - this.baseIndex - 1;
+    return this.entries.slice(first, first + count);
   }
 
   /** Appends entries that directly follow the last one (the leader's own proposals). */
