@@ -416,9 +416,9 @@ class Simulation {
             ["heal", 2],
             ["link_conditions", 2],
             ["clock_rate", 1],
-            ["add_learner", 0.6],
-            ["promote", 0.8],
-            ["remove", 0.5],
+            ["add_learner", 0.8],
+            ["promote", 0.3],
+            ["remove", 1],
             ["transfer", 1],
           ];
     let total = 0;
@@ -678,7 +678,33 @@ class Simulation {
     leader.call((raft) =>
       this.traceRefusal(raft.proposeConfigChange({ type: "add_learner", node: id }), `add ${id}`),
     );
+    this.promoteWhenCaughtUp(id, this.queue.now + 10_000);
     return true;
+  }
+
+  /** Like juno's node will: watch a new learner and promote it once it has caught up. */
+  private promoteWhenCaughtUp(id: NodeId, deadline: number): void {
+    this.queue.after(100, () => {
+      if (!this.faultsOn || this.queue.now > deadline) return;
+      const leader = this.currentLeader();
+      const status = leader?.raft.status();
+      if (leader === null || status === undefined) return this.promoteWhenCaughtUp(id, deadline);
+      if (status.membership.voters.includes(id)) return;
+      const progress = status.progress.find((p) => p.id === id);
+      if (
+        !status.membership.learners.includes(id) ||
+        progress === undefined ||
+        progress.match < status.commitIndex
+      ) {
+        return this.promoteWhenCaughtUp(id, deadline);
+      }
+      this.trace(`promote caught-up learner ${id} via ${leader.id}`);
+      this.faults["promote"] = (this.faults["promote"] ?? 0) + 1;
+      leader.call((raft) =>
+        this.traceRefusal(raft.proposeConfigChange({ type: "promote", node: id }), `promote ${id}`),
+      );
+      this.promoteWhenCaughtUp(id, deadline);
+    });
   }
 
   private promoteLearner(leader: SimHost | null): boolean {
