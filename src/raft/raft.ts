@@ -706,7 +706,10 @@ export class RaftNode {
         return;
       case "timeout_now":
         // Leadership transfer: campaign now, skipping pre-vote, and tell voters to ignore their lease.
-        if (this.promotable()) this.campaign("vote", true);
+        // Only our leader may ask: the campaign bypasses every lease, so a TimeoutNow from anyone
+        // else (a non-member, another follower) would depose a healthy leader. The leader sends it
+        // only after we acknowledged its entries in this term, so we know it as leader.
+        if (m.from === this.leaderId && this.promotable()) this.campaign("vote", true);
         return;
       case "read_index_resp":
         if (m.reject) this.readFailures.push({ context: m.context, reason: "not_leader" });
