@@ -366,6 +366,11 @@ export class RaftNode {
       committedEntries,
       readStates: this.readStates,
       readFailures: this.readFailures,
+      mustSync:
+        this.snapshotToPersist !== null ||
+        this.log.stabled < this.log.lastIndex() ||
+        hardState.term !== this.prevHardState.term ||
+        hardState.vote !== this.prevHardState.vote,
     };
     this.outstanding = {
       lastIndex: this.log.lastIndex(),
@@ -1281,8 +1286,11 @@ export class RaftNode {
     return this.configPoints[this.configPoints.length - 1]?.entry.index ?? this.log.baseIndex;
   }
 
-  /** The membership in force at `index` (for snapshots). */
-  private membershipAt(index: number): Membership {
+  /**
+   * The membership in force at `index` (at least the log's base index): with `index` the commit
+   * index, the membership no leader can undo.
+   */
+  membershipAt(index: number): Membership {
     let membership = this.baseMembership;
     for (const point of this.configPoints) {
       if (point.entry.index > index) break;

@@ -195,6 +195,12 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   readonly readFailures: readonly ReadFailure[];
+  /**
+   * Whether step 1 needs an fsync: true when there are entries or a snapshot to persist or the
+   * term or vote changed. A commit index alone may be written without one; if it is lost in a
+   * crash the node learns it again from the leader.
+   */
+  readonly mustSync: boolean;
 }
 
 /** Why the core refused a request. Stable codes, handed to clients as they are. */
