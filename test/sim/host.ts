@@ -251,7 +251,9 @@ export class SimHost {
     this.inFlightReady = ready;
     if (this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.sendMessage(message);
     const incarnation = this.incarnation;
-    this.env.queue.after(this.env.fsyncMs(), () => {
+    // Nothing that needs an fsync: the write goes to the page cache and on at once.
+    const delayMs = ready.mustSync ? this.env.fsyncMs() : 0;
+    this.env.queue.after(delayMs, () => {
       if (incarnation !== this.incarnation) return;
       this.inFlightReady = null;
       this.writeToDisk(ready);

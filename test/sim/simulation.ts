@@ -9,6 +9,7 @@
 import {
   SeededRandom,
   decodeChange,
+  isMember,
   type InjectedBugs,
   type Message,
   type NodeId,
@@ -244,6 +245,7 @@ class Simulation {
       host.clockRate = 1;
       if (!host.up) host.start();
     }
+    this.decommissionRemovedNodes();
     const start = this.queue.now;
     const deadline = start + this.livenessBoundMs;
     let probeIndex = 0;
@@ -301,7 +303,6 @@ class Simulation {
   }
 
   private finalChecks(): void {
-    const members = this.members();
     const appliedIndexOf = new Map<number, number>();
     const entries = this.checker.appliedEntries;
     for (let index = 1; index < entries.length; index++) {
@@ -315,15 +316,22 @@ class Simulation {
     let highestAck = 0;
     for (const op of this.history)
       if (op.outcome === "ok" && op.kind === "write") highestAck = Math.max(highestAck, op.ackIndex!);
-    // Once quiet, every member must apply every acknowledged write within a bound.
+    // Once quiet, a leader must stand and every member must apply every acknowledged write.
     const deadline = this.queue.now + QUIESCE_BOUND_MS;
-    const behind = (): SimHost[] => members.filter((host) => !host.up || host.appliedIndex < highestAck);
-    while (behind().length > 0 && this.queue.now < deadline) this.runUntil(this.queue.now + 50);
-    for (const host of behind()) {
-      throw new SimViolation(
-        "no acknowledged write lost",
-        `${host.id} applied only ${host.appliedIndex} of ${highestAck}`,
-      );
+    const settled = (): boolean => {
+      const current = this.members();
+      return current.length > 0 && current.every((host) => host.up && host.appliedIndex >= highestAck);
+    };
+    while (!settled() && this.queue.now < deadline) this.runUntil(this.queue.now + 50);
+    const members = this.members();
+    if (members.length === 0) throw new SimViolation("liveness", "no leader once the cluster was quiet");
+    for (const host of members) {
+      if (!host.up || host.appliedIndex < highestAck) {
+        throw new SimViolation(
+          "no acknowledged write lost",
+          `${host.id} applied only ${host.appliedIndex} of ${highestAck}`,
+        );
+      }
     }
     this.checker.checkLogMatching(members.map((host) => host.raft));
     this.operationsChecked = checkLinearizable(this.history, appliedIndexOf);
@@ -763,12 +771,39 @@ class Simulation {
 
   /** The hosts in the membership of the current leader (or of the most advanced node). */
   private members(): SimHost[] {
-    const reference = this.currentLeader() ?? [...this.hosts.values()].find((host) => host.up) ?? null;
-    if (reference === null) return [];
-    const membership = reference.raft.membership;
+    const leader = this.currentLeader();
+    if (leader === null) return [];
+    const membership = leader.raft.membership;
     return [...membership.voters, ...membership.learners]
       .map((id) => this.hosts.get(id)!)
       .filter((host) => host !== undefined);
+  }
+
+  /**
+   * An operator shuts down the nodes whose removal from the cluster is committed (the highest
+   * commit index any node knows tells) and that no other node counts as a member any more. A removed node left running that never learned of its
+   * removal would campaign forever: pre-vote and check-quorum keep it from disrupting the
+   * cluster, but runs with both off would not recover.
+   */
+  private decommissionRemovedNodes(): void {
+    let reference: SimHost | null = null;
+    for (const host of this.hosts.values()) {
+      if (host.up && (reference === null || host.raft.log.committed > reference.raft.log.committed))
+        reference = host;
+    }
+    if (reference === null) return;
+    const committed = reference.raft.membershipAt(reference.raft.log.committed);
+    const up = [...this.hosts.values()].filter((host) => host.up);
+    // A node being added is in some other node's latest membership, not yet in the committed one.
+    const removed = up.filter(
+      (host) =>
+        !isMember(committed, host.id) &&
+        !up.some((other) => other !== host && isMember(other.raft.membership, host.id)),
+    );
+    for (const host of removed) {
+      this.trace(`decommission ${host.id}: its removal is committed in ${reference.id}'s log`);
+      host.crash(false);
+    }
   }
 
   private scheduleLogMatchingCheck(): void {
