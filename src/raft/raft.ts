@@ -249,6 +249,7 @@ export class RaftNode {
       this.handleVoteRequest(m);
       return;
     }
+    if (this.isForeignLeaderMessage(m)) return;
     switch (this.role) {
       case "leader":
         this.stepLeader(m);
@@ -356,7 +357,7 @@ export class RaftNode {
     const hardState = this.hardState();
     const softState: SoftState = { leaderId: this.leaderId, role: this.role };
     const committedEntries = this.log.nextCommitted(this.options.maxCommittedBytesPerReady);
-    const lastCommitted = committedEntries[committedEntries.length - 1];
+    const lastCommitted = lastOf(committedEntries);
     const ready: Ready = {
       softState: this.softStateChanged() ? softState : null,
       hardState: this.hardStateChanged() ? hardState : null,
@@ -441,6 +442,16 @@ export class RaftNode {
   }
 
   // ---------------------------------------------------------------- term handling
+
+  /**
+   * A leader's message in our term from a node that is not a member, while we know another
+   * leader of the term: it cannot be a legitimate leader, so it is dropped. From a member the
+   * same message would mean two leaders in one term, a broken invariant that stops the node.
+   */
+  private isForeignLeaderMessage(m: Message): boolean {
+    if (m.type !== "append" && m.type !== "heartbeat" && m.type !== "snapshot") return false;
+    return this.termLeader !== null && this.termLeader !== m.from && !isMember(this.membership, m.from);
+  }
 
   /** A message from a later term. Returns whether to go on processing it. */
   private stepHigherTerm(m: Message): boolean {
@@ -1106,7 +1117,7 @@ export class RaftNode {
     const commit = this.log.committed;
     this.send({ from: this.id, type: "append", to, term: this.term, prevIndex, prevTerm, entries, commit });
     pr.sentCommit = commit;
-    const last = entries[entries.length - 1];
+    const last = lastOf(entries);
     if (pr.state === "replicate") {
       if (last !== undefined) {
         let bytes = 0;
@@ -1283,7 +1294,7 @@ export class RaftNode {
   }
 
   private lastConfigIndex(): number {
-    return this.configPoints[this.configPoints.length - 1]?.entry.index ?? this.log.baseIndex;
+    return lastOf(this.configPoints)?.entry.index ?? this.log.baseIndex;
   }
 
   /**
@@ -1374,6 +1385,15 @@ export class RaftNode {
   private assertIdle(): void {
     assert(this.outstanding === null, "step, tick, propose and read must wait for advance()");
   }
+}
+
+/**
+ * The last element, or undefined when there is none. Hot paths use it on arrays that are often
+ * empty: reading `items[-1]` is not an element access but a named-property lookup up the
+ * prototype chain, several times slower.
+ */
+function lastOf<T>(items: readonly T[]): T | undefined {
+  return items.length > 0 ? items[items.length - 1] : undefined;
 }
 
 function concatChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {

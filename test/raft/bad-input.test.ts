@@ -94,6 +94,42 @@ describe("bad input", () => {
     }
   });
 
+  it("a leader's message in the current term from a non-member is ignored, not taken for a second leader", () => {
+    const cluster = quietCluster();
+    for (const id of ["n1", "n2"]) {
+      const raft = cluster.raft(id);
+      const term = raft.term;
+      const last = raft.log.lastIndex();
+      const entry = { index: last + 1, term, type: "normal" as const, data: new Uint8Array([7]) };
+      const foreign: Message[] = [
+        {
+          type: "append",
+          from: "n9",
+          to: id,
+          term,
+          prevIndex: last,
+          prevTerm: term,
+          entries: [entry],
+          commit: last + 1,
+        },
+        { type: "heartbeat", from: "n9", to: id, term, commit: last, readSeq: 1 },
+        {
+          type: "snapshot",
+          from: "n9",
+          to: id,
+          term,
+          index: last + 10,
+          snapshotTerm: term,
+          membership: { voters: ["n9"], learners: [] },
+          totalBytes: 1,
+          offset: 0,
+          chunk: new Uint8Array([1]),
+        },
+      ];
+      for (const message of foreign) expectIgnored(raft, message);
+    }
+  });
+
   it("a leader ignores answers from nodes that are not members", () => {
     const cluster = Cluster.bootstrap(3);
     cluster.elect("n1");
