@@ -138,7 +138,10 @@ export class RaftLog {
   truncateFrom(index: number): void {
     assert(index > this.committed, "truncating committed entries");
     assert(index > this.baseIndex, "truncating compacted entries");
-    this.entries.length = Math.max(0, index - this.baseIndex - 1);
+    // Every follower append passes through here, almost always with nothing to cut: assigning an
+    // unchanged length still goes through the slow length setter, so only assign when it shrinks.
+    const kept = index - this.baseIndex - 1;
+    if (kept < this.entries.length) this.entries.length = kept;
     if (this.stabled >= index) this.stabled = index - 1;
   }
 
