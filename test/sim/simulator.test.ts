@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { runSimulation, type SimResult } from "./simulation.js";
 
-const SEEDS = 300;
+const SEEDS = 500;
 const CHUNK = 50;
 
 function explain(result: SimResult): string {

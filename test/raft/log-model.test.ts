@@ -1,0 +1,170 @@
+// Proves the in-memory log and the in-flight window against simple reference models, over random
+// operation sequences (fast-check): the log keeps exactly the entries a leader's appends imply,
+// never loses a committed entry, and its marks stay ordered; the window frees exactly what an
+// acknowledgement covers.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AssertionError, Inflights, RaftLog, type Entry } from "../../src/raft/index.js";
+
+type LogOp =
+  | { kind: "leader_append"; term: number; count: number }
+  | { kind: "follower_append"; prevBack: number; terms: number[] }
+  | { kind: "commit"; back: number }
+  | { kind: "apply"; back: number }
+  | { kind: "compact"; back: number }
+  | { kind: "stable" };
+
+const logOp: fc.Arbitrary<LogOp> = fc.oneof(
+  fc.record({
+    kind: fc.constant("leader_append" as const),
+    term: fc.integer({ min: 0, max: 3 }),
+    count: fc.integer({ min: 1, max: 4 }),
+  }),
+  fc.record({
+    kind: fc.constant("follower_append" as const),
+    prevBack: fc.integer({ min: 0, max: 6 }),
+    terms: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 }),
+  }),
+  fc.record({ kind: fc.constant("commit" as const), back: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ kind: fc.constant("apply" as const), back: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ kind: fc.constant("compact" as const), back: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ kind: fc.constant("stable" as const) }),
+);
+
+let nextData = 1;
+function entry(index: number, term: number): Entry {
+  return { index, term, type: "normal", data: new Uint8Array([nextData++ & 0xff]) };
+}
+
+describe("RaftLog against a model", () => {
+  it("holds exactly the entries the appends imply, and never changes a committed one", () => {
+    fc.assert(
+      fc.property(fc.array(logOp, { maxLength: 60 }), (ops) => {
+        const log = new RaftLog(0, 0, [], 0, 0);
+        // The model: every entry by index (index 0 unused), plus the committed prefix as first seen.
+        let model: Entry[] = [];
+        const committed = new Map<number, Entry>();
+        let term = 1;
+        for (const op of ops) {
+          switch (op.kind) {
+            case "leader_append": {
+              term = Math.max(term, log.lastTerm()) + op.term;
+              for (let i = 0; i < op.count; i++) {
+                const e = entry(log.lastIndex() + 1, term);
+                log.append(e);
+                model[e.index] = e;
+              }
+              break;
+            }
+            case "follower_append": {
+              const prevIndex = Math.max(log.committed, log.lastIndex() - op.prevBack);
+              const prevTerm = log.term(prevIndex);
+              if (prevTerm === undefined) break;
+              // A leader's entries after prevIndex: terms never go back, and never below prevTerm.
+              let t = Math.max(prevTerm, log.term(log.committed) ?? 0);
+              const incoming = op.terms.map((bump, i) => {
+                t += bump;
+                const existing = model[prevIndex + 1 + i];
+                // Reuse an existing identical entry sometimes, as a retransmission would.
+                return existing !== undefined && existing.term === t ? existing : entry(prevIndex + 1 + i, t);
+              });
+              const lastNew = log.appendAfter(prevIndex, incoming);
+              expect(lastNew).toBe(prevIndex + incoming.length);
+              // Model: a conflict truncates the rest; matching entries are kept.
+              for (const e of incoming) {
+                const ours = model[e.index];
+                if (ours === undefined || ours.term !== e.term) {
+                  model = model.slice(0, e.index);
+                  model[e.index] = e;
+                }
+              }
+              break;
+            }
+            case "commit": {
+              const target = Math.max(log.committed, log.lastIndex() - op.back);
+              log.commitTo(target);
+              for (let i = 1; i <= log.committed; i++)
+                if (!committed.has(i) && model[i] !== undefined) committed.set(i, model[i]!);
+              break;
+            }
+            case "apply":
+              log.appliedTo(Math.max(log.applied, log.committed - op.back));
+              break;
+            case "compact":
+              log.compactTo(Math.max(log.baseIndex, log.applied - op.back));
+              break;
+            case "stable":
+              log.stableTo(log.lastIndex(), log.lastTerm());
+              break;
+          }
+          log.checkInvariants();
+          expect(log.lastIndex()).toBe(model.length - 1 < 0 ? 0 : Math.max(model.length - 1, log.baseIndex));
+          for (let i = log.firstIndex(); i <= log.lastIndex(); i++) expect(log.entry(i)).toBe(model[i]);
+          for (const [index, e] of committed) if (index > log.baseIndex) expect(log.entry(index)).toBe(e);
+          // Everything not yet stable is handed out for persisting, in order.
+          const unstable = log.unstableEntries();
+          expect(unstable.map((e) => e.index)).toEqual(
+            Array.from({ length: log.lastIndex() - log.stabled }, (_, i) => log.stabled + 1 + i),
+          );
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses to overwrite a committed entry", () => {
+    const log = new RaftLog(0, 0, [entry(1, 1), entry(2, 1)], 2, 0);
+    expect(() => log.appendAfter(1, [entry(2, 2)])).toThrow(AssertionError);
+  });
+
+  it("slices by bytes but always returns at least one entry", () => {
+    const big: Entry = { index: 1, term: 1, type: "normal", data: new Uint8Array(100) };
+    const log = new RaftLog(0, 0, [big, entry(2, 1)], 0, 0);
+    expect(log.slice(1, 3, 10).map((e) => e.index)).toEqual([1]);
+    expect(log.slice(1, 3, 1000).map((e) => e.index)).toEqual([1, 2]);
+  });
+});
+
+describe("Inflights against a model", () => {
+  it("frees exactly the messages an acknowledgement covers and bounds count and bytes", () => {
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("add" as const),
+        size: fc.integer({ min: 0, max: 50 }),
+        step: fc.integer({ min: 1, max: 3 }),
+      }),
+      fc.record({ kind: fc.constant("free" as const), back: fc.integer({ min: 0, max: 8 }) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 120 }),
+        fc.array(op, { maxLength: 80 }),
+        (maxCount, maxBytes, ops) => {
+          const window = new Inflights(maxCount, maxBytes);
+          let model: { last: number; size: number }[] = [];
+          let last = 0;
+          for (const o of ops) {
+            if (o.kind === "add") {
+              if (window.full()) continue;
+              last += o.step;
+              window.add(last, o.size);
+              model.push({ last, size: o.size });
+            } else {
+              const to = last - o.back;
+              window.freeTo(to);
+              model = model.filter((m) => m.last > to);
+            }
+            expect(window.count).toBe(model.length);
+            expect(window.bytes).toBe(model.reduce((sum, m) => sum + m.size, 0));
+            expect(window.full()).toBe(
+              model.length >= maxCount || (maxBytes > 0 && window.bytes >= maxBytes),
+            );
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
