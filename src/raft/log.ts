@@ -180,6 +180,7 @@ export class RaftLog {
   compactTo(index: number): void {
     if (index <= this.baseIndex) return;
     assert(index <= this.applied, "compacting entries that are not applied");
+    assert(index <= this.stabled, "compacting entries that are not persisted");
     const term = this.term(index);
     assert(term !== undefined, "compaction point not in the log");
     this.entries.splice(0, index - this.baseIndex);

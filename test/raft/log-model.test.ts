@@ -32,6 +32,9 @@ const logOp: fc.Arbitrary<LogOp> = fc.oneof(
   fc.record({ kind: fc.constant("stable" as const) }),
 );
 
+/** A fixed seed keeps CI deterministic; many runs keep it searching widely. */
+const PROPERTY_RUNS = { seed: 20261124, numRuns: 3000 };
+
 let nextData = 1;
 function entry(index: number, term: number): Entry {
   return { index, term, type: "normal", data: new Uint8Array([nextData++ & 0xff]) };
@@ -92,7 +95,8 @@ describe("RaftLog against a model", () => {
               log.appliedTo(Math.max(log.applied, log.committed - op.back));
               break;
             case "compact":
-              log.compactTo(Math.max(log.baseIndex, log.applied - op.back));
+              // The driver compacts only what is applied and persisted (advance() marks both).
+              log.compactTo(Math.max(log.baseIndex, Math.min(log.applied, log.stabled) - op.back));
               break;
             case "stable":
               log.stableTo(log.lastIndex(), log.lastTerm());
@@ -109,7 +113,7 @@ describe("RaftLog against a model", () => {
           );
         }
       }),
-      { numRuns: 500 },
+      PROPERTY_RUNS,
     );
   });
 
@@ -164,7 +168,7 @@ describe("Inflights against a model", () => {
           }
         },
       ),
-      { numRuns: 500 },
+      PROPERTY_RUNS,
     );
   });
 });
