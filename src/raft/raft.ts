@@ -1075,7 +1075,10 @@ export class RaftNode {
     const self = this.progress.get(this.id);
     if (self !== undefined) self.maybeUpdate(entry.index);
     this.appendsPending = true;
-    this.maybeCommit();
+    // The leader's match is its last index and no follower holds more, so the leader is the
+    // largest match: raising it cannot move the quorum's match, unless it is the only voter or
+    // the voter set just changed. Skipping the check keeps the per-proposal path short.
+    if (type === "config" || this.membership.voters.length <= 1) this.maybeCommit();
     return { ok: true, index: entry.index, term: entry.term };
   }
 
