@@ -7,7 +7,14 @@ import tseslint from "typescript-eslint";
 const pureCoreRestrictions = {
   "no-restricted-imports": [
     "error",
-    { patterns: [{ group: ["node:*", "fs", "net", "os", "path", "crypto", "child_process"], message: "The pure core does no I/O." }] },
+    {
+      patterns: [
+        {
+          group: ["node:*", "fs", "net", "os", "path", "crypto", "child_process"],
+          message: "The pure core does no I/O.",
+        },
+      ],
+    },
   ],
   "no-restricted-globals": [
     "error",
@@ -43,7 +50,10 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/switch-exhaustiveness-check": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
+      "@typescript-eslint/restrict-template-expressions": [
+        "error",
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   { files: ["src/raft/**/*.ts", "src/control/**/*.ts"], rules: pureCoreRestrictions },

@@ -120,7 +120,10 @@ class BenchHost {
     private readonly settings: BenchSettings,
     private readonly snapshotData: Uint8Array,
   ) {
-    this.raft = new RaftNode({ id, random: new SeededRandom(seed) }, { kind: "bootstrap", voters: VOTERS });
+    this.raft = new RaftNode(
+      { id, random: new SeededRandom(seed), compactionThresholdEntries: settings.compactionThresholdEntries },
+      { kind: "bootstrap", voters: VOTERS },
+    );
   }
 
   /** Handles one Ready in the order the Ready contract prescribes; returns whether there was one. */
@@ -182,7 +185,7 @@ class BenchHost {
   }
 
   private maybeSnapshot(): void {
-    if (this.appliedIndex - this.lastSnapshotIndex < this.settings.compactionThresholdEntries) return;
+    if (!this.raft.snapshotDue()) return;
     const firstKept = this.raft.takeSnapshot(this.appliedIndex, this.snapshotData);
     this.storedSnapshot = this.raft.currentSnapshot();
     this.lastSnapshotIndex = this.appliedIndex;

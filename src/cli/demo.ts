@@ -16,7 +16,13 @@ export function runDemo(print: (line: string) => void = console.log): number {
   const down = new Set<NodeId>();
   const applied = new Map<NodeId, string[]>();
   for (const id of ids) {
-    nodes.set(id, new RaftNode({ id, random: new SeededRandom(seed + id.charCodeAt(1)) }, { kind: "bootstrap", voters: ids }));
+    nodes.set(
+      id,
+      new RaftNode(
+        { id, random: new SeededRandom(seed + id.charCodeAt(1)) },
+        { kind: "bootstrap", voters: ids },
+      ),
+    );
     applied.set(id, []);
   }
   const decoder = new TextDecoder();
@@ -32,7 +38,8 @@ export function runDemo(print: (line: string) => void = console.log): number {
           const ready = node.ready();
           inFlight.push(...ready.messages);
           for (const entry of ready.committedEntries) {
-            if (entry.type === "normal" && entry.data.length > 0) applied.get(id)!.push(decoder.decode(entry.data));
+            if (entry.type === "normal" && entry.data.length > 0)
+              applied.get(id)!.push(decoder.decode(entry.data));
           }
           node.advance();
         }
@@ -43,7 +50,8 @@ export function runDemo(print: (line: string) => void = console.log): number {
       for (const message of batch) if (!down.has(message.to)) nodes.get(message.to)!.step(message);
     }
   };
-  const leader = (): RaftNode | undefined => [...nodes.values()].find((n) => !down.has(n.id) && n.role === "leader");
+  const leader = (): RaftNode | undefined =>
+    [...nodes.values()].find((n) => !down.has(n.id) && n.role === "leader");
   const tickUntilLeader = (): RaftNode => {
     for (let tick = 0; tick < 200; tick++) {
       const found = leader();

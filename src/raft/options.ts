@@ -43,6 +43,8 @@ export interface RaftOptions {
   readonly maxCommittedBytesPerReady?: number;
   /** Bytes per InstallSnapshot chunk. */
   readonly snapshotChunkBytes?: number;
+  /** Applied entries since the last snapshot after which snapshotDue() says to take one (RAFT_LOG_COMPACTION_THRESHOLD). */
+  readonly compactionThresholdEntries?: number;
   /** Entries kept behind a snapshot so slightly lagging followers need no snapshot. */
   readonly snapshotTrailingEntries?: number;
   /** Reads queued at a leader (waiting for quorum or its first commit) before refusing more. */
@@ -72,6 +74,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     maxEntryBytes: options.maxEntryBytes ?? 1 * MiB,
     maxCommittedBytesPerReady: options.maxCommittedBytesPerReady ?? 16 * MiB,
     snapshotChunkBytes: options.snapshotChunkBytes ?? 1 * MiB,
+    compactionThresholdEntries: options.compactionThresholdEntries ?? 10_000,
     snapshotTrailingEntries: options.snapshotTrailingEntries ?? 1000,
     maxPendingReads: options.maxPendingReads ?? 10_000,
     bugs: options.bugs ?? {},
@@ -89,6 +92,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     "maxCommittedBytesPerReady",
     "snapshotChunkBytes",
     "maxPendingReads",
+    "compactionThresholdEntries",
   ] as const) {
     if (!(resolved[key] >= 1)) throw new RangeError(`${key} must be at least 1`);
   }

@@ -431,6 +431,15 @@ export class RaftNode {
     };
   }
 
+  /**
+   * Whether the log has grown past the compaction threshold since the last snapshot: the
+   * application should then take one at its applied index (takeSnapshot).
+   */
+  snapshotDue(): boolean {
+    const taken = this.snapshot?.index ?? 0;
+    return this.log.applied - taken >= this.options.compactionThresholdEntries;
+  }
+
   /** The snapshot this node holds, if any. */
   currentSnapshot(): Snapshot | null {
     return this.snapshot;

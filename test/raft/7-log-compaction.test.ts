@@ -27,6 +27,23 @@ function chunksSent(cluster: Cluster): SnapshotChunk[] {
 }
 
 describe("7 log compaction", () => {
+  it("a snapshot is due once compactionThresholdEntries were applied since the last one", () => {
+    const cluster = Cluster.bootstrap(3, { raft: { compactionThresholdEntries: 8 } });
+    cluster.elect("n1");
+    const raft = cluster.raft("n1");
+    // Applied so far: the bootstrap entry and the leader's no-op.
+    while (cluster.node("n1").appliedIndex < 7) cluster.proposeAndCommit("x");
+    expect(raft.snapshotDue()).toBe(false);
+    cluster.proposeAndCommit("x");
+    expect(raft.snapshotDue()).toBe(true);
+    cluster.takeSnapshot("n1");
+    expect(raft.snapshotDue()).toBe(false);
+    for (let i = 0; i < 7; i++) cluster.proposeAndCommit("x");
+    expect(raft.snapshotDue()).toBe(false);
+    cluster.proposeAndCommit("x");
+    expect(raft.snapshotDue()).toBe(true);
+  });
+
   it("takeSnapshot folds the applied log into a snapshot, keeping the configured tail", () => {
     for (const trailing of [0, 4]) {
       const cluster = Cluster.bootstrap(3, { raft: { snapshotTrailingEntries: trailing } });

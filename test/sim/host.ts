@@ -60,8 +60,6 @@ export interface HostEnvironment {
   readonly trace: (line: string) => void;
   readonly raftOptions: Omit<RaftOptions, "id" | "random">;
   readonly bugs: HostBugs;
-  /** Take a snapshot once this many entries were applied since the last one. */
-  readonly snapshotThreshold: number;
   /** Called when this node becomes leader (fault profiles react to it). */
   readonly onBecameLeader: (id: NodeId) => void;
   /** Simulated fsync latency for one Ready. */
@@ -391,8 +389,7 @@ export class SimHost {
 
   private maybeSnapshot(): void {
     const raft = this.raft;
-    const taken = raft.currentSnapshot()?.index ?? 0;
-    if (this.state.appliedIndex - taken < this.env.snapshotThreshold) return;
+    if (!raft.snapshotDue()) return;
     const firstKept = this.guard(() => raft.takeSnapshot(this.state.appliedIndex, this.state.serialize()));
     this.disk.snapshot = raft.currentSnapshot();
     this.disk.entries = this.disk.entries.filter((entry) => entry.index >= firstKept);

@@ -161,16 +161,16 @@ class Simulation {
       maxInflightBytes: r.pick([0, 2048, 1 << 20]),
       snapshotChunkBytes: r.pick([64, 1024, 1 << 20]),
       snapshotTrailingEntries: r.pick([0, 5, 100]),
+      compactionThresholdEntries: r.pick([10, 30, 100, 500]),
       bugs: options.raftBugs ?? {},
       ...options.raftOverrides,
     };
-    const snapshotThreshold = r.pick([10, 30, 100, 500]);
     const fsyncMs = r.pick([0.2, 2, 10]);
     this.config =
       `nodes=${this.nodeCount} clients=${this.clientCount} preVote=${raftOptions.preVote} checkQuorum=${raftOptions.checkQuorum} ` +
       `maxMessageBytes=${raftOptions.maxMessageBytes} inflight=${raftOptions.maxInflightMessages}/${raftOptions.maxInflightBytes}B ` +
       `chunk=${raftOptions.snapshotChunkBytes} trailing=${raftOptions.snapshotTrailingEntries} ` +
-      `snapshotEvery=${snapshotThreshold} fsync~${fsyncMs}ms profile=${this.profile}`;
+      `snapshotEvery=${raftOptions.compactionThresholdEntries} fsync~${fsyncMs}ms profile=${this.profile}`;
     this.network = new SimNetwork(this.queue, new SeededRandom(r.nextU32()), (message) =>
       this.deliver(message),
     );
@@ -182,7 +182,6 @@ class Simulation {
       trace: (line: string) => this.trace(line),
       raftOptions,
       bugs: options.hostBugs ?? {},
-      snapshotThreshold,
       onBecameLeader: (id: NodeId) => this.onBecameLeader(id),
       fsyncMs: () => fsyncMs * (0.2 + r.float() * 1.6),
     };
