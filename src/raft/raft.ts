@@ -665,16 +665,11 @@ export class RaftNode {
   private stepCandidate(m: Message): void {
     switch (m.type) {
       case "append":
-        this.becomeFollower(m.term, m.from);
-        this.handleAppend(m);
-        return;
       case "heartbeat":
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        return;
       case "snapshot":
+        // A leader of our term exists: follow it and handle its message as a follower would.
         this.becomeFollower(m.term, m.from);
-        this.handleSnapshotChunk(m);
+        this.stepFollower(m);
         return;
       case "vote_resp":
       case "pre_vote_resp": {
@@ -689,15 +684,7 @@ export class RaftNode {
         return;
       }
       case "read_index":
-        this.send({
-          from: this.id,
-          type: "read_index_resp",
-          to: m.from,
-          term: this.term,
-          context: m.context,
-          index: 0,
-          reject: true,
-        });
+        this.answerReadFailure(m.context, m.from, "not_leader");
         return;
       case "vote":
       case "pre_vote":
@@ -741,15 +728,7 @@ export class RaftNode {
         else this.readStates.push({ context: m.context, index: m.index });
         return;
       case "read_index":
-        this.send({
-          from: this.id,
-          type: "read_index_resp",
-          to: m.from,
-          term: this.term,
-          context: m.context,
-          index: 0,
-          reject: true,
-        });
+        this.answerReadFailure(m.context, m.from, "not_leader");
         return;
       case "vote":
       case "pre_vote":
