@@ -112,7 +112,6 @@ class BenchHost {
   appliedIndex = 0;
   nextSequence = 0;
   snapshotsTaken = 0;
-  private lastSnapshotIndex = 0;
 
   constructor(
     readonly id: NodeId,
@@ -188,7 +187,6 @@ class BenchHost {
     if (!this.raft.snapshotDue()) return;
     const firstKept = this.raft.takeSnapshot(this.appliedIndex, this.snapshotData);
     this.storedSnapshot = this.raft.currentSnapshot();
-    this.lastSnapshotIndex = this.appliedIndex;
     this.snapshotsTaken++;
     const drop = firstKept - this.storageFirstIndex;
     if (drop > 0) {

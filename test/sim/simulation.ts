@@ -8,7 +8,6 @@
 
 import {
   SeededRandom,
-  decodeChange,
   isMember,
   type InjectedBugs,
   type Message,
@@ -862,9 +861,4 @@ class Simulation {
       checks: { ...this.checker.stats },
     };
   }
-}
-
-/** Decodes a config entry for traces. */
-export function describeConfigEntry(data: Uint8Array): string {
-  return JSON.stringify(decodeChange(data));
 }
