@@ -804,12 +804,13 @@ export class RaftNode {
       };
       this.incomingSnapshot = incoming;
     }
-    const fits = m.offset + m.chunk.length <= incoming.totalBytes;
-    if (m.offset === incoming.received && fits) {
+    // Chunks are taken strictly in order; anything else only tells the leader where we are.
+    const accepted = m.offset === incoming.received && m.offset + m.chunk.length <= incoming.totalBytes;
+    if (accepted) {
       incoming.chunks.push(m.chunk);
       incoming.received += m.chunk.length;
     }
-    if (m.offset !== incoming.received - m.chunk.length || !fits || incoming.received < incoming.totalBytes) {
+    if (!accepted || incoming.received < incoming.totalBytes) {
       // Out of order, duplicate or not complete yet: tell the leader how much we hold, so it
       // resumes from there.
       this.send({
