@@ -130,7 +130,8 @@ export class JunoNode {
   private readonly store: SqliteStore;
   private readonly transport: Transport;
   private readonly now: () => number;
-  private readonly tickMs: number;
+  /** Wall-clock milliseconds per tick. */
+  readonly tickMs: number;
   private readonly maxPending: number;
   private readonly timeoutMs: number;
   private readonly waiters = new Map<number, Waiter>();

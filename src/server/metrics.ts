@@ -1,0 +1,116 @@
+/** Prometheus metrics (prom-client), one registry per server so several nodes can share a process. */
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { JunoNode } from "../runtime/node.js";
+import type { SqliteStore } from "../store/sqlite-store.js";
+
+/** The metrics a server exports. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<"method" | "route" | "status">;
+  /** Renders the exposition text. */
+  render(): Promise<string>;
+}
+
+const ROLES = ["follower", "pre_candidate", "candidate", "leader"] as const;
+
+/** Creates the registry: Raft state, replication lag, durations, HTTP latency, and Node's own (event-loop lag). */
+export function createMetrics(node: JunoNode, store: SqliteStore): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node_id: node.id });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge("juno_raft_term", "Current Raft term.", () => node.raft.term);
+  gauge("juno_raft_commit_index", "Highest index known committed.", () => node.raft.log.committed);
+  gauge(
+    "juno_raft_applied_index",
+    "Highest index applied to the state machine.",
+    () => node.state.appliedIndex,
+  );
+  gauge("juno_raft_last_index", "Last index in the log.", () => node.raft.log.lastIndex());
+  gauge("juno_raft_is_leader", "1 when this node leads.", () => (node.isLeader() ? 1 : 0));
+  new Gauge({
+    name: "juno_raft_role",
+    help: "1 for the role this node plays.",
+    labelNames: ["role"],
+    registers: [registry],
+    collect() {
+      for (const role of ROLES) this.set({ role }, node.raft.role === role ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "juno_raft_follower_lag_entries",
+    help: "Entries each follower is behind the leader's last index (leader only).",
+    labelNames: ["follower"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const status = node.status();
+      for (const p of status.progress)
+        if (p.id !== node.id) this.set({ follower: p.id }, Math.max(0, status.lastIndex - p.match));
+    },
+  });
+  const counter = (name: string, help: string, read: () => number): void => {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = read();
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  };
+  counter(
+    "juno_proposals_total",
+    "Proposals accepted into the log by this node.",
+    () => node.counters.proposals,
+  );
+  counter("juno_proposals_failed_total", "Proposals this node refused.", () => node.counters.proposalsFailed);
+  counter("juno_elections_total", "Elections this node started.", () => node.counters.elections);
+  counter(
+    "juno_leader_changes_total",
+    "Times this node saw a new leader.",
+    () => node.counters.leaderChanges,
+  );
+  counter(
+    "juno_applied_entries_total",
+    "Entries applied to the state machine.",
+    () => node.counters.appliedEntries,
+  );
+  const fsync = new Histogram({
+    name: "juno_store_write_seconds",
+    help: "Duration of one durable store write (one Ready, including its fsync).",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const apply = new Histogram({
+    name: "juno_ready_seconds",
+    help: "Duration of handling one Ready (apply, write, send).",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  node.onChange(() => {
+    fsync.observe(store.timings.lastWriteMs / 1000);
+    apply.observe(node.counters.lastApplyMs / 1000);
+  });
+  const httpDuration = new Histogram({
+    name: "juno_http_request_seconds",
+    help: "HTTP request latency by route.",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { registry, httpDuration, render: () => registry.metrics() };
+}
