@@ -12,6 +12,7 @@ import { JunoNode, NodeError } from "../runtime/node.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import { ApiError, ERROR_STATUS, sendError, type ErrorCode } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { OPENAPI } from "./openapi.js";
 import * as schemas from "./schemas.js";
 import { validatorCompiler } from "./validation.js";
 
@@ -37,18 +38,32 @@ export interface ServerOptions {
 
 const FORWARDED_HEADER = "x-juno-forwarded";
 
+const SERVED_ROUTES = new WeakMap<FastifyInstance, string[]>();
+
+/** Every "METHOD /path" the app serves (for the OpenAPI consistency test). */
+export function servedRoutes(app: FastifyInstance): readonly string[] {
+  return SERVED_ROUTES.get(app) ?? [];
+}
+
 /** Builds the fastify app (not listening yet). */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { node, store } = options;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
   app.setValidatorCompiler(validatorCompiler);
+  const routes: string[] = [];
+  SERVED_ROUTES.set(app, routes);
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
+  });
   const metrics = createMetrics(node, store);
   registerErrorHandling(app);
   registerMetricsHooks(app, metrics);
   const tokenDigest = options.apiToken === null ? null : digest(options.apiToken);
 
   app.addHook("onRequest", (request, _reply, done) => {
-    if (tokenDigest === null || !request.url.startsWith("/api/")) return done();
+    if (tokenDigest === null || !request.url.startsWith("/api/") || request.url === "/api/v3/openapi.json")
+      return done();
     const header = request.headers.authorization ?? "";
     const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
     // Compare digests so the comparison takes the same time whatever the token's length.
@@ -190,6 +205,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       return reply.code(202).send({ transferring_to: body.id });
     });
   });
+
+  app.get("/api/v3/openapi.json", (_request, reply) => reply.send(OPENAPI));
 
   app.get("/healthz", (_request, reply) => reply.send({ status: "ok" }));
 
