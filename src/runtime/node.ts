@@ -184,6 +184,7 @@ export class JunoNode {
   start(): void {
     this.ticker = setInterval(() => {
       this.raft.tick();
+      this.promoteCaughtUpLearners();
       this.flush();
     }, this.tickMs);
     this.flush();
@@ -249,6 +250,66 @@ export class JunoNode {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+
+  /**
+   * Leaves gracefully: a leader first hands leadership to its most caught-up voter and waits (up
+   * to `timeoutMs`) until it no longer leads, so clients see no election timeout. Then stops.
+   */
+  async shutdown(timeoutMs = 5_000): Promise<void> {
+    if (this.isLeader()) {
+      const status = this.raft.status();
+      const candidates = status.progress
+        .filter((p) => p.id !== this.id && p.voter)
+        .sort((a, b) => b.match - a.match);
+      const target = candidates[0];
+      if (target !== undefined) {
+        try {
+          this.transferLeadership(target.id);
+          await this.waitFor(() => !this.isLeader(), timeoutMs);
+        } catch {
+          // A transfer that cannot start or finish leaves the election to the followers' timeouts.
+        }
+      }
+    }
+    this.stop();
+  }
+
+  /** Resolves when `condition` holds after a Ready, or after `timeoutMs` regardless. */
+  private waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (condition()) return resolve();
+      const timer = setTimeout(done, timeoutMs);
+      const unsubscribe = this.onChange(() => {
+        if (condition()) done();
+      });
+      function done(): void {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * As leader, promotes a learner to voter once it has every committed entry, one change at a time.
+   * (Added nodes join as learners so a new, empty node never weakens the quorum while it catches up.)
+   */
+  private promoteCaughtUpLearners(): void {
+    if (!this.isLeader() || this.promotionPending) return;
+    const status = this.raft.status();
+    const learner = status.progress.find(
+      (p) => !p.voter && status.membership.learners.includes(p.id) && p.match >= status.commitIndex,
+    );
+    if (learner === undefined) return;
+    this.promotionPending = true;
+    this.changeMembership({ type: "promote", node: learner.id })
+      .catch(() => undefined)
+      .finally(() => {
+        this.promotionPending = false;
+      });
+  }
+
+  private promotionPending = false;
 
   /** Stops ticking and fails every waiting request. The store and transport are the caller's to close. */
   stop(): void {

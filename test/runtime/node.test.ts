@@ -40,13 +40,13 @@ class TestCluster {
     for (const id of IDS) this.startNode(id);
   }
 
-  startNode(id: string): JunoNode {
+  startNode(id: string, founders: string[] | null = IDS): JunoNode {
     const store = new SqliteStore(join(this.dir, `${id}.db`));
     const node = new JunoNode({
       id,
       store,
       transport: this.network.transport(id),
-      founders: IDS,
+      founders,
       tickMs: 10,
       raft: { electionTicks: 10, heartbeatTicks: 1 },
       requestTimeoutMs: 5_000,
@@ -73,6 +73,29 @@ class TestCluster {
 }
 
 describe("JunoNode", () => {
+  it("a node added as a learner catches up and is promoted to voter", async () => {
+    const cluster = new TestCluster();
+    const leader = await cluster.leader();
+    for (let i = 0; i < 20; i++) await leader.propose({ kind: "propose", entryType: "fill", data: i });
+    const joiner = cluster.startNode("n4", null);
+    await leader.changeMembership({ type: "add_learner", node: "n4" });
+    await until(() => leader.status().membership.voters.includes("n4"));
+    await until(() => joiner.state.appliedIndex >= leader.state.appliedIndex);
+    expect(joiner.status().membership.voters).toContain("n4");
+  });
+
+  it("a leader shutting down hands leadership over first", async () => {
+    const cluster = new TestCluster();
+    const leader = await cluster.leader();
+    await leader.propose({ kind: "propose", entryType: "x", data: 1 });
+    const term = leader.raft.term;
+    await leader.shutdown();
+    cluster.stopNode(leader.id);
+    const next = await cluster.leader();
+    // TimeoutNow: the next leader won in the very next term, without a failed election first.
+    expect(next.raft.term).toBe(term + 1);
+  });
+
   it("commits proposals through the leader and refuses them on followers", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
