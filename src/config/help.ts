@@ -1,0 +1,110 @@
+/** `juno start --help` and the README's configuration tables, both generated from the option table. */
+
+import { booleanCodec } from "./codecs.js";
+import { CONFIG_ERROR_CODES } from "./errors.js";
+import { OPTIONS, type AnyOptionDescriptor, type OptionGroup } from "./option-table.js";
+
+const GROUP_TITLES: Record<OptionGroup, string> = {
+  node: "Node",
+  raft: "Raft (the seed's consensus variables)",
+  discovery: "Service discovery",
+  faults: "Fault tolerance",
+  phase: "Phase and features",
+};
+
+const WIDTH = 100;
+const INDENT = "      ";
+
+/** The text `juno start --help` prints. */
+export function helpText(): string {
+  const lines = [
+    "usage: juno start [flags]",
+    "",
+    ...wrap(
+      "Runs one juno node. Every setting is a flag or an environment variable; a flag wins over its " +
+        "variable, a variable over the default. Secrets are read only from the environment, so they " +
+        "never show in a process listing. A node listening beyond loopback refuses to start without " +
+        "JUNO_API_TOKEN (HTTP) and JUNO_CLUSTER_SECRET (Raft) unless --insecure is given.",
+      "",
+    ),
+  ];
+  for (const group of Object.keys(GROUP_TITLES) as OptionGroup[]) {
+    lines.push("", `${GROUP_TITLES[group]}:`);
+    for (const option of OPTIONS.filter((candidate) => candidate.group === group)) {
+      lines.push(`  ${usage(option)}`);
+      lines.push(...wrap(`${option.meaning} Default: ${defaultText(option)}.`, INDENT));
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The README's table of settings, in Markdown. */
+export function markdownOptionsTable(): string {
+  return markdownTable(
+    ["Flag", "Variable", "Default", "Unit", "Meaning"],
+    OPTIONS.map((option) => [
+      option.flag === null ? "(variable only)" : code(option.flag),
+      code(option.env),
+      typeof option.default === "string" ? code(option.default) : prose(option.default.derived),
+      option.unit,
+      prose(option.meaning),
+    ]),
+  );
+}
+
+/** The README's table of configuration error codes, in Markdown. */
+export function markdownErrorCodesTable(): string {
+  return markdownTable(
+    ["Code", "Meaning"],
+    Object.entries(CONFIG_ERROR_CODES).map(([errorCode, meaning]) => [code(errorCode), prose(meaning)]),
+  );
+}
+
+/** How the option is written: flag and variable, or the variable alone for a secret. */
+function usage(option: AnyOptionDescriptor): string {
+  const variable = `${option.env}=<${option.codec.placeholder}>`;
+  if (option.flag === null) return `${variable}  (variable only)`;
+  // A switch's value is optional and attached with "=".
+  const flag =
+    option.codec === booleanCodec
+      ? `${option.flag}[=true|false]`
+      : `${option.flag} <${option.codec.placeholder}>`;
+  return `${flag}  or  ${variable}`;
+}
+
+/** The default as help shows it, with its unit. */
+function defaultText(option: AnyOptionDescriptor): string {
+  if (typeof option.default !== "string") return option.default.derived;
+  return option.unit === "" ? option.default : `${option.default} ${option.unit}`;
+}
+
+/** Words of `text` in lines of at most WIDTH characters (unless one word is longer), each starting with `indent`. */
+function wrap(text: string, indent: string): string[] {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of text.split(" ")) {
+    if (line.length > indent.length && line.length + 1 + word.length > WIDTH) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.length > indent.length ? ` ${word}` : word;
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** A Markdown table. */
+function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const row = (cells: readonly string[]): string => `| ${cells.join(" | ")} |`;
+  return [row(header), row(header.map(() => "---")), ...rows.map(row)].join("\n");
+}
+
+/** Text as a Markdown code span inside a table cell. */
+function code(text: string): string {
+  return `\`${text.replaceAll("|", "\\|")}\``;
+}
+
+/** Text as Markdown prose inside a table cell; "<id>" would otherwise vanish as an HTML tag. */
+function prose(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("<", "\\<");
+}

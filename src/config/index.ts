@@ -1,0 +1,27 @@
+/** The configuration of a juno node: what `juno start` accepts, how it is checked, how it is shown. */
+
+export { formatAddress, isLoopback, isWildcard, parseAddress, type Address } from "./address.js";
+export { wantsHelp } from "./argv.js";
+export type { Codec } from "./codecs.js";
+export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from "./errors.js";
+export { checkExposure, type ExposureSettings } from "./exposure.js";
+export { helpText, markdownErrorCodesTable, markdownOptionsTable } from "./help.js";
+export { toInvocation, type Invocation } from "./invocation.js";
+export { parseNodeConfig, type Environment, type NodeConfig } from "./node-config.js";
+export {
+  LOG_LEVELS,
+  OPTIONS,
+  SERVICE_DISCOVERY_TYPES,
+  type AnyOptionDescriptor,
+  type LogLevel,
+  type OptionDescriptor,
+  type OptionGroup,
+  type ServiceDiscoveryType,
+  type SettingKey,
+  type Settings,
+} from "./option-table.js";
+export { formatPeers, parsePeers, type Peer } from "./peers.js";
+export { deriveRaftTiming, type ConfiguredRaftOptions, type RaftTiming } from "./raft-timing.js";
+export { redactedConfig, type RedactedConfig } from "./redact.js";
+export { REDACTED_TEXT, Secret } from "./secret.js";
+export type { Storage } from "./storage.js";

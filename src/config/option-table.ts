@@ -1,0 +1,397 @@
+/**
+ * The table of every `juno start` setting: flag, environment variable, default, unit, meaning and
+ * codec. The parser, the serialiser, the redacted log view, `juno start --help` and the README's
+ * table are all generated from it, so the documentation cannot drift from the code.
+ */
+
+import type { Address } from "./address.js";
+import {
+  booleanCodec,
+  choiceCodec,
+  dialAddressCodec,
+  httpUrlCodec,
+  integerCodec,
+  listenAddressCodec,
+  nodeIdCodec,
+  peersCodec,
+  secondsCodec,
+  secretCodec,
+  storageCodec,
+  textCodec,
+  type Codec,
+} from "./codecs.js";
+import type { Peer } from "./peers.js";
+import type { Secret } from "./secret.js";
+import type { Storage } from "./storage.js";
+import type { NodeId } from "../raft/index.js";
+
+/** Log levels, those of pino (fastify's logger), most severe first. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** A log level. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The seed's discovery mechanisms; `registry` is juno's own replicated agent registry. */
+export const SERVICE_DISCOVERY_TYPES = ["registry", "consul", "dns", "kubernetes"] as const;
+
+/** A service discovery mechanism. */
+export type ServiceDiscoveryType = (typeof SERVICE_DISCOVERY_TYPES)[number];
+
+/** Every setting of a node, as parsed; durations in milliseconds whatever unit they were written in. */
+export interface Settings {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  readonly httpAddress: Address;
+  readonly raftAddress: Address;
+  readonly advertiseHttpAddress: Address;
+  /** The initial cluster, sorted by id; always contains this node. */
+  readonly peers: readonly Peer[];
+  readonly storage: Storage;
+  readonly insecure: boolean;
+  readonly apiToken: Secret | null;
+  readonly clusterSecret: Secret | null;
+  readonly logLevel: LogLevel;
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly compactionThresholdEntries: number;
+  readonly healthCheckIntervalMs: number;
+  readonly healthCheckTimeoutMs: number;
+  readonly failureDetectionTimeoutMs: number;
+  readonly recoveryRetryAttempts: number;
+  readonly taskMigrationTimeoutMs: number;
+  readonly circuitBreakerThreshold: number;
+  readonly serviceDiscoveryType: ServiceDiscoveryType;
+  readonly consulEndpoint: string;
+  readonly phase: number;
+  readonly multiAgentEnabled: boolean;
+  readonly consensusEnabled: boolean;
+  readonly faultToleranceEnabled: boolean;
+}
+
+/** The name of one setting. */
+export type SettingKey = keyof Settings;
+
+/** Settings whose default depends on other settings (or is "unset"); node-config.ts derives them. */
+export type DerivedKey = "dataDir" | "advertiseHttpAddress" | "peers" | "apiToken" | "clusterSecret";
+
+/** Sections of the help text, in order. */
+export type OptionGroup = "node" | "raft" | "discovery" | "faults" | "phase";
+
+/** One row of the table. */
+export interface OptionDescriptor<K extends SettingKey = SettingKey> {
+  readonly key: K;
+  readonly group: OptionGroup;
+  /** The flag, or null for secrets: a flag would show the secret in every process listing. */
+  readonly flag: `--${string}` | null;
+  readonly env: string;
+  /**
+   * The default as text, read by the codec like any other value (so the documented default is the
+   * real one); for derived settings, the rule that derives it.
+   */
+  readonly default: K extends DerivedKey ? { readonly derived: string } : string;
+  /** The unit the value is written in ("ms", "s", "entries"), or "" when it has none. */
+  readonly unit: string;
+  /** What the setting does, one or two sentences. */
+  readonly meaning: string;
+  readonly codec: Codec<NonNullable<Settings[K]>>;
+}
+
+/** Any row of the table. */
+export type AnyOptionDescriptor = { [K in SettingKey]: OptionDescriptor<K> }[SettingKey];
+
+/** The table. Order is help order; the seed's variables keep the seed's names and units. */
+export const OPTIONS: readonly AnyOptionDescriptor[] = [
+  {
+    key: "id",
+    group: "node",
+    flag: "--id",
+    env: "RAFT_NODE_ID",
+    default: "juno-1",
+    unit: "",
+    meaning: "This node's id in the cluster, stable for its whole life; required when --peers is given.",
+    codec: nodeIdCodec,
+  },
+  {
+    key: "dataDir",
+    group: "node",
+    flag: "--data-dir",
+    env: "JUNO_DATA_DIR",
+    default: { derived: "./data/<id>" },
+    unit: "",
+    meaning: "Directory for the log, snapshots and the SQLite file; relative to the working directory.",
+    codec: textCodec,
+  },
+  {
+    key: "httpAddress",
+    group: "node",
+    flag: "--http",
+    env: "JUNO_HTTP_ADDR",
+    default: "0.0.0.0:8080",
+    unit: "",
+    meaning: "Address the HTTP API listens on; 0.0.0.0 or [::] means every interface.",
+    codec: listenAddressCodec,
+  },
+  {
+    key: "raftAddress",
+    group: "node",
+    flag: "--raft",
+    env: "JUNO_RAFT_ADDR",
+    default: "0.0.0.0:9090",
+    unit: "",
+    meaning: "Address the Raft peer transport listens on.",
+    codec: listenAddressCodec,
+  },
+  {
+    key: "advertiseHttpAddress",
+    group: "node",
+    flag: "--advertise-http",
+    env: "JUNO_ADVERTISE_HTTP",
+    default: { derived: "--http, with 0.0.0.0 as 127.0.0.1 and :: as ::1" },
+    unit: "",
+    meaning:
+      "Address other nodes and clients use to reach this node's HTTP API (followers forward writes there). Set it whenever peers run on other hosts.",
+    codec: dialAddressCodec,
+  },
+  {
+    key: "peers",
+    group: "node",
+    flag: "--peers",
+    env: "JUNO_PEERS",
+    default: { derived: "this node alone, at --raft" },
+    unit: "",
+    meaning:
+      "The initial cluster, this node included, as id=host:raftport,... Used only when the data directory is empty; later changes go through membership commands.",
+    codec: peersCodec,
+  },
+  {
+    key: "storage",
+    group: "node",
+    flag: "--storage",
+    env: "JUNO_STORAGE",
+    default: "sqlite",
+    unit: "",
+    meaning:
+      "sqlite (a file in the data directory) or a postgres:// URL. Prefer the variable for a URL with a password.",
+    codec: storageCodec,
+  },
+  {
+    key: "insecure",
+    group: "node",
+    flag: "--insecure",
+    env: "JUNO_INSECURE",
+    default: "false",
+    unit: "",
+    meaning:
+      "Start even when listening beyond loopback without JUNO_API_TOKEN or JUNO_CLUSTER_SECRET. For closed test networks only.",
+    codec: booleanCodec,
+  },
+  {
+    key: "apiToken",
+    group: "node",
+    flag: null,
+    env: "JUNO_API_TOKEN",
+    default: { derived: "none" },
+    unit: "",
+    meaning:
+      "Secret bearer token every /api/v3 request must carry (Authorization: Bearer <token>). Never printed.",
+    codec: secretCodec,
+  },
+  {
+    key: "clusterSecret",
+    group: "node",
+    flag: null,
+    env: "JUNO_CLUSTER_SECRET",
+    default: { derived: "none" },
+    unit: "",
+    meaning:
+      "Shared secret the nodes use to authenticate each other on the Raft transport; the same on every node. Never printed.",
+    codec: secretCodec,
+  },
+  {
+    key: "logLevel",
+    group: "node",
+    flag: "--log-level",
+    env: "JUNO_LOG_LEVEL",
+    default: "info",
+    unit: "",
+    meaning: `Least severe log level written: ${LOG_LEVELS.join(", ")}.`,
+    codec: choiceCodec(LOG_LEVELS, "unknown_log_level", "level"),
+  },
+  {
+    key: "electionTimeoutMs",
+    group: "raft",
+    flag: "--election-timeout-ms",
+    env: "RAFT_ELECTION_TIMEOUT",
+    default: "1000",
+    unit: "ms",
+    meaning:
+      "How long a follower waits without hearing a leader before it campaigns; rounded to whole heartbeats, at least 1.5 of them, and randomized per election between it and twice it.",
+    codec: integerCodec(15, 60_000, "ms"),
+  },
+  {
+    key: "heartbeatIntervalMs",
+    group: "raft",
+    flag: "--heartbeat-interval-ms",
+    env: "RAFT_HEARTBEAT_INTERVAL",
+    default: "100",
+    unit: "ms",
+    meaning: "How often a leader sends heartbeats; also the length of one Raft tick.",
+    codec: integerCodec(10, 10_000, "ms"),
+  },
+  {
+    key: "compactionThresholdEntries",
+    group: "raft",
+    flag: "--log-compaction-threshold",
+    env: "RAFT_LOG_COMPACTION_THRESHOLD",
+    default: "10000",
+    unit: "entries",
+    meaning: "Entries applied since the last snapshot after which the node snapshots and compacts its log.",
+    codec: integerCodec(1, 10_000_000, "entries"),
+  },
+  {
+    key: "serviceDiscoveryType",
+    group: "discovery",
+    flag: "--service-discovery",
+    env: "SERVICE_DISCOVERY_TYPE",
+    default: "registry",
+    unit: "",
+    meaning: `Where agents are discovered: ${SERVICE_DISCOVERY_TYPES.join(", ")} (registry is juno's own replicated registry).`,
+    codec: choiceCodec(SERVICE_DISCOVERY_TYPES, "unknown_discovery_type", "type"),
+  },
+  {
+    key: "consulEndpoint",
+    group: "discovery",
+    flag: "--consul-endpoint",
+    env: "CONSUL_ENDPOINT",
+    default: "http://127.0.0.1:8500",
+    unit: "",
+    meaning: "Consul's HTTP API; used when SERVICE_DISCOVERY_TYPE is consul.",
+    codec: httpUrlCodec,
+  },
+  {
+    key: "healthCheckIntervalMs",
+    group: "discovery",
+    flag: "--health-check-interval-s",
+    env: "HEALTH_CHECK_INTERVAL",
+    default: "10",
+    unit: "s",
+    meaning: "How often each registered agent's health is checked.",
+    codec: secondsCodec(100, 3_600_000),
+  },
+  {
+    key: "healthCheckTimeoutMs",
+    group: "discovery",
+    flag: "--health-check-timeout-s",
+    env: "HEALTH_CHECK_TIMEOUT",
+    default: "5",
+    unit: "s",
+    meaning: "How long one health check may take before it counts as failed; at most the interval.",
+    codec: secondsCodec(100, 3_600_000),
+  },
+  {
+    key: "failureDetectionTimeoutMs",
+    group: "faults",
+    flag: "--failure-detection-timeout-s",
+    env: "FAILURE_DETECTION_TIMEOUT",
+    default: "15",
+    unit: "s",
+    meaning: "How long an agent may go unheard before it is declared failed and its tasks are migrated.",
+    codec: secondsCodec(1000, 3_600_000),
+  },
+  {
+    key: "recoveryRetryAttempts",
+    group: "faults",
+    flag: "--recovery-retry-attempts",
+    env: "RECOVERY_RETRY_ATTEMPTS",
+    default: "3",
+    unit: "attempts",
+    meaning: "Attempts to recover a failed agent, with exponential backoff and jitter, before giving up.",
+    codec: integerCodec(0, 100, "attempts"),
+  },
+  {
+    key: "taskMigrationTimeoutMs",
+    group: "faults",
+    flag: "--task-migration-timeout-s",
+    env: "TASK_MIGRATION_TIMEOUT",
+    default: "60",
+    unit: "s",
+    meaning: "How long moving a failed agent's tasks to other agents may take before it is retried.",
+    codec: secondsCodec(1000, 86_400_000),
+  },
+  {
+    key: "circuitBreakerThreshold",
+    group: "faults",
+    flag: "--circuit-breaker-threshold",
+    env: "CIRCUIT_BREAKER_THRESHOLD",
+    default: "5",
+    unit: "failures",
+    meaning: "Consecutive failed calls to an agent after which its circuit breaker opens.",
+    codec: integerCodec(1, 1000, "failures"),
+  },
+  {
+    key: "phase",
+    group: "phase",
+    flag: "--phase",
+    env: "JUNO_PHASE",
+    default: "3",
+    unit: "",
+    meaning: "The seed's product phase. This build implements phase 3 and refuses any other.",
+    codec: integerCodec(3, 3, ""),
+  },
+  {
+    key: "multiAgentEnabled",
+    group: "phase",
+    flag: "--multi-agent",
+    env: "MULTI_AGENT_ENABLED",
+    default: "true",
+    unit: "",
+    meaning: "Multi-agent orchestration: agent registry, task distribution and cross-team workflows.",
+    codec: booleanCodec,
+  },
+  {
+    key: "consensusEnabled",
+    group: "phase",
+    flag: "--consensus",
+    env: "CONSENSUS_ENABLED",
+    default: "true",
+    unit: "",
+    meaning:
+      "Raft consensus across the peers; false runs this node alone and is refused together with other peers.",
+    codec: booleanCodec,
+  },
+  {
+    key: "faultToleranceEnabled",
+    group: "phase",
+    flag: "--fault-tolerance",
+    env: "FAULT_TOLERANCE_ENABLED",
+    default: "true",
+    unit: "",
+    meaning: "Failure detection, task migration, recovery retries and circuit breakers.",
+    codec: booleanCodec,
+  },
+];
+
+/** How messages name an option without knowing where its value came from: `--http (JUNO_HTTP_ADDR)`. */
+export function optionLabel(option: Pick<OptionDescriptor, "flag" | "env">): string {
+  return option.flag === null ? option.env : `${option.flag} (${option.env})`;
+}
+
+/** The row of a setting; every setting has exactly one. */
+export function optionFor<K extends SettingKey>(key: K): OptionDescriptor<K> {
+  const option = OPTIONS.find((candidate) => candidate.key === key);
+  if (option === undefined) throw new Error(`no option for setting ${key}`);
+  return option as OptionDescriptor<K>;
+}
+
+/** A setting's value as its codec writes it, or as logs may show it when `redacted`; null when unset. */
+export function settingText(
+  option: AnyOptionDescriptor,
+  settings: Settings,
+  redacted: boolean,
+): string | null {
+  // The codec and the value belong to the same row; the union type cannot say so.
+  const value = settings[option.key] as never;
+  if (value === null) return null;
+  const codec = option.codec;
+  return redacted && codec.redact !== undefined ? codec.redact(value) : codec.format(value);
+}
