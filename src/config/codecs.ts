@@ -151,23 +151,31 @@ export const storageCodec: Codec<Storage> = {
 };
 
 /**
- * A secret. It travels in an HTTP header and is compared byte for byte, so anything but printable
- * ASCII (an inner space, a non-breaking space pasted from a web page) is refused rather than kept.
+ * A secret of at least `lengthMin` characters. Secrets travel in headers and handshakes and are
+ * compared byte for byte, so anything but printable ASCII (an inner space, a non-breaking space
+ * pasted from a web page) is refused rather than kept. Messages never quote the value.
  */
-export const secretCodec: Codec<Secret> = {
-  placeholder: "secret",
-  parse(text) {
-    // The message never quotes the value: it is a secret even when malformed.
-    return /^[\x21-\x7e]+$/.test(text)
-      ? new Secret(text)
-      : new Invalid(
+export function secretCodec(lengthMin: number): Codec<Secret> {
+  return {
+    placeholder: "secret",
+    parse(text) {
+      if (!/^[\x21-\x7e]+$/.test(text)) {
+        return new Invalid(
           "malformed_secret",
           "expected printable ASCII characters without spaces; the value is not shown",
         );
-  },
-  format: (value) => value.reveal(),
-  redact: () => REDACTED_TEXT,
-};
+      }
+      return text.length >= lengthMin
+        ? new Secret(text)
+        : new Invalid(
+            "malformed_secret",
+            `expected at least ${lengthMin} characters (32 random ones are better), got ${text.length}`,
+          );
+    },
+    format: (value) => value.reveal(),
+    redact: () => REDACTED_TEXT,
+  };
+}
 
 /** An http:// or https:// URL with a host, kept as written. */
 export const httpUrlCodec: Codec<string> = {

@@ -22,7 +22,7 @@ export const CONFIG_ERROR_CODES = {
   unknown_log_level: "a log level that is not one of the listed levels",
   unknown_discovery_type: "a service discovery type that is not one of the listed types",
   malformed_url: "a URL that is not http:// or https:// with a host",
-  malformed_secret: "a secret with anything but printable ASCII: spaces, control characters, non-ASCII",
+  malformed_secret: "a secret with anything but printable ASCII, or a cluster secret that is too short",
   election_not_above_heartbeat: "an election timeout that is not at least 1.5 heartbeat intervals",
   conflicting_settings: "settings that are each valid but cannot hold together",
   insecure_without_token: "an HTTP listener beyond loopback without JUNO_API_TOKEN (and no --insecure)",

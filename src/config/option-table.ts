@@ -25,6 +25,13 @@ import type { Secret } from "./secret.js";
 import type { Storage } from "./storage.js";
 import type { NodeId } from "../raft/index.js";
 
+/**
+ * The shortest cluster secret: the transport derives its handshake key from it and refuses
+ * shorter ones (MIN_SECRET_BYTES in src/transport/handshake.ts), since one recorded handshake
+ * lets an attacker guess a short secret offline. Refusing here names the variable instead.
+ */
+export const CLUSTER_SECRET_LENGTH_MIN = 16;
+
 /** Log levels, those of pino (fastify's logger), most severe first. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -194,7 +201,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "Secret bearer token every /api/v3 request must carry (Authorization: Bearer <token>). Never printed.",
-    codec: secretCodec,
+    codec: secretCodec(1),
   },
   {
     key: "clusterSecret",
@@ -203,9 +210,8 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "JUNO_CLUSTER_SECRET",
     default: { derived: "none" },
     unit: "",
-    meaning:
-      "Shared secret the nodes use to authenticate each other on the Raft transport; the same on every node. Never printed.",
-    codec: secretCodec,
+    meaning: `Shared secret the nodes use to authenticate each other on the Raft transport; the same on every node, at least ${CLUSTER_SECRET_LENGTH_MIN} characters. Never printed.`,
+    codec: secretCodec(CLUSTER_SECRET_LENGTH_MIN),
   },
   {
     key: "logLevel",

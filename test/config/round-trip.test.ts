@@ -76,7 +76,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         ),
         insecure: switchArbitrary,
         apiToken: secretArbitrary,
-        clusterSecret: secretArbitrary,
+        clusterSecret: fc.stringMatching(/^[!-~]{16,40}$/),
         logLevel: fc.constantFrom(...LOG_LEVELS),
         electionTimeoutMs: fc
           .integer({ min: Math.max(150, Math.ceil(1.5 * heartbeatMs)), max: 60_000 })

@@ -13,7 +13,7 @@ import {
 } from "../../src/config/index.js";
 
 const TOKEN = "tok-5f1d2c";
-const CLUSTER_SECRET = "cluster-9a8b7c";
+const CLUSTER_SECRET = "cluster-9a8b7c6d5e4f";
 const DB_PASSWORD = "pw-3e4f5a";
 const STORAGE = `postgres://juno:${DB_PASSWORD}@db.internal:5432/juno?sslmode=require&password=${DB_PASSWORD}`;
 
