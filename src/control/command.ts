@@ -29,6 +29,13 @@ export type Command =
       readonly proposal: number;
       readonly voter: string;
       readonly vote: "approve" | "reject";
+    }
+  | {
+      /** A node announces where it can be reached (a new leader does, so followers can forward to it). */
+      readonly kind: "member";
+      readonly id: string;
+      readonly raftAddress: string | null;
+      readonly httpAddress: string | null;
     };
 
 /** A command as written into the log: what, and when the leader accepted it (ms since the epoch). */
@@ -40,6 +47,8 @@ export interface Envelope {
 /** Entry types juno writes itself; user entry types may not start with these prefixes. */
 export const RESERVED_ENTRY_TYPE_PREFIXES = ["raft.", "consensus.", "juno."] as const;
 
+/** The entry_type recorded for a member's address announcement. */
+export const MEMBER_ENTRY_TYPE = "juno.member";
 /** The entry_type recorded for a vote. */
 export const VOTE_ENTRY_TYPE = "consensus.vote";
 /** The entry_type recorded for a leader's no-op. */
@@ -68,7 +77,9 @@ export function envelopeText(envelope: Envelope): string {
             data: c.data,
             approval: { voters: c.approval.voters, quorum: c.approval.quorum },
           }
-      : { kind: c.kind, proposal: c.proposal, voter: c.voter, vote: c.vote };
+      : c.kind === "vote"
+        ? { kind: c.kind, proposal: c.proposal, voter: c.voter, vote: c.vote }
+        : { kind: c.kind, id: c.id, raftAddress: c.raftAddress, httpAddress: c.httpAddress };
   return JSON.stringify({ command, timestamp: envelope.timestamp });
 }
 
@@ -83,8 +94,22 @@ export function parseEnvelopeText(text: string): Envelope {
   assert(typeof value === "object" && value !== null, "log entry is not an envelope");
   assert(typeof value.timestamp === "number", "log entry has no timestamp");
   const command = value.command as Partial<Command> | undefined;
-  assert(command?.kind === "propose" || command?.kind === "vote", "log entry has an unknown command");
+  assert(
+    command?.kind === "propose" || command?.kind === "vote" || command?.kind === "member",
+    "log entry has an unknown command",
+  );
   return value;
+}
+
+/** Where a member is reached; carried as the context of an add_learner change, as JSON. */
+export interface MemberAddresses {
+  readonly raft: string | null;
+  readonly http: string | null;
+}
+
+/** Encodes member addresses as a membership change's context. */
+export function encodeMemberContext(addresses: MemberAddresses): string {
+  return JSON.stringify({ raft: addresses.raft, http: addresses.http });
 }
 
 /** How an entry appears in consensus_log and in the log API. */
@@ -109,7 +134,12 @@ export function recordOf(entry: Entry): LogRecord {
   const dataText = decoder.decode(entry.data);
   const envelope = parseEnvelopeText(dataText);
   const command = envelope.command;
-  const entryType = command.kind === "propose" ? command.entryType : VOTE_ENTRY_TYPE;
+  const entryType =
+    command.kind === "propose"
+      ? command.entryType
+      : command.kind === "vote"
+        ? VOTE_ENTRY_TYPE
+        : MEMBER_ENTRY_TYPE;
   return { ...base, entryType, dataText, timestamp: envelope.timestamp };
 }
 

@@ -5,7 +5,9 @@
 
 import { assert } from "../raft/assert.js";
 import type { Entry } from "../raft/types.js";
-import { decodeEnvelope, type Command, type JsonValue } from "./command.js";
+import { decodeChange } from "../raft/membership.js";
+import type { ConfigChange } from "../raft/types.js";
+import { decodeEnvelope, type Command, type JsonValue, type MemberAddresses } from "./command.js";
 import { commandProblem } from "./validate.js";
 
 /** Where a decision stands. */
@@ -51,12 +53,18 @@ const NONE: ApplyResult = { kind: "none" };
 export class ControlState {
   appliedIndex = 0;
   private readonly decisions = new Map<number, Decision>();
+  /** Where members are reached, from add_learner contexts and members' own announcements. */
+  private readonly members = new Map<string, MemberAddresses>();
 
   /** Applies the next committed entry and says what it did. */
   apply(entry: Entry): ApplyResult {
     assert(entry.index === this.appliedIndex + 1, () => `applying ${entry.index} after ${this.appliedIndex}`);
     this.appliedIndex = entry.index;
-    if (entry.type !== "normal" || entry.data.length === 0) return NONE;
+    if (entry.type === "config") {
+      this.applyMembershipChange(decodeChange(entry.data));
+      return NONE;
+    }
+    if (entry.data.length === 0) return NONE;
     const envelope = decodeEnvelope(entry.data);
     return this.applyCommand(entry.index, envelope.command, envelope.timestamp);
   }
@@ -64,6 +72,16 @@ export class ControlState {
   /** The decision proposed at `index`, if any. */
   decision(index: number): Decision | undefined {
     return this.decisions.get(index);
+  }
+
+  /** Where member `id` is reached, as far as the log says. */
+  memberAddresses(id: string): MemberAddresses | undefined {
+    return this.members.get(id);
+  }
+
+  /** Every member address the log recorded. */
+  allMemberAddresses(): ReadonlyMap<string, MemberAddresses> {
+    return this.members;
   }
 
   /** All decisions, oldest first. */
@@ -86,7 +104,11 @@ export class ControlState {
 
   /** The whole state, for a Raft snapshot. */
   snapshot(): Uint8Array {
-    const text = JSON.stringify({ appliedIndex: this.appliedIndex, decisions: [...this.decisions.values()] });
+    const text = JSON.stringify({
+      appliedIndex: this.appliedIndex,
+      decisions: [...this.decisions.values()],
+      members: [...this.members],
+    });
     return new TextEncoder().encode(text);
   }
 
@@ -95,10 +117,12 @@ export class ControlState {
     const parsed = JSON.parse(new TextDecoder().decode(data)) as {
       appliedIndex: number;
       decisions: Decision[];
+      members?: [string, MemberAddresses][];
     };
     const state = new ControlState();
     state.appliedIndex = parsed.appliedIndex;
     for (const decision of parsed.decisions) state.decisions.set(decision.index, decision);
+    for (const [id, addresses] of parsed.members ?? []) state.members.set(id, addresses);
     return state;
   }
 
@@ -124,6 +148,21 @@ export class ControlState {
       }
       case "vote":
         return this.applyVote(command.proposal, command.voter, command.vote, timestamp);
+      case "member":
+        this.members.set(command.id, { raft: command.raftAddress, http: command.httpAddress });
+        return NONE;
+    }
+  }
+
+  /** Records a new member's addresses (from its add_learner context) and forgets removed ones. */
+  private applyMembershipChange(change: ConfigChange): void {
+    if (change.type === "remove") this.members.delete(change.node);
+    if (change.type !== "add_learner" || change.context === undefined) return;
+    try {
+      const addresses = JSON.parse(change.context) as Partial<MemberAddresses>;
+      this.members.set(change.node, { raft: addresses.raft ?? null, http: addresses.http ?? null });
+    } catch {
+      // A context that is not ours (or malformed) carries no addresses; the membership itself stands.
     }
   }
 

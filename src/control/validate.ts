@@ -23,7 +23,20 @@ export function commandProblem(command: Command): string | null {
       if (command.vote !== "approve" && command.vote !== "reject")
         return 'vote must be "approve" or "reject"';
       return idProblem(command.voter, "voter");
+    case "member":
+      return (
+        idProblem(command.id, "id") ??
+        addressProblem(command.raftAddress) ??
+        addressProblem(command.httpAddress)
+      );
   }
+}
+
+function addressProblem(address: unknown): string | null {
+  if (address === null) return null;
+  if (typeof address !== "string" || address.length === 0 || address.length > 300)
+    return "an address must be host:port";
+  return null;
 }
 
 function entryTypeProblem(entryType: string): string | null {

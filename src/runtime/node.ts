@@ -8,9 +8,11 @@
 import {
   ControlState,
   encodeEnvelope,
+  encodeMemberContext,
   type ApplyResult,
   type Command,
   type Decision,
+  type MemberAddresses,
 } from "../control/index.js";
 import {
   RaftNode,
@@ -79,6 +81,12 @@ export interface NodeOptions {
   readonly maxPendingRequests?: number;
   /** How long a proposal or read may wait for its outcome. */
   readonly requestTimeoutMs?: number;
+  /** Where this node is reached; a new leader announces it so followers can forward writes. */
+  readonly advertise?: MemberAddresses;
+  /** Addresses known from configuration (the --peers list). */
+  readonly knownAddresses?: ReadonlyMap<NodeId, MemberAddresses>;
+  /** Called with the Raft address of every other member whenever that set changes. */
+  readonly onPeersChanged?: (peers: ReadonlyMap<NodeId, string>) => void;
 }
 
 /** A committed proposal: where it landed and what applying it did. */
@@ -143,6 +151,12 @@ export class JunoNode {
   private stopped = false;
   private lastLeader: NodeId | null = null;
   private readonly listeners = new Set<() => void>();
+  private readonly advertise: MemberAddresses;
+  private readonly knownAddresses: ReadonlyMap<NodeId, MemberAddresses>;
+  /** Members being added: their addresses until the log records them. */
+  private readonly pendingAddresses = new Map<NodeId, MemberAddresses>();
+  private readonly onPeersChanged: (peers: ReadonlyMap<NodeId, string>) => void;
+  private lastPeers = "";
 
   constructor(options: NodeOptions) {
     this.id = options.id;
@@ -152,6 +166,9 @@ export class JunoNode {
     this.tickMs = options.tickMs ?? 100;
     this.maxPending = options.maxPendingRequests ?? 10_000;
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.advertise = options.advertise ?? { raft: null, http: null };
+    this.knownAddresses = options.knownAddresses ?? new Map();
+    this.onPeersChanged = options.onPeersChanged ?? (() => undefined);
     const stored = this.store.load();
     let start: StartState;
     if (!stored.fresh) {
@@ -182,6 +199,7 @@ export class JunoNode {
 
   /** Starts ticking. */
   start(): void {
+    this.refreshPeers();
     this.ticker = setInterval(() => {
       this.raft.tick();
       this.promoteCaughtUpLearners();
@@ -203,6 +221,28 @@ export class JunoNode {
   /** Replicates a membership change; resolves once it is committed. */
   changeMembership(change: ConfigChange): Promise<Committed> {
     return this.replicate(() => this.raft.proposeConfigChange(change));
+  }
+
+  /**
+   * Adds a node as a learner; the leader promotes it once it has caught up. Its addresses travel
+   * with the change, so every member learns where it is.
+   */
+  addMember(id: NodeId, addresses: MemberAddresses): Promise<Committed> {
+    this.pendingAddresses.set(id, addresses);
+    this.refreshPeers();
+    return this.changeMembership({ type: "add_learner", node: id, context: encodeMemberContext(addresses) });
+  }
+
+  /** Where member `id` is reached: as the log records it, else as configured. */
+  addressesOf(id: NodeId): MemberAddresses {
+    if (id === this.id) return this.advertise;
+    const recorded = this.state.memberAddresses(id);
+    const known = this.knownAddresses.get(id);
+    const pending = this.pendingAddresses.get(id);
+    return {
+      raft: recorded?.raft ?? known?.raft ?? pending?.raft ?? null,
+      http: recorded?.http ?? known?.http ?? pending?.http ?? null,
+    };
   }
 
   /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */
@@ -420,6 +460,7 @@ export class JunoNode {
     this.raft.advance();
     this.serveReads();
     if (ready.softState !== null) this.onSoftState();
+    this.refreshPeers();
     this.counters.lastApplyMs = performance.now() - started;
     for (const listener of this.listeners) listener();
   }
@@ -482,6 +523,39 @@ export class JunoNode {
     if (leader !== null && leader !== this.lastLeader) this.counters.leaderChanges++;
     if (this.raft.role === "candidate") this.counters.elections++;
     this.lastLeader = leader;
+    if (this.isLeader()) this.announceSelf();
+  }
+
+  /** A new leader records where it is reached, unless the log already says so. */
+  private announceSelf(): void {
+    const recorded = this.state.memberAddresses(this.id);
+    const { raft, http } = this.advertise;
+    if (raft === null && http === null) return;
+    if (recorded?.raft === raft && recorded.http === http) return;
+    this.propose({ kind: "member", id: this.id, raftAddress: raft, httpAddress: http }).catch(
+      () => undefined,
+    );
+  }
+
+  /** Tells the transport where every other member is, when that changed. */
+  private refreshPeers(): void {
+    const membership = this.raft.membership;
+    const peers = new Map<NodeId, string>();
+    for (const id of [...membership.voters, ...membership.learners, ...this.pendingAddresses.keys()]) {
+      if (id === this.id) continue;
+      const raft = this.addressesOf(id).raft;
+      if (raft !== null) peers.set(id, raft);
+    }
+    // A joining node knows no membership yet but must answer the leader: use the configured peers.
+    if (peers.size === 0) {
+      for (const [id, addresses] of this.knownAddresses) {
+        if (id !== this.id && addresses.raft !== null) peers.set(id, addresses.raft);
+      }
+    }
+    const key = JSON.stringify([...peers].sort());
+    if (key === this.lastPeers) return;
+    this.lastPeers = key;
+    this.onPeersChanged(peers);
   }
 }
 

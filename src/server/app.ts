@@ -29,7 +29,7 @@ export interface ServerOptions {
   /** Bearer token required on /api/v3 when set. */
   readonly apiToken: string | null;
   /** Where members live, for status pages and for forwarding writes to the leader. */
-  readonly addresses: (id: NodeId) => MemberAddresses;
+  readonly addresses?: (id: NodeId) => MemberAddresses;
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
   /** Structured logging (pino, through fastify); false in tests. */
@@ -48,6 +48,7 @@ export function servedRoutes(app: FastifyInstance): readonly string[] {
 /** Builds the fastify app (not listening yet). */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { node, store } = options;
+  const addresses = options.addresses ?? ((id: NodeId) => node.addressesOf(id));
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
   app.setValidatorCompiler(validatorCompiler);
   const routes: string[] = [];
@@ -87,7 +88,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         leader_id: leader,
       });
     }
-    const target = options.addresses(leader).http;
+    const target = addresses(leader).http;
     if (target === null)
       throw new ApiError("not_leader", `the leader ${leader} has no known HTTP address`, {
         leader_id: leader,
@@ -171,17 +172,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.get("/api/v3/consensus/status", { schema: schemas.stale }, (_request, reply) =>
-    reply.send(statusView(node, options.addresses)),
+    reply.send(statusView(node, addresses)),
   );
 
   app.get("/api/v3/cluster/members", { schema: schemas.stale }, (_request, reply) =>
-    reply.send({ members: statusView(node, options.addresses).members }),
+    reply.send({ members: statusView(node, addresses).members }),
   );
 
   app.post("/api/v3/cluster/members", { schema: schemas.addMember }, async (request, reply) => {
-    const body = request.body as { id: string };
+    const body = request.body as { id: string; raft_addr: string; http_addr?: string };
     return onLeader(request, reply, async () => {
-      const committed = await run(() => node.changeMembership({ type: "add_learner", node: body.id }));
+      const committed = await run(() =>
+        node.addMember(body.id, { raft: body.raft_addr, http: body.http_addr ?? null }),
+      );
       return reply.code(201).send({ id: body.id, voter: false, index: committed.index });
     });
   });
@@ -315,7 +318,9 @@ function logEntryView(record: ReturnType<SqliteStore["readLog"]>[number]): Recor
     if (command.kind === "propose") {
       data = command.data;
       approval = command.approval;
-    } else data = { proposal: command.proposal, voter: command.voter, vote: command.vote };
+    } else if (command.kind === "vote")
+      data = { proposal: command.proposal, voter: command.voter, vote: command.vote };
+    else data = { id: command.id, raft_addr: command.raftAddress, http_addr: command.httpAddress };
   }
   return {
     index: record.index,

@@ -279,9 +279,13 @@ export const OPENAPI = {
             "application/json": {
               schema: {
                 type: "object",
-                required: ["id"],
+                required: ["id", "raft_addr"],
                 additionalProperties: false,
-                properties: { id: { type: "string" } },
+                properties: {
+                  id: { type: "string" },
+                  raft_addr: { type: "string", description: "host:port of the new node's Raft transport." },
+                  http_addr: { type: "string", description: "host:port of its HTTP API." },
+                },
               },
             },
           },

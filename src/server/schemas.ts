@@ -7,6 +7,12 @@ import { MAX_APPROVAL_VOTERS, MAX_ENTRY_TYPE_LENGTH, MAX_ID_LENGTH } from "../co
 export const MAX_LOG_PAGE = 1000;
 
 const id = { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH } as const;
+const address = {
+  type: "string",
+  minLength: 3,
+  maxLength: 300,
+  pattern: "^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+} as const;
 const consistency = { type: "string", enum: ["linearizable", "stale"] } as const;
 
 /** POST /api/v3/consensus/propose */
@@ -71,7 +77,12 @@ export const stale = {
 
 /** POST /api/v3/cluster/members */
 export const addMember = {
-  body: { type: "object", required: ["id"], additionalProperties: false, properties: { id } },
+  body: {
+    type: "object",
+    required: ["id", "raft_addr"],
+    additionalProperties: false,
+    properties: { id, raft_addr: address, http_addr: address },
+  },
 } as const;
 
 /** DELETE /api/v3/cluster/members/:id */
