@@ -1,24 +1,62 @@
-/** The `juno` command line. */
+/** The `juno` command line: a table of contents of its commands. */
 
 import { runDemo } from "./demo.js";
+import { devCommand } from "./dev.js";
+import { startCommand } from "./start.js";
+import { statusCommand } from "./status.js";
 
-const usage = `usage: juno <command>
+const usage = `usage: juno <command> [options]
 
 commands:
-  demo    run three Raft nodes in one process: election, replication, failover
+  start     run one node (juno start --help lists every flag and variable)
+  dev       run a local cluster of 3 nodes (--nodes N, --data-dir DIR); Ctrl-C stops it
+  status    show who leads, the term and replication, from any node (--http host:port, --json)
+  demo      run three Raft nodes in one process: election, replication, failover
 `;
 
-const command = process.argv[2];
-switch (command) {
-  case "demo":
-    process.exitCode = runDemo();
-    break;
-  case undefined:
-  case "help":
-  case "--help":
-    process.stdout.write(usage);
-    break;
-  default:
-    process.stderr.write(`juno: unknown command '${command}'\n${usage}`);
-    process.exitCode = 2;
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "start": {
+      const started = await startCommand(rest, process.env);
+      if (typeof started === "number") return started;
+      return new Promise((resolve) => {
+        const leave = (signal: NodeJS.Signals): void => {
+          process.stdout.write(
+            `${JSON.stringify({ time: new Date().toISOString(), event: "signal", signal })}\n`,
+          );
+          started.stop().then(
+            () => resolve(0),
+            () => resolve(1),
+          );
+        };
+        process.once("SIGTERM", leave);
+        process.once("SIGINT", leave);
+      });
+    }
+    case "dev":
+      return devCommand(rest);
+    case "status":
+      return statusCommand(rest);
+    case "demo":
+      return runDemo();
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(usage);
+      return 0;
+    default:
+      process.stderr.write(`juno: unknown command '${command}'\n${usage}`);
+      return 2;
+  }
 }
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `juno: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -54,6 +54,8 @@ export interface Settings {
   /** The initial cluster, sorted by id; always contains this node. */
   readonly peers: readonly Peer[];
   readonly storage: Storage;
+  /** Start empty and wait to be added to an existing cluster, instead of founding one. */
+  readonly join: boolean;
   readonly insecure: boolean;
   readonly apiToken: Secret | null;
   readonly clusterSecret: Secret | null;
@@ -180,6 +182,17 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     meaning:
       "sqlite (a file in the data directory) or a postgres:// URL. Prefer the variable for a URL with a password.",
     codec: storageCodec,
+  },
+  {
+    key: "join",
+    group: "node",
+    flag: "--join",
+    env: "JUNO_JOIN",
+    default: "false",
+    unit: "",
+    meaning:
+      "Join an existing cluster instead of founding one: start empty and wait for the leader, after POST /api/v3/cluster/members added this node. --peers then lists the existing members, so this node can answer them.",
+    codec: booleanCodec,
   },
   {
     key: "insecure",

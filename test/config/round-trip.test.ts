@@ -74,6 +74,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
                 : `postgresql://${user}:${password}@${host}:${port}/${database}`,
             ),
         ),
+        join: switchArbitrary,
         insecure: switchArbitrary,
         apiToken: secretArbitrary,
         clusterSecret: fc.stringMatching(/^[!-~]{16,40}$/),

@@ -1,0 +1,135 @@
+/**
+ * `juno start`: runs one node in this very process (no wrapper), so signals from Kubernetes or a
+ * shell reach it. SIGTERM and SIGINT leave gracefully: a leader hands leadership to a caught-up
+ * peer first, then the HTTP server, the transport and the store close.
+ */
+
+import { join } from "node:path";
+import {
+  ConfigError,
+  checkExposure,
+  formatAddress,
+  helpText,
+  parseNodeConfig,
+  redactedConfig,
+  wantsHelp,
+  type NodeConfig,
+} from "../config/index.js";
+import type { MemberAddresses } from "../control/index.js";
+import type { Message, NodeId } from "../raft/index.js";
+import { JunoNode } from "../runtime/node.js";
+import { buildServer } from "../server/app.js";
+import { SqliteStore } from "../store/sqlite-store.js";
+import { PeerTransport } from "../transport/index.js";
+
+/** A started node and how to stop it. */
+export interface RunningNode {
+  readonly node: JunoNode;
+  readonly httpAddress: string;
+  readonly raftAddress: string;
+  /** Leaves gracefully and closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Parses arguments and environment, then starts the node; returns an exit code on refusal. */
+export async function startCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number | RunningNode> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  const config = parseNodeConfig(argv, env);
+  if (config instanceof ConfigError) return refuse(config);
+  const exposure = checkExposure(config);
+  if (exposure !== null) return refuse(exposure);
+  if (config.storage.kind !== "sqlite") {
+    process.stderr.write(
+      "juno: error [unsupported_storage]: PostgreSQL storage is not available in this build yet; use sqlite\n",
+    );
+    return 2;
+  }
+  return runNode(config);
+}
+
+function refuse(error: ConfigError): number {
+  process.stderr.write(`juno: error [${error.code}]: ${error.message}\n`);
+  return 2;
+}
+
+/** Starts a node from a checked configuration. */
+export async function runNode(config: NodeConfig): Promise<RunningNode> {
+  const log = (event: string, fields: Record<string, unknown> = {}): void => {
+    if (config.logLevel === "silent") return;
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), node: config.id, event, ...fields })}\n`,
+    );
+  };
+  const store = new SqliteStore(join(config.dataDir, "juno.db"));
+  const knownAddresses = new Map<NodeId, MemberAddresses>(
+    config.peers.map((peer) => [peer.id, { raft: formatAddress(peer.raftAddress), http: null }]),
+  );
+  let deliver: (message: Message) => void = () => undefined;
+  const transport = new PeerTransport({
+    nodeId: config.id,
+    listenAddress: formatAddress(config.raftAddress),
+    onMessage: (message) => deliver(message),
+    clusterSecret: config.clusterSecret?.reveal() ?? null,
+  });
+  const raftPort = await transport.listen();
+  const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
+  const node = new JunoNode({
+    id: config.id,
+    store,
+    transport: {
+      send: (messages) => transport.send(messages),
+      onMessage: (handler) => {
+        deliver = handler;
+      },
+    },
+    founders: config.join ? null : config.peers.map((peer) => peer.id),
+    raft: config.raftOptions,
+    tickMs: config.tickMs,
+    advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
+    knownAddresses,
+    onPeersChanged: (peers) => transport.updatePeers(peers),
+  });
+  const app = buildServer({
+    node,
+    store,
+    apiToken: config.apiToken?.reveal() ?? null,
+    logger:
+      config.logLevel === "silent"
+        ? false
+        : { level: config.logLevel === "trace" || config.logLevel === "debug" ? config.logLevel : "warn" },
+  });
+  const listening = await app.listen({
+    host: config.httpAddress.host.replace(/^\[|\]$/g, ""),
+    port: config.httpAddress.port,
+  });
+  node.start();
+  const httpAddress = listening.replace(/^http:\/\//, "");
+  log("started", { http: httpAddress, raft: raftAddress, config: redactedConfig(config) });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log("stopping");
+      await node.shutdown();
+      await app.close();
+      await transport.close();
+      store.close();
+      log("stopped");
+    })();
+    return stopping;
+  };
+  return { node, httpAddress, raftAddress, stop };
+}
+
+/** The host peers should dial for our Raft port: the advertised HTTP host when Raft listens on a wildcard. */
+function advertisedHost(config: NodeConfig): string {
+  const host = config.raftAddress.host;
+  if (host === "0.0.0.0" || host === "::" || host === "[::]") return config.advertiseHttpAddress.host;
+  return host;
+}
