@@ -244,14 +244,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
 /** Sends the request on to `target` (the leader) and relays its answer. */
 async function forward(request: FastifyRequest, reply: FastifyReply, target: string): Promise<FastifyReply> {
-  const headers: Record<string, string> = { "content-type": "application/json", [FORWARDED_HEADER]: "1" };
+  // Only a request that carries a body says it is JSON: an empty JSON body is refused.
+  const body = request.body === undefined || request.body === null ? null : JSON.stringify(request.body);
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: "1" };
+  if (body !== null) headers["content-type"] = "application/json";
   if (request.headers.authorization !== undefined) headers["authorization"] = request.headers.authorization;
   let response: Response;
   try {
     response = await fetch(`http://${target}${request.url}`, {
       method: request.method,
       headers,
-      body: request.method === "GET" || request.method === "DELETE" ? null : JSON.stringify(request.body),
+      body,
       signal: AbortSignal.timeout(15_000),
     });
   } catch (error) {
