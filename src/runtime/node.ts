@@ -541,7 +541,12 @@ export class JunoNode {
   private refreshPeers(): void {
     const membership = this.raft.membership;
     const peers = new Map<NodeId, string>();
-    for (const id of [...membership.voters, ...membership.learners, ...this.pendingAddresses.keys()]) {
+    // The leader stays reachable even when the log no longer counts it a member: a leader that
+    // removed itself leads until that removal commits, and needs our acknowledgements to commit it.
+    const leader = this.raft.leaderId;
+    const ids = [...membership.voters, ...membership.learners, ...this.pendingAddresses.keys()];
+    if (leader !== null) ids.push(leader);
+    for (const id of ids) {
       if (id === this.id) continue;
       const raft = this.addressesOf(id).raft;
       if (raft !== null) peers.set(id, raft);
