@@ -1,0 +1,244 @@
+/** Real `juno start` processes on free loopback ports, driven over HTTP like a user would. */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../src/cli/dev.js";
+
+const JUNO = join(import.meta.dirname, "../../src/cli/juno.ts");
+const TOKEN = "integration-token";
+const SECRET = "integration-cluster-secret";
+
+/** One node process and where it listens. */
+export interface ProcessNode {
+  readonly id: string;
+  readonly http: number;
+  readonly raft: number;
+  readonly dataDir: string;
+  child: ChildProcess | null;
+  output: string;
+}
+
+/** An HTTP answer. */
+export interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** Waits until `check` returns a value (not undefined), polling every `everyMs`, or throws after `ms`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  ms = 20_000,
+  everyMs = 50,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} not met within ${ms} ms${lastError === null ? "" : `: ${String(lastError)}`}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A cluster of real processes. */
+export class ProcessCluster {
+  readonly nodes = new Map<string, ProcessNode>();
+  private readonly dir = mkdtempSync(join(tmpdir(), "juno-it-"));
+
+  private constructor(private readonly env: Record<string, string>) {}
+
+  /** Starts `count` founding nodes n1..nN. */
+  static async start(count: number, env: Record<string, string> = {}): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(env);
+    for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
+    const founders = [...cluster.nodes.values()];
+    await Promise.all(founders.map((node) => cluster.launch(node, founders, false)));
+    return cluster;
+  }
+
+  /** Allocates ports and a data directory for a node that does not run yet. */
+  async allocate(id: string): Promise<ProcessNode> {
+    const node: ProcessNode = {
+      id,
+      http: await freePort(),
+      raft: await freePort(),
+      dataDir: join(this.dir, id),
+      child: null,
+      output: "",
+    };
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  /** Starts the process of `node`, with `peers` as its --peers list. */
+  async launch(node: ProcessNode, peers: readonly ProcessNode[], joining: boolean): Promise<void> {
+    const args = [
+      "--import",
+      "tsx",
+      JUNO,
+      "start",
+      `--id=${node.id}`,
+      `--http=127.0.0.1:${node.http}`,
+      `--raft=127.0.0.1:${node.raft}`,
+      `--peers=${peers.map((p) => `${p.id}=127.0.0.1:${p.raft}`).join(",")}`,
+      `--data-dir=${node.dataDir}`,
+      "--log-level=warn",
+      ...(joining ? ["--join"] : []),
+    ];
+    const child = spawn(process.execPath, args, {
+      env: {
+        ...process.env,
+        JUNO_API_TOKEN: TOKEN,
+        JUNO_CLUSTER_SECRET: SECRET,
+        RAFT_HEARTBEAT_INTERVAL: "50",
+        RAFT_ELECTION_TIMEOUT: "500",
+        ...this.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    node.child = child;
+    node.output = "";
+    child.stdout.on("data", (chunk: Buffer) => (node.output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (node.output += chunk.toString()));
+    await eventually(
+      async () => ((await fetch(`http://127.0.0.1:${node.http}/healthz`)).ok ? true : undefined),
+      20_000,
+      50,
+      `${node.id} healthy`,
+    );
+  }
+
+  /** Restarts a stopped node with its data directory as it was. */
+  async restart(id: string): Promise<void> {
+    const node = this.node(id);
+    await this.launch(node, this.founders(), false);
+  }
+
+  /** The founding members (n1..), for --peers. */
+  founders(): ProcessNode[] {
+    return [...this.nodes.values()];
+  }
+
+  node(id: string): ProcessNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Sends `signal` to a node; for SIGKILL and SIGTERM waits until it is gone. */
+  async signal(id: string, signal: NodeJS.Signals): Promise<void> {
+    const node = this.node(id);
+    const child = node.child;
+    if (child === null) return;
+    if (signal === "SIGKILL" || signal === "SIGTERM") {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill(signal);
+      await exited;
+      node.child = null;
+    } else {
+      child.kill(signal);
+    }
+  }
+
+  /** An HTTP request with the token; network errors come back as status 0. */
+  async request(
+    id: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 5_000,
+  ): Promise<Answer> {
+    const node = this.node(id);
+    try {
+      const response = await fetch(`http://127.0.0.1:${node.http}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    } catch (error) {
+      return { status: 0, body: { error: { code: "unreachable", message: String(error) } } };
+    }
+  }
+
+  /** Waits until running nodes agree on one leader; returns its id. */
+  async leader(among: readonly string[] = this.running()): Promise<string> {
+    return eventually(
+      async () => {
+        const views = await Promise.all(
+          among.map((id) =>
+            this.request(id, "GET", "/api/v3/consensus/status?consistency=stale", undefined, 1_000),
+          ),
+        );
+        const leaders = new Set(views.map((v) => v.body["leader_id"]));
+        const leader = views.find((v) => v.body["role"] === "leader")?.body["node_id"];
+        if (typeof leader === "string" && leaders.size === 1 && leaders.has(leader)) return leader;
+        return undefined;
+      },
+      20_000,
+      50,
+      `one leader among ${among.join(",")}`,
+    );
+  }
+
+  /** Ids of nodes whose process runs. */
+  running(): string[] {
+    return [...this.nodes.values()].filter((n) => n.child !== null).map((n) => n.id);
+  }
+
+  /** Proposes through `id`, retrying while the cluster has no leader; returns the index. */
+  async write(id: string, data: unknown): Promise<number> {
+    return eventually(
+      async () => {
+        const answer = await this.request(id, "POST", "/api/v3/consensus/propose", {
+          entry_type: "it",
+          data,
+        });
+        // Keep the last refusal, so a failure says why.
+        if (answer.status !== 201) throw new Error(`${answer.status} ${JSON.stringify(answer.body)}`);
+        return answer.body["index"] as number;
+      },
+      20_000,
+      50,
+      `a write through ${id}`,
+    );
+  }
+
+  /** The committed log of `id`, all pages. */
+  async log(id: string): Promise<{ index: number; term: number; entry_type: string; data: unknown }[]> {
+    const entries: { index: number; term: number; entry_type: string; data: unknown }[] = [];
+    let from = 1;
+    for (;;) {
+      const answer = await this.request(id, "GET", `/api/v3/consensus/log?from=${from}&limit=1000`);
+      if (answer.status === 410) {
+        from =
+          answer.body["error"] !== undefined
+            ? (answer.body["error"] as { first_index: number }).first_index
+            : from;
+        continue;
+      }
+      const page = answer.body["entries"] as typeof entries;
+      entries.push(...page);
+      if (page.length < 1000) return entries;
+      from = page.at(-1)!.index + 1;
+    }
+  }
+
+  /** Kills everything and removes the data. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((id) => this.signal(id, "SIGKILL")));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
