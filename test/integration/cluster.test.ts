@@ -83,7 +83,7 @@ describe("a cluster of real processes", () => {
     let written = 0;
     const writer = (async () => {
       while (writing) {
-        await cluster!.write("n1", { n: written });
+        await cluster.write("n1", { n: written });
         written++;
       }
     })();

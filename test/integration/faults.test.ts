@@ -78,7 +78,7 @@ describe("process faults", () => {
         }
       });
       const target = acknowledged.size + acksBeforeKill;
-      await eventually(async () => (acknowledged.size >= target ? true : undefined), 30_000);
+      await eventually(() => Promise.resolve(acknowledged.size >= target ? true : undefined), 30_000);
       // Power loss: every node dies at once, mid-load.
       await Promise.all(cluster.running().map((id) => cluster!.signal(id, "SIGKILL")));
       stop = true;

@@ -43,7 +43,9 @@ export async function eventually<T>(
       lastError = error;
     }
     if (Date.now() > deadline)
-      throw new Error(`${what} not met within ${ms} ms${lastError === null ? "" : `: ${String(lastError)}`}`);
+      throw new Error(
+        `${what} not met within ${ms} ms${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
