@@ -136,17 +136,15 @@ export class SqliteStore {
             data: new Uint8Array(snapshotRow.data),
           };
     const after = snapshot?.index ?? 0;
-    const entries = this.statements.entries
-      .all(after)
-      .map((r) =>
-        entryOf({
-          index: r.index,
-          term: r.term,
-          entryType: r.entry_type,
-          dataText: r.data,
-          timestamp: r.timestamp,
-        }),
-      );
+    const entries = this.statements.entries.all(after).map((r) =>
+      entryOf({
+        index: r.index,
+        term: r.term,
+        entryType: r.entry_type,
+        dataText: r.data,
+        timestamp: r.timestamp,
+      }),
+    );
     for (let i = 0; i < entries.length; i++) {
       assert(entries[i]!.index === after + 1 + i, "the stored log has a gap");
     }
