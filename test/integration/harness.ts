@@ -140,6 +140,11 @@ export class ProcessCluster {
     const node = this.node(id);
     const child = node.child;
     if (child === null) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // Already gone (killed directly, or crashed): its exit event has fired and will not again.
+      node.child = null;
+      return;
+    }
     if (signal === "SIGKILL" || signal === "SIGTERM") {
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
       child.kill(signal);
