@@ -71,11 +71,24 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     config.peers.map((peer) => [peer.id, { raft: formatAddress(peer.raftAddress), http: null }]),
   );
   let deliver: (message: Message) => void = () => undefined;
+  let metricsText: () => Promise<string> = () => Promise.resolve("");
   const transport = new PeerTransport({
     nodeId: config.id,
     listenAddress: formatAddress(config.raftAddress),
     onMessage: (message) => deliver(message),
     clusterSecret: config.clusterSecret?.reveal() ?? null,
+    // The seed's `curl :9090/metrics/consensus`: the Raft metrics, on the Raft port.
+    serveHttp: async (path) => {
+      if (path !== "/metrics/consensus")
+        return { status: 404, contentType: "text/plain", body: "not found\n" };
+      const text = await metricsText();
+      const consensus = text
+        .split("\n")
+        .filter((line) =>
+          /^(# (HELP|TYPE) )?juno_(raft|proposals|elections|leader|applied|store|ready)/.test(line),
+        );
+      return { status: 200, contentType: "text/plain; version=0.0.4", body: `${consensus.join("\n")}\n` };
+    },
   });
   const raftPort = await transport.listen();
   const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
@@ -104,6 +117,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         ? false
         : { level: config.logLevel === "trace" || config.logLevel === "debug" ? config.logLevel : "warn" },
   });
+  metricsText = async () => (await app.inject({ method: "GET", url: "/metrics" })).body;
   const listening = await app.listen({
     host: config.httpAddress.host.replace(/^\[|\]$/g, ""),
     port: config.httpAddress.port,

@@ -39,6 +39,12 @@ export interface PeerTransportOptions {
    * and ends the process, as any broken invariant should.
    */
   readonly onMessage: (message: Message) => void;
+  /**
+   * Answers plain HTTP GETs on the Raft port (the seed's `curl :9090/metrics/consensus`). A
+   * connection whose first bytes are "GET " is HTTP; peers' frames start with a length, so the two
+   * never mix. Without it, such a connection is treated as a peer and fails its handshake.
+   */
+  readonly serveHttp?: (path: string) => Promise<{ status: number; contentType: string; body: string }>;
   /** The initial peers; change them later with updatePeers(). */
   readonly peers?: PeerAddresses;
   /**
@@ -106,6 +112,7 @@ export class PeerTransport {
   readonly nodeId: NodeId;
   private readonly listenAt: HostPort;
   private readonly onMessage: (message: Message) => void;
+  private readonly serveHttp: PeerTransportOptions["serveHttp"];
   private readonly codecLimits: CodecLimits;
   private readonly settings: OutboundSettings;
   private readonly maxInboundConnections: number;
@@ -139,6 +146,7 @@ export class PeerTransport {
     this.nodeId = options.nodeId;
     this.listenAt = parseAddress(options.listenAddress, true);
     this.onMessage = options.onMessage;
+    this.serveHttp = options.serveHttp;
     this.codecLimits = { ...DEFAULT_CODEC_LIMITS, ...options.codecLimits };
     validateNodeId(this.nodeId, this.codecLimits);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -317,7 +325,27 @@ export class PeerTransport {
     this.inboundStats.acceptedConnections++;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.settings.keepAliveMs);
-    this.inbound.add(new InboundConnection(socket, this.inboundHost));
+    const serveHttp = this.serveHttp;
+    if (serveHttp === undefined) {
+      this.inbound.add(new InboundConnection(socket, this.inboundHost));
+      return;
+    }
+    // Look at the first bytes: "GET " is a person with curl, anything else a peer.
+    const deadline = setTimeout(() => socket.destroy(), this.settings.handshakeTimeoutMs);
+    socket.once("error", () => clearTimeout(deadline));
+    socket.once("data", (first: Buffer) => {
+      clearTimeout(deadline);
+      if (first.subarray(0, 4).toString("latin1") === "GET ") {
+        answerHttp(socket, first, serveHttp);
+        return;
+      }
+      // Hand the bytes back and the socket on: an explicitly paused stream stays paused until
+      // resumed, even once the connection's own 'data' listener is attached.
+      socket.pause();
+      socket.unshift(first);
+      this.inbound.add(new InboundConnection(socket, this.inboundHost));
+      socket.resume();
+    });
   }
 
   private makeInboundHost(): InboundHost {
@@ -361,4 +389,36 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (!(resolved > 0 && Number.isFinite(resolved)))
     throw new RangeError(`${name} must be positive, not ${resolved}`);
   return resolved;
+}
+
+/** Largest HTTP request head accepted on the Raft port. */
+const MAX_HTTP_HEAD_BYTES = 8 * 1024;
+
+/** Reads one small HTTP GET, answers it, and closes the connection. */
+function answerHttp(
+  socket: Socket,
+  first: Buffer,
+  serve: NonNullable<PeerTransportOptions["serveHttp"]>,
+): void {
+  let head = first.toString("latin1");
+  const respond = (): void => {
+    socket.removeAllListeners("data");
+    const path = head.split(" ")[1] ?? "/";
+    serve(path).then(
+      ({ status, contentType, body }) => {
+        const payload = Buffer.from(body);
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Not Found"}\r\ncontent-type: ${contentType}\r\n` +
+            `content-length: ${payload.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      },
+      () => socket.destroy(),
+    );
+  };
+  if (head.includes("\r\n\r\n")) return respond();
+  socket.on("data", (chunk: Buffer) => {
+    head += chunk.toString("latin1");
+    if (head.length > MAX_HTTP_HEAD_BYTES) socket.destroy();
+    else if (head.includes("\r\n\r\n")) respond();
+  });
 }
