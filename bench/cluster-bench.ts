@@ -19,6 +19,8 @@ const CONCURRENCY = [1, 16, 64, 256];
 const WARMUP_MS = 1_000;
 const MEASURE_MS = Number(process.env["BENCH_MEASURE_MS"] ?? 4_000);
 const VALUE = "v".repeat(64);
+/** --million: also write a million entries before measuring resident memory. */
+const MILLION = process.argv.includes("--million");
 
 /** One keep-alive connection pool per target, sized for the highest concurrency. */
 const pools = new Map<string, Pool>();
@@ -115,6 +117,20 @@ async function benchJuno(): Promise<{ load: Figures[]; failoverMs: number; rssMb
     const propose = async (at: string): Promise<boolean> =>
       (await post(at, "/api/v3/consensus/propose", body, headers)) === 201;
     const load = await loadSeries(() => propose(origin));
+    if (MILLION) {
+      // Memory after a million entries: snapshots every 10,000 keep the log bounded.
+      const started = performance.now();
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: 256 }, async () => {
+          while (done < 1_000_000) {
+            done++;
+            if (!(await propose(origin).catch(() => false))) done--;
+          }
+        }),
+      );
+      console.log(`wrote 1,000,000 entries in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
     const rss = cluster.founders().map((n) => rssMb(n.child?.pid));
     // Failover: the leader dies; how long until a survivor takes a write?
     const survivor = cluster.running().find((id) => id !== leader)!;
@@ -261,7 +277,7 @@ console.log(
   `failover (leader SIGKILL to first write through a survivor): juno ${Math.round(juno.failoverMs)} ms${etcd ? `, etcd ${Math.round(etcd.failoverMs)} ms` : ""}`,
 );
 console.log(
-  `resident memory per juno node after the load: ${juno.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(", ")}`,
+  `resident memory per juno node after the load${MILLION ? " and a million entries" : ""}: ${juno.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(", ")}`,
 );
 if (etcd === null)
   console.log("etcd is not on the PATH (apt-get install etcd-server): no comparison in this run");
