@@ -18,6 +18,18 @@ export interface ProcessNode {
   readonly dataDir: string;
   child: ChildProcess | null;
   output: string;
+  /** How the node was last launched beyond the defaults, reused by restart(). */
+  launchOptions?: LaunchOptions;
+}
+
+/** Optional changes to how a node is launched (chaos scripts route peers through proxies). */
+export interface LaunchOptions {
+  /** Explicit `--peers` value (`id=host:port,...`) instead of the peers' real Raft ports. */
+  readonly peers?: string;
+  /** Extra Node.js arguments before the script, e.g. another `--import`. */
+  readonly nodeArgs?: readonly string[];
+  /** Extra environment for this node only. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** An HTTP answer. */
@@ -80,17 +92,24 @@ export class ProcessCluster {
     return node;
   }
 
-  /** Starts the process of `node`, with `peers` as its --peers list. */
-  async launch(node: ProcessNode, peers: readonly ProcessNode[], joining: boolean): Promise<void> {
+  /** Starts the process of `node`, with `peers` as its --peers list (unless `options.peers`). */
+  async launch(
+    node: ProcessNode,
+    peers: readonly ProcessNode[],
+    joining: boolean,
+    options: LaunchOptions | undefined = node.launchOptions,
+  ): Promise<void> {
+    node.launchOptions = options;
     const args = [
       "--import",
       "tsx",
+      ...(options?.nodeArgs ?? []),
       JUNO,
       "start",
       `--id=${node.id}`,
       `--http=127.0.0.1:${node.http}`,
       `--raft=127.0.0.1:${node.raft}`,
-      `--peers=${peers.map((p) => `${p.id}=127.0.0.1:${p.raft}`).join(",")}`,
+      `--peers=${options?.peers ?? peers.map((p) => `${p.id}=127.0.0.1:${p.raft}`).join(",")}`,
       `--data-dir=${node.dataDir}`,
       "--log-level=warn",
       ...(joining ? ["--join"] : []),
@@ -103,6 +122,7 @@ export class ProcessCluster {
         RAFT_HEARTBEAT_INTERVAL: "50",
         RAFT_ELECTION_TIMEOUT: "500",
         ...this.env,
+        ...options?.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

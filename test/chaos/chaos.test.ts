@@ -1,0 +1,33 @@
+// Runs each chaos script in --quick mode as its own process and expects it to exit 0: a leader
+// cut off by a network partition, nodes killed, paused and stopped under load, and a 10x load
+// spike. The scripts print what they did and the figures they saw; a failure shows that output.
+
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+function runQuick(script: string, limitMs: number): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, script), "--quick"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    // The scripts bound themselves; this is a last resort (SIGTERM lets them stop their nodes).
+    const timer = setTimeout(() => child.kill("SIGTERM"), limitMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe("chaos scripts (--quick)", () => {
+  for (const script of ["network_partition.ts", "node_failure.ts", "load_spike.ts"]) {
+    it(`${script} holds its expectations`, { timeout: 60_000 }, async () => {
+      const { code, output } = await runQuick(script, 55_000);
+      expect(code, output).toBe(0);
+    });
+  }
+});
