@@ -46,7 +46,16 @@ await runScript("node_failure", quick ? 50_000 : 85_000, async (checks, cleanup)
     const acked = acks.byIndex.size;
     const at = Date.now();
     down.add(target);
-    await cluster.signal(target, fault);
+    const gone = cluster.signal(target, fault);
+    if (fault === "SIGTERM") {
+      // A graceful stop must end; a node that hangs in shutdown is a finding, then killed.
+      const exited = await Promise.race([gone.then(() => true), sleep(10_000).then(() => false)]);
+      if (!exited) {
+        checks.fail(`${target} did not exit within 10 s of SIGTERM; sending SIGKILL`);
+        cluster.node(target).child?.kill("SIGKILL");
+      }
+    }
+    await gone;
     say(
       `round ${round}: ${fault} ${target}${target === leader ? " (the leader)" : ""}; ${acked} writes acknowledged so far`,
     );
