@@ -52,6 +52,9 @@ await runScript("node_failure", quick ? 50_000 : 85_000, async (checks, cleanup)
       const exited = await Promise.race([gone.then(() => true), sleep(10_000).then(() => false)]);
       if (!exited) {
         checks.fail(`${target} did not exit within 10 s of SIGTERM; sending SIGKILL`);
+        say(
+          `  ${target} output, last lines:\n${cluster.node(target).output.split("\n").slice(-15).join("\n")}`,
+        );
         cluster.node(target).child?.kill("SIGKILL");
       }
     }
