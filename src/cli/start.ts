@@ -131,8 +131,11 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     stopping ??= (async () => {
       log("stopping");
       await node.shutdown();
+      log("node stopped");
       await app.close();
+      log("http closed");
       await transport.close();
+      log("transport closed");
       store.close();
       log("stopped");
     })();

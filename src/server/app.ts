@@ -61,6 +61,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerErrorHandling(app);
   registerMetricsHooks(app, metrics);
   const tokenDigest = options.apiToken === null ? null : digest(options.apiToken);
+  // Closing the server aborts forwarded requests in flight, so a shutdown never waits on a leader
+  // that stopped answering (paused, partitioned) until the forward's own timeout.
+  const closing = new AbortController();
+  app.addHook("preClose", (done) => {
+    closing.abort();
+    done();
+  });
+  // Connections busy when closing began miss the idle sweep; told to close after their answer,
+  // they do not keep the shutdown waiting for the keep-alive timeout (72 s in fastify).
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing.signal.aborted) void reply.header("connection", "close");
+    done(null, payload);
+  });
 
   app.addHook("onRequest", (request, _reply, done) => {
     if (tokenDigest === null || !request.url.startsWith("/api/") || request.url === "/api/v3/openapi.json")
@@ -93,7 +106,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       throw new ApiError("not_leader", `the leader ${leader} has no known HTTP address`, {
         leader_id: leader,
       });
-    return forward(request, reply, target);
+    return forward(request, reply, target, closing.signal);
   }
 
   app.post("/api/v3/consensus/propose", { schema: schemas.propose }, async (request, reply) => {
@@ -243,7 +256,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 }
 
 /** Sends the request on to `target` (the leader) and relays its answer. */
-async function forward(request: FastifyRequest, reply: FastifyReply, target: string): Promise<FastifyReply> {
+async function forward(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  target: string,
+  closing: AbortSignal,
+): Promise<FastifyReply> {
   // Only a request that carries a body says it is JSON: an empty JSON body is refused.
   const body = request.body === undefined || request.body === null ? null : JSON.stringify(request.body);
   const headers: Record<string, string> = { [FORWARDED_HEADER]: "1" };
@@ -255,7 +273,8 @@ async function forward(request: FastifyRequest, reply: FastifyReply, target: str
       method: request.method,
       headers,
       body,
-      signal: AbortSignal.timeout(15_000),
+      // A paused or dead leader must not hold the request, nor this server's shutdown, for long.
+      signal: AbortSignal.any([AbortSignal.timeout(15_000), closing]),
     });
   } catch (error) {
     throw new ApiError("no_leader", `could not reach the leader at ${target}: ${(error as Error).message}`);
