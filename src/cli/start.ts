@@ -104,6 +104,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     founders: config.join ? null : config.peers.map((peer) => peer.id),
     raft: config.raftOptions,
     tickMs: config.tickMs,
+    maxPendingRequests: config.maxPendingRequests,
     advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
     knownAddresses,
     onPeersChanged: (peers) => transport.updatePeers(peers),

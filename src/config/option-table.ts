@@ -63,6 +63,8 @@ export interface Settings {
   readonly electionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly compactionThresholdEntries: number;
+  /** Client requests a node holds waiting for their outcome before it answers 503 overloaded. */
+  readonly maxPendingRequests: number;
   readonly healthCheckIntervalMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly failureDetectionTimeoutMs: number;
@@ -266,6 +268,17 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "entries",
     meaning: "Entries applied since the last snapshot after which the node snapshots and compacts its log.",
     codec: integerCodec(1, 10_000_000, "entries"),
+  },
+  {
+    key: "maxPendingRequests",
+    group: "node",
+    flag: "--max-pending-requests",
+    env: "JUNO_MAX_PENDING_REQUESTS",
+    default: "10000",
+    unit: "requests",
+    meaning:
+      "Writes and reads a node holds waiting for their outcome; beyond it, requests are refused at once with 503 overloaded and Retry-After, so a load spike never grows memory without bound.",
+    codec: integerCodec(1, 1_000_000, "requests"),
   },
   {
     key: "serviceDiscoveryType",

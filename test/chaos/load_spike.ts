@@ -31,11 +31,17 @@ const SPIKE = 640;
 const BASELINE_MS = quick ? 4_000 : 12_000;
 const SPIKE_MS = quick ? 5_000 : 15_000;
 const RECOVERY_MS = quick ? 5_000 : 12_000;
+/** Requests a node may hold waiting (JUNO_MAX_PENDING_REQUESTS): between the baseline and the spike. */
+const MAX_PENDING = 200;
 /** The node's request timeout (src/runtime/node.ts) plus a margin: an answer later than this is a hang. */
 const HANG_MS = 10_000 + 2_000;
 
 await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) => {
-  const cluster = await ProcessCluster.start(3, NO_COMPACTION);
+  // A small bound on waiting requests, so the spike meets it and the refusal path is exercised.
+  const cluster = await ProcessCluster.start(3, {
+    ...NO_COMPACTION,
+    JUNO_MAX_PENDING_REQUESTS: String(MAX_PENDING),
+  });
   cleanup(() => cluster.stop());
   const ids = [...cluster.nodes.keys()];
   await cluster.leader(ids);
@@ -89,6 +95,11 @@ await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) =
   checks.expect(
     all.every((s) => s.status !== 500),
     "no 500",
+  );
+  const overloaded = all.filter((s) => s.status === 503 && s.code === "overloaded").length;
+  checks.expect(
+    overloaded > 0,
+    `the bound on waiting requests answered 503 overloaded during the spike (${overloaded} times)`,
   );
   const slowest = Math.max(...all.map((s) => s.latency));
   checks.expect(slowest < HANG_MS, `no answer took longer than the request timeout (slowest ${ms(slowest)})`);

@@ -75,6 +75,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
             ),
         ),
         join: switchArbitrary,
+        maxPendingRequests: fc.integer({ min: 1, max: 1_000_000 }).map(String),
         insecure: switchArbitrary,
         apiToken: secretArbitrary,
         clusterSecret: fc.stringMatching(/^[!-~]{16,40}$/),
