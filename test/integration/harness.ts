@@ -39,6 +39,12 @@ export interface Answer {
 }
 
 /** Waits until `check` returns a value (not undefined), polling every `everyMs`, or throws after `ms`. */
+/** Thrown from an `eventually` check to stop waiting at once (retrying cannot help). */
+export class GiveUp extends Error {}
+
+/** A node process that exited before it became healthy. */
+class StartFailed extends GiveUp {}
+
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
   ms = 20_000,
@@ -52,6 +58,7 @@ export async function eventually<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     if (Date.now() > deadline)
@@ -69,13 +76,26 @@ export class ProcessCluster {
 
   private constructor(private readonly env: Record<string, string>) {}
 
-  /** Starts `count` founding nodes n1..nN. */
+  /**
+   * Starts `count` founding nodes n1..nN. Ports are chosen free but released before the nodes
+   * bind them, so a parallel test may take one meanwhile: a cluster whose start fails is torn
+   * down and started again on fresh ports (up to three times), the last error reported.
+   */
   static async start(count: number, env: Record<string, string> = {}): Promise<ProcessCluster> {
-    const cluster = new ProcessCluster(env);
-    for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
-    const founders = [...cluster.nodes.values()];
-    await Promise.all(founders.map((node) => cluster.launch(node, founders, false)));
-    return cluster;
+    let lastError: unknown = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const cluster = new ProcessCluster(env);
+      for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
+      const founders = [...cluster.nodes.values()];
+      try {
+        await Promise.all(founders.map((node) => cluster.launch(node, founders, false)));
+        return cluster;
+      } catch (error) {
+        lastError = error;
+        await cluster.stop();
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error("the cluster did not start");
   }
 
   /** Allocates ports and a data directory for a node that does not run yet. */
@@ -131,11 +151,23 @@ export class ProcessCluster {
     child.stdout.on("data", (chunk: Buffer) => (node.output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (node.output += chunk.toString()));
     await eventually(
-      async () => ((await fetch(`http://127.0.0.1:${node.http}/healthz`)).ok ? true : undefined),
-      20_000,
+      async () => {
+        // A process that exited will never answer: say so at once, with what it printed.
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new StartFailed(
+            `${node.id} exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${node.output.slice(-2000)}`,
+          );
+        }
+        return (await fetch(`http://127.0.0.1:${node.http}/healthz`)).ok ? true : undefined;
+      },
+      60_000,
       50,
       `${node.id} healthy`,
-    );
+    ).catch((error: unknown) => {
+      throw error instanceof Error && !(error instanceof StartFailed)
+        ? new Error(`${error.message}\n${node.output.slice(-2000)}`)
+        : error;
+    });
   }
 
   /** Restarts a stopped node with its data directory as it was. */

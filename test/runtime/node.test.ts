@@ -81,6 +81,8 @@ describe("JunoNode", () => {
     await leader.changeMembership({ type: "add_learner", node: "n4" });
     await until(() => leader.status().membership.voters.includes("n4"));
     await until(() => joiner.state.appliedIndex >= leader.state.appliedIndex);
+    // The joiner holds the promotion once it has the entry (the leader counts it from its append).
+    await until(() => joiner.status().membership.voters.includes("n4"));
     expect(joiner.status().membership.voters).toContain("n4");
   });
 
