@@ -5,6 +5,7 @@
  * Proposals that arrive within one event-loop turn become one append and one fsync.
  */
 
+import { oncePerTurn } from "../util/once-per-turn.js";
 import {
   ControlState,
   encodeEnvelope,
@@ -146,7 +147,8 @@ export class JunoNode {
   private readonly reads = new Map<number, ReadWaiter>();
   private readonly readsWaitingForApply: ReadWaiter[] = [];
   private nextReadContext = 1;
-  private flushScheduled = false;
+  /** One flush per event-loop turn. */
+  private readonly scheduleFlush = oncePerTurn(() => this.flush());
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastLeader: NodeId | null = null;
@@ -398,16 +400,6 @@ export class JunoNode {
     if (this.stopped) return;
     this.raft.step(message);
     this.scheduleFlush();
-  }
-
-  /** One flush per event-loop turn: everything that arrived in the turn shares one append and one fsync. */
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
   }
 
   /** Handles Readys until there are none. */

@@ -5,6 +5,7 @@
  * Raft messages only ever flow outwards on this connection; the peer answers on its own.
  */
 
+import { oncePerTurn } from "../util/once-per-turn.js";
 import net, { type Socket } from "node:net";
 import type { NodeId } from "../raft/types.js";
 import { formatAddress, type HostPort } from "./address.js";
@@ -75,7 +76,8 @@ export class OutboundPeer {
   private retryTimer: TimerHandle | null = null;
   private deadlineTimer: TimerHandle | null = null;
   private stallTimer: TimerHandle | null = null;
-  private flushScheduled = false;
+  /** One flush per event-loop turn. */
+  private readonly scheduleFlush = oncePerTurn(() => this.flush());
   private sentFrames = 0;
   private sentMessages = 0;
   private sentBytes = 0;
@@ -268,16 +270,6 @@ export class OutboundPeer {
   }
 
   // ---------------------------------------------------------------- sending
-
-  /** Flushes at the end of this event-loop turn, so everything sent during the turn shares a frame. */
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
 
   /**
    * Writes the queue out as frames while the socket accepts them. When the socket's buffer is
