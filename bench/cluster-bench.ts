@@ -1,10 +1,22 @@
 /**
  * `npm run bench:cluster`: a closed-loop load through POST /api/v3/consensus/propose on a 3-node
  * juno cluster of real processes on this machine, at concurrency 1, 16, 64 and 256 with 64-byte
- * values: ops/s, p50, p99. Then failover (leader SIGKILL to the first successful write through a
- * survivor) and each node's resident memory. Where `etcd` is on the PATH, the same load runs
- * against a 3-member etcd cluster's HTTP gateway (/v3/kv/put) in the same run, and the ratios are
- * printed. Speed is measured here, never asserted in tests.
+ * values: ops/s, p50, p99. Each point is measured under two loads:
+ *
+ * - "leader": every request goes to the leader;
+ * - "spread": requests are spread evenly over every node, as a Kubernetes Service or a client
+ *   list does: round robin per request over the three HTTP addresses, each worker starting at a
+ *   different node, through the same keep-alive pools. Followers forward to the leader.
+ *
+ * At each concurrency the loads run one after the other on the same cluster, so both see the
+ * same log and store size. Then failover (leader SIGKILL to the first successful write through a
+ * survivor) and each node's resident memory. Where `etcd` is on the PATH (scripts/install-etcd.sh),
+ * the same loads run against a 3-member etcd cluster's HTTP gateway (/v3/kv/put; its members
+ * forward to their leader) in the same run, and the ratios are printed. Speed is measured here,
+ * never asserted in tests.
+ *
+ * Options: --load leader|spread|both (default both), --million (write a million entries before
+ * measuring memory). BENCH_MEASURE_MS sets the length of one measured point (default 4000).
  */
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -15,12 +27,42 @@ import { Pool } from "undici";
 import { freePort } from "../src/cli/dev.js";
 import { ProcessCluster, eventually } from "../test/integration/harness.js";
 
+type Load = "leader" | "spread";
+
 const CONCURRENCY = [1, 16, 64, 256];
 const WARMUP_MS = 1_000;
 const MEASURE_MS = Number(process.env["BENCH_MEASURE_MS"] ?? 4_000);
 const VALUE = "v".repeat(64);
-/** --million: also write a million entries before measuring resident memory. */
-const MILLION = process.argv.includes("--million");
+const INSTALL_ETCD = "scripts/install-etcd.sh";
+
+/** Reads the command line; anything unknown is an error rather than silently ignored. */
+function parseArgs(argv: readonly string[]): { loads: Load[]; million: boolean } {
+  let load = "both";
+  let million = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--million") million = true;
+    else if (arg === "--load") load = argv[++i] ?? "";
+    else if (arg.startsWith("--load=")) load = arg.slice("--load=".length);
+    else fail(`unknown argument ${arg}`);
+  }
+  const loads: Record<string, Load[]> = {
+    leader: ["leader"],
+    spread: ["spread"],
+    both: ["leader", "spread"],
+  };
+  if (!Object.hasOwn(loads, load)) fail(`--load must be leader, spread or both, not "${load}"`);
+  if (!Number.isFinite(MEASURE_MS) || MEASURE_MS <= 0) fail("BENCH_MEASURE_MS must be a positive number");
+  return { loads: loads[load]!, million };
+}
+
+function fail(message: string): never {
+  console.error(`cluster-bench: ${message}`);
+  console.error("usage: npm run bench:cluster -- [--load leader|spread|both] [--million]");
+  process.exit(2);
+}
+
+const { loads: LOADS, million: MILLION } = parseArgs(process.argv.slice(2));
 
 /** One keep-alive connection pool per target, sized for the highest concurrency. */
 const pools = new Map<string, Pool>();
@@ -28,6 +70,11 @@ function pool(origin: string): Pool {
   let found = pools.get(origin);
   if (found === undefined) pools.set(origin, (found = new Pool(origin, { connections: 512, pipelining: 1 })));
   return found;
+}
+
+async function closePools(): Promise<void> {
+  for (const p of pools.values()) await p.close();
+  pools.clear();
 }
 
 /** POSTs `body` to `origin` + `path`; resolves with the status after reading the answer. */
@@ -54,20 +101,48 @@ interface Figures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  /** What the failed requests were: HTTP status, or "network" for a request that got no answer. */
+  readonly failures: Record<string, number>;
 }
 
-/** Runs `concurrency` workers calling `op` back to back for `ms`; latencies of successful calls. */
-async function closedLoop(concurrency: number, ms: number, op: () => Promise<boolean>): Promise<Figures> {
+/** A system under load: its nodes' origins in a fixed order, and one request. */
+interface Target {
+  readonly origins: readonly string[];
+  readonly leader: number;
+  /** Sends one write to `origin`; resolves with the HTTP status. */
+  readonly write: (origin: string) => Promise<number>;
+  readonly expected: number;
+}
+
+/** For worker `w`: where each of its successive requests goes under `load`. */
+function picker(load: Load, target: Target, worker: number): () => string {
+  const { origins, leader } = target;
+  if (load === "leader") return () => origins[leader]!;
+  let next = worker % origins.length;
+  return () => {
+    const origin = origins[next]!;
+    next = (next + 1) % origins.length;
+    return origin;
+  };
+}
+
+/** Runs `concurrency` workers writing back to back for `ms`; latencies of successful calls. */
+async function closedLoop(concurrency: number, ms: number, load: Load, target: Target): Promise<Figures> {
   const latencies: number[] = [];
+  const failures: Record<string, number> = {};
   let errors = 0;
   const end = performance.now() + ms;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
+      const next = picker(load, target, worker);
       while (performance.now() < end) {
         const started = performance.now();
-        const ok = await op().catch(() => false);
-        if (ok) latencies.push(performance.now() - started);
-        else errors++;
+        const status = await target.write(next()).catch(() => "network");
+        if (status === target.expected) latencies.push(performance.now() - started);
+        else {
+          errors++;
+          failures[status] = (failures[status] ?? 0) + 1;
+        }
       }
     }),
   );
@@ -80,15 +155,23 @@ async function closedLoop(concurrency: number, ms: number, op: () => Promise<boo
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     errors,
+    failures,
   };
 }
 
-/** Warms up, then measures each concurrency. */
-async function loadSeries(op: () => Promise<boolean>): Promise<Figures[]> {
-  const out: Figures[] = [];
+type Series = Partial<Record<Load, Figures[]>>;
+
+/**
+ * Measures every concurrency under every load, each point after its own warm-up. The loads
+ * alternate at each concurrency so neither always runs on the bigger log.
+ */
+async function loadSeries(target: Target): Promise<Series> {
+  const out: Series = {};
   for (const concurrency of CONCURRENCY) {
-    await closedLoop(concurrency, WARMUP_MS, op);
-    out.push(await closedLoop(concurrency, MEASURE_MS, op));
+    for (const load of LOADS) {
+      await closedLoop(concurrency, WARMUP_MS, load, target);
+      (out[load] ??= []).push(await closedLoop(concurrency, MEASURE_MS, load, target));
+    }
   }
   return out;
 }
@@ -104,19 +187,33 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
-async function benchJuno(): Promise<{ load: Figures[]; failoverMs: number; rssMb: number[] }> {
+interface Result {
+  readonly loads: Series;
+  readonly failoverMs: number;
+  /** Set when the leader was not the same node after the load as before it. */
+  readonly leaderChanged: boolean;
+}
+
+async function benchJuno(): Promise<Result & { rssMb: number[] }> {
   const cluster = await ProcessCluster.start(3, {
     RAFT_HEARTBEAT_INTERVAL: "100",
     RAFT_ELECTION_TIMEOUT: "1000",
   });
   try {
     const leader = await cluster.leader();
-    const origin = `http://127.0.0.1:${cluster.node(leader).http}`;
+    const ids = cluster.founders().map((n) => n.id);
+    const origins = cluster.founders().map((n) => `http://127.0.0.1:${n.http}`);
     const body = JSON.stringify({ entry_type: "bench", data: VALUE });
     const headers = { authorization: "Bearer integration-token" };
-    const propose = async (at: string): Promise<boolean> =>
-      (await post(at, "/api/v3/consensus/propose", body, headers)) === 201;
-    const load = await loadSeries(() => propose(origin));
+    const target: Target = {
+      origins,
+      leader: ids.indexOf(leader),
+      write: (at) => post(at, "/api/v3/consensus/propose", body, headers),
+      expected: 201,
+    };
+    const propose = async (at: string): Promise<boolean> => (await target.write(at)) === 201;
+    const loads = await loadSeries(target);
+    const leaderChanged = (await cluster.leader()) !== leader;
     if (MILLION) {
       // Memory after a million entries: snapshots every 10,000 keep the log bounded.
       const started = performance.now();
@@ -125,7 +222,7 @@ async function benchJuno(): Promise<{ load: Figures[]; failoverMs: number; rssMb
         Array.from({ length: 256 }, async () => {
           while (done < 1_000_000) {
             done++;
-            if (!(await propose(origin).catch(() => false))) done--;
+            if (!(await propose(origins[target.leader]!).catch(() => false))) done--;
           }
         }),
       );
@@ -143,7 +240,7 @@ async function benchJuno(): Promise<{ load: Figures[]; failoverMs: number; rssMb
       5,
       "a write after failover",
     );
-    return { load, failoverMs: performance.now() - killedAt, rssMb: rss };
+    return { loads, failoverMs: performance.now() - killedAt, leaderChanged, rssMb: rss };
   } finally {
     await cluster.stop();
   }
@@ -206,80 +303,209 @@ async function startEtcd(): Promise<{
   };
 }
 
-async function benchEtcd(): Promise<{ load: Figures[]; failoverMs: number } | null> {
+async function benchEtcd(): Promise<Result | null> {
   const etcd = await startEtcd();
   if (etcd === null) return null;
   try {
     const leader = await etcd.leaderOf();
     const value = Buffer.from(VALUE).toString("base64");
     let n = 0;
-    const put = async (client: string): Promise<boolean> => {
-      const key = Buffer.from(`bench/${n++ % 10_000}`).toString("base64");
-      return (await post(client, "/v3/kv/put", JSON.stringify({ key, value }))) === 200;
+    const target: Target = {
+      origins: etcd.clients,
+      leader,
+      write: (client) => {
+        const key = Buffer.from(`bench/${n++ % 10_000}`).toString("base64");
+        return post(client, "/v3/kv/put", JSON.stringify({ key, value }));
+      },
+      expected: 200,
     };
-    const load = await loadSeries(() => put(etcd.clients[leader]!));
+    const loads = await loadSeries(target);
+    const leaderChanged = (await etcd.leaderOf()) !== leader;
     const survivor = etcd.clients[(leader + 1) % 3]!;
     const killedAt = performance.now();
     etcd.children[leader]!.kill("SIGKILL");
     await eventually(
-      async () => ((await put(survivor).catch(() => false)) ? true : undefined),
+      async () => ((await target.write(survivor).catch(() => 0)) === 200 ? true : undefined),
       30_000,
       5,
       "an etcd write after failover",
     );
-    return { load, failoverMs: performance.now() - killedAt };
+    return { loads, failoverMs: performance.now() - killedAt, leaderChanged };
   } finally {
     etcd.stop();
   }
 }
 
+// ---------------------------------------------------------------- report
+
 function row(cells: (string | number)[]): string {
   return cells.map((c, i) => String(c).padStart(i === 0 ? 12 : 11)).join("");
 }
 
-const juno = await benchJuno();
-for (const p of pools.values()) await p.close();
-pools.clear();
-const etcd = await benchEtcd();
-console.log(
-  `juno cluster benchmark: 3 nodes on this machine (${process.version}), closed loop, 64-byte values, ${MEASURE_MS} ms per point`,
-);
-console.log(
-  row([
-    "concurrency",
-    "juno ops/s",
-    "p50 ms",
-    "p99 ms",
-    ...(etcd ? ["etcd ops/s", "p50 ms", "p99 ms", "ops ratio", "p50 ratio"] : []),
-  ]),
-);
-juno.load.forEach((j, i) => {
-  const e = etcd?.load[i];
+const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? (a / b).toFixed(2) : "n/a");
+const at = (series: Figures[] | undefined, concurrency: number): Figures | undefined =>
+  series?.find((f) => f.concurrency === concurrency);
+const DESCRIPTION: Record<Load, string> = {
+  leader: "every request to the leader",
+  spread: "requests round robin over all 3 nodes, each worker starting at a different node",
+};
+
+function printTable(load: Load, juno: Figures[], etcd: Figures[] | undefined): void {
+  console.log("");
+  console.log(`load "${load}": ${DESCRIPTION[load]}`);
   console.log(
     row([
-      j.concurrency,
-      Math.round(j.opsPerSecond),
-      j.p50Ms.toFixed(2),
-      j.p99Ms.toFixed(2),
-      ...(e
-        ? [
-            Math.round(e.opsPerSecond),
-            e.p50Ms.toFixed(2),
-            e.p99Ms.toFixed(2),
-            (j.opsPerSecond / e.opsPerSecond).toFixed(2),
-            (j.p50Ms / e.p50Ms).toFixed(2),
-          ]
-        : []),
+      "concurrency",
+      "juno ops/s",
+      "p50 ms",
+      "p99 ms",
+      ...(etcd ? ["etcd ops/s", "p50 ms", "p99 ms", "ops ratio", "p50 ratio"] : []),
     ]),
   );
-});
+  juno.forEach((j, i) => {
+    const e = etcd?.[i];
+    console.log(
+      row([
+        j.concurrency,
+        Math.round(j.opsPerSecond),
+        j.p50Ms.toFixed(2),
+        j.p99Ms.toFixed(2),
+        ...(e
+          ? [
+              Math.round(e.opsPerSecond),
+              e.p50Ms.toFixed(2),
+              e.p99Ms.toFixed(2),
+              ratio(j.opsPerSecond, e.opsPerSecond),
+              ratio(j.p50Ms, e.p50Ms),
+            ]
+          : []),
+      ]),
+    );
+  });
+  for (const [system, series] of [
+    ["juno", juno],
+    ["etcd", etcd ?? []],
+  ] as const) {
+    for (const f of series) {
+      if (f.errors === 0) continue;
+      const what = Object.entries(f.failures)
+        .map(([status, count]) => `${count} x ${status}`)
+        .join(", ");
+      console.log(`  ${system} at concurrency ${f.concurrency}: ${f.errors} failed requests (${what})`);
+    }
+  }
+}
+
+/** One derived figure: a ratio per concurrency, and whether each meets its target when it has one. */
+interface Derived {
+  readonly what: string;
+  readonly ratios: Record<string, number>;
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+function derive(
+  what: string,
+  concurrencies: number[],
+  value: (c: number) => number | undefined,
+  target?: { label: string; ok: (r: number) => boolean },
+): Derived | null {
+  const ratios: Record<string, number> = {};
+  for (const c of concurrencies) {
+    const r = value(c);
+    if (r === undefined) return null;
+    ratios[String(c)] = r;
+  }
+  if (target === undefined) return { what, ratios };
+  const met = Object.values(ratios).every((r) => Number.isFinite(r) && target.ok(r));
+  return { what, ratios, target: target.label, met };
+}
+
+function printDerived(d: Derived): void {
+  const figures = Object.entries(d.ratios)
+    .map(([c, r]) => `${c}: ${Number.isFinite(r) ? r.toFixed(2) : "n/a"}`)
+    .join(", ");
+  const verdict = d.target === undefined ? "" : ` (target ${d.target}: ${d.met ? "met" : "MISSED"})`;
+  console.log(`${d.what} at concurrency ${figures}${verdict}`);
+}
+
+const runStarted = performance.now();
+const juno = await benchJuno();
+await closePools();
+const etcd = await benchEtcd();
+await closePools();
+
+console.log(
+  `juno cluster benchmark: 3 nodes on this machine (${process.version}), closed loop, 64-byte values, ` +
+    `${MEASURE_MS} ms per point after ${WARMUP_MS} ms warm-up, loads: ${LOADS.join(", ")}`,
+);
+for (const load of LOADS) printTable(load, juno.loads[load]!, etcd?.loads[load]);
+
+const opsRatio =
+  (a: Figures[] | undefined, b: Figures[] | undefined) =>
+  (c: number): number | undefined => {
+    const x = at(a, c);
+    const y = at(b, c);
+    return x && y ? x.opsPerSecond / y.opsPerSecond : undefined;
+  };
+const derived = [
+  derive("juno spread/leader ops/s", [64, 256], opsRatio(juno.loads.spread, juno.loads.leader), {
+    label: ">= 0.8",
+    ok: (r) => r >= 0.8,
+  }),
+  derive("etcd spread/leader ops/s", [64, 256], opsRatio(etcd?.loads.spread, etcd?.loads.leader)),
+  derive("juno/etcd ops/s under spread", [16, 64, 256], opsRatio(juno.loads.spread, etcd?.loads.spread), {
+    label: ">= 1.0",
+    ok: (r) => r >= 1.0,
+  }),
+  derive(
+    "juno/etcd p50 under spread",
+    [1],
+    (c) => {
+      const j = at(juno.loads.spread, c);
+      const e = at(etcd?.loads.spread, c);
+      return j && e ? j.p50Ms / e.p50Ms : undefined;
+    },
+    { label: "<= 1.2", ok: (r) => r <= 1.2 },
+  ),
+].filter((d): d is Derived => d !== null);
+if (derived.length > 0) console.log("");
+for (const d of derived) printDerived(d);
+
+console.log("");
 console.log(
   `failover (leader SIGKILL to first write through a survivor): juno ${Math.round(juno.failoverMs)} ms${etcd ? `, etcd ${Math.round(etcd.failoverMs)} ms` : ""}`,
 );
 console.log(
   `resident memory per juno node after the load${MILLION ? " and a million entries" : ""}: ${juno.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(", ")}`,
 );
+for (const [system, result] of [
+  ["juno", juno],
+  ["etcd", etcd],
+] as const) {
+  if (result?.leaderChanged)
+    console.log(`warning: the ${system} leader changed during the load; its figures mix two leaders`);
+}
 if (etcd === null)
-  console.log("etcd is not on the PATH (apt-get install etcd-server): no comparison in this run");
-console.log(JSON.stringify({ benchmark: "juno-cluster", juno, etcd }));
-for (const p of pools.values()) await p.close();
+  console.log(
+    `etcd is not on the PATH: no comparison in this run (install it with ${INSTALL_ETCD}, ` +
+      "or apt-get install etcd-server on Debian)",
+  );
+console.log(`run took ${((performance.now() - runStarted) / 1000).toFixed(0)} s`);
+// The leader series stays under `load` as before; `loads` holds every measured load.
+console.log(
+  JSON.stringify(
+    {
+      benchmark: "juno-cluster",
+      measureMs: MEASURE_MS,
+      warmupMs: WARMUP_MS,
+      loads: LOADS,
+      juno: { load: juno.loads.leader, ...juno },
+      etcd: etcd === null ? null : { load: etcd.loads.leader, ...etcd },
+      derived,
+    },
+    (_key, value: unknown) =>
+      // Microsecond precision is plenty, and keeps the line readable.
+      typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value,
+  ),
+);
