@@ -5,7 +5,7 @@
  * them), so a code is never renamed or reused; messages may change freely.
  */
 export const CONFIG_ERROR_CODES = {
-  unknown_flag: "a flag that `juno start` does not know",
+  unknown_flag: "a flag that the subcommand (`juno start`, `juno dev`, `juno status`) does not know",
   unexpected_argument: "a word that is not a flag (every setting is a flag or a variable)",
   missing_value: "a flag without its value, or with an empty one",
   duplicate_flag: "the same flag given twice",

@@ -1,12 +1,12 @@
 /** `parseNodeConfig`: flags and environment variables in, a checked node configuration out. */
 
 import { isLoopback, localDialAddress, overlaps, formatAddress } from "./address.js";
-import { readArgv, type FlagValues } from "./argv.js";
+import { readArgv } from "./argv.js";
 import { ConfigError, Invalid, quote } from "./errors.js";
+import { literalDefault, optionLabel, readOptionValue, type Environment } from "./option-spec.js";
 import {
   OPTIONS,
   optionFor,
-  optionLabel,
   type AnyOptionDescriptor,
   type DerivedKey,
   type SettingKey,
@@ -17,8 +17,7 @@ import { deriveRaftTiming, type RaftTiming } from "./raft-timing.js";
 /** Everything a node is started with: the settings plus the Raft tick and options derived from them. */
 export interface NodeConfig extends Settings, RaftTiming {}
 
-/** The environment as the parser sees it; pass `process.env`. */
-export type Environment = Readonly<Record<string, string | undefined>>;
+export type { Environment } from "./option-spec.js";
 
 /** Settings as read, before the derived ones are filled in. */
 type ReadSettings = Omit<Settings, DerivedKey> & Partial<Pick<Settings, DerivedKey>>;
@@ -30,15 +29,15 @@ type ReadSettings = Omit<Settings, DerivedKey> & Partial<Pick<Settings, DerivedK
  * Pure: it reads nothing but its arguments.
  */
 export function parseNodeConfig(argv: readonly string[], env: Environment): NodeConfig | ConfigError {
-  const flags = readArgv(argv);
+  const flags = readArgv(OPTIONS, argv, "start");
   if (flags instanceof ConfigError) return flags;
   const values: Partial<Record<SettingKey, unknown>> = {};
   const given = new Set<SettingKey>();
   for (const option of OPTIONS) {
-    const value = readOption(option, flags, env);
+    const value: unknown = readOptionValue<unknown>(option, flags.get(option), env);
     if (value instanceof ConfigError) return value;
     if (value !== undefined) given.add(option.key);
-    values[option.key] = value ?? defaultValue(option);
+    values[option.key] = value ?? literalDefault<unknown>(option);
   }
   // Each value came from its own option's codec, and every setting outside DerivedKey has a default.
   const settings = deriveDefaults(values as ReadSettings, given);
@@ -52,26 +51,6 @@ export function parseNodeConfig(argv: readonly string[], env: Environment): Node
   );
   if (timing instanceof Invalid) return refusal(timing, optionFor("electionTimeoutMs"));
   return { ...settings, ...timing };
-}
-
-/** The option's value from its flag or else its variable; undefined when neither is given. */
-function readOption(option: AnyOptionDescriptor, flags: FlagValues, env: Environment): unknown {
-  const flagText = flags.get(option);
-  const envText = env[option.env];
-  const [source, text] =
-    flagText !== undefined ? [option.flag ?? option.env, flagText] : [option.env, envText ?? ""];
-  if (text.trim() === "") return undefined;
-  const value = option.codec.parse(text.trim());
-  return value instanceof Invalid ? new ConfigError(value.code, source, `${source}: ${value.reason}`) : value;
-}
-
-/** The option's documented default, read by its own codec; undefined for derived settings. */
-function defaultValue(option: AnyOptionDescriptor): unknown {
-  if (typeof option.default !== "string") return undefined;
-  const value = option.codec.parse(option.default);
-  // A default the codec refuses is a bug in the table, not a user error; the tests parse them all.
-  if (value instanceof Invalid) throw new Error(`default of ${option.env} is invalid: ${value.reason}`);
-  return value;
 }
 
 /** Fills in the settings whose defaults depend on others, and checks the peer list against the id. */

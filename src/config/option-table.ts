@@ -18,8 +18,8 @@ import {
   secretCodec,
   storageCodec,
   textCodec,
-  type Codec,
 } from "./codecs.js";
+import type { OptionSpec } from "./option-spec.js";
 import type { Peer } from "./peers.js";
 import type { Secret } from "./secret.js";
 import type { Storage } from "./storage.js";
@@ -88,12 +88,12 @@ export type DerivedKey = "dataDir" | "advertiseHttpAddress" | "peers" | "apiToke
 /** Sections of the help text, in order. */
 export type OptionGroup = "node" | "raft" | "discovery" | "faults" | "phase";
 
-/** One row of the table. */
-export interface OptionDescriptor<K extends SettingKey = SettingKey> {
+/** One row of the table; unlike the small tables of other subcommands, every row has a variable. */
+export interface OptionDescriptor<K extends SettingKey = SettingKey> extends OptionSpec<
+  NonNullable<Settings[K]>
+> {
   readonly key: K;
   readonly group: OptionGroup;
-  /** The flag, or null for secrets: a flag would show the secret in every process listing. */
-  readonly flag: `--${string}` | null;
   readonly env: string;
   /**
    * The default as text, read by the codec like any other value (so the documented default is the
@@ -102,9 +102,6 @@ export interface OptionDescriptor<K extends SettingKey = SettingKey> {
   readonly default: K extends DerivedKey ? { readonly derived: string } : string;
   /** The unit the value is written in ("ms", "s", "entries"), or "" when it has none. */
   readonly unit: string;
-  /** What the setting does, one or two sentences. */
-  readonly meaning: string;
-  readonly codec: Codec<NonNullable<Settings[K]>>;
 }
 
 /** Any row of the table. */
@@ -402,11 +399,6 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     codec: booleanCodec,
   },
 ];
-
-/** How messages name an option without knowing where its value came from: `--http (JUNO_HTTP_ADDR)`. */
-export function optionLabel(option: Pick<OptionDescriptor, "flag" | "env">): string {
-  return option.flag === null ? option.env : `${option.flag} (${option.env})`;
-}
 
 /** The row of a setting; every setting has exactly one. */
 export function optionFor<K extends SettingKey>(key: K): OptionDescriptor<K> {
