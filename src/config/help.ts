@@ -1,8 +1,9 @@
 /** `juno start --help` and the README's configuration tables, both generated from the option table. */
 
-import { booleanCodec } from "./codecs.js";
+import { isSwitch } from "./argv.js";
 import { CONFIG_ERROR_CODES } from "./errors.js";
-import { OPTIONS, type AnyOptionDescriptor, type OptionGroup } from "./option-table.js";
+import type { OptionSpec } from "./option-spec.js";
+import { OPTIONS, type OptionGroup } from "./option-table.js";
 
 const GROUP_TITLES: Record<OptionGroup, string> = {
   node: "Node",
@@ -11,6 +12,9 @@ const GROUP_TITLES: Record<OptionGroup, string> = {
   faults: "Fault tolerance",
   phase: "Phase and features",
 };
+
+/** The words that mark a setting which is parsed and checked but does nothing yet. */
+export const RESERVED_PREFIX = "Reserved, no effect yet:";
 
 const WIDTH = 100;
 const INDENT = "      ";
@@ -24,18 +28,24 @@ export function helpText(): string {
       "Runs one juno node. Every setting is a flag or an environment variable; a flag wins over its " +
         "variable, a variable over the default. Secrets are read only from the environment, so they " +
         "never show in a process listing. A node listening beyond loopback refuses to start without " +
-        "JUNO_API_TOKEN (HTTP) and JUNO_CLUSTER_SECRET (Raft) unless --insecure is given.",
+        "JUNO_API_TOKEN (HTTP) and JUNO_CLUSTER_SECRET (Raft) unless --insecure is given. A setting " +
+        `marked "${RESERVED_PREFIX} ..." is read and checked, so deployments that set it keep ` +
+        "starting, but does nothing until the named work lands.",
       "",
     ),
   ];
   for (const group of Object.keys(GROUP_TITLES) as OptionGroup[]) {
     lines.push("", `${GROUP_TITLES[group]}:`);
     for (const option of OPTIONS.filter((candidate) => candidate.group === group)) {
-      lines.push(`  ${usage(option)}`);
-      lines.push(...wrap(`${option.meaning} Default: ${defaultText(option)}.`, INDENT));
+      lines.push(...optionHelp(option));
     }
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The lines help prints for one option: how it is written, then what it does and its default. */
+export function optionHelp(option: OptionSpec): string[] {
+  return [`  ${usage(option)}`, ...wrap(`${description(option)} Default: ${defaultText(option)}.`, INDENT)];
 }
 
 /** The README's table of settings, in Markdown. */
@@ -47,7 +57,7 @@ export function markdownOptionsTable(): string {
       code(option.env),
       typeof option.default === "string" ? code(option.default) : prose(option.default.derived),
       option.unit,
-      prose(option.meaning),
+      prose(description(option)),
     ]),
   );
 }
@@ -60,22 +70,28 @@ export function markdownErrorCodesTable(): string {
   );
 }
 
-/** How the option is written: flag and variable, or the variable alone for a secret. */
-function usage(option: AnyOptionDescriptor): string {
-  const variable = `${option.env}=<${option.codec.placeholder}>`;
-  if (option.flag === null) return `${variable}  (variable only)`;
+/** What the option does, led by the reserved mark when it does nothing yet. */
+function description(option: OptionSpec): string {
+  const reserved = option.reserved ?? null;
+  return reserved === null ? option.meaning : `${RESERVED_PREFIX} ${reserved}. ${option.meaning}`;
+}
+
+/** How the option is written: flag and variable, the flag alone, or the variable alone for a secret. */
+function usage(option: OptionSpec): string {
+  const variable = option.env === null ? null : `${option.env}=<${option.codec.placeholder}>`;
+  if (option.flag === null) return `${variable ?? ""}  (variable only)`;
   // A switch's value is optional and attached with "=".
-  const flag =
-    option.codec === booleanCodec
-      ? `${option.flag}[=true|false]`
-      : `${option.flag} <${option.codec.placeholder}>`;
-  return `${flag}  or  ${variable}`;
+  const flag = isSwitch(option)
+    ? `${option.flag}[=true|false]`
+    : `${option.flag} <${option.codec.placeholder}>`;
+  return variable === null ? flag : `${flag}  or  ${variable}`;
 }
 
 /** The default as help shows it, with its unit. */
-function defaultText(option: AnyOptionDescriptor): string {
+function defaultText(option: OptionSpec): string {
   if (typeof option.default !== "string") return option.default.derived;
-  return option.unit === "" ? option.default : `${option.default} ${option.unit}`;
+  const unit = option.unit ?? "";
+  return unit === "" ? option.default : `${option.default} ${unit}`;
 }
 
 /** Words of `text` in lines of at most WIDTH characters (unless one word is longer), each starting with `indent`. */

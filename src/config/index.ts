@@ -5,7 +5,7 @@ export { wantsHelp } from "./argv.js";
 export type { Codec } from "./codecs.js";
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from "./errors.js";
 export { checkExposure, type ExposureSettings } from "./exposure.js";
-export { helpText, markdownErrorCodesTable, markdownOptionsTable } from "./help.js";
+export { RESERVED_PREFIX, helpText, markdownErrorCodesTable, markdownOptionsTable } from "./help.js";
 export { toInvocation, type Invocation } from "./invocation.js";
 export { parseNodeConfig, type Environment, type NodeConfig } from "./node-config.js";
 export {

@@ -44,6 +44,12 @@ export const SERVICE_DISCOVERY_TYPES = ["registry", "consul", "dns", "kubernetes
 /** A service discovery mechanism. */
 export type ServiceDiscoveryType = (typeof SERVICE_DISCOVERY_TYPES)[number];
 
+/** What makes the agent-facing settings real: the agent registry, its health checks and discovery. */
+const RESERVED_FOR_AGENTS = "agents (issue 8)";
+
+/** What makes the fault settings real: failure detection, task migration, retries, circuit breakers. */
+const RESERVED_FOR_FAULTS = "tasks and fault tolerance (issue 9)";
+
 /** Every setting of a node, as parsed; durations in milliseconds whatever unit they were written in. */
 export interface Settings {
   readonly id: NodeId;
@@ -102,6 +108,8 @@ export interface OptionDescriptor<K extends SettingKey = SettingKey> extends Opt
   readonly default: K extends DerivedKey ? { readonly derived: string } : string;
   /** The unit the value is written in ("ms", "s", "entries"), or "" when it has none. */
   readonly unit: string;
+  /** Required here, so that every `juno start` setting says whether it works yet. */
+  readonly reserved: string | null;
 }
 
 /** Any row of the table. */
@@ -117,6 +125,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "juno-1",
     unit: "",
     meaning: "This node's id in the cluster, stable for its whole life; required when --peers is given.",
+    reserved: null,
     codec: nodeIdCodec,
   },
   {
@@ -127,6 +136,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: { derived: "./data/<id>" },
     unit: "",
     meaning: "Directory for the log, snapshots and the SQLite file; relative to the working directory.",
+    reserved: null,
     codec: textCodec,
   },
   {
@@ -137,6 +147,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "0.0.0.0:8080",
     unit: "",
     meaning: "Address the HTTP API listens on; 0.0.0.0 or [::] means every interface.",
+    reserved: null,
     codec: listenAddressCodec,
   },
   {
@@ -147,6 +158,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "0.0.0.0:9090",
     unit: "",
     meaning: "Address the Raft peer transport listens on.",
+    reserved: null,
     codec: listenAddressCodec,
   },
   {
@@ -158,6 +170,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "Address other nodes and clients use to reach this node's HTTP API (followers forward writes there). Set it whenever peers run on other hosts.",
+    reserved: null,
     codec: dialAddressCodec,
   },
   {
@@ -169,6 +182,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "The initial cluster, this node included, as id=host:raftport,... Used only when the data directory is empty; later changes go through membership commands.",
+    reserved: null,
     codec: peersCodec,
   },
   {
@@ -180,6 +194,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "sqlite (a file in the data directory) or a postgres:// URL. Prefer the variable for a URL with a password.",
+    reserved: null,
     codec: storageCodec,
   },
   {
@@ -191,6 +206,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "Join an existing cluster instead of founding one: start empty and wait for the leader, after POST /api/v3/cluster/members added this node. --peers then lists the existing members, so this node can answer them.",
+    reserved: null,
     codec: booleanCodec,
   },
   {
@@ -202,6 +218,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "Start even when listening beyond loopback without JUNO_API_TOKEN or JUNO_CLUSTER_SECRET. For closed test networks only.",
+    reserved: null,
     codec: booleanCodec,
   },
   {
@@ -213,6 +230,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "",
     meaning:
       "Secret bearer token every /api/v3 request must carry (Authorization: Bearer <token>). Never printed.",
+    reserved: null,
     codec: secretCodec(1),
   },
   {
@@ -223,6 +241,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: { derived: "none" },
     unit: "",
     meaning: `Shared secret the nodes use to authenticate each other on the Raft transport; the same on every node, at least ${CLUSTER_SECRET_LENGTH_MIN} characters. Never printed.`,
+    reserved: null,
     codec: secretCodec(CLUSTER_SECRET_LENGTH_MIN),
   },
   {
@@ -233,6 +252,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "info",
     unit: "",
     meaning: `Least severe log level written: ${LOG_LEVELS.join(", ")}.`,
+    reserved: null,
     codec: choiceCodec(LOG_LEVELS, "unknown_log_level", "level"),
   },
   {
@@ -244,6 +264,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "ms",
     meaning:
       "How long a follower waits without hearing a leader before it campaigns; rounded to whole heartbeats, at least 1.5 of them, and randomized per election between it and twice it.",
+    reserved: null,
     codec: integerCodec(15, 60_000, "ms"),
   },
   {
@@ -254,6 +275,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "100",
     unit: "ms",
     meaning: "How often a leader sends heartbeats; also the length of one Raft tick.",
+    reserved: null,
     codec: integerCodec(10, 10_000, "ms"),
   },
   {
@@ -264,6 +286,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "10000",
     unit: "entries",
     meaning: "Entries applied since the last snapshot after which the node snapshots and compacts its log.",
+    reserved: null,
     codec: integerCodec(1, 10_000_000, "entries"),
   },
   {
@@ -275,6 +298,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     unit: "requests",
     meaning:
       "Writes and reads a node holds waiting for their outcome; beyond it, requests are refused at once with 503 overloaded and Retry-After, so a load spike never grows memory without bound.",
+    reserved: null,
     codec: integerCodec(1, 1_000_000, "requests"),
   },
   {
@@ -285,6 +309,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "registry",
     unit: "",
     meaning: `Where agents are discovered: ${SERVICE_DISCOVERY_TYPES.join(", ")} (registry is juno's own replicated registry).`,
+    reserved: RESERVED_FOR_AGENTS,
     codec: choiceCodec(SERVICE_DISCOVERY_TYPES, "unknown_discovery_type", "type"),
   },
   {
@@ -295,6 +320,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "http://127.0.0.1:8500",
     unit: "",
     meaning: "Consul's HTTP API; used when SERVICE_DISCOVERY_TYPE is consul.",
+    reserved: RESERVED_FOR_AGENTS,
     codec: httpUrlCodec,
   },
   {
@@ -305,6 +331,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "10",
     unit: "s",
     meaning: "How often each registered agent's health is checked.",
+    reserved: RESERVED_FOR_AGENTS,
     codec: secondsCodec(100, 3_600_000),
   },
   {
@@ -315,6 +342,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "5",
     unit: "s",
     meaning: "How long one health check may take before it counts as failed; at most the interval.",
+    reserved: RESERVED_FOR_AGENTS,
     codec: secondsCodec(100, 3_600_000),
   },
   {
@@ -325,6 +353,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "15",
     unit: "s",
     meaning: "How long an agent may go unheard before it is declared failed and its tasks are migrated.",
+    reserved: RESERVED_FOR_FAULTS,
     codec: secondsCodec(1000, 3_600_000),
   },
   {
@@ -335,6 +364,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "3",
     unit: "attempts",
     meaning: "Attempts to recover a failed agent, with exponential backoff and jitter, before giving up.",
+    reserved: RESERVED_FOR_FAULTS,
     codec: integerCodec(0, 100, "attempts"),
   },
   {
@@ -345,6 +375,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "60",
     unit: "s",
     meaning: "How long moving a failed agent's tasks to other agents may take before it is retried.",
+    reserved: RESERVED_FOR_FAULTS,
     codec: secondsCodec(1000, 86_400_000),
   },
   {
@@ -355,6 +386,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "5",
     unit: "failures",
     meaning: "Consecutive failed calls to an agent after which its circuit breaker opens.",
+    reserved: RESERVED_FOR_FAULTS,
     codec: integerCodec(1, 1000, "failures"),
   },
   {
@@ -364,7 +396,8 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "JUNO_PHASE",
     default: "3",
     unit: "",
-    meaning: "The seed's product phase. This build implements phase 3 and refuses any other.",
+    meaning: "The seed's product phase; only 3 is accepted.",
+    reserved: "agents, tasks and fault tolerance (issues 8 and 9)",
     codec: integerCodec(3, 3, ""),
   },
   {
@@ -375,6 +408,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "true",
     unit: "",
     meaning: "Multi-agent orchestration: agent registry, task distribution and cross-team workflows.",
+    reserved: "agents and tasks (issues 8 and 9)",
     codec: booleanCodec,
   },
   {
@@ -385,7 +419,8 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "true",
     unit: "",
     meaning:
-      "Raft consensus across the peers; false runs this node alone and is refused together with other peers.",
+      "Raft consensus across the peers. false is to run this node alone without Raft; it is refused together with other peers.",
+    reserved: "a single-node mode without Raft (no issue yet)",
     codec: booleanCodec,
   },
   {
@@ -396,6 +431,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "true",
     unit: "",
     meaning: "Failure detection, task migration, recovery retries and circuit breakers.",
+    reserved: RESERVED_FOR_FAULTS,
     codec: booleanCodec,
   },
 ];
