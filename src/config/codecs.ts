@@ -98,16 +98,21 @@ export const booleanCodec: Codec<boolean> = {
   format: (value) => String(value),
 };
 
-/** One of a fixed list of words; `code` names what kind of word it is. */
+/**
+ * One of a fixed list of words; `code` names what kind of word it is. `aliases` maps old names
+ * that are still accepted to the word they now mean; they parse to that word and are never
+ * written back, and refusals list only the current words.
+ */
 export function choiceCodec<T extends string>(
   choices: readonly T[],
   code: ConfigErrorCode,
   placeholder: string,
+  aliases: ReadonlyMap<string, T> = new Map(),
 ): Codec<T> {
   return {
     placeholder,
     parse(text) {
-      const choice = choices.find((candidate) => candidate === text);
+      const choice = choices.find((candidate) => candidate === text) ?? aliases.get(text);
       return choice ?? new Invalid(code, `expected one of ${choices.join(", ")}, got ${quote(text)}`);
     },
     format: (value) => value,

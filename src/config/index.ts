@@ -11,6 +11,7 @@ export { parseNodeConfig, type Environment, type NodeConfig } from "./node-confi
 export {
   LOG_LEVELS,
   OPTIONS,
+  SERVICE_DISCOVERY_ALIASES,
   SERVICE_DISCOVERY_TYPES,
   type AnyOptionDescriptor,
   type LogLevel,

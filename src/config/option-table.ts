@@ -38,11 +38,20 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 /** A log level. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** The seed's discovery mechanisms; `registry` is juno's own replicated agent registry. */
-export const SERVICE_DISCOVERY_TYPES = ["registry", "consul", "dns", "kubernetes"] as const;
+/**
+ * Where agents are discovered, as the agents issue names them: `custom` is juno's own replicated
+ * agent registry (agents register over the API); the others find agents through DNS SRV records,
+ * Consul's catalog or the Kubernetes API.
+ */
+export const SERVICE_DISCOVERY_TYPES = ["custom", "dns", "consul", "kubernetes"] as const;
 
 /** A service discovery mechanism. */
 export type ServiceDiscoveryType = (typeof SERVICE_DISCOVERY_TYPES)[number];
+
+/** Names of discovery types that are still accepted: `registry` was custom's name before the agents issue. */
+export const SERVICE_DISCOVERY_ALIASES: ReadonlyMap<string, ServiceDiscoveryType> = new Map([
+  ["registry", "custom"],
+]);
 
 /** What makes the agent-facing settings real: the agent registry, its health checks and discovery. */
 const RESERVED_FOR_AGENTS = "agents (issue 8)";
@@ -306,11 +315,11 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     group: "discovery",
     flag: "--service-discovery",
     env: "SERVICE_DISCOVERY_TYPE",
-    default: "registry",
+    default: "custom",
     unit: "",
-    meaning: `Where agents are discovered: ${SERVICE_DISCOVERY_TYPES.join(", ")} (registry is juno's own replicated registry).`,
+    meaning: `Where agents are discovered: ${SERVICE_DISCOVERY_TYPES.join(", ")} (custom is juno's own replicated registry; registry, its former name, is still accepted and means custom).`,
     reserved: RESERVED_FOR_AGENTS,
-    codec: choiceCodec(SERVICE_DISCOVERY_TYPES, "unknown_discovery_type", "type"),
+    codec: choiceCodec(SERVICE_DISCOVERY_TYPES, "unknown_discovery_type", "type", SERVICE_DISCOVERY_ALIASES),
   },
   {
     key: "consulEndpoint",

@@ -6,7 +6,9 @@ import {
   ConfigError,
   OPTIONS,
   checkExposure,
+  SERVICE_DISCOVERY_TYPES,
   parseNodeConfig,
+  toInvocation,
   type ConfigErrorCode,
   type NodeConfig,
   type SettingKey,
@@ -54,7 +56,7 @@ describe("defaults", () => {
       recoveryRetryAttempts: 3,
       taskMigrationTimeoutMs: 60_000,
       circuitBreakerThreshold: 5,
-      serviceDiscoveryType: "registry",
+      serviceDiscoveryType: "custom",
       consulEndpoint: "http://127.0.0.1:8500",
       phase: 3,
       multiAgentEnabled: true,
@@ -195,6 +197,35 @@ describe("precedence: flag over variable over default", () => {
     expect(parse(["--data-dir=--odd"]).dataDir).toBe("--odd");
     expect(refusal(["--data-dir", "--odd"]).code).toBe("missing_value");
     expect(refusal(["--data-dir", "--http", "127.0.0.1:1"]).code).toBe("missing_value");
+  });
+});
+
+describe("service discovery types", () => {
+  it("are the agents issue's custom, dns, consul and kubernetes, custom by default", () => {
+    expect(SERVICE_DISCOVERY_TYPES).toEqual(["custom", "dns", "consul", "kubernetes"]);
+    expect(parse([]).serviceDiscoveryType).toBe("custom");
+    for (const type of SERVICE_DISCOVERY_TYPES) {
+      expect(parse([], { SERVICE_DISCOVERY_TYPE: type }).serviceDiscoveryType).toBe(type);
+      expect(parse(["--service-discovery", type]).serviceDiscoveryType).toBe(type);
+    }
+  });
+
+  it("accept registry, custom's former name, as custom, so existing deployments keep starting", () => {
+    expect(parse([], { SERVICE_DISCOVERY_TYPE: "registry" }).serviceDiscoveryType).toBe("custom");
+    expect(parse(["--service-discovery=registry"]).serviceDiscoveryType).toBe("custom");
+    // The old name is read, never written: a child node started from this config is told custom.
+    expect(toInvocation(parse(["--service-discovery=registry"])).argv).toContain(
+      "--service-discovery=custom",
+    );
+  });
+
+  it("refuse any other word, listing only the current names", () => {
+    const error = refusal([], { SERVICE_DISCOVERY_TYPE: "etcd" });
+    expect(error.code).toBe("unknown_discovery_type");
+    expect(error.message).toContain("custom, dns, consul, kubernetes");
+    expect(error.message).not.toContain("registry");
+    // Names are matched exactly, like the other word settings.
+    expect(refusal([], { SERVICE_DISCOVERY_TYPE: "Consul" }).code).toBe("unknown_discovery_type");
   });
 });
 

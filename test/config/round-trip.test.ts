@@ -91,7 +91,8 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         recoveryRetryAttempts: fc.integer({ min: 0, max: 100 }).map(String),
         taskMigrationTimeoutMs: secondsArbitrary(1000, 86_400_000),
         circuitBreakerThreshold: fc.integer({ min: 1, max: 1000 }).map(String),
-        serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES),
+        // "registry" is the deprecated name of custom; it must read back as custom.
+        serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES, "registry"),
         consulEndpoint: fc.webUrl(),
         phase: fc.constant("3"),
         multiAgentEnabled: switchArbitrary,
