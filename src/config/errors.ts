@@ -20,6 +20,7 @@ export const CONFIG_ERROR_CODES = {
   self_not_in_peers: "a peer list that does not contain this node's own id",
   unsupported_storage: "a storage setting that is neither sqlite nor a postgres:// URL",
   unknown_log_level: "a log level that is not one of the listed levels",
+  unknown_log_format: "a log format that is not json or pretty",
   unknown_discovery_type: "a service discovery type that is not one of the listed types",
   malformed_url: "a URL that is not http:// or https:// with a host",
   malformed_secret: "a secret with anything but printable ASCII, or a cluster secret that is too short",

@@ -9,11 +9,13 @@ export { RESERVED_PREFIX, helpText, markdownErrorCodesTable, markdownOptionsTabl
 export { toInvocation, type Invocation } from "./invocation.js";
 export { parseNodeConfig, type Environment, type NodeConfig } from "./node-config.js";
 export {
+  LOG_FORMATS,
   LOG_LEVELS,
   OPTIONS,
   SERVICE_DISCOVERY_ALIASES,
   SERVICE_DISCOVERY_TYPES,
   type AnyOptionDescriptor,
+  type LogFormat,
   type LogLevel,
   type OptionDescriptor,
   type OptionGroup,

@@ -47,6 +47,7 @@ describe("defaults", () => {
       apiToken: null,
       clusterSecret: null,
       logLevel: "info",
+      logFormat: "json",
       electionTimeoutMs: 1000,
       heartbeatIntervalMs: 100,
       compactionThresholdEntries: 10_000,
@@ -119,6 +120,7 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
   apiToken: ["token-a", "token-b"],
   clusterSecret: ["secret-a-0123456789", "secret-b-0123456789"],
   logLevel: ["debug", "warn"],
+  logFormat: ["pretty", "json"],
   electionTimeoutMs: ["500", "700"],
   heartbeatIntervalMs: ["50", "200"],
   compactionThresholdEntries: ["100", "200"],
@@ -200,6 +202,28 @@ describe("precedence: flag over variable over default", () => {
   });
 });
 
+describe("log format", () => {
+  it("is json unless --log-format or JUNO_LOG_FORMAT says pretty", () => {
+    expect(parse([]).logFormat).toBe("json");
+    expect(parse(["--log-format", "pretty"]).logFormat).toBe("pretty");
+    expect(parse(["--log-format=pretty"]).logFormat).toBe("pretty");
+    expect(parse([], { JUNO_LOG_FORMAT: "pretty" }).logFormat).toBe("pretty");
+    expect(parse(["--log-format=json"], { JUNO_LOG_FORMAT: "pretty" }).logFormat).toBe("json");
+  });
+
+  it("refuses any other word, naming both formats", () => {
+    const error = refusal(["--log-format", "text"]);
+    expect(error.code).toBe("unknown_log_format");
+    expect(error.message).toContain("json, pretty");
+    expect(refusal(["--log-format"]).code).toBe("missing_value");
+  });
+
+  it("is passed on to a child node as a flag", () => {
+    expect(toInvocation(parse(["--log-format", "pretty"])).argv).toContain("--log-format=pretty");
+    expect(toInvocation(parse([])).argv).toContain("--log-format=json");
+  });
+});
+
 describe("service discovery types", () => {
   it("are the agents issue's custom, dns, consul and kubernetes, custom by default", () => {
     expect(SERVICE_DISCOVERY_TYPES).toEqual(["custom", "dns", "consul", "kubernetes"]);
@@ -269,6 +293,8 @@ const REFUSALS: readonly (readonly [ConfigErrorCode, readonly string[], Record<s
   ["unsupported_storage", [], { JUNO_STORAGE: "SQLite" }, "JUNO_STORAGE"],
   ["unknown_log_level", ["--log-level", "verbose"], {}, "--log-level"],
   ["unknown_log_level", [], { JUNO_LOG_LEVEL: "INFO" }, "JUNO_LOG_LEVEL"],
+  ["unknown_log_format", ["--log-format", "text"], {}, "--log-format"],
+  ["unknown_log_format", [], { JUNO_LOG_FORMAT: "Pretty" }, "JUNO_LOG_FORMAT"],
   ["unknown_discovery_type", [], { SERVICE_DISCOVERY_TYPE: "zookeeper" }, "SERVICE_DISCOVERY_TYPE"],
   ["malformed_url", [], { CONSUL_ENDPOINT: "consul:8500" }, "CONSUL_ENDPOINT"],
   ["malformed_url", ["--consul-endpoint", "ftp://consul"], {}, "--consul-endpoint"],

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   CONFIG_ERROR_CODES,
   ConfigError,
+  LOG_FORMATS,
   LOG_LEVELS,
   OPTIONS,
   SERVICE_DISCOVERY_TYPES,
@@ -80,6 +81,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         apiToken: secretArbitrary,
         clusterSecret: fc.stringMatching(/^[!-~]{16,40}$/),
         logLevel: fc.constantFrom(...LOG_LEVELS),
+        logFormat: fc.constantFrom(...LOG_FORMATS),
         electionTimeoutMs: fc
           .integer({ min: Math.max(150, Math.ceil(1.5 * heartbeatMs)), max: 60_000 })
           .map(String),
