@@ -1,6 +1,7 @@
-/** `juno start --help` and the README's configuration tables, both generated from the option table. */
+/** Every subcommand's `--help` and the README's configuration tables, all generated from option tables. */
 
 import { isSwitch } from "./argv.js";
+import type { CommandSpec } from "./command.js";
 import { CONFIG_ERROR_CODES } from "./errors.js";
 import type { OptionSpec } from "./option-spec.js";
 import { OPTIONS, type OptionGroup } from "./option-table.js";
@@ -40,6 +41,13 @@ export function helpText(): string {
       lines.push(...optionHelp(option));
     }
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The text `juno <command> --help` prints for a subcommand declared with defineCommand. */
+export function commandHelpText(command: CommandSpec): string {
+  const lines = [`usage: juno ${command.name} [flags]`, "", ...wrap(command.summary, ""), "", "Settings:"];
+  for (const option of Object.values(command.options)) lines.push(...optionHelp(option));
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,0 +1,325 @@
+// Proves that `juno dev` and `juno status` declare their options as tables that parse by `juno start`'s rules (both flag forms, switches that never take the next word, flag over variable over default, the same stable error codes) and get help generated from the table.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  CONFIG_ERROR_CODES,
+  ConfigError,
+  DEV_COMMAND,
+  DEV_NODES_MAX,
+  RESERVED_PREFIX,
+  STATUS_COMMAND,
+  checkExposure,
+  commandHelpText,
+  defineCommand,
+  devNodeArguments,
+  parseCommand,
+  parseNodeConfig,
+  refusalText,
+  type CommandOptions,
+  type CommandSpec,
+  type CommandValues,
+  type DevNode,
+  type Environment,
+} from "../../src/config/index.js";
+import { booleanCodec, integerCodec, textCodec } from "../../src/config/codecs.js";
+import { Invalid } from "../../src/config/errors.js";
+
+/** The values `argv` and `env` parse to, failing the test on a refusal. */
+function parse<O extends CommandOptions>(
+  command: CommandSpec<O>,
+  argv: readonly string[],
+  env: Environment = {},
+): CommandValues<O> {
+  const values = parseCommand(command, argv, env);
+  if (values instanceof ConfigError) throw new Error(`${values.code}: ${values.message}`);
+  return values;
+}
+
+/** The refusal of `argv` and `env`, failing the test when they are accepted. */
+function refusal(command: CommandSpec, argv: readonly string[], env: Environment = {}): ConfigError {
+  const values = parseCommand(command, argv, env);
+  if (!(values instanceof ConfigError)) throw new Error(`accepted: ${JSON.stringify(values)}`);
+  return values;
+}
+
+/** A table with one option of each kind, to test the rules apart from any real subcommand. */
+const EXAMPLE = defineCommand({
+  name: "example",
+  summary: "An example subcommand.",
+  options: {
+    count: {
+      flag: "--count",
+      env: "EXAMPLE_COUNT",
+      default: "2",
+      unit: "items",
+      meaning: "How many.",
+      codec: integerCodec(1, 5, "items"),
+    },
+    dir: { flag: "--dir", env: null, default: "./x", meaning: "Where.", codec: textCodec },
+    verbose: {
+      flag: "--verbose",
+      env: "EXAMPLE_VERBOSE",
+      default: "false",
+      meaning: "Say more.",
+      codec: booleanCodec,
+    },
+    label: {
+      flag: "--label",
+      env: null,
+      default: { derived: "none" },
+      meaning: "A name.",
+      reserved: "labels (issue 99)",
+      codec: textCodec,
+    },
+  },
+});
+
+const COMMANDS: readonly CommandSpec[] = [DEV_COMMAND, STATUS_COMMAND, EXAMPLE];
+
+describe.each(COMMANDS.map((command) => [command.name, command] as const))("the %s table", (_, command) => {
+  const options = Object.values(command.options);
+
+  it("gives every option a flag or a variable, each flag once, and a default its own codec accepts", () => {
+    for (const option of options) {
+      expect(option.flag !== null || option.env !== null).toBe(true);
+      if (typeof option.default === "string")
+        expect(option.codec.parse(option.default)).not.toBeInstanceOf(Invalid);
+    }
+    const flags = options.flatMap((option) => (option.flag === null ? [] : [option.flag]));
+    expect(new Set(flags).size).toBe(flags.length);
+  });
+
+  it("parses nothing to the defaults, a derived default to null", () => {
+    const values = parse(command, []) as Record<string, unknown>;
+    for (const [name, option] of Object.entries(command.options)) {
+      const expected = typeof option.default === "string" ? option.codec.parse(option.default) : null;
+      expect(values[name], name).toEqual(expected);
+    }
+  });
+
+  it("refuses an unknown flag, a stray word and a bare '--', naming its own --help", () => {
+    const unknown = refusal(command, ["--bogus"]);
+    expect(unknown.code).toBe("unknown_flag");
+    expect(unknown.message).toContain(`juno ${command.name} --help`);
+    expect(refusal(command, ["stray"]).code).toBe("unexpected_argument");
+    expect(refusal(command, ["-x"]).code).toBe("unexpected_argument");
+    expect(refusal(command, ["--"]).code).toBe("unknown_flag");
+  });
+
+  it("takes each flag as --flag value and as --flag=value alike, and refuses it given twice or without a value", () => {
+    for (const option of options) {
+      if (option.flag === null || typeof option.default !== "string") continue;
+      const flag = option.flag;
+      const text = option.default;
+      expect(parse(command, [`${flag}=${text}`])).toEqual(parse(command, []));
+      if (option.codec !== booleanCodec) {
+        expect(parse(command, [flag, text])).toEqual(parse(command, []));
+        expect(refusal(command, [flag]).code).toBe("missing_value");
+        expect(refusal(command, [`${flag}=`]).code).toBe("missing_value");
+        expect(refusal(command, [flag, "--other"]).code).toBe("missing_value");
+      }
+      const twice = refusal(command, [`${flag}=${text}`, `${flag}=${text}`]);
+      expect([twice.code, twice.source]).toEqual(["duplicate_flag", flag]);
+    }
+  });
+
+  it("gives secrets no flag, so they stay out of process listings", () => {
+    for (const option of options.filter((candidate) => candidate.codec.placeholder === "secret")) {
+      expect(option.flag, option.env ?? "").toBeNull();
+    }
+  });
+
+  it("has help that names every flag, variable and default, fits in 100 columns, and marks reserved options", () => {
+    const help = commandHelpText(command);
+    const flat = help.replace(/\s+/g, " ");
+    expect(help.startsWith(`usage: juno ${command.name} [flags]\n`)).toBe(true);
+    for (const option of options) {
+      if (option.flag !== null) expect(help).toContain(option.flag);
+      if (option.env !== null) expect(help).toContain(`${option.env}=<`);
+      const shown = typeof option.default === "string" ? option.default : option.default.derived;
+      expect(flat).toContain(`Default: ${shown}`);
+      const reserved = option.reserved ?? null;
+      if (reserved !== null) expect(flat).toContain(`${RESERVED_PREFIX} ${reserved}. ${option.meaning}`);
+    }
+    if (options.every((option) => (option.reserved ?? null) === null)) expect(help).not.toContain("Reserved");
+    for (const line of help.split("\n")) expect(line.length, line).toBeLessThanOrEqual(100);
+  });
+
+  it("never throws on any input; every refusal carries a catalogued code", () => {
+    const flags = options.flatMap((option) => (option.flag === null ? [] : [option.flag]));
+    const word = fc.oneof(
+      fc.string(),
+      fc.constantFrom(...flags),
+      fc.constantFrom(...flags.map((flag) => `${flag}=`)),
+      fc.constantFrom("--", "-", "=", "--=", "true", "0", "[::1]:", "0.0.0.0:0"),
+    );
+    const variables = options.flatMap((option) => (option.env === null ? [] : [option.env]));
+    const env = fc.dictionary(fc.constantFrom("UNRELATED", ...variables), fc.string());
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 6 }), env, (argv, environment) => {
+        const result = parseCommand(command, argv, environment);
+        if (result instanceof ConfigError) expect(Object.keys(CONFIG_ERROR_CODES)).toContain(result.code);
+      }),
+      { seed: 20_250_603, numRuns: 500 },
+    );
+  });
+});
+
+describe("the rules every table shares", () => {
+  it("a flag wins over its variable, a variable over the default; an empty or blank variable is unset", () => {
+    expect(parse(EXAMPLE, [], { EXAMPLE_COUNT: "4" }).count).toBe(4);
+    expect(parse(EXAMPLE, ["--count", "3"], { EXAMPLE_COUNT: "4" }).count).toBe(3);
+    expect(parse(EXAMPLE, [], { EXAMPLE_COUNT: "" }).count).toBe(2);
+    expect(parse(EXAMPLE, [], { EXAMPLE_COUNT: "  " }).count).toBe(2);
+    expect(parse(EXAMPLE, [], { EXAMPLE_COUNT: " 5 " }).count).toBe(5);
+  });
+
+  it("a refused value is blamed on the flag when given by flag, else on the variable", () => {
+    expect(refusal(EXAMPLE, ["--count", "9"], { EXAMPLE_COUNT: "1" }).source).toBe("--count");
+    const fromEnv = refusal(EXAMPLE, [], { EXAMPLE_COUNT: "many" });
+    expect([fromEnv.code, fromEnv.source]).toEqual(["not_a_number", "EXAMPLE_COUNT"]);
+    expect(fromEnv.message).toContain("EXAMPLE_COUNT");
+  });
+
+  it("a switch alone means true, never takes the next word, and takes a value only after '='", () => {
+    expect(parse(EXAMPLE, ["--verbose"]).verbose).toBe(true);
+    expect(parse(EXAMPLE, ["--verbose=false"], { EXAMPLE_VERBOSE: "true" }).verbose).toBe(false);
+    const stray = refusal(EXAMPLE, ["--verbose", "false"]);
+    expect([stray.code, stray.source]).toEqual(["unexpected_argument", "false"]);
+    expect(stray.message).toContain("write --verbose=false");
+    expect(refusal(EXAMPLE, ["--verbose=maybe"]).code).toBe("not_a_boolean");
+  });
+
+  it("a value that starts with '--' is accepted only after '='", () => {
+    expect(parse(EXAMPLE, ["--dir=--odd"]).dir).toBe("--odd");
+    expect(refusal(EXAMPLE, ["--dir", "--odd"]).code).toBe("missing_value");
+  });
+
+  it("an option whose default is derived is null until given", () => {
+    expect(parse(EXAMPLE, []).label).toBeNull();
+    expect(parse(EXAMPLE, ["--label", "blue"]).label).toBe("blue");
+  });
+
+  it("a table naming one flag twice is a bug, and says so", () => {
+    const broken = defineCommand({
+      name: "broken",
+      summary: "Two rows with one flag.",
+      options: {
+        a: { flag: "--same", env: null, default: "x", meaning: "A.", codec: textCodec },
+        b: { flag: "--same", env: null, default: "y", meaning: "B.", codec: textCodec },
+      },
+    });
+    expect(() => parseCommand(broken, [], {})).toThrow("--same");
+  });
+
+  it("a refusal prints as `juno <command>: error [code]: message`", () => {
+    expect(refusalText("dev", refusal(DEV_COMMAND, ["--nodes", "0"]))).toBe(
+      'juno dev: error [out_of_range]: --nodes: expected 1..9 nodes, got "0"\n',
+    );
+  });
+});
+
+describe("juno dev", () => {
+  it("starts 3 nodes under ./data/dev unless told otherwise", () => {
+    expect(parse(DEV_COMMAND, [])).toEqual({
+      nodes: 3,
+      dataDir: "./data/dev",
+      apiToken: null,
+      clusterSecret: null,
+    });
+    expect(parse(DEV_COMMAND, ["--nodes", "5", "--data-dir=/tmp/juno"])).toMatchObject({
+      nodes: 5,
+      dataDir: "/tmp/juno",
+    });
+  });
+
+  it.each([
+    ["0", "out_of_range"],
+    [String(DEV_NODES_MAX + 1), "out_of_range"],
+    ["three", "not_a_number"],
+    ["2.5", "not_a_number"],
+    ["-1", "not_a_number"],
+  ])("refuses --nodes %s with %s", (text, code) => {
+    expect(refusal(DEV_COMMAND, ["--nodes", text]).code).toBe(code);
+  });
+
+  it("accepts every count from 1 to 9", () => {
+    for (let count = 1; count <= DEV_NODES_MAX; count++) {
+      expect(parse(DEV_COMMAND, [`--nodes=${count}`]).nodes).toBe(count);
+    }
+  });
+
+  it("takes the token and cluster secret from the environment only, and checks them as a node would", () => {
+    const values = parse(DEV_COMMAND, [], {
+      JUNO_API_TOKEN: "tok-123",
+      JUNO_CLUSTER_SECRET: "0123456789abcdef",
+    });
+    expect(values.apiToken?.reveal()).toBe("tok-123");
+    expect(values.clusterSecret?.reveal()).toBe("0123456789abcdef");
+    // A secret every node would refuse is refused once, here, instead of by each node as it starts.
+    const short = refusal(DEV_COMMAND, [], { JUNO_CLUSTER_SECRET: "short-secret" });
+    expect([short.code, short.source]).toEqual(["malformed_secret", "JUNO_CLUSTER_SECRET"]);
+    expect(short.message).not.toContain("short-secret");
+    expect(refusal(DEV_COMMAND, ["--api-token", "x"]).code).toBe("unknown_flag");
+  });
+
+  it("gives each node arguments juno start accepts: loopback, one cluster, readable logs", () => {
+    const cluster: DevNode[] = [
+      { id: "n1", httpPort: 41001, raftPort: 42001 },
+      { id: "n2", httpPort: 41002, raftPort: 42002 },
+      { id: "n3", httpPort: 41003, raftPort: 42003 },
+    ];
+    for (const node of cluster) {
+      const argv = devNodeArguments(node, cluster, "./data/dev/");
+      const config = parseNodeConfig(argv, { JUNO_API_TOKEN: "t", JUNO_CLUSTER_SECRET: "s".repeat(16) });
+      if (config instanceof ConfigError) throw new Error(`${config.code}: ${config.message}`);
+      expect(config).toMatchObject({
+        id: node.id,
+        dataDir: `./data/dev/${node.id}`,
+        httpAddress: { host: "127.0.0.1", port: node.httpPort },
+        raftAddress: { host: "127.0.0.1", port: node.raftPort },
+        logLevel: "warn",
+        logFormat: "pretty",
+      });
+      expect(config.peers.map((peer) => peer.raftAddress.port)).toEqual([42001, 42002, 42003]);
+      expect(checkExposure(config)).toBeNull();
+      // Secrets travel in the environment, never the argument list.
+      expect(argv.join(" ")).not.toContain("s".repeat(16));
+    }
+  });
+});
+
+describe("juno status", () => {
+  it("asks 127.0.0.1:8080 for a table, with no token, unless told otherwise", () => {
+    expect(parse(STATUS_COMMAND, [])).toEqual({
+      http: { host: "127.0.0.1", port: 8080 },
+      json: false,
+      apiToken: null,
+    });
+  });
+
+  it("reads --http host:port in either form, IPv6 in brackets", () => {
+    expect(parse(STATUS_COMMAND, ["--http", "10.0.0.5:8081"]).http).toEqual({ host: "10.0.0.5", port: 8081 });
+    expect(parse(STATUS_COMMAND, ["--http=[::1]:8082"]).http).toEqual({ host: "::1", port: 8082 });
+    expect(parse(STATUS_COMMAND, ["--http", "0.0.0.0:8080"]).http).toEqual({ host: "0.0.0.0", port: 8080 });
+    const bad = refusal(STATUS_COMMAND, ["--http", "8080"]);
+    expect([bad.code, bad.source]).toEqual(["malformed_address", "--http"]);
+    expect(bad.message).toContain("host:port");
+  });
+
+  it("--json is a switch", () => {
+    expect(parse(STATUS_COMMAND, ["--json"]).json).toBe(true);
+    expect(parse(STATUS_COMMAND, ["--json=false"]).json).toBe(false);
+    expect(refusal(STATUS_COMMAND, ["--json", "false"]).message).toContain("--json=false");
+  });
+
+  it("takes the token from JUNO_API_TOKEN only; an empty one is no token, a malformed one is refused unquoted", () => {
+    expect(parse(STATUS_COMMAND, [], { JUNO_API_TOKEN: "tok-9" }).apiToken?.reveal()).toBe("tok-9");
+    expect(parse(STATUS_COMMAND, [], { JUNO_API_TOKEN: "" }).apiToken).toBeNull();
+    const bad = refusal(STATUS_COMMAND, [], { JUNO_API_TOKEN: "two words" });
+    expect([bad.code, bad.source]).toEqual(["malformed_secret", "JUNO_API_TOKEN"]);
+    expect(bad.message).not.toContain("two words");
+    expect(refusal(STATUS_COMMAND, ["--token", "x"]).code).toBe("unknown_flag");
+  });
+});
