@@ -1,14 +1,23 @@
 /**
  * `juno dev`: a local cluster for trying things out. Starts N `juno start` processes on free
  * loopback ports with a fresh API token and cluster secret, prints how to reach them, and stops
- * them all cleanly on Ctrl-C.
+ * them all cleanly on Ctrl-C. Its options are the table DEV_COMMAND in src/config.
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
+import {
+  ConfigError,
+  DEV_COMMAND,
+  commandHelpText,
+  devNodeArguments,
+  parseCommand,
+  refusalText,
+  wantsHelp,
+  type DevNode,
+  type Environment,
+} from "../config/index.js";
 
 /** A free TCP port on 127.0.0.1, as the system hands it out. */
 export function freePort(): Promise<number> {
@@ -26,41 +35,33 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs the local cluster until interrupted; resolves with the exit code. */
-export async function devCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      nodes: { type: "string", default: "3" },
-      "data-dir": { type: "string", default: "./data/dev" },
-    },
-  });
-  const count = Number(values.nodes);
-  if (!Number.isInteger(count) || count < 1 || count > 9) {
-    process.stderr.write("juno dev: --nodes must be between 1 and 9\n");
+/** Runs the local cluster until interrupted; resolves with the exit code (2 when the arguments are refused). */
+export async function devCommand(argv: readonly string[], env: Environment = process.env): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(commandHelpText(DEV_COMMAND));
+    return 0;
+  }
+  const settings = parseCommand(DEV_COMMAND, argv, env);
+  if (settings instanceof ConfigError) {
+    process.stderr.write(refusalText(DEV_COMMAND.name, settings));
     return 2;
   }
-  const token = process.env["JUNO_API_TOKEN"] ?? randomBytes(16).toString("hex");
-  const secret = process.env["JUNO_CLUSTER_SECRET"] ?? randomBytes(24).toString("hex");
-  const nodes: { id: string; http: number; raft: number }[] = [];
+  const count = settings.nodes;
+  const token = settings.apiToken?.reveal() ?? randomBytes(16).toString("hex");
+  const secret = settings.clusterSecret?.reveal() ?? randomBytes(24).toString("hex");
+  const nodes: DevNode[] = [];
   for (let i = 1; i <= count; i++)
-    nodes.push({ id: `n${i}`, http: await freePort(), raft: await freePort() });
-  const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(",");
+    nodes.push({ id: `n${i}`, httpPort: await freePort(), raftPort: await freePort() });
   const children: ChildProcess[] = [];
   for (const n of nodes) {
     const args = [
       ...process.execArgv,
       process.argv[1]!,
       "start",
-      `--id=${n.id}`,
-      `--http=127.0.0.1:${n.http}`,
-      `--raft=127.0.0.1:${n.raft}`,
-      `--peers=${peers}`,
-      `--data-dir=${join(values["data-dir"], n.id)}`,
-      "--log-level=warn",
+      ...devNodeArguments(n, nodes, settings.dataDir),
     ];
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, JUNO_API_TOKEN: token, JUNO_CLUSTER_SECRET: secret },
+      env: { ...env, JUNO_API_TOKEN: token, JUNO_CLUSTER_SECRET: secret },
       stdio: ["ignore", "ignore", "inherit"],
     });
     children.push(child);
@@ -68,19 +69,19 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   const first = nodes[0]!;
   process.stdout.write(
     [
-      `juno dev: ${count} node(s) on 127.0.0.1, data in ${values["data-dir"]}`,
-      ...nodes.map((n) => `  ${n.id}  http://127.0.0.1:${n.http}   raft 127.0.0.1:${n.raft}`),
+      `juno dev: ${count} node(s) on 127.0.0.1, data in ${settings.dataDir}`,
+      ...nodes.map((n) => `  ${n.id}  http://127.0.0.1:${n.httpPort}   raft 127.0.0.1:${n.raftPort}`),
       "",
       `  export JUNO_API_TOKEN=${token}`,
       "",
       "  # propose an entry (any node; followers forward to the leader)",
-      `  curl -s -X POST http://127.0.0.1:${first.http}/api/v3/consensus/propose \\`,
+      `  curl -s -X POST http://127.0.0.1:${first.httpPort}/api/v3/consensus/propose \\`,
       `       -H "authorization: Bearer $JUNO_API_TOKEN" -H 'content-type: application/json' \\`,
       `       -d '{"entry_type":"deploy","data":{"service":"api","version":"1.4.2"}}'`,
       "  # read the committed log",
-      `  curl -s -H "authorization: Bearer $JUNO_API_TOKEN" 'http://127.0.0.1:${first.http}/api/v3/consensus/log?from=1'`,
+      `  curl -s -H "authorization: Bearer $JUNO_API_TOKEN" 'http://127.0.0.1:${first.httpPort}/api/v3/consensus/log?from=1'`,
       "  # who leads",
-      `  npm run juno -- status --http 127.0.0.1:${first.http}`,
+      `  npm run juno -- status --http 127.0.0.1:${first.httpPort}`,
       "",
       "Ctrl-C stops the cluster.",
       "",

@@ -8,10 +8,12 @@ import { statusCommand } from "./status.js";
 const usage = `usage: juno <command> [options]
 
 commands:
-  start     run one node (juno start --help lists every flag and variable)
-  dev       run a local cluster of 3 nodes (--nodes N, --data-dir DIR); Ctrl-C stops it
-  status    show who leads, the term and replication, from any node (--http host:port, --json)
+  start     run one node
+  dev       run a local cluster, 3 nodes unless --nodes says otherwise; Ctrl-C stops it
+  status    show who leads, the term and replication, from any node
   demo      run three Raft nodes in one process: election, replication, failover
+
+juno <command> --help lists the command's flags and variables.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,6 +1,19 @@
-/** `juno status`: who leads, the term, and each member's replication, asked of any node. */
+/**
+ * `juno status`: who leads, the term, and each member's replication, asked of any node. Its
+ * options are the table STATUS_COMMAND in src/config.
+ */
 
-import { parseArgs } from "node:util";
+import {
+  ConfigError,
+  STATUS_COMMAND,
+  commandHelpText,
+  formatAddress,
+  localDialAddress,
+  parseCommand,
+  refusalText,
+  wantsHelp,
+  type Environment,
+} from "../config/index.js";
 
 interface MemberView {
   id: string;
@@ -21,22 +34,31 @@ interface StatusBody {
   members: MemberView[];
 }
 
-/** Prints the cluster's status as one node sees it; returns the exit code. */
-export async function statusCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { http: { type: "string", default: "127.0.0.1:8080" }, json: { type: "boolean" } },
-  });
-  const token = process.env["JUNO_API_TOKEN"];
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+/** Prints the cluster's status as one node sees it; returns the exit code (2 when the arguments are refused). */
+export async function statusCommand(
+  argv: readonly string[],
+  env: Environment = process.env,
+): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(commandHelpText(STATUS_COMMAND));
+    return 0;
+  }
+  const settings = parseCommand(STATUS_COMMAND, argv, env);
+  if (settings instanceof ConfigError) {
+    process.stderr.write(refusalText(STATUS_COMMAND.name, settings));
+    return 2;
+  }
+  const address = formatAddress(localDialAddress(settings.http));
+  const token = settings.apiToken;
+  const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token.reveal()}` };
   let response: Response;
   try {
-    response = await fetch(`http://${values.http}/api/v3/consensus/status`, {
+    response = await fetch(`http://${address}/api/v3/consensus/status`, {
       headers,
       signal: AbortSignal.timeout(5_000),
     });
   } catch (error) {
-    process.stderr.write(`juno status: cannot reach ${values.http}: ${(error as Error).message}\n`);
+    process.stderr.write(`juno status: cannot reach ${address}: ${(error as Error).message}\n`);
     return 1;
   }
   const body = (await response.json()) as Record<string, unknown>;
@@ -44,7 +66,7 @@ export async function statusCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`juno status: ${JSON.stringify(body)}\n`);
     return 1;
   }
-  if (values.json === true) {
+  if (settings.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
   }

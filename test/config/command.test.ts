@@ -1,5 +1,6 @@
-// Proves that `juno dev` and `juno status` declare their options as tables that parse by `juno start`'s rules (both flag forms, switches that never take the next word, flag over variable over default, the same stable error codes) and get help generated from the table.
+// Proves that `juno dev` and `juno status` declare their options as tables that parse by `juno start`'s rules (both flag forms, switches that never take the next word, flag over variable over default, the same stable error codes) and get help generated from the table, and that no CLI command parses arguments with node:util.
 
+import { readFileSync, readdirSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -321,5 +322,16 @@ describe("juno status", () => {
     expect([bad.code, bad.source]).toEqual(["malformed_secret", "JUNO_API_TOKEN"]);
     expect(bad.message).not.toContain("two words");
     expect(refusal(STATUS_COMMAND, ["--token", "x"]).code).toBe("unknown_flag");
+  });
+});
+
+describe("the CLI", () => {
+  it("parses no subcommand's arguments with node:util", () => {
+    const directory = new URL("../../src/cli/", import.meta.url);
+    const files = readdirSync(directory).filter((name) => name.endsWith(".ts"));
+    expect(files).toContain("dev.ts");
+    for (const name of files) {
+      expect(readFileSync(new URL(name, directory), "utf8"), name).not.toMatch(/["']node:util["']/);
+    }
   });
 });
