@@ -15,12 +15,14 @@ import {
   wantsHelp,
   type NodeConfig,
 } from "../config/index.js";
-import type { MemberAddresses } from "../control/index.js";
-import type { Message, NodeId } from "../raft/index.js";
+import type { MemberAddresses } from "../cluster/index.js";
+import { nodeModules } from "../modules.js";
+import type { NodeId } from "../raft/index.js";
 import { JunoNode } from "../runtime/node.js";
 import { buildServer } from "../server/app.js";
 import { SqliteStore } from "../store/sqlite-store.js";
-import { PeerTransport } from "../transport/index.js";
+import { PeerTransport, type PeerMessage } from "../transport/index.js";
+import { createLogger } from "../util/logger.js";
 
 /** A started node and how to stop it. */
 export interface RunningNode {
@@ -60,23 +62,22 @@ function refuse(error: ConfigError): number {
 
 /** Starts a node from a checked configuration. */
 export async function runNode(config: NodeConfig): Promise<RunningNode> {
-  const log = (event: string, fields: Record<string, unknown> = {}): void => {
-    if (config.logLevel === "silent") return;
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), node: config.id, event, ...fields })}\n`,
-    );
-  };
-  const store = new SqliteStore(join(config.dataDir, "juno.db"));
+  const root = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    base: { node: config.id },
+  });
   const knownAddresses = new Map<NodeId, MemberAddresses>(
     config.peers.map((peer) => [peer.id, { raft: formatAddress(peer.raftAddress), http: null }]),
   );
-  let deliver: (message: Message) => void = () => undefined;
+  let deliver: (message: PeerMessage) => void = () => undefined;
   let metricsText: () => Promise<string> = () => Promise.resolve("");
   const transport = new PeerTransport({
     nodeId: config.id,
     listenAddress: formatAddress(config.raftAddress),
     onMessage: (message) => deliver(message),
     clusterSecret: config.clusterSecret?.reveal() ?? null,
+    logger: root,
     // The seed's `curl :9090/metrics/consensus`: the Raft metrics, on the Raft port.
     serveHttp: async (path) => {
       if (path !== "/metrics/consensus")
@@ -85,16 +86,24 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       const consensus = text
         .split("\n")
         .filter((line) =>
-          /^(# (HELP|TYPE) )?juno_(raft|proposals|elections|leader|applied|store|ready)/.test(line),
+          /^(# (HELP|TYPE) )?juno_(raft|proposals|elections|leader|applied|store|ready|snapshots)/.test(line),
         );
       return { status: 200, contentType: "text/plain; version=0.0.4", body: `${consensus.join("\n")}\n` };
     },
   });
   const raftPort = await transport.listen();
   const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
+  const { registry, cluster } = nodeModules({
+    self: config.id,
+    advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
+    known: knownAddresses,
+    onPeersChanged: (peers) => transport.updatePeers(peers),
+  });
+  const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });
   const node = new JunoNode({
     id: config.id,
-    store,
+    registry,
+    storage: store,
     transport: {
       send: (messages) => transport.send(messages),
       onMessage: (handler) => {
@@ -105,40 +114,34 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     raft: config.raftOptions,
     tickMs: config.tickMs,
     maxPendingRequests: config.maxPendingRequests,
-    advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
-    knownAddresses,
-    onPeersChanged: (peers) => transport.updatePeers(peers),
+    logger: root,
   });
-  const app = buildServer({
+  const app = await buildServer({
     node,
-    store,
     apiToken: config.apiToken?.reveal() ?? null,
-    logger:
-      config.logLevel === "silent"
-        ? false
-        : { level: config.logLevel === "trace" || config.logLevel === "debug" ? config.logLevel : "warn" },
+    httpAddressOf: (id) => cluster.directory.addressesOf(id).http,
+    storeTimings: () => store.timings,
+    logger: config.logLevel === "silent" ? false : root,
   });
   metricsText = async () => (await app.inject({ method: "GET", url: "/metrics" })).body;
+  node.start();
   const listening = await app.listen({
     host: config.httpAddress.host.replace(/^\[|\]$/g, ""),
     port: config.httpAddress.port,
   });
-  node.start();
   const httpAddress = listening.replace(/^http:\/\//, "");
-  log("started", { http: httpAddress, raft: raftAddress, config: redactedConfig(config) });
+  root.info({ http: httpAddress, raft: raftAddress, config: redactedConfig(config) }, "started");
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      log("stopping");
+      root.info({}, "stopping");
       await node.shutdown();
-      log("node stopped");
       await app.close();
-      log("http closed");
       await transport.close();
-      log("transport closed");
       store.close();
-      log("stopped");
+      root.info({}, "stopped");
+      root.flush();
     })();
     return stopping;
   };

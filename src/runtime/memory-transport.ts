@@ -1,11 +1,12 @@
 /** An in-process transport for tests and `juno demo`: messages cross on the next event-loop turn. */
 
-import type { Message, NodeId } from "../raft/index.js";
+import type { NodeId } from "../raft/index.js";
+import type { PeerMessage } from "../transport/peer-message.js";
 import type { Transport } from "./node.js";
 
 /** A switchboard connecting in-process nodes; links can be cut to simulate partitions. */
 export class MemoryNetwork {
-  private readonly handlers = new Map<NodeId, (message: Message) => void>();
+  private readonly handlers = new Map<NodeId, (message: PeerMessage) => void>();
   private readonly cut = new Set<NodeId>();
 
   /** The transport of node `id`. */

@@ -1,290 +1,333 @@
 /**
- * The node driver: the only asynchronous code around the pure core. It feeds ticks, peer messages
- * and proposals into Raft, and handles each Ready in the order the contract demands: apply in
- * memory, write everything durable in one transaction, then send, then answer waiting clients.
- * Proposals that arrive within one event-loop turn become one append and one fsync.
+ * The ready loop: the only asynchronous code around the pure core, and the same loop in
+ * production, in the tests' in-process clusters and in the simulator; only the clock, the
+ * storage, the transport and the modules are injected. Inputs (peer messages, ticks, client
+ * proposals and reads) queue up and are fed into Raft together once per turn; each Ready is then
+ * handled in the order its contract demands, one at a time:
+ *
+ *   1. load an installed snapshot into a fresh state (in slices) and apply committed entries in
+ *      memory, collecting each one's outcome and row changes;
+ *   2. persist the snapshot, entries, hard state, row changes and applied index in one write,
+ *      durable (fsync) when the Ready says it must be, and wait for it;
+ *   3. only then send the Ready's messages;
+ *   4. answer the clients whose entries applied and the reads now safe to serve; advance().
+ *
+ * While a Ready is being persisted new inputs wait in the inbox, so they form the next batch: one
+ * append and one fsync for everything that arrived meanwhile.
  */
 
-import { oncePerTurn } from "../util/once-per-turn.js";
 import {
   ControlState,
+  ModuleRegistry,
+  SnapshotReader,
+  SnapshotWriter,
+  concatCursors,
   encodeEnvelope,
-  encodeMemberContext,
-  type ApplyResult,
+  hashText,
+  restoreSnapshot,
+  type AppliedEntry,
   type Command,
-  type Decision,
-  type MemberAddresses,
+  type Cursor,
+  type Row,
+  type RowChange,
+  type StateModule,
 } from "../control/index.js";
 import {
   RaftNode,
   SeededRandom,
+  assert,
   type ConfigChange,
-  type Message,
+  type Entry,
   type NodeId,
   type RaftOptions,
   type RaftStatus,
   type Ready,
+  type Snapshot,
   type StartState,
 } from "../raft/index.js";
-import type { SqliteStore } from "../store/sqlite-store.js";
+import { isRaftMessage, type PeerMessage } from "../transport/peer-message.js";
+import { SILENT_LOGGER, type Logger } from "../util/logger.js";
+import { runInSlices, type SlicedJob } from "./background.js";
+import { SYSTEM_CLOCK, oncePerTurnOn, type Clock } from "./clock.js";
+import { ControllerHost, type ControllerContext } from "./controllers.js";
+import type { AnyDomainModule, Committed, NodeApi } from "./domain-module.js";
+import { CommandRefused, NodeError } from "./errors.js";
+import { Forwarder } from "./forwarder.js";
+import { RequestTracker, type ReadDone, type SubmitDone, type SubmitResult } from "./requests.js";
+import type { NodeStorage } from "./storage.js";
+import type { NodeCounters, NodeView } from "./view.js";
 
-/** How the driver reaches its peers. */
+/** How the node reaches its peers. */
 export interface Transport {
-  /** Queues messages for their recipients; never blocks, may drop (Raft tolerates loss). */
-  send(messages: readonly Message[]): void;
+  /** Queues messages for their recipients; never blocks, may drop (Raft and forwarding tolerate loss). */
+  send(messages: readonly PeerMessage[]): void;
   /** Registers the handler for messages from peers. */
-  onMessage(handler: (message: Message) => void): void;
+  onMessage(handler: (message: PeerMessage) => void): void;
 }
 
-/** Why the node could not take a request. Stable codes for the HTTP layer. */
-export type NodeErrorCode =
-  | "not_leader"
-  | "no_leader"
-  | "overloaded"
-  | "proposal_dropped"
-  | "timeout"
-  | "shutting_down"
-  | "entry_too_large"
-  | "uncommitted_limit"
-  | "leadership_transfer_in_progress"
-  | "config_change_pending"
-  | "invalid_config_change"
-  | "invalid_transfer_target";
-
-/** A refusal with the leader to try instead, when known. */
-export class NodeError extends Error {
-  override name = "NodeError";
-  constructor(
-    readonly code: NodeErrorCode,
-    message: string,
-    readonly leaderId: NodeId | null = null,
-  ) {
-    super(message);
-  }
+/** Watches applied entries and installed snapshots (the simulator's state-machine checker). */
+export interface ApplyObserver {
+  onApplied(entry: Entry, hashAfter: number): void;
+  onSnapshotInstalled(index: number, hash: number): void;
 }
 
-/** What the driver is configured with. */
+/** Deliberately broken loop behaviour, so the simulator can show its checkers catch it. */
+export interface LoopBugs {
+  /** Send a Ready's messages before its writes are durable. */
+  readonly sendBeforePersist?: boolean;
+}
+
+/** What the node is configured with. */
 export interface NodeOptions {
   readonly id: NodeId;
-  readonly store: SqliteStore;
+  /** Every domain module (their order is the order of snapshot sections), with the store's registry. */
+  readonly registry: ModuleRegistry<AnyDomainModule>;
+  readonly storage: NodeStorage;
   readonly transport: Transport;
   /** The founding voters when the store is empty and this node founds the cluster; null to join one. */
   readonly founders: readonly NodeId[] | null;
+  readonly clock?: Clock;
   /** Raft tunables (in ticks). */
   readonly raft?: Omit<RaftOptions, "id" | "random">;
   /** Wall-clock milliseconds per tick. */
   readonly tickMs?: number;
-  /** Wall-clock time, written into entries by the leader. */
-  readonly now?: () => number;
-  /** Seed for election timeouts. */
+  /** Seed for election timeouts and this run's boot id. */
   readonly seed?: number;
-  /** Requests waiting for their entry at once; more are refused with "overloaded". */
+  /** Requests waiting for their outcome at once; more are refused with "overloaded". */
   readonly maxPendingRequests?: number;
   /** How long a proposal or read may wait for its outcome. */
   readonly requestTimeoutMs?: number;
-  /** Where this node is reached; a new leader announces it so followers can forward writes. */
-  readonly advertise?: MemberAddresses;
-  /** Addresses known from configuration (the --peers list). */
-  readonly knownAddresses?: ReadonlyMap<NodeId, MemberAddresses>;
-  /** Called with the Raft address of every other member whenever that set changes. */
-  readonly onPeersChanged?: (peers: ReadonlyMap<NodeId, string>) => void;
+  readonly logger?: Logger;
+  /** Rows per slice when writing a snapshot or rebuilding tables, bytes per slice when reading one. */
+  readonly slice?: { readonly rows: number; readonly bytes: number };
+  readonly observer?: ApplyObserver;
+  readonly bugs?: LoopBugs;
 }
 
-/** A committed proposal: where it landed and what applying it did. */
-export interface Committed {
-  readonly index: number;
-  readonly term: number;
-  readonly result: ApplyResult;
-}
+type Input =
+  | { readonly kind: "message"; readonly message: PeerMessage }
+  | { readonly kind: "tick" }
+  | { readonly kind: "submit"; readonly command: Command; readonly done: SubmitDone }
+  | { readonly kind: "read"; readonly done: ReadDone }
+  | { readonly kind: "call"; readonly run: () => void };
 
-/** Counters and gauges for metrics. */
-export interface NodeCounters {
-  proposals: number;
-  proposalsFailed: number;
-  readies: number;
-  appliedEntries: number;
-  leaderChanges: number;
-  elections: number;
-  lastApplyMs: number;
-}
+const DEFAULT_SLICE = { rows: 10_000, bytes: 2 * 1024 * 1024 };
+const SKIPPED: AppliedEntry = { outcome: { kind: "none" }, changes: [], origin: null };
 
-interface Waiter {
-  readonly term: number;
-  readonly resolve: (committed: Committed) => void;
-  readonly reject: (error: NodeError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface ReadWaiter {
-  index: number;
-  readonly resolve: () => void;
-  readonly reject: (error: NodeError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/** One juno node: Raft, the replicated state, the store and the transport, driven by the event loop. */
-export class JunoNode {
+/** One juno node: Raft, the replicated state, the store and the transport, driven by the loop. */
+export class JunoNode implements NodeApi {
   readonly id: NodeId;
-  readonly raft: RaftNode;
-  state: ControlState;
-  readonly counters: NodeCounters = {
+  readonly view: NodeView;
+  readonly registry: ModuleRegistry<AnyDomainModule>;
+  /** Wall-clock milliseconds per tick. */
+  readonly tickMs: number;
+  private readonly raftNode: RaftNode;
+  private state: ControlState;
+  private readonly storage: NodeStorage;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly slice: { readonly rows: number; readonly bytes: number };
+  private readonly requests: RequestTracker;
+  private readonly forwarder: Forwarder;
+  private readonly controllers: ControllerHost;
+  private readonly counters: NodeCounters = {
     proposals: 0,
     proposalsFailed: 0,
+    proposalsForwarded: 0,
     readies: 0,
     appliedEntries: 0,
     leaderChanges: 0,
     elections: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
     lastApplyMs: 0,
   };
-  private readonly store: SqliteStore;
-  private readonly transport: Transport;
-  private readonly now: () => number;
-  /** Wall-clock milliseconds per tick. */
-  readonly tickMs: number;
-  private readonly maxPending: number;
-  private readonly timeoutMs: number;
-  private readonly waiters = new Map<number, Waiter>();
-  private readonly reads = new Map<number, ReadWaiter>();
-  private readonly readsWaitingForApply: ReadWaiter[] = [];
-  private nextReadContext = 1;
-  /** One flush per event-loop turn. */
-  private readonly scheduleFlush = oncePerTurn(() => this.flush());
-  private ticker: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private lastLeader: NodeId | null = null;
+  private readonly observer: ApplyObserver | null;
+  private readonly bugs: LoopBugs;
   private readonly listeners = new Set<() => void>();
-  private readonly advertise: MemberAddresses;
-  private readonly knownAddresses: ReadonlyMap<NodeId, MemberAddresses>;
-  /** Members being added: their addresses until the log records them. */
-  private readonly pendingAddresses = new Map<NodeId, MemberAddresses>();
-  private readonly onPeersChanged: (peers: ReadonlyMap<NodeId, string>) => void;
-  private lastPeers = "";
+  private inbox: Input[] = [];
+  /** A Ready is being handled (between ready() and advance()). */
+  private busy = false;
+  /** pump() is on the stack (a synchronous store completes inside it). */
+  private pumping = false;
+  private stopped = false;
+  private started = false;
+  private ticker: ReturnType<Clock["setTimeout"]> | null = null;
+  private lastLeader: NodeId | null = null;
+  private snapshotJob: { job: SlicedJob; writer: SnapshotWriter } | null = null;
+  private rebuildJob: SlicedJob | null = null;
+  private readonly schedulePump: () => void;
 
   constructor(options: NodeOptions) {
     this.id = options.id;
-    this.store = options.store;
+    this.registry = options.registry;
+    this.storage = options.storage;
     this.transport = options.transport;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.tickMs = options.tickMs ?? 100;
-    this.maxPending = options.maxPendingRequests ?? 10_000;
-    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.advertise = options.advertise ?? { raft: null, http: null };
-    this.knownAddresses = options.knownAddresses ?? new Map();
-    this.onPeersChanged = options.onPeersChanged ?? (() => undefined);
-    const stored = this.store.load();
-    let start: StartState;
-    if (!stored.fresh) {
-      start = {
-        kind: "restart",
-        state: {
-          hardState: stored.hardState,
-          snapshot: stored.snapshot,
-          entries: stored.entries,
-          applied: stored.appliedIndex,
-        },
-      };
-    } else if (options.founders !== null) {
-      start = { kind: "bootstrap", voters: options.founders };
-    } else {
-      start = { kind: "join" };
-    }
-    const random = new SeededRandom(options.seed ?? hashSeed(this.id, this.now()));
-    this.raft = new RaftNode({ ...options.raft, id: this.id, random }, start);
-    // The in-memory state is the snapshot plus the entries the store already applied.
-    this.state = stored.snapshot === null ? new ControlState() : ControlState.restore(stored.snapshot.data);
-    for (const entry of stored.entries) {
-      if (entry.index > stored.appliedIndex) break;
-      if (entry.index > this.state.appliedIndex) this.state.apply(entry);
-    }
-    this.transport.onMessage((message) => this.receive(message));
+    this.log = (options.logger ?? SILENT_LOGGER).child({ component: "node" });
+    this.slice = options.slice ?? DEFAULT_SLICE;
+    this.observer = options.observer ?? null;
+    this.bugs = options.bugs ?? {};
+    this.schedulePump = oncePerTurnOn(this.clock, () => this.pump());
+    const seed = options.seed ?? hashSeed(this.id, this.clock.now());
+    const stored = this.storage.load();
+    this.raftNode = new RaftNode(
+      { ...options.raft, id: this.id, random: new SeededRandom(seed) },
+      startState(stored, options.founders),
+    );
+    this.state = this.recover(stored.snapshot, stored.entries, stored.appliedIndex);
+    this.requests = new RequestTracker(
+      this.clock,
+      options.requestTimeoutMs ?? 10_000,
+      options.maxPendingRequests ?? 10_000,
+      () => this.raftNode.leaderId,
+    );
+    this.forwarder = new Forwarder(
+      {
+        id: this.id,
+        registry: this.registry,
+        requests: this.requests,
+        send: (messages) => this.transport.send(messages),
+        term: () => this.raftNode.term,
+        now: () => this.clock.now(),
+        propose: (data) => this.raftNode.propose(data),
+      },
+      (new SeededRandom(seed ^ 0x5bd1e995).nextU32() >>> 0).toString(36),
+    );
+    this.view = this.createView();
+    const context = this.controllerContext();
+    this.controllers = new ControllerHost(
+      this.registry.modules.flatMap((module) => module.controllers ?? []),
+      this.registry.modules.flatMap((module) => module.services ?? []),
+      context,
+    );
+    this.transport.onMessage((message) => this.enqueue({ kind: "message", message }));
+    if (stored.projectionStale) this.rebuildProjection();
   }
 
-  /** Starts ticking. */
+  /** The Raft core, for the simulator's checkers and tests; everything else reads `view`. */
+  get raft(): RaftNode {
+    return this.raftNode;
+  }
+
+  /** Starts ticking and the modules' services. */
   start(): void {
-    this.refreshPeers();
-    this.ticker = setInterval(() => {
-      this.raft.tick();
-      this.promoteCaughtUpLearners();
-      this.flush();
-    }, this.tickMs);
-    this.flush();
+    if (this.started) return;
+    this.started = true;
+    this.controllers.startServices();
+    this.scheduleTick();
+    this.pump();
   }
 
   /** Whether this node leads. */
   isLeader(): boolean {
-    return this.raft.role === "leader";
+    return this.raftNode.role === "leader";
   }
 
-  /** Replicates a command; resolves once it is committed and applied here. */
-  propose(command: Command): Promise<Committed> {
-    return this.replicate(() => this.raft.propose(encodeEnvelope({ command, timestamp: this.now() })));
-  }
-
-  /** Replicates a membership change; resolves once it is committed. */
-  changeMembership(change: ConfigChange): Promise<Committed> {
-    return this.replicate(() => this.raft.proposeConfigChange(change));
-  }
+  // ---------------------------------------------------------------- requests (callbacks)
 
   /**
-   * Adds a node as a learner; the leader promotes it once it has caught up. Its addresses travel
-   * with the change, so every member learns where it is.
+   * Replicates a command through this node: appended here when it leads, forwarded to the leader
+   * otherwise. `done` hears once the entry applied here (or why it will not).
    */
-  addMember(id: NodeId, addresses: MemberAddresses): Promise<Committed> {
-    this.pendingAddresses.set(id, addresses);
-    this.refreshPeers();
-    return this.changeMembership({ type: "add_learner", node: id, context: encodeMemberContext(addresses) });
+  submit(command: Command, done: SubmitDone): void {
+    if (this.stopped) return done({ ok: false, error: shuttingDown() });
+    if (this.requests.full()) {
+      return done({
+        ok: false,
+        error: new NodeError("overloaded", "too many requests waiting; retry later", this.raftNode.leaderId),
+      });
+    }
+    this.enqueue({ kind: "submit", command, done });
   }
 
-  /** Where member `id` is reached: as the log records it, else as configured. */
-  addressesOf(id: NodeId): MemberAddresses {
-    if (id === this.id) return this.advertise;
-    const recorded = this.state.memberAddresses(id);
-    const known = this.knownAddresses.get(id);
-    const pending = this.pendingAddresses.get(id);
-    return {
-      raft: recorded?.raft ?? known?.raft ?? pending?.raft ?? null,
-      http: recorded?.http ?? known?.http ?? pending?.http ?? null,
-    };
-  }
-
-  /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */
-  readBarrier(): Promise<void> {
-    if (this.stopped) return Promise.reject(new NodeError("shutting_down", "the node is shutting down"));
-    if (this.reads.size + this.readsWaitingForApply.length >= this.maxPending) {
-      return Promise.reject(
-        new NodeError("overloaded", "too many reads waiting; retry later", this.raft.leaderId),
+  /** Calls `done` once this node's state reflects every write committed before the call (ReadIndex). */
+  read(done: ReadDone): void {
+    if (this.stopped) return done(shuttingDown());
+    if (this.requests.full()) {
+      return done(
+        new NodeError("overloaded", "too many requests waiting; retry later", this.raftNode.leaderId),
       );
     }
-    return new Promise((resolve, reject) => {
-      const context = this.nextReadContext++;
-      const timer = setTimeout(() => {
-        this.reads.delete(context);
-        const at = this.readsWaitingForApply.findIndex((read) => read === waiter);
-        if (at >= 0) this.readsWaitingForApply.splice(at, 1);
-        reject(new NodeError("timeout", "no read index within the timeout", this.raft.leaderId));
-      }, this.timeoutMs);
-      const waiter: ReadWaiter = { index: 0, resolve, reject, timer };
-      this.reads.set(context, waiter);
-      this.raft.readIndex(context);
-      this.scheduleFlush();
+    this.enqueue({ kind: "read", done });
+  }
+
+  /** Replicates a membership change (leader only). */
+  submitMembershipChange(change: ConfigChange, done: SubmitDone): void {
+    if (this.stopped) return done({ ok: false, error: shuttingDown() });
+    this.enqueue({
+      kind: "call",
+      run: () => {
+        const accepted = this.raftNode.proposeConfigChange(change);
+        if (!accepted.ok) {
+          done({ ok: false, error: new NodeError(accepted.code, accepted.message, accepted.leaderId) });
+          return;
+        }
+        this.requests.expectEntry(accepted.index, accepted.term, done);
+      },
     });
   }
 
   /** Hands leadership to `target` (TimeoutNow once it has caught up). */
-  transferLeadership(target: NodeId): void {
-    const result = this.raft.transferLeadership(target);
-    if (!result.ok) throw new NodeError(result.code, result.message, result.leaderId);
-    this.scheduleFlush();
+  requestTransfer(target: NodeId, done: (error: NodeError | null) => void): void {
+    if (this.stopped) return done(shuttingDown());
+    this.enqueue({
+      kind: "call",
+      run: () => {
+        const result = this.raftNode.transferLeadership(target);
+        done(result.ok ? null : new NodeError(result.code, result.message, result.leaderId));
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- requests (promises, for routes)
+
+  /** Replicates a command of `spec`'s kind; resolves with its result once applied here. */
+  propose<S, T extends import("typebox").TSchema, R>(
+    spec: import("../control/index.js").CommandSpec<S, T, R>,
+    body: import("typebox").Static<T>,
+  ): Promise<Committed<R>> {
+    return new Promise((resolve, reject) => {
+      this.submit({ kind: spec.kind, body }, (result) => {
+        if (!result.ok) return reject(result.error);
+        const outcome = result.outcome;
+        if (outcome.kind === "refused")
+          return reject(new CommandRefused(outcome.code, outcome.message, result.index));
+        // The registry routed this entry to `spec`'s apply, whose result type is R.
+        const value = (outcome.kind === "ok" ? outcome.value : null) as R;
+        resolve({ index: result.index, term: result.term, value });
+      });
+    });
+  }
+
+  /** Resolves once this node's state reflects every write committed before the call. */
+  readBarrier(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.read((error) => (error === null ? resolve() : reject(error))),
+    );
+  }
+
+  /** Replicates a membership change; resolves once committed and applied here. */
+  changeMembership(change: ConfigChange): Promise<{ index: number; term: number }> {
+    return new Promise((resolve, reject) =>
+      this.submitMembershipChange(change, (result) =>
+        result.ok ? resolve({ index: result.index, term: result.term }) : reject(result.error),
+      ),
+    );
+  }
+
+  /** Hands leadership to `target`. */
+  transferLeadership(target: NodeId): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.requestTransfer(target, (error) => (error === null ? resolve() : reject(error))),
+    );
   }
 
   /** Raft's view of the node. */
   status(): RaftStatus {
-    return this.raft.status();
-  }
-
-  /** The decision proposed at `index`, from local state. */
-  decision(index: number): Decision | undefined {
-    return this.state.decision(index);
+    return this.raftNode.status();
   }
 
   /** Calls `listener` after every handled Ready (for tests and status streams). */
@@ -299,261 +342,390 @@ export class JunoNode {
    */
   async shutdown(timeoutMs = 5_000): Promise<void> {
     if (this.isLeader()) {
-      const status = this.raft.status();
-      const candidates = status.progress
+      const status = this.raftNode.status();
+      const target = status.progress
         .filter((p) => p.id !== this.id && p.voter)
-        .sort((a, b) => b.match - a.match);
-      const target = candidates[0];
+        .sort((a, b) => b.match - a.match)[0];
       if (target !== undefined) {
-        try {
-          this.transferLeadership(target.id);
-          await this.waitFor(() => !this.isLeader(), timeoutMs);
-        } catch {
-          // A transfer that cannot start or finish leaves the election to the followers' timeouts.
-        }
+        const handedOver = await this.transferLeadership(target.id).then(
+          () => true,
+          () => false,
+        );
+        if (handedOver) await this.waitFor(() => !this.isLeader(), timeoutMs);
       }
     }
     this.stop();
+  }
+
+  /** Stops ticking and fails every waiting request. The store and transport are the caller's to close. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== null) this.clock.clearTimeout(this.ticker);
+    this.ticker = null;
+    this.snapshotJob?.job.cancel();
+    this.snapshotJob?.writer.cancel();
+    this.rebuildJob?.cancel();
+    this.controllers.stopAll();
+    this.requests.failAll(shuttingDown());
+    this.inbox = [];
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private enqueue(input: Input): void {
+    if (this.stopped) return;
+    this.inbox.push(input);
+    this.schedulePump();
+  }
+
+  private scheduleTick(): void {
+    this.ticker = this.clock.setTimeout(() => {
+      if (this.stopped) return;
+      this.inbox.push({ kind: "tick" });
+      this.pump();
+      this.scheduleTick();
+    }, this.tickMs);
+  }
+
+  /** Feeds queued inputs into Raft and handles Readys until there are none or one is being persisted. */
+  private pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      while (!this.stopped && !this.busy) {
+        this.drainInbox();
+        if (!this.raftNode.hasReady()) break;
+        this.handleReady(this.raftNode.ready());
+      }
+      if (!this.busy && !this.stopped) this.maybeSnapshot();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private drainInbox(): void {
+    if (this.inbox.length === 0) return;
+    const inputs = this.inbox;
+    this.inbox = [];
+    for (const input of inputs) this.handleInput(input);
+    this.forwarder.flush();
+  }
+
+  private handleInput(input: Input): void {
+    switch (input.kind) {
+      case "message":
+        return this.handleMessage(input.message);
+      case "tick":
+        this.raftNode.tick();
+        return;
+      case "submit":
+        return this.handleSubmit(input.command, input.done);
+      case "read":
+        this.raftNode.readIndex(this.requests.expectRead(input.done));
+        return;
+      case "call":
+        input.run();
+        return;
+    }
+  }
+
+  private handleMessage(message: PeerMessage): void {
+    if (isRaftMessage(message)) this.raftNode.step(message);
+    else if (message.type === "propose") this.forwarder.onRequest(message, this.raftNode.leaderId);
+    else this.forwarder.onResponse(message);
+  }
+
+  private handleSubmit(command: Command, done: SubmitDone): void {
+    const raft = this.raftNode;
+    if (raft.role === "leader") {
+      const accepted = raft.propose(encodeEnvelope(command.kind, this.clock.now(), null, command.body));
+      if (!accepted.ok) {
+        this.counters.proposalsFailed++;
+        return done({ ok: false, error: new NodeError(accepted.code, accepted.message, accepted.leaderId) });
+      }
+      this.counters.proposals++;
+      this.requests.expectEntry(accepted.index, accepted.term, done);
+      return;
+    }
+    const leader = raft.leaderId;
+    if (leader === null || leader === this.id) {
+      this.counters.proposalsFailed++;
+      return done({
+        ok: false,
+        error: new NodeError("no_leader", "no leader is known right now; retry shortly"),
+      });
+    }
+    this.counters.proposalsForwarded++;
+    this.forwarder.forward(leader, command.kind, command.body, done);
+  }
+
+  private handleReady(ready: Ready): void {
+    this.busy = true;
+    this.counters.readies++;
+    if (ready.snapshot === null) return this.applyAndPersist(ready, false);
+    const snapshot = ready.snapshot;
+    this.snapshotJob?.job.cancel();
+    this.snapshotJob?.writer.cancel();
+    this.snapshotJob = null;
+    this.rebuildJob?.cancel();
+    this.rebuildJob = null;
+    const reader = new SnapshotReader(this.registry, snapshot.data);
+    runInSlices(
+      this.clock,
+      () => reader.step(this.slice.bytes),
+      () => {
+        if (this.stopped) return;
+        const restored = reader.finish();
+        // The leader wrote it from its own state: a snapshot that disagrees with Raft is a broken invariant.
+        assert(
+          restored.appliedIndex === snapshot.index,
+          () => `snapshot data is at ${restored.appliedIndex}, not ${snapshot.index}`,
+        );
+        this.state = restored;
+        this.observer?.onSnapshotInstalled(snapshot.index, restored.hash);
+        this.counters.snapshotsInstalled++;
+        this.log.info(
+          { index: snapshot.index, bytes: snapshot.data.length, hash: hashText(restored.hash) },
+          "snapshot installed",
+        );
+        this.applyAndPersist(ready, true);
+      },
+      (error) => {
+        throw error;
+      },
+    );
+  }
+
+  private applyAndPersist(ready: Ready, installed: boolean): void {
+    const started = performance.now();
+    const applied: AppliedEntry[] = [];
+    const changes: RowChange[] = [];
+    for (const entry of ready.committedEntries) {
+      if (entry.index <= this.state.appliedIndex) {
+        applied.push(SKIPPED);
+        continue;
+      }
+      const result = this.state.apply(entry);
+      applied.push(result);
+      for (const change of result.changes) changes.push(change);
+      this.observer?.onApplied(entry, this.state.hash);
+    }
+    this.counters.lastApplyMs = performance.now() - started;
+    const last = ready.committedEntries.at(-1);
+    if (this.bugs.sendBeforePersist) this.send(ready);
+    this.storage.persist(
+      {
+        snapshot: installed ? ready.snapshot : null,
+        entries: ready.entries,
+        hardState: ready.hardState,
+        applied: last === undefined ? null : { index: last.index, changes },
+        sync: ready.mustSync,
+      },
+      (error) => {
+        if (error !== null) return this.fail(error);
+        if (this.stopped) return;
+        this.afterPersist(ready, applied, installed);
+      },
+    );
+  }
+
+  private afterPersist(ready: Ready, applied: readonly AppliedEntry[], installed: boolean): void {
+    if (!this.bugs.sendBeforePersist) this.send(ready);
+    ready.committedEntries.forEach((entry, i) => this.requests.settle(entry, applied[i]!));
+    this.counters.appliedEntries += ready.committedEntries.length;
+    for (const failure of ready.readFailures) this.requests.failRead(failure.context, failure.reason);
+    for (const readState of ready.readStates) this.requests.readReady(readState.context, readState.index);
+    if (ready.snapshot !== null) this.requests.failCoveredBy(ready.snapshot.index);
+    this.raftNode.advance();
+    this.requests.serveReads(this.state.appliedIndex);
+    if (ready.softState !== null) this.onSoftState();
+    this.controllers.update(this.isLeader(), this.raftNode.log.lastIndex(), this.state.appliedIndex);
+    if (installed) this.rebuildProjection();
+    this.busy = false;
+    for (const listener of this.listeners) listener();
+    if (!this.pumping) this.pump();
+  }
+
+  private send(ready: Ready): void {
+    if (ready.messages.length > 0) this.transport.send(ready.messages);
+  }
+
+  private onSoftState(): void {
+    const leader = this.raftNode.leaderId;
+    if (leader !== this.lastLeader) {
+      if (leader !== null) this.counters.leaderChanges++;
+      this.log.info({ leader, term: this.raftNode.term, role: this.raftNode.role }, "leader changed");
+      this.forwarder.onLeaderChange(leader);
+    }
+    if (this.raftNode.role === "candidate") {
+      this.counters.elections++;
+      this.log.info({ term: this.raftNode.term }, "election started");
+    }
+    this.lastLeader = leader;
+  }
+
+  /** A store that cannot write leaves the node unable to acknowledge anything: stop, loudly. */
+  private fail(error: Error): void {
+    this.log.error({ err: error }, "storage write failed; the node stops");
+    this.stop();
+    throw error;
+  }
+
+  // ---------------------------------------------------------------- snapshots and projections
+
+  /** The state at startup: the stored snapshot, then the entries the store already applied. */
+  private recover(snapshot: Snapshot | null, entries: readonly Entry[], appliedIndex: number): ControlState {
+    const state =
+      snapshot === null ? new ControlState(this.registry) : restoreSnapshot(this.registry, snapshot.data);
+    if (snapshot !== null)
+      assert(
+        state.appliedIndex === snapshot.index,
+        () => `stored snapshot data is at ${state.appliedIndex}, not ${snapshot.index}`,
+      );
+    for (const entry of entries) {
+      if (entry.index > appliedIndex) break;
+      if (entry.index > state.appliedIndex) state.apply(entry);
+    }
+    return state;
+  }
+
+  /** Compaction: when Raft says the log is long enough, write a snapshot in slices, then fold the log. */
+  private maybeSnapshot(): void {
+    if (this.snapshotJob !== null || !this.raftNode.snapshotDue()) return;
+    const writer = new SnapshotWriter(this.state);
+    const job = runInSlices(
+      this.clock,
+      () => writer.step(this.slice.rows),
+      () => this.enqueue({ kind: "call", run: () => this.finishSnapshot(writer) }),
+      (error) => {
+        throw error;
+      },
+    );
+    this.snapshotJob = { job, writer };
+  }
+
+  private finishSnapshot(writer: SnapshotWriter): void {
+    if (this.snapshotJob?.writer !== writer) return;
+    const data = writer.data();
+    const firstKept = this.raftNode.takeSnapshot(writer.index, data);
+    const snapshot = this.raftNode.currentSnapshot();
+    this.counters.snapshotsTaken++;
+    this.log.info({ index: writer.index, bytes: data.length, firstKept }, "snapshot taken");
+    if (snapshot === null || snapshot.index !== writer.index) {
+      this.snapshotJob = null;
+      return;
+    }
+    this.storage.saveSnapshot(snapshot, firstKept, (error) => {
+      if (error !== null) return this.fail(error);
+      if (this.snapshotJob?.writer === writer) this.snapshotJob = null;
+      this.schedulePump();
+    });
+  }
+
+  /** Rewrites the projected tables from the state, in slices, after a snapshot replaced it. */
+  private rebuildProjection(): void {
+    this.rebuildJob?.cancel();
+    const cursors: Cursor<{ readonly table: string; readonly row: Row }>[] = [];
+    for (const module of this.registry.modules) {
+      const projection = module.projection;
+      if (projection !== undefined) cursors.push(projection.rows(this.state.of(module)));
+    }
+    const cursor = concatCursors(cursors);
+    const job = runInSlices(
+      this.clock,
+      () => {
+        if (this.stopped) return true;
+        this.storage.writeProjectionRows(cursor.next(this.slice.rows));
+        return cursor.done;
+      },
+      () => {
+        cursor.close();
+        if (this.stopped || this.rebuildJob !== job) return;
+        this.storage.finishProjectionRebuild();
+        this.rebuildJob = null;
+        this.log.info({ applied: this.state.appliedIndex }, "projected tables rebuilt");
+      },
+      (error) => {
+        throw error;
+      },
+    );
+    if (!job.cancelled) this.rebuildJob = job;
+  }
+
+  // ---------------------------------------------------------------- views
+
+  private createView(): NodeView {
+    return {
+      id: this.id,
+      tickMs: this.tickMs,
+      registry: this.registry,
+      isLeader: () => this.isLeader(),
+      leaderId: () => this.raftNode.leaderId,
+      status: () => this.raftNode.status(),
+      membership: () => this.raftNode.membership,
+      role: () => this.raftNode.role,
+      term: () => this.raftNode.term,
+      state: <S>(module: StateModule<S>): S => this.state.of(module),
+      appliedIndex: () => this.state.appliedIndex,
+      commitIndex: () => this.raftNode.log.committed,
+      stateHash: () => this.state.hash,
+      counters: () => this.counters,
+      readLog: (from, to, limit) => this.storage.readLog(from, to, limit),
+      firstLogIndex: () => this.storage.firstIndex(),
+      onChange: (listener) => this.onChange(listener),
+    };
+  }
+
+  private controllerContext(): ControllerContext {
+    return {
+      view: this.view,
+      clock: this.clock,
+      log: this.log.child({ component: "controller" }),
+      submit: (command, done) => this.submit(command, done ?? ignore),
+      changeMembership: (change, done) => this.submitMembershipChange(change, done ?? ignore),
+      transferLeadership: (target, done) => this.requestTransfer(target, done ?? (() => undefined)),
+    };
   }
 
   /** Resolves when `condition` holds after a Ready, or after `timeoutMs` regardless. */
   private waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       if (condition()) return resolve();
-      const timer = setTimeout(done, timeoutMs);
+      const timer = this.clock.setTimeout(done, timeoutMs);
       const unsubscribe = this.onChange(() => {
         if (condition()) done();
       });
+      const clock = this.clock;
       function done(): void {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         unsubscribe();
         resolve();
       }
     });
   }
+}
 
-  /**
-   * As leader, promotes a learner to voter once it has every committed entry, one change at a time.
-   * (Added nodes join as learners so a new, empty node never weakens the quorum while it catches up.)
-   */
-  private promoteCaughtUpLearners(): void {
-    if (!this.isLeader() || this.promotionPending) return;
-    const status = this.raft.status();
-    const learner = status.progress.find(
-      (p) => !p.voter && status.membership.learners.includes(p.id) && p.match >= status.commitIndex,
-    );
-    if (learner === undefined) return;
-    this.promotionPending = true;
-    this.changeMembership({ type: "promote", node: learner.id })
-      .catch(() => undefined)
-      .finally(() => {
-        this.promotionPending = false;
-      });
+function ignore(_result: SubmitResult): void {}
+
+function shuttingDown(): NodeError {
+  return new NodeError("shutting_down", "the node is shutting down");
+}
+
+/** How Raft starts: from what the store holds, as a founder of a new cluster, or empty to join one. */
+function startState(stored: ReturnType<NodeStorage["load"]>, founders: readonly NodeId[] | null): StartState {
+  if (!stored.fresh) {
+    return {
+      kind: "restart",
+      state: {
+        hardState: stored.hardState,
+        snapshot: stored.snapshot,
+        entries: stored.entries,
+        applied: stored.appliedIndex,
+      },
+    };
   }
-
-  private promotionPending = false;
-
-  /** Stops ticking and fails every waiting request. The store and transport are the caller's to close. */
-  stop(): void {
-    this.stopped = true;
-    if (this.ticker !== null) clearInterval(this.ticker);
-    this.ticker = null;
-    for (const [index, waiter] of this.waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new NodeError("shutting_down", "the node is shutting down"));
-      this.waiters.delete(index);
-    }
-    for (const waiter of [...this.reads.values(), ...this.readsWaitingForApply]) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new NodeError("shutting_down", "the node is shutting down"));
-    }
-    this.reads.clear();
-    this.readsWaitingForApply.length = 0;
-  }
-
-  private replicate(append: () => ReturnType<RaftNode["propose"]>): Promise<Committed> {
-    if (this.stopped) return Promise.reject(new NodeError("shutting_down", "the node is shutting down"));
-    if (this.waiters.size >= this.maxPending) {
-      return Promise.reject(
-        new NodeError("overloaded", "too many proposals waiting; retry later", this.raft.leaderId),
-      );
-    }
-    const accepted = append();
-    if (!accepted.ok) {
-      this.counters.proposalsFailed++;
-      return Promise.reject(new NodeError(accepted.code, accepted.message, accepted.leaderId));
-    }
-    this.counters.proposals++;
-    this.scheduleFlush();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(accepted.index);
-        reject(
-          new NodeError("timeout", "the proposal was not committed within the timeout", this.raft.leaderId),
-        );
-      }, this.timeoutMs);
-      this.waiters.set(accepted.index, { term: accepted.term, resolve, reject, timer });
-    });
-  }
-
-  private receive(message: Message): void {
-    if (this.stopped) return;
-    this.raft.step(message);
-    this.scheduleFlush();
-  }
-
-  /** Handles Readys until there are none. */
-  private flush(): void {
-    if (this.stopped) return;
-    while (this.raft.hasReady()) this.handleReady(this.raft.ready());
-    if (this.raft.snapshotDue()) {
-      const index = this.state.appliedIndex;
-      const firstKept = this.raft.takeSnapshot(index, this.state.snapshot());
-      this.store.saveSnapshot(this.raft.currentSnapshot()!, firstKept);
-    }
-  }
-
-  private handleReady(ready: Ready): void {
-    this.counters.readies++;
-    const started = performance.now();
-    if (ready.snapshot !== null) this.state = ControlState.restore(ready.snapshot.data);
-    const results: ApplyResult[] = [];
-    const decisions = new Map<number, Decision>();
-    for (const entry of ready.committedEntries) {
-      if (entry.index <= this.state.appliedIndex) {
-        results.push({ kind: "none" });
-        continue;
-      }
-      const result = this.state.apply(entry);
-      results.push(result);
-      for (const decision of ControlState.changesOf(result).decisions)
-        decisions.set(decision.index, decision);
-    }
-    const lastCommitted = ready.committedEntries.at(-1);
-    // 1. Everything durable in one transaction: entries, hard state, applied effects and index.
-    this.store.write({
-      snapshot:
-        ready.snapshot === null ? null : { snapshot: ready.snapshot, decisions: this.state.listDecisions() },
-      entries: ready.entries,
-      hardState: ready.hardState,
-      applied:
-        lastCommitted === undefined
-          ? null
-          : { index: lastCommitted.index, decisions: [...decisions.values()] },
-    });
-    // 2. Only then may peers hear of it.
-    if (ready.messages.length > 0) this.transport.send(ready.messages);
-    // 3. Answer the clients whose entries are now applied, and the reads now safe to serve.
-    ready.committedEntries.forEach((entry, i) => this.settle(entry.index, entry.term, results[i]!));
-    this.counters.appliedEntries += ready.committedEntries.length;
-    for (const failure of ready.readFailures) this.failRead(failure.context, failure.reason);
-    for (const readState of ready.readStates) this.readReady(readState.context, readState.index);
-    if (ready.snapshot !== null) this.failWaitersUpTo(ready.snapshot.index);
-    this.raft.advance();
-    this.serveReads();
-    if (ready.softState !== null) this.onSoftState();
-    this.refreshPeers();
-    this.counters.lastApplyMs = performance.now() - started;
-    for (const listener of this.listeners) listener();
-  }
-
-  private settle(index: number, term: number, result: ApplyResult): void {
-    const waiter = this.waiters.get(index);
-    if (waiter === undefined) return;
-    this.waiters.delete(index);
-    clearTimeout(waiter.timer);
-    // Another leader's entry took the slot: ours will never commit.
-    if (waiter.term !== term)
-      waiter.reject(new NodeError("proposal_dropped", "leadership changed before the proposal committed"));
-    else waiter.resolve({ index, term, result });
-  }
-
-  /** Proposals whose slots a leader's snapshot covered: their fate is unknown here. */
-  private failWaitersUpTo(index: number): void {
-    for (const [at, waiter] of this.waiters) {
-      if (at > index) continue;
-      this.waiters.delete(at);
-      clearTimeout(waiter.timer);
-      waiter.reject(
-        new NodeError("proposal_dropped", "the outcome was folded into a snapshot; check the log"),
-      );
-    }
-  }
-
-  private readReady(context: number, index: number): void {
-    const waiter = this.reads.get(context);
-    if (waiter === undefined) return;
-    this.reads.delete(context);
-    waiter.index = index;
-    this.readsWaitingForApply.push(waiter);
-  }
-
-  private failRead(context: number, reason: string): void {
-    const waiter = this.reads.get(context);
-    if (waiter === undefined) return;
-    this.reads.delete(context);
-    clearTimeout(waiter.timer);
-    const code = reason === "no_leader" ? "no_leader" : "not_leader";
-    waiter.reject(new NodeError(code, `read refused: ${reason}`, this.raft.leaderId));
-  }
-
-  private serveReads(): void {
-    let kept = 0;
-    for (const waiter of this.readsWaitingForApply) {
-      if (waiter.index <= this.state.appliedIndex) {
-        clearTimeout(waiter.timer);
-        waiter.resolve();
-      } else {
-        this.readsWaitingForApply[kept++] = waiter;
-      }
-    }
-    this.readsWaitingForApply.length = kept;
-  }
-
-  private onSoftState(): void {
-    const leader = this.raft.leaderId;
-    if (leader !== null && leader !== this.lastLeader) this.counters.leaderChanges++;
-    if (this.raft.role === "candidate") this.counters.elections++;
-    this.lastLeader = leader;
-    if (this.isLeader()) this.announceSelf();
-  }
-
-  /** A new leader records where it is reached, unless the log already says so. */
-  private announceSelf(): void {
-    const recorded = this.state.memberAddresses(this.id);
-    const { raft, http } = this.advertise;
-    if (raft === null && http === null) return;
-    if (recorded?.raft === raft && recorded.http === http) return;
-    this.propose({ kind: "member", id: this.id, raftAddress: raft, httpAddress: http }).catch(
-      () => undefined,
-    );
-  }
-
-  /** Tells the transport where every other member is, when that changed. */
-  private refreshPeers(): void {
-    const membership = this.raft.membership;
-    const peers = new Map<NodeId, string>();
-    // The leader stays reachable even when the log no longer counts it a member: a leader that
-    // removed itself leads until that removal commits, and needs our acknowledgements to commit it.
-    const leader = this.raft.leaderId;
-    const ids = [...membership.voters, ...membership.learners, ...this.pendingAddresses.keys()];
-    if (leader !== null) ids.push(leader);
-    for (const id of ids) {
-      if (id === this.id) continue;
-      const raft = this.addressesOf(id).raft;
-      if (raft !== null) peers.set(id, raft);
-    }
-    // A joining node knows no membership yet but must answer the leader: use the configured peers.
-    if (peers.size === 0) {
-      for (const [id, addresses] of this.knownAddresses) {
-        if (id !== this.id && addresses.raft !== null) peers.set(id, addresses.raft);
-      }
-    }
-    const key = JSON.stringify([...peers].sort());
-    if (key === this.lastPeers) return;
-    this.lastPeers = key;
-    this.onPeersChanged(peers);
-  }
+  return founders !== null ? { kind: "bootstrap", voters: founders } : { kind: "join" };
 }
 
 /** A seed for election timeouts that differs between nodes and between restarts. */

@@ -1,66 +1,123 @@
 /**
- * The HTTP API (fastify): routes under /api/v3, health and metrics. Input is validated at the edge
- * by a JSON schema per route and refused in one error shape; writes go to the leader (a follower
- * forwards them); reads are linearizable unless `?consistency=stale`.
+ * The HTTP server (fastify): each module's routes under /api/v3, plus health, readiness, metrics,
+ * the OpenAPI 3.1 document generated from the routes' TypeBox schemas, and Swagger UI at /docs.
+ * Routes declare what they are, and the app handles it once for all of them:
+ *   - `config: { public: true }`: served without a token (probes, metrics, documentation);
+ *   - `config: { leaderOnly: true }`: run on the leader; a follower forwards the request to it.
+ * Input is validated at the edge and refused in one error shape; nothing half-applied.
  */
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { parseEnvelopeText, type Command, type JsonValue } from "../control/index.js";
-import type { NodeId } from "../raft/index.js";
-import { JunoNode, NodeError } from "../runtime/node.js";
-import type { SqliteStore } from "../store/sqlite-store.js";
-import { ApiError, ERROR_STATUS, sendError, type ErrorCode } from "./errors.js";
+import Type from "typebox";
+import type { NodeId } from "../raft/types.js";
+import type { NodeApi } from "../runtime/domain-module.js";
+import { CommandRefused, NodeError } from "../runtime/errors.js";
+import type { StoreTimings } from "../store/sqlite-store.js";
+import { ApiError, ErrorCatalog } from "./errors.js";
+import { forwardToLeader } from "./forward.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { OPENAPI } from "./openapi.js";
-import * as schemas from "./schemas.js";
+import { ErrorBody, responses } from "./schemas.js";
 import { validatorCompiler } from "./validation.js";
-
-/** Addresses of a member, as other nodes and clients reach it. */
-export interface MemberAddresses {
-  readonly raft: string | null;
-  readonly http: string | null;
-}
 
 /** What the API serves. */
 export interface ServerOptions {
-  readonly node: JunoNode;
-  readonly store: SqliteStore;
+  /** The node; its modules' routes are served. */
+  readonly node: NodeApi;
   /** Bearer token required on /api/v3 when set. */
   readonly apiToken: string | null;
-  /** Where members live, for status pages and for forwarding writes to the leader. */
-  readonly addresses?: (id: NodeId) => MemberAddresses;
+  /** The HTTP address of member `id`, for forwarding leader-only requests to the leader. */
+  readonly httpAddressOf: (id: NodeId) => string | null;
+  /** The store's write timings, for metrics. */
+  readonly storeTimings?: () => StoreTimings;
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
   /** Structured logging (pino, through fastify); false in tests. */
-  readonly logger?: boolean | { level: string };
+  readonly logger?: false | import("pino").Logger;
+  /** Answer 500 for any status a route did not declare a response schema for (tests turn this on). */
+  readonly strictResponses?: boolean;
 }
 
-const FORWARDED_HEADER = "x-juno-forwarded";
+/** What a route may declare in its `config`. */
+export interface RouteConfig {
+  /** Served without a bearer token. */
+  readonly public?: boolean;
+  /** Runs on the leader; followers forward the request to it. */
+  readonly leaderOnly?: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    public?: boolean;
+    leaderOnly?: boolean;
+  }
+}
 
 const SERVED_ROUTES = new WeakMap<FastifyInstance, string[]>();
 
-/** Every "METHOD /path" the app serves (for the OpenAPI consistency test). */
+/** Every documented "METHOD /path" the app serves (for the OpenAPI consistency test). */
 export function servedRoutes(app: FastifyInstance): readonly string[] {
   return SERVED_ROUTES.get(app) ?? [];
 }
 
 /** Builds the fastify app (not listening yet). */
-export function buildServer(options: ServerOptions): FastifyInstance {
-  const { node, store } = options;
-  const addresses = options.addresses ?? ((id: NodeId) => node.addressesOf(id));
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { node } = options;
+  const catalog = new ErrorCatalog(node.view.registry);
+  const loggerInstance: FastifyBaseLogger | undefined =
+    options.logger === undefined || options.logger === false
+      ? undefined
+      : options.logger.child({ component: "http" });
+  const app: FastifyInstance = Fastify({
+    ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    // Ids of agents and tasks are data: they may be named like prototype properties, and JSON
+    // bodies with such keys are refused rather than parsed into surprises.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+  });
   app.setValidatorCompiler(validatorCompiler);
+  app.addSchema(ErrorBody);
   const routes: string[] = [];
   SERVED_ROUTES.set(app, routes);
   app.addHook("onRoute", (route) => {
+    if (route.schema?.hide === true || route.url.startsWith("/docs")) return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
+    if (route.url.startsWith("/api/v3/") && route.url !== "/api/v3/openapi.json")
+      declareFrameworkErrors(route);
   });
-  const metrics = createMetrics(node, store);
-  registerErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "juno",
+        version: "3",
+        description:
+          "A replicated control plane for agents across teams. Writes may go to any node; reads are linearizable unless ?consistency=stale. Errors are {error: {code, message}} with a stable code.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json["$id"] === "string" ? json["$id"] : `def-${i}`,
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: true } });
+
+  const metrics = createMetrics(node.view, options.storeTimings);
+  registerErrorHandling(app, catalog);
   registerMetricsHooks(app, metrics);
-  const tokenDigest = options.apiToken === null ? null : digest(options.apiToken);
+  registerAuth(app, options.apiToken);
   // Closing the server aborts forwarded requests in flight, so a shutdown never waits on a leader
   // that stopped answering (paused, partitioned) until the forward's own timeout.
   const closing = new AbortController();
@@ -74,10 +131,115 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (closing.signal.aborted) void reply.header("connection", "close");
     done(null, payload);
   });
+  app.addHook("preHandler", async (request, reply) => {
+    if (request.routeOptions.config.leaderOnly !== true || node.view.isLeader()) return;
+    return forwardToLeader(request, reply, node.view, options.httpAddressOf, closing.signal);
+  });
+  if (options.strictResponses === true) registerStrictResponses(app);
 
+  for (const module of node.view.registry.modules) {
+    const moduleRoutes = module.routes;
+    if (moduleRoutes !== undefined)
+      await app.register(async (scope) => moduleRoutes(scope, node), { prefix: "/api/v3" });
+  }
+  registerOwnRoutes(app, node, metrics);
+  await app.ready();
+  return app;
+}
+
+function registerOwnRoutes(app: FastifyInstance, node: NodeApi, metrics: Metrics): void {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  typed.get("/api/v3/openapi.json", { config: { public: true }, schema: { hide: true } }, (_request, reply) =>
+    reply.send(app.swagger()),
+  );
+  typed.get(
+    "/healthz",
+    {
+      config: { public: true },
+      schema: {
+        summary: "Liveness: the process serves requests",
+        tags: ["health"],
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal("ok") }) },
+      },
+    },
+    () => ({ status: "ok" as const }),
+  );
+  typed.get(
+    "/readyz",
+    {
+      config: { public: true },
+      schema: {
+        summary: "Readiness: a member with a known leader that has applied everything it knows committed",
+        tags: ["health"],
+        security: [],
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const status = node.view.status();
+      const ready =
+        status.leaderId !== null &&
+        status.membership.voters.length + status.membership.learners.length > 0 &&
+        node.view.appliedIndex() >= status.commitIndex;
+      return reply.code(ready ? 200 : 503).send({
+        ready,
+        role: status.role,
+        leader_id: status.leaderId,
+        commit_index: status.commitIndex,
+        applied_index: node.view.appliedIndex(),
+      });
+    },
+  );
+  typed.get(
+    "/metrics",
+    {
+      config: { public: true },
+      schema: {
+        summary: "Prometheus metrics",
+        tags: ["health"],
+        security: [],
+        produces: ["text/plain"],
+        response: { 200: Type.String() },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.render()),
+  );
+}
+
+const Readiness = Type.Object({
+  ready: Type.Boolean(),
+  role: Type.String(),
+  leader_id: Type.Union([Type.String(), Type.Null()]),
+  commit_index: Type.Integer(),
+  applied_index: Type.Integer(),
+});
+
+/**
+ * Every /api/v3 route may meet the framework's own refusals: bad input or a malformed body (400),
+ * no token (401), an oversized body or the wrong media type (413, 415), a leader-only request
+ * with no leader to forward to (503), an internal failure (500). Declared once here.
+ */
+function declareFrameworkErrors(route: {
+  method: string | string[];
+  schema?: { response?: unknown };
+  config?: RouteConfig;
+}): void {
+  const schema = (route.schema ??= {}) as { response?: Record<string, unknown> };
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  const statuses = [400, 401, 500];
+  if (methods.some((method) => method !== "GET")) statuses.push(413, 415);
+  if (route.config?.leaderOnly === true) statuses.push(503);
+  schema.response = { ...responses({}, statuses), ...(schema.response ?? {}) };
+}
+
+function registerAuth(app: FastifyInstance, apiToken: string | null): void {
+  if (apiToken === null) return;
+  const tokenDigest = digest(apiToken);
   app.addHook("onRequest", (request, _reply, done) => {
-    if (tokenDigest === null || !request.url.startsWith("/api/") || request.url === "/api/v3/openapi.json")
-      return done();
+    if (request.routeOptions.config.public === true || request.url.startsWith("/docs")) return done();
+    // Unknown routes answer 404 without a token only under /api/: everything else is the UI's.
+    if (request.routeOptions.url === undefined && !request.url.startsWith("/api/")) return done();
     const header = request.headers.authorization ?? "";
     const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
     // Compare digests so the comparison takes the same time whatever the token's length.
@@ -86,305 +248,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     done();
   });
-
-  /** Runs `write` on the leader: here if we lead, else forwarded to it. */
-  async function onLeader<T>(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    write: () => Promise<T>,
-  ): Promise<T | FastifyReply> {
-    if (node.isLeader()) return write();
-    const leader = node.raft.leaderId;
-    if (leader === null) throw new ApiError("no_leader", "no leader is known right now; retry shortly");
-    if (request.headers[FORWARDED_HEADER] !== undefined) {
-      throw new ApiError("not_leader", `this node is not the leader; the leader is ${leader}`, {
-        leader_id: leader,
-      });
-    }
-    const target = addresses(leader).http;
-    if (target === null)
-      throw new ApiError("not_leader", `the leader ${leader} has no known HTTP address`, {
-        leader_id: leader,
-      });
-    return forward(request, reply, target, closing.signal);
-  }
-
-  app.post("/api/v3/consensus/propose", { schema: schemas.propose }, async (request, reply) => {
-    const body = request.body as {
-      entry_type: string;
-      data: JsonValue;
-      approval?: { voters: string[]; quorum: number };
-    };
-    const command: Command = {
-      kind: "propose",
-      entryType: body.entry_type,
-      data: body.data,
-      ...(body.approval === undefined
-        ? {}
-        : { approval: { voters: body.approval.voters, quorum: body.approval.quorum } }),
-    };
-    checkCommand(command);
-    return onLeader(request, reply, async () => {
-      const committed = await run(() => node.propose(command));
-      const result = committed.result;
-      if (result.kind === "refused") throw new ApiError(result.code, result.message);
-      if (body.approval !== undefined)
-        return reply.code(202).send({ index: committed.index, term: committed.term, status: "pending" });
-      return reply.code(201).send({ index: committed.index, term: committed.term });
-    });
-  });
-
-  app.post("/api/v3/consensus/vote", { schema: schemas.vote }, async (request, reply) => {
-    const body = request.body as { proposal: number; voter: string; vote: "approve" | "reject" };
-    const command: Command = { kind: "vote", proposal: body.proposal, voter: body.voter, vote: body.vote };
-    checkCommand(command);
-    return onLeader(request, reply, async () => {
-      // Refuse what the state already rules out before it costs a log entry; apply decides for good.
-      await run(() => node.readBarrier());
-      precheckVote(node, body.proposal, body.voter);
-      const committed = await run(() => node.propose(command));
-      const result = committed.result;
-      if (result.kind === "refused") throw new ApiError(result.code, result.message);
-      if (result.kind !== "voted") throw new ApiError("internal", "a vote applied as something else");
-      return reply.code(200).send({
-        index: committed.index,
-        proposal: body.proposal,
-        status: result.decision.status,
-        decision: decisionView(result.decision),
-      });
-    });
-  });
-
-  app.get("/api/v3/consensus/decisions/:index", { schema: schemas.decision }, async (request) => {
-    const { index } = request.params as { index: number };
-    await readConsistency(request);
-    const decision = node.decision(index);
-    if (decision === undefined)
-      throw new ApiError("unknown_proposal", `no decision was proposed at index ${index}`);
-    return decisionView(decision);
-  });
-
-  app.get("/api/v3/consensus/log", { schema: schemas.log }, async (request) => {
-    const query = request.query as { from?: number; limit?: number };
-    await readConsistency(request);
-    const commit = node.raft.log.committed;
-    const first = store.firstIndex() ?? commit + 1;
-    const from = query.from ?? first;
-    const limit = query.limit ?? 100;
-    if (from < first) {
-      throw new ApiError("compacted", `entries before ${first} were compacted into a snapshot`, {
-        first_index: first,
-      });
-    }
-    const records = from > commit ? [] : store.readLog(from, commit, limit);
-    return {
-      entries: records.map((record) => logEntryView(record)),
-      first_index: first,
-      commit_index: commit,
-    };
-  });
-
-  app.get("/api/v3/consensus/status", { schema: schemas.stale }, (_request, reply) =>
-    reply.send(statusView(node, addresses)),
-  );
-
-  app.get("/api/v3/cluster/members", { schema: schemas.stale }, (_request, reply) =>
-    reply.send({ members: statusView(node, addresses).members }),
-  );
-
-  app.post("/api/v3/cluster/members", { schema: schemas.addMember }, async (request, reply) => {
-    const body = request.body as { id: string; raft_addr: string; http_addr?: string };
-    return onLeader(request, reply, async () => {
-      const committed = await run(() =>
-        node.addMember(body.id, { raft: body.raft_addr, http: body.http_addr ?? null }),
-      );
-      return reply.code(201).send({ id: body.id, voter: false, index: committed.index });
-    });
-  });
-
-  app.delete("/api/v3/cluster/members/:id", { schema: schemas.member }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    return onLeader(request, reply, async () => {
-      const committed = await run(() => node.changeMembership({ type: "remove", node: id }));
-      return reply.code(200).send({ id, removed: true, index: committed.index });
-    });
-  });
-
-  app.post("/api/v3/cluster/leader", { schema: schemas.transfer }, async (request, reply) => {
-    const body = request.body as { id: string };
-    return onLeader(request, reply, async () => {
-      try {
-        node.transferLeadership(body.id);
-      } catch (error) {
-        throw toApiError(error);
-      }
-      return reply.code(202).send({ transferring_to: body.id });
-    });
-  });
-
-  app.get("/api/v3/openapi.json", (_request, reply) => reply.send(OPENAPI));
-
-  app.get("/healthz", (_request, reply) => reply.send({ status: "ok" }));
-
-  app.get("/readyz", (_request, reply) => {
-    const status = node.status();
-    const ready =
-      status.leaderId !== null &&
-      status.membership.voters.length + status.membership.learners.length > 0 &&
-      status.appliedIndex >= status.commitIndex;
-    return reply.code(ready ? 200 : 503).send({
-      ready,
-      role: status.role,
-      leader_id: status.leaderId,
-      commit_index: status.commitIndex,
-      applied_index: status.appliedIndex,
-    });
-  });
-
-  app.get("/metrics", async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.render()),
-  );
-
-  /** Linearizable unless the caller asked for stale local state. */
-  async function readConsistency(request: FastifyRequest): Promise<void> {
-    const { consistency } = request.query as { consistency?: string };
-    if (consistency === "stale") return;
-    await run(() => node.readBarrier());
-  }
-
-  return app;
 }
 
-/** Sends the request on to `target` (the leader) and relays its answer. */
-async function forward(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  target: string,
-  closing: AbortSignal,
-): Promise<FastifyReply> {
-  // Only a request that carries a body says it is JSON: an empty JSON body is refused.
-  const body = request.body === undefined || request.body === null ? null : JSON.stringify(request.body);
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: "1" };
-  if (body !== null) headers["content-type"] = "application/json";
-  if (request.headers.authorization !== undefined) headers["authorization"] = request.headers.authorization;
-  let response: Response;
-  try {
-    response = await fetch(`http://${target}${request.url}`, {
-      method: request.method,
-      headers,
-      body,
-      // A paused or dead leader must not hold the request, nor this server's shutdown, for long.
-      signal: AbortSignal.any([AbortSignal.timeout(15_000), closing]),
-    });
-  } catch (error) {
-    throw new ApiError("no_leader", `could not reach the leader at ${target}: ${(error as Error).message}`);
-  }
-  const text = await response.text();
-  return reply.code(response.status).type("application/json").send(text);
-}
-
-/** Turns core and driver refusals into API errors. */
-function toApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof NodeError) {
-    const details = error.leaderId === null ? {} : { leader_id: error.leaderId };
-    return new ApiError(error.code, error.message, details);
-  }
-  throw error;
-}
-
-async function run<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw toApiError(error);
-  }
-}
-
-function checkCommand(command: Command): void {
-  // Same rules apply() enforces; here they cost nothing in the log.
-  const problem = schemas.commandProblem(command);
-  if (problem !== null) throw new ApiError("validation_failed", problem);
-}
-
-function precheckVote(node: JunoNode, proposal: number, voter: string): void {
-  const decision = node.decision(proposal);
-  if (decision === undefined)
-    throw new ApiError("unknown_proposal", `no decision was proposed at index ${proposal}`);
-  if (!decision.voters.includes(voter))
-    throw new ApiError("unknown_voter", `${voter} is not a voter on decision ${proposal}`);
-  if (decision.votes[voter] !== undefined)
-    throw new ApiError("duplicate_vote", `${voter} already voted on decision ${proposal}`);
-}
-
-function decisionView(decision: NonNullable<ReturnType<JunoNode["decision"]>>): Record<string, unknown> {
-  return {
-    index: decision.index,
-    entry_type: decision.entryType,
-    data: decision.data,
-    voters: decision.voters,
-    quorum: decision.quorum,
-    votes: decision.votes,
-    status: decision.status,
-    created_at: new Date(decision.createdAt).toISOString(),
-    decided_at: decision.decidedAt === null ? null : new Date(decision.decidedAt).toISOString(),
-  };
-}
-
-function logEntryView(record: ReturnType<SqliteStore["readLog"]>[number]): Record<string, unknown> {
-  let data: unknown = null;
-  let approval: unknown;
-  if (record.entryType === "raft.config") data = JSON.parse(record.dataText);
-  else if (record.entryType !== "raft.noop") {
-    const command = parseEnvelopeText(record.dataText).command;
-    if (command.kind === "propose") {
-      data = command.data;
-      approval = command.approval;
-    } else if (command.kind === "vote")
-      data = { proposal: command.proposal, voter: command.voter, vote: command.vote };
-    else data = { id: command.id, raft_addr: command.raftAddress, http_addr: command.httpAddress };
-  }
-  return {
-    index: record.index,
-    term: record.term,
-    entry_type: record.entryType,
-    data,
-    ...(approval === undefined ? {} : { approval }),
-    timestamp: record.timestamp === null ? null : new Date(record.timestamp).toISOString(),
-    committed: record.committed,
-  };
-}
-
-/** The status page: who leads, terms, indexes and each member's replication. */
-export function statusView(
-  node: JunoNode,
-  addresses: (id: NodeId) => MemberAddresses,
-): Record<string, unknown> & { members: unknown[] } {
-  const status = node.status();
-  const progress = new Map(status.progress.map((p) => [p.id, p]));
-  const ids = [...status.membership.voters, ...status.membership.learners];
-  const tickMs = node.tickMs;
-  return {
-    node_id: status.id,
-    role: status.role,
-    term: status.term,
-    leader_id: status.leaderId,
-    commit_index: status.commitIndex,
-    applied_index: status.appliedIndex,
-    members: ids.map((id) => {
-      const p = progress.get(id);
-      const address = addresses(id);
-      return {
-        id,
-        raft_addr: address.raft,
-        http_addr: address.http,
-        voter: status.membership.voters.includes(id),
-        match_index: p?.match ?? null,
-        lag_entries: p === undefined ? null : Math.max(0, status.lastIndex - p.match),
-        last_contact_ms: p === undefined ? null : p.ticksSinceContact * tickMs,
-      };
-    }),
-  };
+/** In tests: a status the route did not declare is a bug, answered as a 500 the tests see. */
+function registerStrictResponses(app: FastifyInstance): void {
+  app.addHook("onSend", (request, reply, payload, done) => {
+    const declared = request.routeOptions.schema?.response as Record<string, unknown> | undefined;
+    const url = request.routeOptions.url;
+    if (url === undefined || declared === undefined || declared[String(reply.statusCode)] !== undefined)
+      return done(null, payload);
+    const message = `${request.method} ${url} answered ${reply.statusCode} without a response schema for it`;
+    void reply.code(500);
+    done(null, JSON.stringify({ error: { code: "undeclared_status", message } }));
+  });
 }
 
 function digest(text: string): Buffer {
@@ -392,7 +268,7 @@ function digest(text: string): Buffer {
 }
 
 /** Fastify's own refusals, in our catalog. */
-const FASTIFY_ERRORS: Record<string, [ErrorCode, string]> = {
+const FASTIFY_ERRORS: Record<string, [string, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ["invalid_json", "the body is not valid JSON"],
   FST_ERR_CTP_EMPTY_JSON_BODY: ["invalid_json", "the body is empty; send a JSON object"],
   FST_ERR_CTP_BODY_TOO_LARGE: ["payload_too_large", "the body is larger than the limit"],
@@ -400,29 +276,49 @@ const FASTIFY_ERRORS: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ["bad_request", "the content-length does not match the body"],
 };
 
-function registerErrorHandling(app: FastifyInstance): void {
+/** Turns node and module refusals into API errors. */
+export function toApiError(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  if (error instanceof NodeError) {
+    return new ApiError(
+      error.code,
+      error.message,
+      error.leaderId === null ? {} : { leader_id: error.leaderId },
+    );
+  }
+  if (error instanceof CommandRefused) return new ApiError(error.code, error.message);
+  return null;
+}
+
+function registerErrorHandling(app: FastifyInstance, catalog: ErrorCatalog): void {
   app.setErrorHandler(
-    (error: Error & { code?: string; statusCode?: number; validation?: unknown }, _request, reply) => {
-      if (error instanceof ApiError) return sendError(reply, error);
-      if (error instanceof NodeError) return sendError(reply, toApiError(error));
+    (error: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
+      const known = toApiError(error);
+      if (known !== null) return catalog.send(reply, known);
       if (error.validation !== undefined)
-        return sendError(reply, new ApiError("validation_failed", error.message));
-      const known = FASTIFY_ERRORS[error.code ?? ""];
-      if (known !== undefined) return sendError(reply, new ApiError(known[0], known[1]));
-      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-        return sendError(reply, new ApiError("bad_request", error.message));
+        return catalog.send(reply, new ApiError("validation_failed", error.message));
+      const fastify = FASTIFY_ERRORS[error.code ?? ""];
+      if (fastify !== undefined) return catalog.send(reply, new ApiError(fastify[0], fastify[1]));
+      if (error.message.includes("prototype property")) {
+        return catalog.send(
+          reply,
+          new ApiError("invalid_json", "the body uses a reserved key (__proto__ or constructor)"),
+        );
       }
-      reply.log.error({ err: error }, "unhandled error");
-      return sendError(reply, new ApiError("internal", "internal error"));
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+        return catalog.send(reply, new ApiError("bad_request", error.message));
+      }
+      request.log.error({ err: error }, "unhandled error");
+      return catalog.send(reply, new ApiError("internal", "internal error"));
     },
   );
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
+    catalog.send(reply, new ApiError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
   );
 }
 
 function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
@@ -430,6 +326,3 @@ function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): void {
     );
   });
 }
-
-/** Exposed for tests: every status the catalog uses. */
-export const KNOWN_STATUSES = new Set(Object.values(ERROR_STATUS));

@@ -1,64 +1,87 @@
-/** The one error catalog: stable codes, their HTTP status, and the one JSON error shape. */
+/**
+ * The one error catalog: stable codes with their HTTP status, and the one JSON error shape
+ * `{ "error": { "code", "message", ...details } }`. The server's own codes and the node's are
+ * here; each module declares its own codes with their status, and the catalog gathers them.
+ */
 
 import type { FastifyReply } from "fastify";
+import type { ModuleRegistry } from "../control/index.js";
+import type { NodeErrorCode } from "../runtime/errors.js";
 
-/** Every error code the API answers with, and its HTTP status. */
-export const ERROR_STATUS = {
+/** The HTTP layer's own codes and their status. */
+export const HTTP_ERROR_STATUS = {
   bad_request: 400,
   invalid_json: 400,
   validation_failed: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   conflict: 409,
-  duplicate_vote: 409,
-  unknown_voter: 409,
-  not_a_decision: 409,
-  unknown_proposal: 404,
   compacted: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
   internal: 500,
-  no_leader: 503,
+} as const;
+
+/** The node's refusals and their status. */
+export const NODE_ERROR_STATUS: Readonly<Record<NodeErrorCode, number>> = {
   not_leader: 503,
+  no_leader: 503,
   overloaded: 503,
   shutting_down: 503,
-  timeout: 504,
   proposal_dropped: 503,
+  outcome_unknown: 503,
+  leadership_transfer_in_progress: 503,
+  timeout: 504,
   entry_too_large: 413,
   uncommitted_limit: 429,
-  leadership_transfer_in_progress: 503,
   config_change_pending: 409,
   invalid_config_change: 400,
   invalid_transfer_target: 400,
   invalid_command: 400,
-} as const;
+};
 
-/** A stable error code. */
-export type ErrorCode = keyof typeof ERROR_STATUS;
-
-/** An error the API answers with: `{ "error": { "code", "message" } }` and the code's status. */
+/** An error the API answers with; its status comes from the catalog by its code. */
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(
-    readonly code: ErrorCode,
+    readonly code: string,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
-
-  /** The HTTP status for this error. */
-  get status(): number {
-    return ERROR_STATUS[this.code];
-  }
 }
 
-/** Sends `error` in the one error shape; 503s carry Retry-After. */
-export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
-  if (error.status === 503 || error.status === 429) void reply.header("retry-after", "1");
-  return reply
-    .code(error.status)
-    .send({ error: { code: error.code, message: error.message, ...error.details } });
+/** Every code the server may answer with, and its status. */
+export class ErrorCatalog {
+  private readonly status = new Map<string, number>();
+
+  constructor(registry: ModuleRegistry) {
+    for (const [code, status] of Object.entries(HTTP_ERROR_STATUS)) this.status.set(code, status);
+    for (const [code, status] of Object.entries(NODE_ERROR_STATUS)) this.status.set(code, status);
+    for (const [code, status] of registry.errorCodes()) {
+      const known = this.status.get(code);
+      if (known !== undefined && known !== status)
+        throw new Error(`error code ${code} has status ${status} in a module but ${known} in the catalog`);
+      this.status.set(code, status);
+    }
+  }
+
+  /** The status of `code`; an unknown code is a programming error and answers 500. */
+  statusOf(code: string): number {
+    return this.status.get(code) ?? 500;
+  }
+
+  /** Every code with its status. */
+  entries(): ReadonlyMap<string, number> {
+    return this.status;
+  }
+
+  /** Sends `error` in the one error shape; 503s and 429s carry Retry-After. */
+  send(reply: FastifyReply, error: ApiError): FastifyReply {
+    const status = this.statusOf(error.code);
+    if (status === 503 || status === 429) void reply.header("retry-after", "1");
+    return reply.code(status).send({ error: { code: error.code, message: error.message, ...error.details } });
+  }
 }

@@ -1,8 +1,8 @@
 /** Prometheus metrics (prom-client), one registry per server so several nodes can share a process. */
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { JunoNode } from "../runtime/node.js";
-import type { SqliteStore } from "../store/sqlite-store.js";
+import type { NodeView } from "../runtime/view.js";
+import type { StoreTimings } from "../store/sqlite-store.js";
 
 /** The metrics a server exports. */
 export interface Metrics {
@@ -15,9 +15,9 @@ export interface Metrics {
 const ROLES = ["follower", "pre_candidate", "candidate", "leader"] as const;
 
 /** Creates the registry: Raft state, replication lag, durations, HTTP latency, and Node's own (event-loop lag). */
-export function createMetrics(node: JunoNode, store: SqliteStore): Metrics {
+export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings): Metrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ node_id: node.id });
+  registry.setDefaultLabels({ node_id: view.id });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
@@ -29,22 +29,19 @@ export function createMetrics(node: JunoNode, store: SqliteStore): Metrics {
       },
     });
   };
-  gauge("juno_raft_term", "Current Raft term.", () => node.raft.term);
-  gauge("juno_raft_commit_index", "Highest index known committed.", () => node.raft.log.committed);
-  gauge(
-    "juno_raft_applied_index",
-    "Highest index applied to the state machine.",
-    () => node.state.appliedIndex,
-  );
-  gauge("juno_raft_last_index", "Last index in the log.", () => node.raft.log.lastIndex());
-  gauge("juno_raft_is_leader", "1 when this node leads.", () => (node.isLeader() ? 1 : 0));
+  gauge("juno_raft_term", "Current Raft term.", () => view.status().term);
+  gauge("juno_raft_commit_index", "Highest index known committed.", () => view.commitIndex());
+  gauge("juno_raft_applied_index", "Highest index applied to the state machine.", () => view.appliedIndex());
+  gauge("juno_raft_last_index", "Last index in the log.", () => view.status().lastIndex);
+  gauge("juno_raft_is_leader", "1 when this node leads.", () => (view.isLeader() ? 1 : 0));
   new Gauge({
     name: "juno_raft_role",
     help: "1 for the role this node plays.",
     labelNames: ["role"],
     registers: [registry],
     collect() {
-      for (const role of ROLES) this.set({ role }, node.raft.role === role ? 1 : 0);
+      const role = view.status().role;
+      for (const each of ROLES) this.set({ role: each }, role === each ? 1 : 0);
     },
   });
   new Gauge({
@@ -54,9 +51,9 @@ export function createMetrics(node: JunoNode, store: SqliteStore): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      const status = node.status();
+      const status = view.status();
       for (const p of status.progress)
-        if (p.id !== node.id) this.set({ follower: p.id }, Math.max(0, status.lastIndex - p.match));
+        if (p.id !== view.id) this.set({ follower: p.id }, Math.max(0, status.lastIndex - p.match));
     },
   });
   const counter = (name: string, help: string, read: () => number): void => {
@@ -72,38 +69,47 @@ export function createMetrics(node: JunoNode, store: SqliteStore): Metrics {
       },
     });
   };
+  const counters = view.counters();
+  counter("juno_proposals_total", "Proposals accepted into the log by this node.", () => counters.proposals);
   counter(
-    "juno_proposals_total",
-    "Proposals accepted into the log by this node.",
-    () => node.counters.proposals,
+    "juno_proposals_forwarded_total",
+    "Client proposals this node forwarded to the leader.",
+    () => counters.proposalsForwarded,
   );
-  counter("juno_proposals_failed_total", "Proposals this node refused.", () => node.counters.proposalsFailed);
-  counter("juno_elections_total", "Elections this node started.", () => node.counters.elections);
-  counter(
-    "juno_leader_changes_total",
-    "Times this node saw a new leader.",
-    () => node.counters.leaderChanges,
-  );
+  counter("juno_proposals_failed_total", "Proposals this node refused.", () => counters.proposalsFailed);
+  counter("juno_elections_total", "Elections this node started.", () => counters.elections);
+  counter("juno_leader_changes_total", "Times this node saw a new leader.", () => counters.leaderChanges);
   counter(
     "juno_applied_entries_total",
     "Entries applied to the state machine.",
-    () => node.counters.appliedEntries,
+    () => counters.appliedEntries,
   );
+  counter(
+    "juno_snapshots_taken_total",
+    "Snapshots this node took of its state.",
+    () => counters.snapshotsTaken,
+  );
+  counter(
+    "juno_snapshots_installed_total",
+    "Snapshots this node installed from the leader.",
+    () => counters.snapshotsInstalled,
+  );
+  const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
   const fsync = new Histogram({
     name: "juno_store_write_seconds",
-    help: "Duration of one durable store write (one Ready, including its fsync).",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    help: "Duration of one store write (one Ready, including its fsync when it needs one).",
+    buckets,
     registers: [registry],
   });
   const apply = new Histogram({
     name: "juno_ready_seconds",
-    help: "Duration of handling one Ready (apply, write, send).",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    help: "Duration of applying one Ready's committed entries.",
+    buckets,
     registers: [registry],
   });
-  node.onChange(() => {
-    fsync.observe(store.timings.lastWriteMs / 1000);
-    apply.observe(node.counters.lastApplyMs / 1000);
+  view.onChange(() => {
+    if (storeTimings !== undefined) fsync.observe(storeTimings().lastWriteMs / 1000);
+    apply.observe(counters.lastApplyMs / 1000);
   });
   const httpDuration = new Histogram({
     name: "juno_http_request_seconds",

@@ -1,96 +1,43 @@
-/** JSON schemas per route: the edge refuses malformed input before anything else runs. */
+/** Schemas every module's routes share: the error shape, read consistency, and response sets. */
 
-export { commandProblem } from "../control/index.js";
-import { MAX_APPROVAL_VOTERS, MAX_ENTRY_TYPE_LENGTH, MAX_ID_LENGTH } from "../control/index.js";
+import Type, { type TSchema } from "typebox";
 
-/** Largest page of the log one request may ask for. */
-export const MAX_LOG_PAGE = 1000;
-
-const id = { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH } as const;
-const address = {
-  type: "string",
-  minLength: 3,
-  maxLength: 300,
-  pattern: "^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
-} as const;
-const consistency = { type: "string", enum: ["linearizable", "stale"] } as const;
-
-/** POST /api/v3/consensus/propose */
-export const propose = {
-  body: {
-    type: "object",
-    required: ["entry_type", "data"],
-    additionalProperties: false,
-    properties: {
-      entry_type: { type: "string", minLength: 1, maxLength: MAX_ENTRY_TYPE_LENGTH },
-      data: {},
-      approval: {
-        type: "object",
-        required: ["voters", "quorum"],
-        additionalProperties: false,
-        properties: {
-          voters: { type: "array", minItems: 1, maxItems: MAX_APPROVAL_VOTERS, uniqueItems: true, items: id },
-          quorum: { type: "integer", minimum: 1 },
-        },
+/** The one error shape. Details beside code and message depend on the code (leader_id, first_index). */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: "stable, machine-readable" }),
+        message: Type.String({ description: "for people" }),
       },
-    },
+      { additionalProperties: true },
+    ),
   },
-} as const;
+  { additionalProperties: false, $id: "Error" },
+);
 
-/** POST /api/v3/consensus/vote */
-export const vote = {
-  body: {
-    type: "object",
-    required: ["proposal", "voter", "vote"],
-    additionalProperties: false,
-    properties: {
-      proposal: { type: "integer", minimum: 1 },
-      voter: id,
-      vote: { type: "string", enum: ["approve", "reject"] },
-    },
-  },
-} as const;
+/** `?consistency=`: linearizable (the default, ReadIndex) or stale (this node's local state). */
+export const Consistency = Type.Optional(
+  Type.Union([Type.Literal("linearizable"), Type.Literal("stale")], {
+    description:
+      "linearizable (default) confirms leadership with a quorum first; stale reads this node's state",
+  }),
+);
 
-/** GET /api/v3/consensus/decisions/:index */
-export const decision = {
-  params: { type: "object", required: ["index"], properties: { index: { type: "integer", minimum: 1 } } },
-  querystring: { type: "object", additionalProperties: false, properties: { consistency } },
-} as const;
+/** A query string that takes only ?consistency. */
+export const ConsistencyQuery = Type.Object({ consistency: Consistency }, { additionalProperties: false });
 
-/** GET /api/v3/consensus/log */
-export const log = {
-  querystring: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      from: { type: "integer", minimum: 1 },
-      limit: { type: "integer", minimum: 1, maximum: MAX_LOG_PAGE },
-      consistency,
-    },
-  },
-} as const;
+/** The errors any /api/v3 route may answer: bad input, no or wrong token, and the server's own failure. */
+const COMMON_ERRORS = [400, 401, 500] as const;
+/** The errors any route that goes through Raft may add: no leader, overloaded, timeout. */
+export const CONSENSUS_ERRORS = [503, 504] as const;
 
-/** Reads that only take ?consistency. */
-export const stale = {
-  querystring: { type: "object", additionalProperties: false, properties: { consistency } },
-} as const;
-
-/** POST /api/v3/cluster/members */
-export const addMember = {
-  body: {
-    type: "object",
-    required: ["id", "raft_addr"],
-    additionalProperties: false,
-    properties: { id, raft_addr: address, http_addr: address },
-  },
-} as const;
-
-/** DELETE /api/v3/cluster/members/:id */
-export const member = {
-  params: { type: "object", required: ["id"], properties: { id } },
-} as const;
-
-/** POST /api/v3/cluster/leader */
-export const transfer = {
-  body: { type: "object", required: ["id"], additionalProperties: false, properties: { id } },
-} as const;
+/** A response map: the success bodies given, plus the error shape for every listed status. */
+export function responses(
+  success: Readonly<Record<number, TSchema>>,
+  errors: readonly number[] = [],
+): Record<number, TSchema> {
+  const out: Record<number, TSchema> = { ...success };
+  for (const status of [...COMMON_ERRORS, ...errors]) out[status] = Type.Ref("Error");
+  return out;
+}

@@ -1,69 +1,96 @@
 /**
  * A node's durable storage in one SQLite file: the replicated log (consensus_log), Raft's hard
- * state and snapshot, and the materialised state. Every Ready is one transaction, durable when it
- * returns (WAL, synchronous=FULL), so a crash at any moment loses nothing that was acknowledged
- * and a restart neither re-applies nor skips an entry.
+ * state and snapshot, and the tables the modules project their state into. Every Ready is one
+ * transaction, fsynced (WAL, synchronous=FULL) when the Ready says it must be, so a crash at any
+ * moment loses nothing that was acknowledged and a restart neither re-applies nor skips an entry.
+ *
+ * Snapshots are stored in chunks. A large one is written a chunk per event-loop turn and made
+ * current by one small transaction at the end, so even a snapshot of a million rows never holds
+ * the loop for long; the chunks of the snapshot it replaced are dropped a few at a time later.
  */
 
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { entryOf, recordOf, type Decision, type LogRecord } from "../control/index.js";
+import {
+  entryOf,
+  recordOf,
+  type ModuleRegistry,
+  type Row,
+  type RowChange,
+  type TableSpec,
+} from "../control/index.js";
 import { assert } from "../raft/assert.js";
-import type { Entry, HardState, Membership, Snapshot } from "../raft/types.js";
-import { SQLITE_SCHEMA } from "./schema.js";
-
-/** What a node restarts from. */
-export interface StoredNode {
-  readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
-  /** Entries after the snapshot, in order. */
-  readonly entries: Entry[];
-  /** The highest index whose effects are in the materialised state. */
-  readonly appliedIndex: number;
-  /** Whether the store was empty (a node starting for the first time). */
-  readonly fresh: boolean;
-}
-
-/** Everything one Ready writes, in one transaction. */
-export interface ReadyWrite {
-  /** A snapshot installed from the leader, with the decisions of the state it restores. */
-  readonly snapshot: { readonly snapshot: Snapshot; readonly decisions: readonly Decision[] } | null;
-  readonly entries: readonly Entry[];
-  readonly hardState: HardState | null;
-  /** Effects of the committed entries applied in this Ready, and the index applied through. */
-  readonly applied: { readonly index: number; readonly decisions: readonly Decision[] } | null;
-}
-
-/** A committed log row as the log API shows it. */
-export interface CommittedRecord extends LogRecord {
-  readonly committed: boolean;
-}
+import type { Membership, Snapshot } from "../raft/types.js";
+import type { CommittedRecord, NodeStorage, ReadyWrite, StoredNode, WriteDone } from "../runtime/storage.js";
+import { SILENT_LOGGER, type Logger } from "../util/logger.js";
+import { migrate } from "./schema.js";
 
 /** Timings the node exports as metrics. */
 export interface StoreTimings {
   /** Milliseconds the last write transaction took (including its fsync). */
   lastWriteMs: number;
+  /** Writes that took longer than the slow-write threshold. */
+  slowWrites: number;
 }
 
+/** How a store is opened. */
+export interface SqliteStoreOptions {
+  readonly logger?: Logger;
+  /** Bytes per stored snapshot chunk (and per turn while writing a snapshot). */
+  readonly snapshotChunkBytes?: number;
+  /** A write slower than this is logged. */
+  readonly slowWriteMs?: number;
+}
+
+interface TableStatements {
+  readonly spec: TableSpec;
+  readonly upsert: Database.Statement;
+  readonly insertIfAbsent: Database.Statement;
+  readonly remove: Database.Statement;
+  readonly clear: Database.Statement;
+}
+
+const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** The SQLite store of one node. */
-export class SqliteStore {
+export class SqliteStore implements NodeStorage {
+  readonly timings: StoreTimings = { lastWriteMs: 0, slowWrites: 0 };
   private readonly db: Database.Database;
-  readonly timings: StoreTimings = { lastWriteMs: 0 };
+  private readonly log: Logger;
+  private readonly chunkBytes: number;
+  private readonly slowWriteMs: number;
   private readonly statements;
-  private readonly writeReady: (write: ReadyWrite) => void;
+  private readonly tables = new Map<string, TableStatements>();
+  private readonly writeTransaction: (write: ReadyWrite, generation: number | null) => void;
   /** Rows up to here are marked committed. */
   private committedThrough = 0;
+  private synchronous: "FULL" | "NORMAL" = "FULL";
+  /** The snapshot generation the store holds, and the next one to write. */
+  private generation = 0;
+  private nextGeneration = 1;
+  private storedSnapshotIndex = 0;
+  /** While the projected tables are rebuilt: keys deleted since the rebuild began, per table. */
+  private rebuilding: Map<string, Set<string>> | null = null;
+  private closed = false;
 
-  /** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
-  constructor(path: string) {
+  /** Opens (creating or migrating if needed) the store at `path`; ":memory:" for tests. */
+  constructor(
+    path: string,
+    private readonly registry: ModuleRegistry,
+    options: SqliteStoreOptions = {},
+  ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.log = (options.logger ?? SILENT_LOGGER).child({ component: "store" });
+    this.chunkBytes = options.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.slowWriteMs = options.slowWriteMs ?? 100;
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     // FULL: every commit is on disk when it returns, so acknowledged means durable.
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
-    for (const statement of SQLITE_SCHEMA) this.db.exec(statement);
+    migrate(this.db);
+    for (const spec of registry.tables()) this.addTable(spec);
     const db = this.db;
     this.statements = {
       state: db.prepare<
@@ -78,12 +105,27 @@ export class SqliteStore {
         `INSERT INTO raft_state (id, term, vote, commit_index, applied_index) VALUES (1, 0, NULL, 0, ?)
          ON CONFLICT(id) DO UPDATE SET applied_index = excluded.applied_index`,
       ),
-      snapshot: db.prepare<[], { index: number; term: number; membership: string; data: Buffer }>(
-        'SELECT "index", term, membership, data FROM raft_snapshot WHERE id = 1',
-      ),
+      snapshot: db.prepare<
+        [],
+        { index: number; term: number; membership: string; generation: number; projection_stale: number }
+      >('SELECT "index", term, membership, generation, projection_stale FROM raft_snapshot WHERE id = 1'),
       upsertSnapshot: db.prepare(
-        `INSERT INTO raft_snapshot (id, "index", term, membership, data) VALUES (1, @index, @term, @membership, @data)
-         ON CONFLICT(id) DO UPDATE SET "index" = @index, term = @term, membership = @membership, data = @data`,
+        `INSERT INTO raft_snapshot (id, "index", term, membership, generation, projection_stale)
+         VALUES (1, @index, @term, @membership, @generation, @stale)
+         ON CONFLICT(id) DO UPDATE SET "index" = @index, term = @term, membership = @membership,
+           generation = @generation, projection_stale = @stale`,
+      ),
+      setProjectionFresh: db.prepare("UPDATE raft_snapshot SET projection_stale = 0 WHERE id = 1"),
+      chunks: db.prepare<[number], { data: Buffer }>(
+        "SELECT data FROM raft_snapshot_chunks WHERE generation = ? ORDER BY seq",
+      ),
+      insertChunk: db.prepare("INSERT INTO raft_snapshot_chunks (generation, seq, data) VALUES (?, ?, ?)"),
+      oldChunk: db.prepare<[number], { generation: number; seq: number }>(
+        "SELECT generation, seq FROM raft_snapshot_chunks WHERE generation != ? LIMIT 1",
+      ),
+      deleteChunk: db.prepare("DELETE FROM raft_snapshot_chunks WHERE generation = ? AND seq = ?"),
+      maxGeneration: db.prepare<[], { max: number | null }>(
+        "SELECT MAX(generation) AS max FROM raft_snapshot_chunks",
       ),
       entries: db.prepare<
         [number],
@@ -112,29 +154,30 @@ export class SqliteStore {
         'SELECT "index", term, entry_type, data, timestamp, committed FROM consensus_log WHERE "index" >= ? AND "index" <= ? ORDER BY "index" LIMIT ?',
       ),
       firstIndex: db.prepare<[], { first: number | null }>('SELECT MIN("index") AS first FROM consensus_log'),
-      upsertDecision: db.prepare(
-        `INSERT INTO decisions (proposal_index, entry_type, data, voters, quorum, votes, status, created_at, decided_at)
-         VALUES (@index, @entryType, @data, @voters, @quorum, @votes, @status, @createdAt, @decidedAt)
-         ON CONFLICT(proposal_index) DO UPDATE SET votes = @votes, status = @status, decided_at = @decidedAt`,
-      ),
-      replaceDecisions: db.prepare("DELETE FROM decisions"),
     };
-    this.writeReady = this.db.transaction((write: ReadyWrite) => this.writeInTransaction(write));
+    this.writeTransaction = this.db.transaction((write: ReadyWrite, generation: number | null) =>
+      this.writeInTransaction(write, generation),
+    );
   }
 
   /** Everything a node restarts from. */
   load(): StoredNode {
     const row = this.statements.state.get();
-    const snapshotRow = this.statements.snapshot.get();
-    const snapshot: Snapshot | null =
-      snapshotRow === undefined
-        ? null
-        : {
-            index: snapshotRow.index,
-            term: snapshotRow.term,
-            membership: JSON.parse(snapshotRow.membership) as Membership,
-            data: new Uint8Array(snapshotRow.data),
-          };
+    const meta = this.statements.snapshot.get();
+    let snapshot: Snapshot | null = null;
+    if (meta !== undefined) {
+      const chunks = this.statements.chunks.all(meta.generation).map((chunk) => chunk.data);
+      assert(chunks.length > 0, "the stored snapshot has no data");
+      snapshot = {
+        index: meta.index,
+        term: meta.term,
+        membership: JSON.parse(meta.membership) as Membership,
+        data: new Uint8Array(Buffer.concat(chunks)),
+      };
+      this.generation = meta.generation;
+      this.storedSnapshotIndex = meta.index;
+    }
+    this.nextGeneration = Math.max(this.generation, this.statements.maxGeneration.get()?.max ?? 0) + 1;
     const after = snapshot?.index ?? 0;
     const entries = this.statements.entries.all(after).map((r) =>
       entryOf({
@@ -145,10 +188,12 @@ export class SqliteStore {
         timestamp: r.timestamp,
       }),
     );
-    for (let i = 0; i < entries.length; i++) {
+    for (let i = 0; i < entries.length; i++)
       assert(entries[i]!.index === after + 1 + i, "the stored log has a gap");
-    }
     this.committedThrough = row?.commit_index ?? 0;
+    const projectionStale = meta?.projection_stale === 1;
+    // A rebuild that was cut short starts over from empty tables; the node rebuilds them from its state.
+    if (projectionStale) this.startRebuild(true);
     return {
       hardState:
         row === undefined
@@ -158,24 +203,42 @@ export class SqliteStore {
       entries,
       appliedIndex: Math.max(row?.applied_index ?? 0, after),
       fresh: row === undefined && snapshot === null && entries.length === 0,
+      projectionStale,
     };
   }
 
-  /** Writes one Ready's snapshot, entries, hard state and applied effects in one durable transaction. */
-  write(write: ReadyWrite): void {
-    const started = performance.now();
-    this.writeReady(write);
-    this.timings.lastWriteMs = performance.now() - started;
+  /** Writes one Ready in one transaction; a large installed snapshot first goes in chunks over several turns. */
+  persist(write: ReadyWrite, done: WriteDone): void {
+    if (write.snapshot === null) {
+      this.setSynchronous(write.sync);
+      return done(this.timed(() => this.writeTransaction(write, null)));
+    }
+    const generation = this.nextGeneration++;
+    this.stageChunks(write.snapshot.data, generation, (error) => {
+      if (error !== null) return done(error);
+      this.setSynchronous(true);
+      done(this.timed(() => this.writeTransaction(write, generation)));
+      this.dropOldChunksLater();
+    });
   }
 
-  /** Records a snapshot the node took and deletes the log rows it no longer needs (below `firstKept`). */
-  saveSnapshot(snapshot: Snapshot, firstKept: number): void {
-    const started = performance.now();
-    this.db.transaction(() => {
-      this.upsertSnapshot(snapshot);
-      this.statements.deleteBelow.run(firstKept);
-    })();
-    this.timings.lastWriteMs = performance.now() - started;
+  /** Records a snapshot this node took (chunks over several turns, then one small transaction). */
+  saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void {
+    const generation = this.nextGeneration++;
+    this.stageChunks(snapshot.data, generation, (error) => {
+      if (error !== null) return done(error);
+      this.setSynchronous(true);
+      const failure = this.timed(() =>
+        this.db.transaction(() => {
+          // An installed snapshot written meanwhile is newer: this one only lost a race.
+          if (snapshot.index <= this.storedSnapshotIndex) return;
+          this.putSnapshotMeta(snapshot, generation, this.rebuilding !== null);
+          this.statements.deleteBelow.run(firstKept);
+        })(),
+      );
+      done(failure);
+      this.dropOldChunksLater();
+    });
   }
 
   /** Up to `limit` log rows from `from` through `to` (inclusive), in order. */
@@ -195,25 +258,51 @@ export class SqliteStore {
     return this.statements.firstIndex.get()?.first ?? null;
   }
 
+  /** Writes rows of a projection rebuild, skipping rows deleted since it began. */
+  writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void {
+    if (rows.length === 0) return;
+    const deleted = this.rebuilding;
+    assert(deleted !== null, "projection rows written outside a rebuild");
+    this.setSynchronous(false);
+    const failure = this.timed(() =>
+      this.db.transaction(() => {
+        for (const { table, row } of rows) {
+          const statements = this.table(table);
+          if (deleted.get(table)?.has(keyOf(statements.spec, row))) continue;
+          statements.insertIfAbsent.run(row);
+        }
+      })(),
+    );
+    if (failure !== null) throw failure;
+  }
+
+  /** The projected tables match the state again. */
+  finishProjectionRebuild(): void {
+    this.statements.setProjectionFresh.run();
+    this.rebuilding = null;
+  }
+
   /** Closes the database. */
   close(): void {
+    this.closed = true;
     this.db.close();
   }
 
-  private writeInTransaction(write: ReadyWrite): void {
+  private writeInTransaction(write: ReadyWrite, generation: number | null): void {
     if (write.snapshot !== null) {
-      // A snapshot from the leader replaces our log and our state.
-      this.upsertSnapshot(write.snapshot.snapshot);
+      // A snapshot from the leader replaces our log and our state; the tables are rebuilt from it.
+      assert(generation !== null, "an installed snapshot without its chunks");
+      this.putSnapshotMeta(write.snapshot, generation, true);
       this.statements.deleteAll.run();
-      this.statements.replaceDecisions.run();
-      for (const decision of write.snapshot.decisions) this.upsertDecision(decision);
-      this.committedThrough = Math.max(this.committedThrough, write.snapshot.snapshot.index);
+      this.startRebuild(true);
+      this.committedThrough = Math.max(this.committedThrough, write.snapshot.index);
+      this.statements.setApplied.run(write.snapshot.index);
     }
     const first = write.entries[0];
     if (first !== undefined) {
       this.statements.deleteFrom.run(first.index);
       for (const entry of write.entries) {
-        const record = recordOf(entry);
+        const record = recordOf(this.registry, entry);
         this.statements.insertEntry.run(
           record.index,
           record.term,
@@ -234,33 +323,135 @@ export class SqliteStore {
         this.committedThrough = write.hardState.commit;
       }
     }
-    if (write.snapshot !== null) this.statements.setApplied.run(write.snapshot.snapshot.index);
     if (write.applied !== null) {
-      for (const decision of write.applied.decisions) this.upsertDecision(decision);
+      for (const change of write.applied.changes) this.applyChange(change);
       this.statements.setApplied.run(write.applied.index);
     }
   }
 
-  private upsertSnapshot(snapshot: Snapshot): void {
+  private applyChange(change: RowChange): void {
+    const statements = this.table(change.table);
+    if (change.op === "upsert") {
+      statements.upsert.run(change.row);
+      return;
+    }
+    statements.remove.run(change.key);
+    this.rebuilding?.get(change.table)?.add(keyOf(statements.spec, change.key));
+  }
+
+  /** Starts a rebuild of the projected tables: optionally empties them and tracks deletions from now on. */
+  private startRebuild(clear: boolean): void {
+    this.rebuilding = new Map();
+    for (const statements of this.tables.values()) {
+      if (clear) statements.clear.run();
+      this.rebuilding.set(statements.spec.name, new Set());
+    }
+  }
+
+  private putSnapshotMeta(snapshot: Snapshot, generation: number, stale: boolean): void {
     this.statements.upsertSnapshot.run({
       index: snapshot.index,
       term: snapshot.term,
       membership: JSON.stringify(snapshot.membership),
-      data: Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength),
+      generation,
+      stale: stale ? 1 : 0,
     });
+    this.generation = generation;
+    this.storedSnapshotIndex = snapshot.index;
   }
 
-  private upsertDecision(decision: Decision): void {
-    this.statements.upsertDecision.run({
-      index: decision.index,
-      entryType: decision.entryType,
-      data: JSON.stringify(decision.data),
-      voters: JSON.stringify(decision.voters),
-      quorum: decision.quorum,
-      votes: JSON.stringify(decision.votes),
-      status: decision.status,
-      createdAt: decision.createdAt,
-      decidedAt: decision.decidedAt,
+  /** Writes `data` as chunks of `generation`, one chunk per turn, then calls `done`. */
+  private stageChunks(data: Uint8Array, generation: number, done: WriteDone): void {
+    let offset = 0;
+    let seq = 0;
+    const next = (): void => {
+      if (this.closed) return done(new Error("the store was closed while writing a snapshot"));
+      const end = Math.min(data.length, offset + this.chunkBytes);
+      const chunk = Buffer.from(data.buffer, data.byteOffset + offset, end - offset);
+      const failure = this.timed(() => {
+        // Chunks need no fsync of their own: the transaction that makes them current syncs them.
+        this.setSynchronous(false);
+        this.statements.insertChunk.run(generation, seq++, chunk);
+      });
+      if (failure !== null) return done(failure);
+      offset = end;
+      if (offset >= data.length) return done(null);
+      setImmediate(next);
+    };
+    next();
+  }
+
+  /** Drops the chunks of replaced snapshots, one per turn. */
+  private dropOldChunksLater(): void {
+    const step = (): void => {
+      if (this.closed) return;
+      const old = this.statements.oldChunk.get(this.generation);
+      if (old === undefined) return;
+      this.setSynchronous(false);
+      this.statements.deleteChunk.run(old.generation, old.seq);
+      setImmediate(step);
+    };
+    setImmediate(step);
+  }
+
+  private setSynchronous(sync: boolean): void {
+    const wanted = sync ? "FULL" : "NORMAL";
+    if (this.synchronous === wanted) return;
+    this.db.pragma(`synchronous = ${wanted}`);
+    this.synchronous = wanted;
+  }
+
+  /** Runs a write, timing it; returns the error it threw, or null. */
+  private timed(write: () => void): Error | null {
+    const started = performance.now();
+    try {
+      write();
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    const ms = performance.now() - started;
+    this.timings.lastWriteMs = ms;
+    if (ms > this.slowWriteMs) {
+      this.timings.slowWrites++;
+      this.log.warn({ ms: Math.round(ms) }, "slow write (fsync)");
+    }
+    return null;
+  }
+
+  private table(name: string): TableStatements {
+    const statements = this.tables.get(name);
+    assert(statements !== undefined, () => `no projected table ${name}`);
+    return statements;
+  }
+
+  private addTable(spec: TableSpec): void {
+    this.db.exec(spec.ddl.sqlite);
+    const columns = spec.columns.map(quote).join(", ");
+    const values = spec.columns.map((column) => `@${column}`).join(", ");
+    const keys = spec.key.map(quote).join(", ");
+    const updates = spec.columns
+      .filter((column) => !spec.key.includes(column))
+      .map((column) => `${quote(column)} = excluded.${quote(column)}`)
+      .join(", ");
+    const where = spec.key.map((column) => `${quote(column)} = @${column}`).join(" AND ");
+    this.tables.set(spec.name, {
+      spec,
+      upsert: this.db.prepare(
+        `INSERT INTO ${quote(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO ${updates === "" ? "NOTHING" : `UPDATE SET ${updates}`}`,
+      ),
+      insertIfAbsent: this.db.prepare(
+        `INSERT INTO ${quote(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO NOTHING`,
+      ),
+      remove: this.db.prepare(`DELETE FROM ${quote(spec.name)} WHERE ${where}`),
+      clear: this.db.prepare(`DELETE FROM ${quote(spec.name)}`),
     });
   }
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+function keyOf(spec: TableSpec, row: Row): string {
+  return JSON.stringify(spec.key.map((column) => row[column] ?? null));
 }

@@ -23,6 +23,8 @@
  *   11   timeout_now      (nothing)
  *   12   read_index       context
  *   13   read_index_resp  context index reject:bool
+ *   14   propose          count (origin:text kind:text body:text)*count
+ *   15   propose_resp     count (origin:text ok:bool (index term | code:text hasLeader:bool [leader:id]))*count
  *
  *   entry = flags:u8 [index] [term] data:bytes
  *     flags bit 0: a config entry (else normal)
@@ -36,7 +38,8 @@
  * The fuzz tests check exactly that. Numbers are non-negative safe integers (up to 2^53 - 1).
  */
 
-import type { Entry, Membership, Message, MessageType, NodeId } from "../raft/types.js";
+import type { Entry, Membership, NodeId } from "../raft/types.js";
+import type { ForwardedOutcome, ForwardedProposal, PeerMessage } from "./peer-message.js";
 import { ByteReader } from "./byte-reader.js";
 import { ByteWriter, varintSize } from "./byte-writer.js";
 import { CodecError } from "./codec-error.js";
@@ -65,7 +68,7 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
 };
 
 /** The wire tag of each message type; 0 is never valid, so a zeroed buffer cannot pass for a message. */
-const TAG_OF: Readonly<Record<MessageType, number>> = {
+const TAG_OF: Readonly<Record<PeerMessage["type"], number>> = {
   vote: 1,
   pre_vote: 2,
   vote_resp: 3,
@@ -79,7 +82,14 @@ const TAG_OF: Readonly<Record<MessageType, number>> = {
   timeout_now: 11,
   read_index: 12,
   read_index_resp: 13,
+  propose: 14,
+  propose_resp: 15,
 };
+
+/** The smallest encoded forwarded proposal: three one-byte texts. */
+const MIN_PROPOSAL_BYTES = 6;
+/** The smallest encoded forwarded outcome: a one-byte origin, a flag and two one-byte numbers. */
+const MIN_OUTCOME_BYTES = 5;
 
 const ENTRY_CONFIG = 0b001;
 const ENTRY_EXPLICIT_INDEX = 0b010;
@@ -132,7 +142,8 @@ function idSize(id: NodeId, limits: CodecLimits): number {
 // ---------------------------------------------------------------- encoding
 
 /** Encodes one message into a buffer of exactly its size. Throws CodecError if it has no encoding. */
-export function encodeMessage(message: Message, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Uint8Array {
+export function encodeMessage(message: PeerMessage, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Uint8Array {
+  textBytes.clear();
   const writer = new ByteWriter(new Uint8Array(messageSize(message, limits)));
   writeMessage(writer, message, limits);
   return writer.finish();
@@ -140,7 +151,7 @@ export function encodeMessage(message: Message, limits: CodecLimits = DEFAULT_CO
 
 /** Encodes several messages as one batch: the payload of one frame. */
 export function encodeBatch(
-  messages: readonly Message[],
+  messages: readonly PeerMessage[],
   limits: CodecLimits = DEFAULT_CODEC_LIMITS,
 ): Uint8Array {
   return joinEncodedMessages(
@@ -169,7 +180,7 @@ export function batchOverheadBytes(count: number): number {
   return varintSize(count);
 }
 
-function messageSize(m: Message, limits: CodecLimits): number {
+function messageSize(m: PeerMessage, limits: CodecLimits): number {
   const head = 1 + idSize(m.from, limits) + idSize(m.to, limits) + numberSize(m.term, "term");
   switch (m.type) {
     case "vote":
@@ -210,6 +221,10 @@ function messageSize(m: Message, limits: CodecLimits): number {
       return head + numberSize(m.context, "context");
     case "read_index_resp":
       return head + numberSize(m.context, "context") + numberSize(m.index, "index") + 1;
+    case "propose":
+      return head + proposalsSize(m.proposals, limits);
+    case "propose_resp":
+      return head + outcomesSize(m.outcomes, limits);
     default:
       throw invalid(`unknown message type ${JSON.stringify((m as { type: unknown }).type)}`);
   }
@@ -247,6 +262,58 @@ function appendBodySize(
   return size;
 }
 
+function proposalsSize(proposals: readonly ForwardedProposal[], limits: CodecLimits): number {
+  if (proposals.length === 0 || proposals.length > limits.maxEntriesPerMessage)
+    throw invalid(`${proposals.length} forwarded proposals: between 1 and ${limits.maxEntriesPerMessage}`);
+  let size = varintSize(proposals.length);
+  for (const p of proposals) {
+    size += textSize(p.origin, "origin", limits.maxNodeIdBytes);
+    size += textSize(p.kind, "kind", limits.maxNodeIdBytes);
+    size += textSize(p.body, "body", limits.maxBytesFieldLength);
+  }
+  return size;
+}
+
+function outcomesSize(outcomes: readonly ForwardedOutcome[], limits: CodecLimits): number {
+  if (outcomes.length === 0 || outcomes.length > limits.maxEntriesPerMessage)
+    throw invalid(`${outcomes.length} forwarded outcomes: between 1 and ${limits.maxEntriesPerMessage}`);
+  let size = varintSize(outcomes.length);
+  for (const o of outcomes) {
+    size += textSize(o.origin, "origin", limits.maxNodeIdBytes) + 1;
+    if (o.ok) size += numberSize(o.index, "index") + numberSize(o.term, "term");
+    else {
+      size += textSize(o.code, "code", limits.maxNodeIdBytes) + 1;
+      if (o.leaderId !== null) size += idSize(o.leaderId, limits);
+    }
+  }
+  return size;
+}
+
+/** Encoded texts of the message being encoded: its sizing pass and writing pass encode each once. */
+const textBytes = new Map<string, Uint8Array>();
+
+function utf8Of(text: string): Uint8Array {
+  let bytes = textBytes.get(text);
+  if (bytes === undefined) {
+    bytes = utf8Encoder.encode(text);
+    textBytes.set(text, bytes);
+  }
+  return bytes;
+}
+
+function textSize(text: string, what: string, maxBytes: number): number {
+  if (typeof text !== "string" || text.length === 0) throw invalid(`${what} must be a non-empty string`);
+  const bytes = utf8Of(text);
+  if (utf8Decoder.decode(bytes) !== text) throw invalid(`${what} is not well-formed Unicode`);
+  if (bytes.length > maxBytes) throw invalid(`${what} is ${bytes.length} bytes, more than ${maxBytes}`);
+  return varintSize(bytes.length) + bytes.length;
+}
+
+/** Writes a text whose size pass already encoded and checked it. */
+function writeText(w: ByteWriter, text: string): void {
+  w.lengthPrefixed(textBytes.get(text) ?? utf8Encoder.encode(text));
+}
+
 function membershipSize(membership: Membership, limits: CodecLimits): number {
   const nodes = membership.voters.length + membership.learners.length;
   if (nodes > limits.maxMembershipNodes) {
@@ -274,7 +341,7 @@ function bytesSize(bytes: Uint8Array, what: string, limits: CodecLimits): number
 }
 
 /** Writes a message whose size pass already validated every field. */
-function writeMessage(w: ByteWriter, m: Message, limits: CodecLimits): void {
+function writeMessage(w: ByteWriter, m: PeerMessage, limits: CodecLimits): void {
   w.u8(TAG_OF[m.type]);
   w.lengthPrefixed(idBytes(m.from, limits));
   w.lengthPrefixed(idBytes(m.to, limits));
@@ -332,6 +399,29 @@ function writeMessage(w: ByteWriter, m: Message, limits: CodecLimits): void {
       w.varint(m.index);
       w.u8(m.reject ? 1 : 0);
       return;
+    case "propose":
+      w.varint(m.proposals.length);
+      for (const p of m.proposals) {
+        writeText(w, p.origin);
+        writeText(w, p.kind);
+        writeText(w, p.body);
+      }
+      return;
+    case "propose_resp":
+      w.varint(m.outcomes.length);
+      for (const o of m.outcomes) {
+        writeText(w, o.origin);
+        w.u8(o.ok ? 1 : 0);
+        if (o.ok) {
+          w.varint(o.index);
+          w.varint(o.term);
+        } else {
+          writeText(w, o.code);
+          w.u8(o.leaderId === null ? 0 : 1);
+          if (o.leaderId !== null) w.lengthPrefixed(idBytes(o.leaderId, limits));
+        }
+      }
+      return;
   }
 }
 
@@ -368,7 +458,7 @@ function writeIds(w: ByteWriter, ids: readonly NodeId[], limits: CodecLimits): v
 // ---------------------------------------------------------------- decoding
 
 /** Decodes one message that fills `bytes` exactly. Throws CodecError on anything malformed. */
-export function decodeMessage(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Message {
+export function decodeMessage(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): PeerMessage {
   const reader = new ByteReader(bytes);
   const message = readMessage(reader, limits);
   reader.expectEnd("message");
@@ -379,17 +469,17 @@ export function decodeMessage(bytes: Uint8Array, limits: CodecLimits = DEFAULT_C
  * Decodes a batch (a frame's payload). All messages are decoded before any is returned, so a
  * frame that is bad anywhere yields nothing at all.
  */
-export function decodeBatch(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Message[] {
+export function decodeBatch(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): PeerMessage[] {
   const reader = new ByteReader(bytes);
   const count = reader.count("message count", limits.maxBatchMessages, MIN_MESSAGE_BYTES);
   if (count === 0) throw new CodecError("out_of_range", "a batch holds at least one message");
-  const messages: Message[] = [];
+  const messages: PeerMessage[] = [];
   for (let i = 0; i < count; i++) messages.push(readMessage(reader, limits));
   reader.expectEnd("batch");
   return messages;
 }
 
-function readMessage(r: ByteReader, limits: CodecLimits): Message {
+function readMessage(r: ByteReader, limits: CodecLimits): PeerMessage {
   const tag = r.u8("message tag");
   const from = r.string("from", limits.maxNodeIdBytes);
   const to = r.string("to", limits.maxNodeIdBytes);
@@ -467,6 +557,10 @@ function readMessage(r: ByteReader, limits: CodecLimits): Message {
         index: r.varint("index"),
         reject: r.boolean("reject"),
       };
+    case 14:
+      return { type: "propose", from, to, term, proposals: readProposals(r, limits) };
+    case 15:
+      return { type: "propose_resp", from, to, term, outcomes: readOutcomes(r, limits) };
     default:
       throw new CodecError("unknown_tag", `unknown message tag ${tag}`);
   }
@@ -498,6 +592,37 @@ function readEntries(r: ByteReader, prevIndex: number, messageTerm: number, limi
     previousTerm = entryTerm;
   }
   return entries;
+}
+
+function readProposals(r: ByteReader, limits: CodecLimits): ForwardedProposal[] {
+  const count = r.count("proposal count", limits.maxEntriesPerMessage, MIN_PROPOSAL_BYTES);
+  if (count === 0) throw new CodecError("out_of_range", "a propose message holds at least one proposal");
+  const proposals: ForwardedProposal[] = [];
+  for (let i = 0; i < count; i++) {
+    proposals.push({
+      origin: r.string("origin", limits.maxNodeIdBytes),
+      kind: r.string("kind", limits.maxNodeIdBytes),
+      body: r.string("body", limits.maxBytesFieldLength),
+    });
+  }
+  return proposals;
+}
+
+function readOutcomes(r: ByteReader, limits: CodecLimits): ForwardedOutcome[] {
+  const count = r.count("outcome count", limits.maxEntriesPerMessage, MIN_OUTCOME_BYTES);
+  if (count === 0) throw new CodecError("out_of_range", "a propose_resp message holds at least one outcome");
+  const outcomes: ForwardedOutcome[] = [];
+  for (let i = 0; i < count; i++) {
+    const origin = r.string("origin", limits.maxNodeIdBytes);
+    if (r.boolean("ok")) {
+      outcomes.push({ origin, ok: true, index: r.varint("index"), term: r.varint("term") });
+    } else {
+      const code = r.string("code", limits.maxNodeIdBytes);
+      const leaderId = r.boolean("hasLeader") ? r.string("leader", limits.maxNodeIdBytes) : null;
+      outcomes.push({ origin, ok: false, code, leaderId });
+    }
+  }
+  return outcomes;
 }
 
 function readMembership(r: ByteReader, limits: CodecLimits): Membership {

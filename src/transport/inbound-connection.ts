@@ -6,7 +6,8 @@
  */
 
 import type { Socket } from "node:net";
-import type { Message, NodeId } from "../raft/types.js";
+import type { NodeId } from "../raft/types.js";
+import type { PeerMessage } from "./peer-message.js";
 import { CodecError } from "./codec-error.js";
 import { decodeBatch, type CodecLimits } from "./codec.js";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameReader } from "./framing.js";
@@ -49,7 +50,7 @@ export interface InboundHost {
   /** Called once the peer has proven its identity. */
   authenticated(connection: InboundConnection): void;
   /** Hands one valid message from the authenticated peer to the application. */
-  deliver(message: Message): void;
+  deliver(message: PeerMessage): void;
   /** Called once when the socket has closed. */
   closed(connection: InboundConnection): void;
 }

@@ -30,3 +30,11 @@ export {
 } from "./peer-transport.js";
 export { NODE_TIMERS, type TimerHandle, type Timers } from "./timers.js";
 export { TransportError, type TransportErrorCode } from "./transport-error.js";
+export {
+  isRaftMessage,
+  type ForwardedOutcome,
+  type ForwardedProposal,
+  type PeerMessage,
+  type ProposeRequest,
+  type ProposeResponse,
+} from "./peer-message.js";

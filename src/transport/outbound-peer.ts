@@ -5,6 +5,7 @@
  * Raft messages only ever flow outwards on this connection; the peer answers on its own.
  */
 
+import type { Logger } from "../util/logger.js";
 import { oncePerTurn } from "../util/once-per-turn.js";
 import net, { type Socket } from "node:net";
 import type { NodeId } from "../raft/types.js";
@@ -34,6 +35,7 @@ export interface OutboundSettings {
   readonly random: () => number;
   readonly randomBytes: (size: number) => Uint8Array;
   readonly timers: Timers;
+  readonly log: Logger;
 }
 
 /** Counters and state of one peer's outgoing side, as reported by PeerTransport.stats(). */
@@ -219,6 +221,10 @@ export class OutboundPeer {
   }
 
   private onConnected(): void {
+    this.settings.log.info(
+      { peer: this.id, address: `${this.address.host}:${this.address.port}` },
+      "peer connected",
+    );
     this.phase = "connected";
     this.connects++;
     this.failures = 0;
@@ -229,6 +235,8 @@ export class OutboundPeer {
   /** Handles the end of the current socket, whatever the cause, and schedules the retry. */
   private fail(socket: Socket, reason: string): void {
     if (socket !== this.socket) return;
+    if (this.phase === "connected") this.settings.log.warn({ peer: this.id, reason }, "peer connection lost");
+    else if (this.failures === 0) this.settings.log.debug({ peer: this.id, reason }, "peer unreachable");
     this.dropConnection(reason);
     if (this.phase === "closed") return;
     this.phase = "backoff";

@@ -11,7 +11,8 @@
 
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import net, { type Server, type Socket } from "node:net";
-import type { Message, NodeId } from "../raft/types.js";
+import type { NodeId } from "../raft/types.js";
+import type { PeerMessage } from "./peer-message.js";
 import { parseAddress, type HostPort } from "./address.js";
 import { resolveBackoff, type BackoffOptions } from "./backoff.js";
 import { MAX_VARINT_BYTES } from "./byte-writer.js";
@@ -22,6 +23,7 @@ import { InboundConnection, type InboundHost, type InboundStats } from "./inboun
 import { OutboundPeer, type OutboundSettings, type PeerStats } from "./outbound-peer.js";
 import { NODE_TIMERS, type Timers } from "./timers.js";
 import { TransportError } from "./transport-error.js";
+import { SILENT_LOGGER, type Logger } from "../util/logger.js";
 
 /** The peers to talk to: node id -> `host:port`. An entry for this node itself is ignored. */
 export type PeerAddresses = ReadonlyMap<NodeId, string> | Readonly<Record<NodeId, string>>;
@@ -38,7 +40,7 @@ export interface PeerTransportOptions {
    * on (the node driver steps Raft in its own turn); an exception it throws is not caught here
    * and ends the process, as any broken invariant should.
    */
-  readonly onMessage: (message: Message) => void;
+  readonly onMessage: (message: PeerMessage) => void;
   /**
    * Answers plain HTTP GETs on the Raft port (the seed's `curl :9090/metrics/consensus`). A
    * connection whose first bytes are "GET " is HTTP; peers' frames start with a length, so the two
@@ -77,6 +79,8 @@ export interface PeerTransportOptions {
   readonly randomBytes?: (size: number) => Uint8Array;
   /** Timers for deadlines and backoff (default Node's, unreferenced). */
   readonly timers?: Timers;
+  /** Where peers connecting and lost are logged (a child logger with component "transport"). */
+  readonly logger?: Logger;
 }
 
 /** The transport's counters: per peer for the outgoing side, summed for the incoming side. */
@@ -111,7 +115,7 @@ const DEFAULTS = {
 export class PeerTransport {
   readonly nodeId: NodeId;
   private readonly listenAt: HostPort;
-  private readonly onMessage: (message: Message) => void;
+  private readonly onMessage: (message: PeerMessage) => void;
   private readonly serveHttp: PeerTransportOptions["serveHttp"];
   private readonly codecLimits: CodecLimits;
   private readonly settings: OutboundSettings;
@@ -181,6 +185,7 @@ export class PeerTransport {
       random: options.random ?? Math.random,
       randomBytes: options.randomBytes ?? cryptoRandomBytes,
       timers: options.timers ?? NODE_TIMERS,
+      log: (options.logger ?? SILENT_LOGGER).child({ component: "transport" }),
     };
     this.inboundHost = this.makeInboundHost();
     this.updatePeers(options.peers ?? new Map<NodeId, string>());
@@ -221,7 +226,7 @@ export class PeerTransport {
    * for unknown nodes, or sent after close(), are dropped and counted. Flushing waits for the end
    * of the turn through setImmediate, not a timer: it is about batching, not about time.
    */
-  send(messages: readonly Message[]): void {
+  send(messages: readonly PeerMessage[]): void {
     const encoded: Uint8Array[] = [];
     for (const message of messages) {
       if (message.from !== this.nodeId) {
@@ -362,6 +367,7 @@ export class PeerTransport {
       authenticated: (connection) => {
         // One connection per peer: a newer one means the peer restarted or redialled.
         const peerId = connection.peerId!;
+        this.settings.log.debug({ peer: peerId }, "peer dialled in");
         this.inboundByPeer.get(peerId)?.abort();
         this.inboundByPeer.set(peerId, connection);
       },

@@ -1,30 +1,24 @@
-// Proves the node driver end to end in one process: a cluster elects a leader, commits proposals
-// with their apply results, refuses writes on followers with the leader's id, serves
-// linearizable reads on any node, survives the loss of its leader, and a node restarted from its
-// store comes back with the same state.
+// Proves the ready loop end to end in one process: a cluster elects a leader, commits proposals
+// with their apply results through any node (a follower forwards them to the leader in batches),
+// serves linearizable reads on any node, survives the loss of its leader, and a node restarted
+// from its store comes back with the same state.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { JunoNode, NodeError } from "../../src/runtime/node.js";
+import { decisionsState, proposeCommand, voteCommand } from "../../src/decisions/index.js";
+import { NodeError } from "../../src/runtime/errors.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
-import { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { JunoNode } from "../../src/runtime/node.js";
+import type { SqliteStore } from "../../src/store/sqlite-store.js";
+import { createLocalNode, until } from "../support/local-node.js";
 
 const IDS = ["n1", "n2", "n3"];
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
-
-/** Waits until `condition` holds, checking after every event-loop turn, or fails after `ms`. */
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 class TestCluster {
   readonly network = new MemoryNetwork();
@@ -41,16 +35,7 @@ class TestCluster {
   }
 
   startNode(id: string, founders: string[] | null = IDS): JunoNode {
-    const store = new SqliteStore(join(this.dir, `${id}.db`));
-    const node = new JunoNode({
-      id,
-      store,
-      transport: this.network.transport(id),
-      founders,
-      tickMs: 10,
-      raft: { electionTicks: 10, heartbeatTicks: 1 },
-      requestTimeoutMs: 5_000,
-    });
+    const { node, store } = createLocalNode({ id, dir: this.dir, network: this.network, founders });
     this.nodes.set(id, node);
     this.stores.set(id, store);
     node.start();
@@ -72,15 +57,32 @@ class TestCluster {
   }
 }
 
+function propose(
+  node: JunoNode,
+  entryType: string,
+  data: unknown,
+  approval?: { voters: string[]; quorum: number },
+) {
+  return node.propose(proposeCommand, {
+    entry_type: entryType,
+    data,
+    ...(approval === undefined ? {} : { approval }),
+  });
+}
+
+function decision(node: JunoNode, index: number) {
+  return node.view.state(decisionsState).decisions.get(index);
+}
+
 describe("JunoNode", () => {
   it("a node added as a learner catches up and is promoted to voter", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
-    for (let i = 0; i < 20; i++) await leader.propose({ kind: "propose", entryType: "fill", data: i });
+    for (let i = 0; i < 20; i++) await propose(leader, "fill", i);
     const joiner = cluster.startNode("n4", null);
     await leader.changeMembership({ type: "add_learner", node: "n4" });
     await until(() => leader.status().membership.voters.includes("n4"));
-    await until(() => joiner.state.appliedIndex >= leader.state.appliedIndex);
+    await until(() => joiner.view.appliedIndex() >= leader.view.appliedIndex());
     // The joiner holds the promotion once it has the entry (the leader counts it from its append).
     await until(() => joiner.status().membership.voters.includes("n4"));
     expect(joiner.status().membership.voters).toContain("n4");
@@ -89,7 +91,7 @@ describe("JunoNode", () => {
   it("a leader shutting down hands leadership over first", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
-    await leader.propose({ kind: "propose", entryType: "x", data: 1 });
+    await propose(leader, "x", 1);
     const term = leader.raft.term;
     await leader.shutdown();
     cluster.stopNode(leader.id);
@@ -98,72 +100,95 @@ describe("JunoNode", () => {
     expect(next.raft.term).toBe(term + 1);
   });
 
-  it("commits proposals through the leader and refuses them on followers", async () => {
+  it("commits proposals through the leader and through followers, which forward them", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
-    const committed = await leader.propose({
-      kind: "propose",
-      entryType: "deploy",
-      data: { service: "api" },
-    });
-    expect(committed.result).toEqual({ kind: "proposed", index: committed.index, decision: null });
+    const committed = await propose(leader, "deploy", { service: "api" });
+    expect(committed.value).toEqual({ index: committed.index, decision: null });
     const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
-    const refusal = await follower
-      .propose({ kind: "propose", entryType: "x", data: 1 })
-      .catch((e: unknown) => e);
+    const forwarded = await propose(follower, "x", 1);
+    expect(forwarded.index).toBeGreaterThan(committed.index);
+    expect(forwarded.term).toBe(leader.raft.term);
+    // The follower answered from its own apply: its state already holds the entry.
+    expect(follower.view.appliedIndex()).toBeGreaterThanOrEqual(forwarded.index);
+    expect(follower.view.counters().proposalsForwarded).toBe(1);
+  });
+
+  it("forwards a turn's proposals in one batch, and answers each from its own apply", async () => {
+    const cluster = new TestCluster();
+    const leader = await cluster.leader();
+    const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => propose(follower, "many", i)));
+    expect(new Set(results.map((r) => r.index)).size).toBe(100);
+    const decided = await propose(follower, "gate", null, {
+      voters: ["constructor", "__proto__"],
+      quorum: 2,
+    });
+    const first = await follower.propose(voteCommand, {
+      proposal: decided.index,
+      voter: "constructor",
+      vote: "approve",
+    });
+    expect(first.value.decision.status).toBe("pending");
+    const second = await follower.propose(voteCommand, {
+      proposal: decided.index,
+      voter: "__proto__",
+      vote: "approve",
+    });
+    expect(second.value.decision.status).toBe("approved");
+  });
+
+  it("a node that knows no leader refuses proposals with no_leader", async () => {
+    const network = new MemoryNetwork();
+    const dir = mkdtempSync(join(tmpdir(), "juno-runtime-"));
+    const { node, store } = createLocalNode({ id: "n1", dir, network, founders: ["n1", "n2", "n3"] });
+    cleanups.push(() => {
+      node.stop();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    node.start();
+    const refusal = await propose(node, "x", 1).catch((e: unknown) => e);
     expect(refusal).toBeInstanceOf(NodeError);
-    expect((refusal as NodeError).code).toBe("not_leader");
-    expect((refusal as NodeError).leaderId).toBe(leader.id);
+    expect((refusal as NodeError).code).toBe("no_leader");
   });
 
   it("batches proposals of one event-loop turn into one Ready", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
-    const before = leader.counters.readies;
-    const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => leader.propose({ kind: "propose", entryType: "batch", data: i })),
-    );
+    const before = leader.view.counters().readies;
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => propose(leader, "batch", i)));
     expect(new Set(results.map((r) => r.index)).size).toBe(200);
     // 200 proposals took far fewer Readys than proposals.
-    expect(leader.counters.readies - before).toBeLessThan(50);
+    expect(leader.view.counters().readies - before).toBeLessThan(50);
   });
 
   it("serves linearizable reads on followers: a read after a write sees it", async () => {
     const cluster = new TestCluster();
     const leader = await cluster.leader();
-    const committed = await leader.propose({
-      kind: "propose",
-      entryType: "deploy",
-      data: null,
-      approval: { voters: ["alice", "bob"], quorum: 1 },
-    });
+    const committed = await propose(leader, "deploy", null, { voters: ["alice", "bob"], quorum: 1 });
     for (const node of cluster.nodes.values()) {
       await node.readBarrier();
-      expect(node.decision(committed.index)?.status).toBe("pending");
+      expect(decision(node, committed.index)?.status).toBe("pending");
     }
-    await leader.propose({ kind: "vote", proposal: committed.index, voter: "alice", vote: "approve" });
+    await leader.propose(voteCommand, { proposal: committed.index, voter: "alice", vote: "approve" });
     for (const node of cluster.nodes.values()) {
       await node.readBarrier();
-      expect(node.decision(committed.index)?.status).toBe("approved");
+      expect(decision(node, committed.index)?.status).toBe("approved");
     }
   });
 
   it("elects a new leader when the leader is lost, and a restarted node keeps its state", async () => {
     const cluster = new TestCluster();
     const first = await cluster.leader();
-    const committed = await first.propose({
-      kind: "propose",
-      entryType: "a",
-      data: null,
-      approval: { voters: ["v"], quorum: 1 },
-    });
+    const committed = await propose(first, "a", null, { voters: ["v"], quorum: 1 });
     cluster.stopNode(first.id);
     const second = await cluster.leader();
     expect(second.id).not.toBe(first.id);
-    await second.propose({ kind: "vote", proposal: committed.index, voter: "v", vote: "reject" });
+    await second.propose(voteCommand, { proposal: committed.index, voter: "v", vote: "reject" });
     const restarted = cluster.startNode(first.id);
-    await until(() => restarted.decision(committed.index)?.status === "rejected");
+    await until(() => decision(restarted, committed.index)?.status === "rejected");
     await restarted.readBarrier();
-    expect(restarted.state.appliedIndex).toBeGreaterThanOrEqual(committed.index + 1);
+    expect(restarted.view.appliedIndex()).toBeGreaterThanOrEqual(committed.index + 1);
   });
 });

@@ -4,19 +4,12 @@ import type { FastifyInstance } from "fastify";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JunoNode } from "../../src/runtime/node.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
-import { buildServer } from "../../src/server/app.js";
-import { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { JunoNode } from "../../src/runtime/node.js";
+import type { SqliteStore } from "../../src/store/sqlite-store.js";
+import { createLocalApp, createLocalNode, until } from "../support/local-node.js";
 
-/** Waits until `condition` holds, checking every few milliseconds, or fails after `ms`. */
-export async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { until } from "../support/local-node.js";
 
 /** One member: its node, store and server. */
 export interface Member {
@@ -34,27 +27,21 @@ export class ApiCluster {
 
   static async start(token: string | null = null, ids = ["n1", "n2", "n3"]): Promise<ApiCluster> {
     const cluster = new ApiCluster();
+    const httpOf = (id: string): string | null => cluster.members.get(id)?.http ?? null;
     for (const id of ids) {
-      const store = new SqliteStore(join(cluster.dir, `${id}.db`));
-      const node = new JunoNode({
+      const local = createLocalNode({
         id,
-        store,
-        transport: cluster.network.transport(id),
+        dir: cluster.dir,
+        network: cluster.network,
         founders: ids,
-        tickMs: 10,
-        requestTimeoutMs: 5_000,
+        httpOf,
       });
-      const app = buildServer({
-        node,
-        store,
-        apiToken: token,
-        addresses: (peer) => ({ raft: `memory:${peer}`, http: cluster.members.get(peer)?.http ?? null }),
-      });
-      const member: Member = { node, store, app, http: "" };
+      const app = await createLocalApp(local, token, httpOf);
+      const member: Member = { node: local.node, store: local.store, app, http: "" };
       cluster.members.set(id, member);
+      local.node.start();
       const address = await app.listen({ host: "127.0.0.1", port: 0 });
       member.http = address.replace("http://", "");
-      node.start();
     }
     return cluster;
   }

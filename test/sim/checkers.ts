@@ -4,7 +4,8 @@
  * committed entries never changing. The first violation stops the run.
  */
 
-import type { Entry, HardState, Message, NodeId, RaftNode } from "../../src/raft/index.js";
+import type { Entry, HardState, NodeId, RaftNode } from "../../src/raft/index.js";
+import type { PeerMessage } from "../../src/transport/peer-message.js";
 
 /** What a checker may ask of a node's disk. */
 export interface DurableView {
@@ -30,23 +31,6 @@ const decoder = new TextDecoder();
 /** A readable identity of an entry: its term, type and data. */
 export function fingerprint(entry: Entry): string {
   return `${entry.term}|${entry.type}|${decoder.decode(entry.data)}`;
-}
-
-/** Extends a 32-bit FNV-1a hash chain with one more applied entry. */
-export function chainHash(previous: number, entry: Entry): number {
-  let hash = (previous ^ 0x811c9dc5) >>> 0;
-  const mix = (byte: number): void => {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  };
-  for (const value of [entry.index, entry.term, entry.type === "config" ? 1 : 0]) {
-    mix(value & 0xff);
-    mix((value >>> 8) & 0xff);
-    mix((value >>> 16) & 0xff);
-    mix((value >>> 24) & 0xff);
-  }
-  for (const byte of entry.data) mix(byte);
-  return hash;
 }
 
 /** Watches nodes and throws SimViolation on the first broken invariant. */
@@ -106,7 +90,7 @@ export class SafetyChecker {
    * responding to RPCs): an append acknowledgement covers only entries on the sender's disk, and
    * a granted vote is on its disk before the candidate hears of it.
    */
-  onMessageSent(message: Message, disk: DurableView): void {
+  onMessageSent(message: PeerMessage, disk: DurableView): void {
     this.stats.durableAckChecks++;
     if (message.type === "append_resp" && !message.reject && message.index > 0) {
       const term = disk.termOnDisk(message.index);

@@ -1,31 +1,26 @@
 /**
- * A simulated juno node: a RaftNode, a disk that loses writes not yet synced when the node
- * crashes, and a key-value state machine serving client writes and linearizable reads.
+ * A simulated juno node process: the production ready loop (JunoNode) with the production
+ * modules and controllers, plus the simulator's key-value module for client load, run on a
+ * simulated clock, disk and network. A crash throws the process away; its disk stays.
  */
 
+import { nodeModules } from "../../src/modules.js";
 import {
   AssertionError,
-  RaftNode,
-  SeededRandom,
-  type Entry,
-  type HardState,
-  type Message,
+  type ConfigChange,
   type NodeId,
+  type RaftNode,
   type RaftOptions,
-  type Ready,
-  type Snapshot,
-  type StartState,
+  type SeededRandom,
 } from "../../src/raft/index.js";
-import { SimViolation, chainHash, type DurableView, type SafetyChecker } from "./checkers.js";
+import type { Clock, TimerHandle } from "../../src/runtime/clock.js";
+import type { NodeErrorCode } from "../../src/runtime/errors.js";
+import { JunoNode, type LoopBugs } from "../../src/runtime/node.js";
+import type { PeerMessage } from "../../src/transport/peer-message.js";
+import { SimViolation, type DurableView, type SafetyChecker } from "./checkers.js";
+import { SimDisk, SimStorage } from "./disk.js";
 import type { EventQueue } from "./event-queue.js";
-
-/** What a node keeps on its simulated disk; only synced writes land here. */
-export interface Disk {
-  hardState: HardState;
-  snapshot: Snapshot | null;
-  /** Entries after the snapshot, contiguous. */
-  entries: Entry[];
-}
+import { kvModule, putCommand } from "./kv-module.js";
 
 /** A client write as it travels in an entry. */
 export interface WriteCommand {
@@ -56,7 +51,7 @@ export interface HostEnvironment {
   readonly queue: EventQueue;
   readonly random: SeededRandom;
   readonly checker: SafetyChecker;
-  readonly send: (message: Message) => void;
+  readonly send: (message: PeerMessage) => void;
   readonly trace: (line: string) => void;
   readonly raftOptions: Omit<RaftOptions, "id" | "random">;
   readonly bugs: HostBugs;
@@ -66,61 +61,34 @@ export interface HostEnvironment {
   readonly fsyncMs: () => number;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** Refusals that guarantee the proposal never entered the log. */
+const DEFINITE: ReadonlySet<NodeErrorCode> = new Set<NodeErrorCode>([
+  "not_leader",
+  "no_leader",
+  "overloaded",
+  "proposal_dropped",
+  "shutting_down",
+  "entry_too_large",
+  "uncommitted_limit",
+  "leadership_transfer_in_progress",
+  "invalid_command",
+]);
 
-/** The replicated key-value state: key -> id of the last write, plus a hash chain over applied entries. */
-class KvState {
-  values = new Map<string, number>();
-  appliedIndex = 0;
-  hash = 0;
-
-  static fromSnapshot(snapshot: Snapshot | null): KvState {
-    const state = new KvState();
-    if (snapshot === null) return state;
-    const parsed = JSON.parse(decoder.decode(snapshot.data)) as { values: [string, number][]; hash: number };
-    state.values = new Map(parsed.values);
-    state.hash = parsed.hash;
-    state.appliedIndex = snapshot.index;
-    return state;
-  }
-
-  apply(entry: Entry): void {
-    if (entry.type === "normal" && entry.data.length > 0) {
-      const command = JSON.parse(decoder.decode(entry.data)) as WriteCommand;
-      this.values.set(command.key, command.writeId);
-    }
-    this.appliedIndex = entry.index;
-    this.hash = chainHash(this.hash, entry);
-  }
-
-  serialize(): Uint8Array {
-    return encoder.encode(JSON.stringify({ values: [...this.values], hash: this.hash }));
-  }
-}
-
-type Input =
-  | { readonly kind: "message"; readonly message: Message }
-  | { readonly kind: "tick" }
-  | { readonly kind: "write"; readonly command: WriteCommand; readonly done: (outcome: WriteOutcome) => void }
-  | { readonly kind: "read"; readonly key: string; readonly done: (outcome: ReadOutcome) => void }
-  | { readonly kind: "call"; readonly run: (raft: RaftNode) => void };
+/** How long the node lets a request wait; clients give up a little later (CLIENT_TIMEOUT_MS). */
+const REQUEST_TIMEOUT_MS = 2_500;
+/** Simulated wall-clock time starts here, so timestamps look like real ones. */
+const EPOCH_MS = 1_764_547_200_000;
 
 /** One simulated node process. */
 export class SimHost {
-  readonly disk: Disk = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
+  readonly disk = new SimDisk();
   up = false;
-  /** Multiplies the tick interval: clocks of different nodes run at different rates. */
+  /** Multiplies every timer of the node: clocks of different nodes run at different rates. */
   clockRate = 1;
-  private raftNode: RaftNode | null = null;
-  private state = new KvState();
+  private node: JunoNode | null = null;
+  private storage: SimStorage | null = null;
+  private deliverTo: ((message: PeerMessage) => void) | null = null;
   private incarnation = 0;
-  private busy = false;
-  private inbox: Input[] = [];
-  private pendingWrites = new Map<number, { term: number; done: (outcome: WriteOutcome) => void }>();
-  private pendingReads = new Map<number, { key: string; done: (outcome: ReadOutcome) => void }>();
-  private readsWaitingForApply: { index: number; key: string; done: (outcome: ReadOutcome) => void }[] = [];
-  private nextReadContext = 1;
   private lastRole = "follower";
   private lastCommit = 0;
 
@@ -132,183 +100,175 @@ export class SimHost {
     private readonly tickMs: number,
   ) {}
 
-  /** The Raft node while the host is up. */
+  /** The Raft core of the running process. */
   get raft(): RaftNode {
-    if (this.raftNode === null) throw new Error(`${this.id} is down`);
-    return this.raftNode;
-  }
-
-  /** Boots (or reboots) the node from what its disk holds. */
-  start(): void {
-    this.incarnation++;
-    this.up = true;
-    this.busy = false;
-    this.inbox = [];
-    const disk = this.disk;
-    const empty = disk.hardState.term === 0 && disk.entries.length === 0 && disk.snapshot === null;
-    let start: StartState;
-    if (empty) {
-      start = this.founders !== null ? { kind: "bootstrap", voters: this.founders } : { kind: "join" };
-    } else {
-      const vote = this.env.bugs.forgetVoteOnRestart ? null : disk.hardState.vote;
-      start = {
-        kind: "restart",
-        state: {
-          hardState: { ...disk.hardState, vote },
-          snapshot: disk.snapshot,
-          entries: disk.entries,
-          applied: disk.snapshot?.index ?? 0,
-        },
-      };
-    }
-    const random = new SeededRandom(this.env.random.nextU32());
-    this.raftNode = this.guard(() => new RaftNode({ ...this.env.raftOptions, id: this.id, random }, start));
-    this.state = KvState.fromSnapshot(disk.snapshot);
-    this.lastRole = "follower";
-    this.lastCommit = this.raftNode.log.baseIndex;
-    this.observe();
-    this.scheduleTick(this.incarnation);
-    this.drive();
-  }
-
-  /**
-   * Kills the process. Writes of a Ready still waiting for its fsync are lost, unless
-   * `syncedBeforeCrash` (the fsync finished but nothing was sent or applied yet).
-   */
-  crash(syncedBeforeCrash: boolean, pendingReady: Ready | null = this.inFlightReady): void {
-    if (!this.up) return;
-    if (syncedBeforeCrash && pendingReady !== null) this.writeToDisk(pendingReady);
-    this.incarnation++;
-    this.up = false;
-    this.raftNode = null;
-    this.inFlightReady = null;
-    this.busy = false;
-    this.inbox = [];
-    // Clients of a crashed node never hear back; they time out with an unknown outcome.
-    this.pendingWrites.clear();
-    this.pendingReads.clear();
-    this.readsWaitingForApply = [];
-  }
-
-  private inFlightReady: Ready | null = null;
-
-  /** A message arrives from the network. */
-  deliver(message: Message): void {
-    if (!this.up) return;
-    this.inbox.push({ kind: "message", message });
-    this.drive();
-  }
-
-  /** A client asks this node to write. */
-  write(command: WriteCommand, done: (outcome: WriteOutcome) => void): void {
-    if (!this.up) return;
-    this.inbox.push({ kind: "write", command, done });
-    this.drive();
-  }
-
-  /** A client asks this node for a linearizable read of `key`. */
-  read(key: string, done: (outcome: ReadOutcome) => void): void {
-    if (!this.up) return;
-    this.inbox.push({ kind: "read", key, done });
-    this.drive();
-  }
-
-  /** Runs an operator action (membership change, transfer) against the node when it is idle. */
-  call(run: (raft: RaftNode) => void): void {
-    if (!this.up) return;
-    this.inbox.push({ kind: "call", run });
-    this.drive();
+    if (this.node === null) throw new Error(`${this.id} is down`);
+    return this.node.raft;
   }
 
   /** The highest index this node's state machine has applied. */
   get appliedIndex(): number {
-    return this.state.appliedIndex;
+    return this.node?.view.appliedIndex() ?? 0;
   }
 
-  private scheduleTick(incarnation: number): void {
-    this.env.queue.after(this.tickMs * this.clockRate, () => {
-      if (incarnation !== this.incarnation) return;
-      this.inbox.push({ kind: "tick" });
-      this.drive();
-      this.scheduleTick(incarnation);
+  /** Boots (or reboots) the node from what its disk holds. */
+  start(): void {
+    const incarnation = ++this.incarnation;
+    this.up = true;
+    const alive = (): boolean => this.incarnation === incarnation;
+    const storage = new SimStorage(this.disk, {
+      queue: this.env.queue,
+      alive,
+      fsyncMs: () => this.env.fsyncMs(),
+      onDurable: (hardStates) => {
+        for (const hardState of hardStates) this.env.checker.onHardStatePersisted(this.id, hardState);
+      },
+      forgetVote: this.env.bugs.forgetVoteOnRestart === true,
+    });
+    const { registry } = nodeModules({ self: this.id, advertise: { raft: `sim:${this.id}`, http: null } }, [
+      kvModule,
+    ]);
+    const bugs: LoopBugs = { sendBeforePersist: this.env.bugs.sendBeforePersist === true };
+    const node = this.guard(
+      () =>
+        new JunoNode({
+          id: this.id,
+          registry,
+          storage,
+          transport: {
+            send: (messages) => {
+              if (!alive()) return;
+              for (const message of messages) this.sendMessage(message);
+            },
+            onMessage: (handler) => {
+              this.deliverTo = handler;
+            },
+          },
+          founders: this.founders,
+          clock: this.clock(alive),
+          raft: this.env.raftOptions,
+          tickMs: this.tickMs,
+          seed: this.env.random.nextU32(),
+          requestTimeoutMs: REQUEST_TIMEOUT_MS,
+          // Small slices, so snapshots are written and read across several turns here too.
+          slice: { rows: 50, bytes: 4096 },
+          observer: {
+            onApplied: (entry, hash) => this.env.checker.onApplied(this.id, entry, hash),
+            onSnapshotInstalled: (index, hash) => {
+              this.env.checker.onSnapshotInstalled(this.id, index, hash);
+              this.env.trace(`${this.id} installed snapshot at ${index}`);
+            },
+          },
+          bugs,
+        }),
+    );
+    this.node = node;
+    this.storage = storage;
+    this.lastRole = "follower";
+    this.lastCommit = node.raft.log.baseIndex;
+    node.view.onChange(() => this.guard(() => this.observe()));
+    this.guard(() => node.start());
+  }
+
+  /**
+   * Kills the process. The write whose fsync is in progress is lost unless `syncedBeforeCrash`
+   * (the fsync finished but nothing was sent or applied yet); with `powerLoss`, so is every
+   * write since the last fsync.
+   */
+  crash(syncedBeforeCrash: boolean, powerLoss = false): void {
+    if (!this.up) return;
+    this.storage?.crash(syncedBeforeCrash, powerLoss);
+    this.incarnation++;
+    this.up = false;
+    // Clients of a crashed node never hear back: nothing of the process runs again.
+    this.node = null;
+    this.storage = null;
+    this.deliverTo = null;
+  }
+
+  /** A message arrives from the network. */
+  deliver(message: PeerMessage): void {
+    if (!this.up || this.deliverTo === null) return;
+    const deliver = this.deliverTo;
+    this.guard(() => deliver(message));
+  }
+
+  /** A client asks this node to write. */
+  write(command: WriteCommand, done: (outcome: WriteOutcome) => void): void {
+    const node = this.node;
+    if (node === null) return;
+    node.submit({ kind: putCommand.kind, body: command }, (result) => {
+      if (result.ok) {
+        if (result.outcome.kind === "refused")
+          throw new SimViolation("kv", `a write was refused: ${result.outcome.message}`);
+        return done({ ok: true, index: result.index });
+      }
+      const definite = DEFINITE.has(result.error.code);
+      done({ ok: false, definite, leaderHint: result.error.leaderId });
     });
   }
 
-  /** Feeds queued inputs into Raft, then starts persisting the next Ready if there is one. */
-  private drive(): void {
-    if (!this.up || this.busy) return;
-    const raft = this.raft;
-    while (this.inbox.length > 0) {
-      const input = this.inbox.shift()!;
-      this.guard(() => this.handle(raft, input));
-      this.observe();
-    }
-    if (!raft.hasReady()) return;
-    const ready = this.guard(() => raft.ready());
-    this.busy = true;
-    this.inFlightReady = ready;
-    if (this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.sendMessage(message);
-    const incarnation = this.incarnation;
-    // Nothing that needs an fsync: the write goes to the page cache and on at once.
-    const delayMs = ready.mustSync ? this.env.fsyncMs() : 0;
-    this.env.queue.after(delayMs, () => {
-      if (incarnation !== this.incarnation) return;
-      this.inFlightReady = null;
-      this.writeToDisk(ready);
-      if (!this.env.bugs.sendBeforePersist) for (const message of ready.messages) this.sendMessage(message);
-      this.applyReady(ready);
-      this.guard(() => raft.advance());
-      this.busy = false;
-      this.maybeSnapshot();
-      this.drive();
+  /** A client asks this node for a linearizable read of `key`. */
+  read(key: string, done: (outcome: ReadOutcome) => void): void {
+    const node = this.node;
+    if (node === null) return;
+    node.read((error) => {
+      if (error !== null) return done({ ok: false });
+      done({ ok: true, writeId: node.view.state(kvModule).values.get(key) ?? 0 });
     });
   }
 
-  private sendMessage(message: Message): void {
+  /** An operator asks for a membership change; refusals are traced. */
+  changeMembership(change: ConfigChange, what: string): void {
+    this.node?.submitMembershipChange(change, (result) => {
+      if (!result.ok && result.error.code !== "shutting_down")
+        this.env.trace(`  ${what} refused: ${result.error.code}`);
+    });
+  }
+
+  /** An operator asks the leader to hand leadership to `target`. */
+  transferLeadership(target: NodeId): void {
+    this.node?.requestTransfer(target, (error) => {
+      if (error !== null) this.env.trace(`  transfer to ${target} refused: ${error.code}`);
+    });
+  }
+
+  private clock(alive: () => boolean): Clock {
+    const queue = this.env.queue;
+    return {
+      now: () => EPOCH_MS + queue.now,
+      setTimeout: (run, delayMs): TimerHandle => {
+        const handle = { cancelled: false };
+        queue.after(delayMs * this.clockRate, () => {
+          if (!handle.cancelled && alive()) this.guard(run);
+        });
+        return handle;
+      },
+      clearTimeout: (handle) => {
+        (handle as { cancelled: boolean }).cancelled = true;
+      },
+      defer: (run) =>
+        queue.after(0, () => {
+          if (alive()) this.guard(run);
+        }),
+    };
+  }
+
+  private sendMessage(message: PeerMessage): void {
     this.env.checker.onMessageSent(message, this.durableView);
     this.env.send(message);
   }
 
   /** What the checkers may ask of this node's disk. */
   private readonly durableView: DurableView = {
-    hardState: () => this.disk.hardState,
-    termOnDisk: (index) => {
-      const disk = this.disk;
-      if (disk.snapshot !== null && index <= disk.snapshot.index) return disk.snapshot.term;
-      const first = disk.entries[0]?.index ?? Number.POSITIVE_INFINITY;
-      return disk.entries[index - first]?.term;
-    },
+    hardState: () => this.disk.durable.hardState,
+    termOnDisk: (index) => this.disk.termOnDisk(index),
   };
 
-  private handle(raft: RaftNode, input: Input): void {
-    switch (input.kind) {
-      case "message":
-        raft.step(input.message);
-        return;
-      case "tick":
-        raft.tick();
-        return;
-      case "write": {
-        const result = raft.propose(encoder.encode(JSON.stringify(input.command)));
-        if (result.ok) this.pendingWrites.set(result.index, { term: result.term, done: input.done });
-        else input.done({ ok: false, definite: true, leaderHint: result.leaderId });
-        return;
-      }
-      case "read": {
-        const context = this.nextReadContext++;
-        this.pendingReads.set(context, { key: input.key, done: input.done });
-        raft.readIndex(context);
-        return;
-      }
-      case "call":
-        input.run(raft);
-        return;
-    }
-  }
-
-  /** Reports role and commit changes to the checkers as soon as they happen. */
+  /** Reports role and commit changes to the checkers. */
   private observe(): void {
-    const raft = this.raft;
+    if (this.node === null) return;
+    const raft = this.node.raft;
     if (raft.role !== this.lastRole) {
       this.lastRole = raft.role;
       if (raft.role === "leader") {
@@ -323,79 +283,7 @@ export class SimHost {
     }
   }
 
-  private writeToDisk(ready: Ready): void {
-    const disk = this.disk;
-    if (ready.snapshot !== null) {
-      disk.snapshot = ready.snapshot;
-      disk.entries = [];
-    }
-    const first = ready.entries[0];
-    if (first !== undefined) {
-      const start = disk.entries[0]?.index ?? first.index;
-      disk.entries.length = Math.max(0, Math.min(disk.entries.length, first.index - start));
-      for (const entry of ready.entries) disk.entries.push(entry);
-    }
-    if (ready.hardState !== null) {
-      this.env.checker.onHardStatePersisted(this.id, ready.hardState);
-      disk.hardState = ready.hardState;
-    }
-  }
-
-  private applyReady(ready: Ready): void {
-    if (ready.snapshot !== null) {
-      this.state = KvState.fromSnapshot(ready.snapshot);
-      this.env.checker.onSnapshotInstalled(this.id, ready.snapshot.index, this.state.hash);
-      this.env.trace(`${this.id} installed snapshot at ${ready.snapshot.index}`);
-      for (const [index, pending] of this.pendingWrites) {
-        if (index > ready.snapshot.index) continue;
-        this.pendingWrites.delete(index);
-        pending.done({ ok: false, definite: false, leaderHint: null });
-      }
-    }
-    for (const entry of ready.committedEntries) {
-      if (entry.index <= this.state.appliedIndex) continue;
-      this.state.apply(entry);
-      this.env.checker.onApplied(this.id, entry, this.state.hash);
-      const pending = this.pendingWrites.get(entry.index);
-      if (pending === undefined) continue;
-      this.pendingWrites.delete(entry.index);
-      // Ours only if the term matches: otherwise another leader's entry took the slot.
-      if (pending.term === entry.term) pending.done({ ok: true, index: entry.index });
-      else pending.done({ ok: false, definite: true, leaderHint: null });
-    }
-    for (const failure of ready.readFailures) {
-      const read = this.pendingReads.get(failure.context);
-      this.pendingReads.delete(failure.context);
-      read?.done({ ok: false });
-    }
-    for (const readState of ready.readStates) {
-      const read = this.pendingReads.get(readState.context);
-      if (read === undefined) continue;
-      this.pendingReads.delete(readState.context);
-      this.readsWaitingForApply.push({ index: readState.index, key: read.key, done: read.done });
-    }
-    this.serveReads();
-  }
-
-  private serveReads(): void {
-    const waiting = this.readsWaitingForApply;
-    this.readsWaitingForApply = [];
-    for (const read of waiting) {
-      if (read.index <= this.state.appliedIndex)
-        read.done({ ok: true, writeId: this.state.values.get(read.key) ?? 0 });
-      else this.readsWaitingForApply.push(read);
-    }
-  }
-
-  private maybeSnapshot(): void {
-    const raft = this.raft;
-    if (!raft.snapshotDue()) return;
-    const firstKept = this.guard(() => raft.takeSnapshot(this.state.appliedIndex, this.state.serialize()));
-    this.disk.snapshot = raft.currentSnapshot();
-    this.disk.entries = this.disk.entries.filter((entry) => entry.index >= firstKept);
-  }
-
-  /** Runs core code, turning its assertion failures into simulation violations. */
+  /** Runs node code, turning its assertion failures into simulation violations. */
   private guard<T>(run: () => T): T {
     try {
       return run();

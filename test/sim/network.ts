@@ -1,6 +1,7 @@
-/** A simulated network between Raft nodes: loss, duplication, delay (hence reordering), partitions. */
+/** A simulated network between nodes: loss, duplication, delay (hence reordering), partitions. */
 
-import type { Message, NodeId } from "../../src/raft/index.js";
+import type { NodeId } from "../../src/raft/index.js";
+import type { PeerMessage } from "../../src/transport/peer-message.js";
 import type { SeededRandom } from "../../src/raft/index.js";
 import type { EventQueue } from "./event-queue.js";
 
@@ -46,11 +47,11 @@ export class SimNetwork {
   constructor(
     private readonly queue: EventQueue,
     private readonly random: SeededRandom,
-    private readonly deliver: (message: Message) => void,
+    private readonly deliver: (message: PeerMessage) => void,
   ) {}
 
   /** Sends a message; it may be lost, duplicated or delayed. */
-  send(message: Message): void {
+  send(message: PeerMessage): void {
     this.stats.sent++;
     const c = this.conditions;
     if (this.isCut(message.from, message.to) || this.random.chance(c.lossRate)) {
@@ -64,7 +65,7 @@ export class SimNetwork {
     }
   }
 
-  private schedule(message: Message): void {
+  private schedule(message: PeerMessage): void {
     const c = this.conditions;
     let delay = c.latencyMs + this.random.float() * c.jitterMs;
     if (this.random.chance(c.spikeRate)) delay += this.random.float() * c.spikeMs;

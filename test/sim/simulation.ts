@@ -10,11 +10,12 @@ import {
   SeededRandom,
   isMember,
   type InjectedBugs,
-  type Message,
   type NodeId,
   type RaftNode,
   type RaftOptions,
 } from "../../src/raft/index.js";
+import { parseEnvelopeText } from "../../src/control/index.js";
+import type { PeerMessage } from "../../src/transport/peer-message.js";
 import { SafetyChecker, SimViolation } from "./checkers.js";
 import { EventQueue } from "./event-queue.js";
 import { SimHost, type HostBugs, type ReadOutcome, type WriteOutcome } from "./host.js";
@@ -177,7 +178,7 @@ class Simulation {
       queue: this.queue,
       random: new SeededRandom(r.nextU32()),
       checker: this.checker,
-      send: (message: Message) => this.network.send(message),
+      send: (message: PeerMessage) => this.network.send(message),
       trace: (line: string) => this.trace(line),
       raftOptions,
       bugs: options.hostBugs ?? {},
@@ -307,9 +308,11 @@ class Simulation {
       const print = entries[index];
       if (print === undefined) continue;
       const json = print.slice(print.indexOf("|", print.indexOf("|") + 1) + 1);
-      if (!json.startsWith("{")) continue;
-      const command = JSON.parse(json) as { writeId?: number };
-      if (typeof command.writeId === "number") appliedIndexOf.set(command.writeId, index);
+      if (!json.startsWith('{"v"')) continue;
+      const envelope = parseEnvelopeText(json);
+      const body = envelope.body as { writeId?: number } | null;
+      if (envelope.kind === "kv.put" && typeof body?.writeId === "number")
+        appliedIndexOf.set(body.writeId, index);
     }
     let highestAck = 0;
     for (const op of this.history)
@@ -464,7 +467,7 @@ class Simulation {
         if (victims.length === 0) return false;
         this.trace(`FAULT power loss on ${victims.map((h) => h.id).join(",")}`);
         for (const victim of victims) {
-          victim.crash(false);
+          victim.crash(false, true);
           this.restartLater(victim);
         }
         return true;
@@ -545,7 +548,7 @@ class Simulation {
         if (voters.length === 0) return false;
         const target = r.pick(voters);
         this.trace(`FAULT transfer leadership ${leader.id} -> ${target}`);
-        leader.call((raft) => void raft.transferLeadership(target));
+        leader.transferLeadership(target);
         return true;
       }
       default:
@@ -681,36 +684,9 @@ class Simulation {
     const host = this.createHost(id, null);
     host.start();
     this.trace(`FAULT add learner ${id} via ${leader.id}`);
-    leader.call((raft) =>
-      this.traceRefusal(raft.proposeConfigChange({ type: "add_learner", node: id }), `add ${id}`),
-    );
-    this.promoteWhenCaughtUp(id, this.queue.now + 10_000);
+    // The leader's promotion controller makes it a voter once it has caught up.
+    leader.changeMembership({ type: "add_learner", node: id }, `add ${id}`);
     return true;
-  }
-
-  /** Like juno's node will: watch a new learner and promote it once it has caught up. */
-  private promoteWhenCaughtUp(id: NodeId, deadline: number): void {
-    this.queue.after(100, () => {
-      if (!this.faultsOn || this.queue.now > deadline) return;
-      const leader = this.currentLeader();
-      const status = leader?.raft.status();
-      if (leader === null || status === undefined) return this.promoteWhenCaughtUp(id, deadline);
-      if (status.membership.voters.includes(id)) return;
-      const progress = status.progress.find((p) => p.id === id);
-      if (
-        !status.membership.learners.includes(id) ||
-        progress === undefined ||
-        progress.match < status.commitIndex
-      ) {
-        return this.promoteWhenCaughtUp(id, deadline);
-      }
-      this.trace(`promote caught-up learner ${id} via ${leader.id}`);
-      this.faults["promote"] = (this.faults["promote"] ?? 0) + 1;
-      leader.call((raft) =>
-        this.traceRefusal(raft.proposeConfigChange({ type: "promote", node: id }), `promote ${id}`),
-      );
-      this.promoteWhenCaughtUp(id, deadline);
-    });
   }
 
   private promoteLearner(leader: SimHost | null): boolean {
@@ -722,9 +698,7 @@ class Simulation {
     if (caughtUp.length === 0) return false;
     const target = this.random.pick(caughtUp).id;
     this.trace(`FAULT promote ${target} via ${leader.id}`);
-    leader.call((raft) =>
-      this.traceRefusal(raft.proposeConfigChange({ type: "promote", node: target }), `promote ${target}`),
-    );
+    leader.changeMembership({ type: "promote", node: target }, `promote ${target}`);
     return true;
   }
 
@@ -738,19 +712,13 @@ class Simulation {
     if (candidates.length === 0) return false;
     const target = this.random.pick(candidates);
     this.trace(`FAULT remove ${target} via ${leader.id}`);
-    leader.call((raft) =>
-      this.traceRefusal(raft.proposeConfigChange({ type: "remove", node: target }), `remove ${target}`),
-    );
+    leader.changeMembership({ type: "remove", node: target }, `remove ${target}`);
     return true;
-  }
-
-  private traceRefusal(result: { ok: boolean; code?: string }, what: string): void {
-    if (!result.ok) this.trace(`  ${what} refused: ${result.code}`);
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private deliver(message: Message): void {
+  private deliver(message: PeerMessage): void {
     const host = this.hosts.get(message.to);
     if (host === undefined) return;
     if (message.type === "vote" && !message.transfer) this.elections++;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeEnvelope } from "../../src/control/index.js";
+import { nodeModules } from "../../src/modules.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 
 const writer = join(import.meta.dirname, "crash-writer.ts");
@@ -47,7 +48,7 @@ describe("kill -9", () => {
       let acknowledged = 0;
       for (const acks of [1, 7, 40, 3, 150, 11]) {
         acknowledged = Math.max(acknowledged, await runAndKill(path, acks));
-        const store = new SqliteStore(path);
+        const store = new SqliteStore(path, nodeModules({ self: "n1" }).registry);
         const loaded = store.load();
         store.close();
         const last = loaded.entries.at(-1)?.index ?? 0;
@@ -56,11 +57,8 @@ describe("kill -9", () => {
         loaded.entries.forEach((entry, i) => {
           expect(entry.index).toBe(i + 1);
           const envelope = decodeEnvelope(entry.data);
-          expect(envelope.command).toEqual({
-            kind: "propose",
-            entryType: "crash-test",
-            data: { index: entry.index },
-          });
+          expect(envelope.kind).toBe("decisions.propose");
+          expect(envelope.body).toEqual({ entry_type: "crash-test", data: { index: entry.index } });
         });
       }
       expect(acknowledged).toBeGreaterThan(150);

@@ -1,8 +1,9 @@
-// Fast-check generators of every kind of Raft message, covering the edges of the encoding: ids of
+// Fast-check generators of every kind of peer message (Raft's and the runtime's forwarding), covering the edges of the encoding: ids of
 // every Unicode plane and of maximum length, numbers up to Number.MAX_SAFE_INTEGER, entries whose
 // index and term follow on or jump, empty and non-empty bytes.
 
 import fc from "fast-check";
+import type { PeerMessage, ProposeRequest, ProposeResponse } from "../../src/transport/peer-message.js";
 import type { Entry, Membership, Message, NodeId } from "../../src/raft/types.js";
 
 /** The seed every property in this directory runs with, so CI sees the same cases every time. */
@@ -141,5 +142,51 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
     .map(({ h, ...rest }) => ({ ...h, type: "read_index_resp" as const, ...rest })),
 );
 
+const textArb = fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" });
+
+/** The runtime's forwarding messages: batches of client proposals and the leader's answers. */
+export const forwardArb: fc.Arbitrary<ProposeRequest | ProposeResponse> = fc.oneof(
+  fc
+    .record({
+      h: head,
+      proposals: fc.array(
+        fc.record({
+          origin: textArb,
+          kind: textArb,
+          body: fc.string({ minLength: 1, maxLength: 200 }).filter(isWellFormed),
+        }),
+        {
+          minLength: 1,
+          maxLength: 5,
+        },
+      ),
+    })
+    .map(({ h, proposals }) => ({ ...h, type: "propose" as const, proposals })),
+  fc
+    .record({
+      h: head,
+      outcomes: fc.array(
+        fc.oneof(
+          fc.record({ origin: textArb, ok: fc.constant(true as const), index: numberArb, term: numberArb }),
+          fc.record({
+            origin: textArb,
+            ok: fc.constant(false as const),
+            code: textArb,
+            leaderId: fc.option(nodeIdArb, { nil: null }),
+          }),
+        ),
+        { minLength: 1, maxLength: 5 },
+      ),
+    })
+    .map(({ h, outcomes }) => ({ ...h, type: "propose_resp" as const, outcomes })),
+);
+
+/** Any message the peer transport carries. */
+export const peerMessageArb: fc.Arbitrary<PeerMessage> = fc.oneof(messageArb, forwardArb);
+
+function isWellFormed(text: string): boolean {
+  return new TextDecoder().decode(new TextEncoder().encode(text)) === text;
+}
+
 /** A non-empty batch of messages, as one frame carries. */
-export const batchArb: fc.Arbitrary<Message[]> = fc.array(messageArb, { minLength: 1, maxLength: 6 });
+export const batchArb: fc.Arbitrary<PeerMessage[]> = fc.array(peerMessageArb, { minLength: 1, maxLength: 6 });

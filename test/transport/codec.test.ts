@@ -4,7 +4,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Message } from "../../src/raft/types.js";
+import type { PeerMessage as Message } from "../../src/transport/peer-message.js";
 import {
   CodecError,
   DEFAULT_CODEC_LIMITS,
@@ -160,7 +160,7 @@ describe("strict decoding", () => {
 
   it("refuses unknown tags, including 0", () => {
     expect(codeOf(() => decodeMessage(new Uint8Array([0, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
-    expect(codeOf(() => decodeMessage(new Uint8Array([14, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
+    expect(codeOf(() => decodeMessage(new Uint8Array([16, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
   });
 
   it("refuses overlong, oversized and endless varints", () => {

@@ -3,7 +3,8 @@
 
 import { afterEach } from "vitest";
 import { PeerTransport, type PeerTransportOptions } from "../../src/transport/index.js";
-import type { Message, NodeId } from "../../src/raft/types.js";
+import type { NodeId } from "../../src/raft/types.js";
+import type { PeerMessage as Message } from "../../src/transport/peer-message.js";
 
 /** A secret long enough for clusterKey(). */
 export const SECRET = "test-cluster-secret-0123456789";

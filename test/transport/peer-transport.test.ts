@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import type { Message } from "../../src/raft/types.js";
+import type { PeerMessage as Message } from "../../src/transport/peer-message.js";
 import { CodecError, TransportError } from "../../src/transport/index.js";
 import { heartbeat, peerStats, startCluster, startNode, waitUntil } from "./helpers.js";
 

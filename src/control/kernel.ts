@@ -1,0 +1,109 @@
+/**
+ * The kernel of the replicated state machine: apply(entry) runs the entry through the module that
+ * owns its command kind, and says what happened. Pure and deterministic: time comes inside the
+ * entry, ids come from the leader, and every replica reaches the same state and the same hash.
+ *
+ * Invariant: appliedIndex only grows, one entry at a time.
+ */
+
+import { decodeChange } from "../raft/membership.js";
+import { assert } from "../raft/assert.js";
+import type { Entry } from "../raft/types.js";
+import { decodeEnvelope, EnvelopeError, type Envelope } from "./envelope.js";
+import { chainHash } from "./hash.js";
+import type { ApplyContext, RowChange, StateModule } from "./module.js";
+import type { ModuleRegistry } from "./registry.js";
+
+/** What one entry did when applied. */
+export type EntryOutcome =
+  | { readonly kind: "none" }
+  | { readonly kind: "ok"; readonly value: unknown }
+  | { readonly kind: "refused"; readonly code: string; readonly message: string };
+
+/** An applied entry: its outcome, the rows to write, and the forwarded request it answers. */
+export interface AppliedEntry {
+  readonly outcome: EntryOutcome;
+  readonly changes: readonly RowChange[];
+  readonly origin: string | null;
+}
+
+const NONE: EntryOutcome = { kind: "none" };
+
+/** The replicated state: one state per module, the applied index and the state hash. */
+export class ControlState {
+  /** The last applied index. */
+  appliedIndex = 0;
+  /** The hash chain over every applied entry (see hash.ts). */
+  hash = 0;
+  private readonly states = new Map<string, unknown>();
+
+  constructor(readonly registry: ModuleRegistry) {
+    for (const module of registry.modules) this.states.set(module.name, module.section.empty());
+  }
+
+  /** The state of `module` (read it; only apply changes it). */
+  of<S>(module: StateModule<S>): S {
+    assert(this.states.has(module.name), () => `module ${module.name} is not registered`);
+    // The registry created this entry from module.section.empty() or a restore of its own section.
+    return this.states.get(module.name) as S;
+  }
+
+  /** Replaces a module's state wholesale (snapshot restore only). */
+  put(name: string, state: unknown): void {
+    assert(this.states.has(name), () => `module ${name} is not registered`);
+    this.states.set(name, state);
+  }
+
+  /** Applies the next committed entry. A command refused by its module changes nothing. */
+  apply(entry: Entry): AppliedEntry {
+    assert(entry.index === this.appliedIndex + 1, () => `applying ${entry.index} after ${this.appliedIndex}`);
+    this.appliedIndex = entry.index;
+    this.hash = chainHash(this.hash, entry);
+    if (entry.type === "config") return this.applyMembershipChange(entry);
+    if (entry.data.length === 0) return { outcome: NONE, changes: [], origin: null };
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(entry.data);
+    } catch (error) {
+      // Only leaders write entries, and they write envelopes: anything else is a broken invariant.
+      if (error instanceof EnvelopeError) assert(false, () => `entry ${entry.index}: ${error.message}`);
+      throw error;
+    }
+    const context: ApplyContext = { index: entry.index, term: entry.term, timestamp: envelope.ts };
+    return { ...this.applyCommand(envelope, context), origin: envelope.origin };
+  }
+
+  private applyCommand(envelope: Envelope, context: ApplyContext): Omit<AppliedEntry, "origin"> {
+    const registered =
+      envelope.legacy === undefined
+        ? this.registry.command(envelope.kind)
+        : this.registry.legacyCommand(envelope.kind);
+    // A kind this build does not know would leave this replica behind the others: stop instead.
+    assert(
+      registered !== undefined,
+      () => `entry ${context.index} has unknown command kind ${envelope.kind}`,
+    );
+    const body =
+      envelope.legacy === undefined ? envelope.body : registered.spec.legacy!.body(envelope.legacy);
+    const problem = this.registry.problem(registered.spec.kind, body);
+    if (problem !== null) {
+      return { outcome: { kind: "refused", code: "invalid_command", message: problem }, changes: [] };
+    }
+    const applied = registered.spec.apply(this.states.get(registered.module.name), body, context);
+    const outcome: EntryOutcome = applied.outcome.ok
+      ? { kind: "ok", value: applied.outcome.value }
+      : { kind: "refused", code: applied.outcome.code, message: applied.outcome.message };
+    return { outcome, changes: applied.changes };
+  }
+
+  private applyMembershipChange(entry: Entry): AppliedEntry {
+    const change = decodeChange(entry.data);
+    const context: ApplyContext = { index: entry.index, term: entry.term, timestamp: 0 };
+    const changes: RowChange[] = [];
+    for (const module of this.registry.modules) {
+      const hook = module.onMembershipChange;
+      if (hook !== undefined) changes.push(...hook(this.states.get(module.name), change, context));
+    }
+    return { outcome: NONE, changes, origin: null };
+  }
+}

@@ -1,0 +1,47 @@
+/** The decisions module's replicated half: commands, snapshot section, projection, error codes. */
+
+import type { StateModule } from "../control/index.js";
+import { decisionTableRow, proposeCommand, voteCommand } from "./commands.js";
+import { decisionsSection, type DecisionsState } from "./state.js";
+
+/** Decisions: proposals, and votes until a quorum decides. */
+export const decisionsState: StateModule<DecisionsState> = {
+  name: "decisions",
+  commands: [proposeCommand, voteCommand],
+  section: decisionsSection,
+  errors: { unknown_proposal: 404, unknown_voter: 409, duplicate_vote: 409, not_a_decision: 409 },
+  projection: {
+    tables: [
+      {
+        name: "decisions",
+        columns: [
+          "proposal_index",
+          "entry_type",
+          "data",
+          "voters",
+          "quorum",
+          "votes",
+          "status",
+          "created_at",
+          "decided_at",
+        ],
+        key: ["proposal_index"],
+        ddl: {
+          sqlite: `CREATE TABLE IF NOT EXISTS decisions (
+            proposal_index INTEGER PRIMARY KEY,
+            entry_type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            voters TEXT NOT NULL,
+            quorum INTEGER NOT NULL,
+            votes TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            decided_at INTEGER
+          )`,
+        },
+      },
+    ],
+    rows: (state) =>
+      state.decisions.cursor((_index, decision) => ({ table: "decisions", row: decisionTableRow(decision) })),
+  },
+};

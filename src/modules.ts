@@ -1,0 +1,24 @@
+/**
+ * The domain modules a juno node runs, in snapshot-section order. This list is the one place a
+ * new domain is registered; the node, the server and the store take it as given.
+ */
+
+import { createClusterModule, type ClusterModule, type ClusterOptions } from "./cluster/index.js";
+import { ModuleRegistry } from "./control/index.js";
+import { decisionsModule } from "./decisions/index.js";
+import type { AnyDomainModule } from "./runtime/domain-module.js";
+
+/** This node's modules, and its cluster module (whose directory the edge uses to find members). */
+export interface NodeModules {
+  readonly registry: ModuleRegistry<AnyDomainModule>;
+  readonly cluster: ClusterModule;
+}
+
+/** Builds the modules of one node, plus any `extra` ones (the simulator's test modules). */
+export function nodeModules(cluster: ClusterOptions, extra: readonly AnyDomainModule[] = []): NodeModules {
+  const clusterModule = createClusterModule(cluster);
+  return {
+    cluster: clusterModule,
+    registry: new ModuleRegistry<AnyDomainModule>([clusterModule, decisionsModule, ...extra]),
+  };
+}

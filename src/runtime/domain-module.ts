@@ -1,0 +1,49 @@
+/**
+ * A domain module, whole: its replicated half (StateModule: commands, section, projection) plus
+ * what runs around it: its HTTP routes, its leader-only controllers and its every-node services.
+ * Each domain folder exports one of these; the node and the server are given the list at startup
+ * and never name a domain themselves.
+ */
+
+import type { FastifyInstance } from "fastify";
+import type { Static, TSchema } from "typebox";
+import type { CommandSpec, StateModule } from "../control/index.js";
+import type { ConfigChange, NodeId } from "../raft/types.js";
+import type { Controller } from "./controllers.js";
+import type { NodeView } from "./view.js";
+
+/** A committed proposal: where it landed and its module's result. */
+export interface Committed<R> {
+  readonly index: number;
+  readonly term: number;
+  readonly value: R;
+}
+
+/** What routes may ask of the node. Refusals reject with NodeError or CommandRefused. */
+export interface NodeApi {
+  readonly view: NodeView;
+  /** Replicates a command through any node (a follower forwards it); resolves once applied here. */
+  propose<S, T extends TSchema, R>(spec: CommandSpec<S, T, R>, body: Static<T>): Promise<Committed<R>>;
+  /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */
+  readBarrier(): Promise<void>;
+  /** Replicates a membership change (leader only). */
+  changeMembership(change: ConfigChange): Promise<{ readonly index: number; readonly term: number }>;
+  /** Hands leadership to `target` (leader only). */
+  transferLeadership(target: NodeId): Promise<void>;
+}
+
+/** A module's routes: a fastify plugin body, given the node. */
+export type ModuleRoutes = (app: FastifyInstance, api: NodeApi) => void | Promise<void>;
+
+/** Any domain module, whatever its state type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDomainModule = DomainModule<any>;
+
+/** One domain module. */
+export interface DomainModule<S = unknown> extends StateModule<S> {
+  readonly routes?: ModuleRoutes;
+  /** Loops that run on the leader only. */
+  readonly controllers?: readonly Controller[];
+  /** Loops that run on every node. */
+  readonly services?: readonly Controller[];
+}

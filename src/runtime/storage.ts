@@ -1,0 +1,67 @@
+/**
+ * What the node needs of durable storage, whatever holds it (SQLite here, PostgreSQL later, the
+ * simulator's disk in tests). Writes are asynchronous-capable: persist() calls back once the
+ * write is durable, at once for a synchronous store; the loop handles one Ready at a time, so
+ * nothing it sends or answers ever runs ahead of the disk.
+ */
+
+import type { LogRecord, Row, RowChange } from "../control/index.js";
+import type { Entry, HardState, Snapshot } from "../raft/types.js";
+
+/** What a node restarts from. */
+export interface StoredNode {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  /** Entries after the snapshot, in order. */
+  readonly entries: Entry[];
+  /** The highest index whose effects are in the projected tables. */
+  readonly appliedIndex: number;
+  /** Whether the store was empty (a node starting for the first time). */
+  readonly fresh: boolean;
+  /** Whether the projected tables are being rebuilt after a snapshot (an interrupted rebuild resumes). */
+  readonly projectionStale: boolean;
+}
+
+/** Everything one Ready writes, in one transaction. */
+export interface ReadyWrite {
+  /** A snapshot installed from the leader: it replaces the log, and the projected tables are rebuilt after. */
+  readonly snapshot: Snapshot | null;
+  /** New entries; stored entries at or after the first one's index are replaced. */
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | null;
+  /** The row changes of the entries applied in this Ready, and the index applied through. */
+  readonly applied: { readonly index: number; readonly changes: readonly RowChange[] } | null;
+  /** Whether the write must be on disk before done() (Ready.mustSync); otherwise it may be lost in a power cut. */
+  readonly sync: boolean;
+}
+
+/** A log row as the log API shows it. */
+export interface CommittedRecord extends LogRecord {
+  readonly committed: boolean;
+}
+
+/** Called once a write is done: null, or why it failed (the node stops: it cannot acknowledge anything). */
+export type WriteDone = (error: Error | null) => void;
+
+/** A node's durable storage. */
+export interface NodeStorage {
+  /** Everything a node restarts from. */
+  load(): StoredNode;
+  /** Writes one Ready; `done` once durable (when `write.sync`). */
+  persist(write: ReadyWrite, done: WriteDone): void;
+  /**
+   * Records a snapshot this node took and drops the log rows below `firstKept`. It may take
+   * several turns; it never replaces a newer snapshot written meanwhile.
+   */
+  saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void;
+  /** Up to `limit` log rows from `from` through `to` (inclusive), in order. */
+  readLog(from: number, to: number, limit: number): CommittedRecord[];
+  /** The first index still in the log, or null when it is empty. */
+  firstIndex(): number | null;
+  /** Writes rows of a projection rebuild (after a snapshot), skipping rows changed since it began. */
+  writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void;
+  /** The rebuild is complete: the projected tables match the state again. */
+  finishProjectionRebuild(): void;
+  /** Closes the store. */
+  close(): void;
+}

@@ -1,0 +1,27 @@
+/** Small helpers every module's routes use: the edge check of a command, and read consistency. */
+
+import type { NodeApi } from "../runtime/domain-module.js";
+import { ApiError } from "./errors.js";
+
+/**
+ * Refuses a body its command's own rules reject (the schema already passed): a 400 here costs
+ * nothing in the log, where apply would refuse it the same way.
+ */
+export function checkCommand(node: NodeApi, kind: string, body: unknown): void {
+  const problem = node.view.registry.problem(kind, body);
+  if (problem !== null) throw new ApiError("validation_failed", problem);
+}
+
+/** Waits for a linearizable read unless the caller asked for this node's possibly stale state. */
+export async function readConsistently(
+  node: NodeApi,
+  consistency: "linearizable" | "stale" | undefined,
+): Promise<void> {
+  if (consistency === "stale") return;
+  await node.readBarrier();
+}
+
+/** Milliseconds since the epoch as the API writes times. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

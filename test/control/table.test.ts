@@ -1,0 +1,77 @@
+// Proves a Table's cursors are consistent: whatever sets and deletes interleave with reading a
+// cursor in slices, it yields exactly the rows present when it opened, in insertion order, and
+// several cursors opened at different moments each see their own moment.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Table, concatCursors, listCursor, type Cursor } from "../../src/control/index.js";
+
+type Op =
+  | { kind: "set"; key: number; value: number }
+  | { kind: "delete"; key: number }
+  | { kind: "read"; max: number }
+  | { kind: "open" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant("set" as const), key: fc.integer({ min: 0, max: 30 }), value: fc.integer() }),
+  fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 30 }) }),
+  fc.record({ kind: fc.constant("read" as const), max: fc.integer({ min: 1, max: 7 }) }),
+  fc.record({ kind: fc.constant("open" as const) }),
+);
+
+describe("Table cursors", () => {
+  it("yield exactly the rows present when they opened, whatever changes meanwhile", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer()), { maxLength: 30 }),
+        fc.array(op, { maxLength: 200 }),
+        (initial, ops) => {
+          const table = new Table<number, number>();
+          for (const [key, value] of initial) table.set(key, value);
+          const open: {
+            expected: [number, number][];
+            got: [number, number][];
+            cursor: Cursor<[number, number]>;
+          }[] = [];
+          const openCursor = (): void => {
+            open.push({
+              expected: [...table.entries()],
+              got: [],
+              cursor: table.cursor((key, value) => [key, value] as [number, number]),
+            });
+          };
+          openCursor();
+          for (const step of ops) {
+            if (step.kind === "set") table.set(step.key, step.value);
+            else if (step.kind === "delete") table.delete(step.key);
+            else if (step.kind === "open") openCursor();
+            else for (const reader of open) reader.got.push(...reader.cursor.next(step.max));
+          }
+          for (const reader of open) {
+            while (!reader.cursor.done) reader.got.push(...reader.cursor.next(5));
+            expect(reader.got).toEqual(reader.expected);
+          }
+        },
+      ),
+      { seed: 20261201, numRuns: 500 },
+    );
+  });
+
+  it("a closed cursor keeps nothing: later changes save no old values", () => {
+    const table = new Table<string, number>();
+    table.set("a", 1);
+    const cursor = table.cursor((key, value) => `${key}=${value}`);
+    cursor.close();
+    table.set("a", 2);
+    expect([...table.values()]).toEqual([2]);
+    expect(cursor.next(1)).toEqual([]);
+    expect(cursor.done).toBe(true);
+  });
+
+  it("concatenated cursors read one after another", () => {
+    const cursor = concatCursors([listCursor([1, 2]), listCursor<number>([]), listCursor([3])]);
+    expect(cursor.next(2)).toEqual([1, 2]);
+    expect(cursor.next(5)).toEqual([3]);
+    expect(cursor.done).toBe(true);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * The simulator's disk, behind the node's real storage interface. A write that must sync takes a
+ * simulated fsync and is durable when it completes; one that need not sync lands in the page
+ * cache at once. A process crash keeps the page cache (the OS still has it) and loses only the
+ * write whose fsync had not finished; a power cut also loses every write since the last sync.
+ */
+
+import type { Entry, HardState, Snapshot } from "../../src/raft/index.js";
+import type {
+  CommittedRecord,
+  NodeStorage,
+  ReadyWrite,
+  StoredNode,
+  WriteDone,
+} from "../../src/runtime/storage.js";
+import type { StoreTimings } from "../../src/store/sqlite-store.js";
+import type { EventQueue } from "./event-queue.js";
+
+/** What the disk holds. */
+export interface DiskState {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  /** Entries, contiguous; may start at or before the snapshot's index (a kept tail). */
+  entries: Entry[];
+  appliedIndex: number;
+}
+
+/** A change to the disk, applied in order. */
+type DiskOp =
+  | { readonly kind: "ready"; readonly write: ReadyWrite }
+  | { readonly kind: "snapshot"; readonly snapshot: Snapshot; readonly firstKept: number };
+
+/** One node's disk; outlives the node's processes. */
+export class SimDisk {
+  readonly durable: DiskState = {
+    hardState: { term: 0, vote: null, commit: 0 },
+    snapshot: null,
+    entries: [],
+    appliedIndex: 0,
+  };
+  /** Writes in the page cache since the last sync. */
+  private unsynced: DiskOp[] = [];
+
+  /** Applies `op` to the page cache; with `sync`, makes everything so far durable. Returns hard states that became durable. */
+  write(op: DiskOp, sync: boolean): HardState[] {
+    this.unsynced.push(op);
+    return sync ? this.sync() : [];
+  }
+
+  /** Makes the page cache durable (an fsync, or a process crash: the OS writes it out). */
+  sync(): HardState[] {
+    const hardStates: HardState[] = [];
+    for (const op of this.unsynced) {
+      const hardState = applyOp(this.durable, op);
+      if (hardState !== null) hardStates.push(hardState);
+    }
+    this.unsynced = [];
+    return hardStates;
+  }
+
+  /** A power cut: the page cache is gone. */
+  losePageCache(): void {
+    this.unsynced = [];
+  }
+
+  /** The term of the durable entry at `index` (or folded into the durable snapshot). */
+  termOnDisk(index: number): number | undefined {
+    const disk = this.durable;
+    if (disk.snapshot !== null && index <= disk.snapshot.index) return disk.snapshot.term;
+    const first = disk.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    return disk.entries[index - first]?.term;
+  }
+}
+
+function applyOp(disk: DiskState, op: DiskOp): HardState | null {
+  if (op.kind === "snapshot") {
+    if (disk.snapshot !== null && op.snapshot.index <= disk.snapshot.index) return null;
+    disk.snapshot = op.snapshot;
+    disk.entries = disk.entries.filter((entry) => entry.index >= op.firstKept);
+    return null;
+  }
+  const write = op.write;
+  if (write.snapshot !== null) {
+    disk.snapshot = write.snapshot;
+    disk.entries = [];
+    disk.appliedIndex = write.snapshot.index;
+  }
+  const first = write.entries[0];
+  if (first !== undefined) {
+    const start = disk.entries[0]?.index ?? first.index;
+    disk.entries.length = Math.max(0, Math.min(disk.entries.length, first.index - start));
+    for (const entry of write.entries) disk.entries.push(entry);
+  }
+  if (write.hardState !== null) disk.hardState = write.hardState;
+  if (write.applied !== null) disk.appliedIndex = write.applied.index;
+  return write.hardState;
+}
+
+/** What a storage instance needs from its host process. */
+export interface SimStorageHost {
+  readonly queue: EventQueue;
+  /** Whether the process that owns this storage is still the running one. */
+  alive(): boolean;
+  fsyncMs(): number;
+  /** Hard states that became durable (for the checkers). */
+  onDurable(hardStates: readonly HardState[]): void;
+  /** Forget the vote when loading (a broken storage layer, for the checkers to catch). */
+  readonly forgetVote: boolean;
+}
+
+/** The node's storage on a simulated disk: one instance per process incarnation. */
+export class SimStorage implements NodeStorage {
+  readonly timings: StoreTimings = { lastWriteMs: 0, slowWrites: 0 };
+  /** The write whose fsync is in progress: a crash loses it unless its fsync finished. */
+  inFlight: ReadyWrite | null = null;
+
+  constructor(
+    private readonly disk: SimDisk,
+    private readonly host: SimStorageHost,
+  ) {}
+
+  load(): StoredNode {
+    const disk = this.disk.durable;
+    const empty = disk.hardState.term === 0 && disk.entries.length === 0 && disk.snapshot === null;
+    const after = disk.snapshot?.index ?? 0;
+    return {
+      hardState: { ...disk.hardState, vote: this.host.forgetVote ? null : disk.hardState.vote },
+      snapshot: disk.snapshot,
+      entries: disk.entries.filter((entry) => entry.index > after),
+      appliedIndex: Math.max(disk.appliedIndex, after),
+      fresh: empty,
+      projectionStale: false,
+    };
+  }
+
+  persist(write: ReadyWrite, done: WriteDone): void {
+    if (!write.sync) {
+      this.host.onDurable(this.disk.write({ kind: "ready", write }, false));
+      return done(null);
+    }
+    this.inFlight = write;
+    this.host.queue.after(this.host.fsyncMs(), () => {
+      if (!this.host.alive() || this.inFlight !== write) return;
+      this.inFlight = null;
+      this.host.onDurable(this.disk.write({ kind: "ready", write }, true));
+      done(null);
+    });
+  }
+
+  saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void {
+    this.host.queue.after(this.host.fsyncMs(), () => {
+      if (!this.host.alive()) return;
+      this.host.onDurable(this.disk.write({ kind: "snapshot", snapshot, firstKept }, true));
+      done(null);
+    });
+  }
+
+  /** The process crashed: with `syncedBeforeCrash` the in-flight write's fsync finished first. */
+  crash(syncedBeforeCrash: boolean, powerLoss: boolean): void {
+    const write = this.inFlight;
+    this.inFlight = null;
+    if (syncedBeforeCrash && write !== null)
+      this.host.onDurable(this.disk.write({ kind: "ready", write }, true));
+    if (powerLoss) this.disk.losePageCache();
+    else this.host.onDurable(this.disk.sync());
+  }
+
+  readLog(): CommittedRecord[] {
+    return [];
+  }
+
+  firstIndex(): number | null {
+    return this.disk.durable.entries[0]?.index ?? null;
+  }
+
+  writeProjectionRows(): void {}
+
+  finishProjectionRebuild(): void {}
+
+  close(): void {}
+}
