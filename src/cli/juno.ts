@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /** The `juno` command line: a table of contents of its commands. */
 
 import { runDemo } from "./demo.js";

@@ -109,6 +109,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       onMessage: (handler) => {
         deliver = handler;
       },
+      flush: () => transport.flush(),
     },
     founders: config.join ? null : config.peers.map((peer) => peer.id),
     raft: config.raftOptions,

@@ -40,14 +40,23 @@ export class SnapshotError extends Error {
 
 const encoder = new TextEncoder();
 
-/** Writes a snapshot of `state` as of now, a slice at a time (call step until it returns true). */
+/** Bytes copied per step once the rows are written (into the one array the snapshot ends up in). */
+const ASSEMBLY_BYTES_PER_STEP = 8 * 1024 * 1024;
+
+/**
+ * Writes a snapshot of `state` as of now, a slice at a time (call step until it returns true).
+ * The rows go into parts; the parts are then copied into one array, also a slice at a time, so
+ * no single step ever copies the whole snapshot.
+ */
 export class SnapshotWriter {
   readonly index: number;
-  private readonly parts: Uint8Array[] = [];
+  private parts: Uint8Array[] = [];
   private readonly pending: { readonly module: StateModule; readonly cursor: Cursor<JsonValue> }[];
   private rowsInSection = 0;
   private sectionOpen = false;
   private bytes = 0;
+  private written = false;
+  private assembled: { readonly out: Uint8Array; part: number; offset: number } | null = null;
   private finished = false;
 
   constructor(state: ControlState) {
@@ -62,8 +71,28 @@ export class SnapshotWriter {
     );
   }
 
-  /** Writes up to `maxRows` more rows; true once the snapshot is complete. */
+  /** Writes up to `maxRows` more rows (or copies a slice of them into place); true once complete. */
   step(maxRows: number): boolean {
+    if (this.finished) return true;
+    if (!this.written) this.writeRows(maxRows);
+    else this.assemble();
+    return this.finished;
+  }
+
+  /** The whole snapshot, once step() returned true. */
+  data(): Uint8Array {
+    assert(this.finished && this.assembled !== null, "snapshot data asked for before it was written");
+    return this.assembled.out;
+  }
+
+  /** Abandons the snapshot, releasing the cursors. */
+  cancel(): void {
+    for (const { cursor } of this.pending) cursor.close();
+    this.pending.length = 0;
+    this.parts = [];
+  }
+
+  private writeRows(maxRows: number): void {
     let budget = maxRows;
     while (budget > 0 && this.pending.length > 0) {
       const { module, cursor } = this.pending[0]!;
@@ -82,32 +111,30 @@ export class SnapshotWriter {
         this.pending.shift();
       }
     }
-    if (this.pending.length === 0 && !this.finished) {
-      this.line(`#${JSON.stringify({ end: "snapshot" })}`);
+    if (this.pending.length > 0) return;
+    this.line(`#${JSON.stringify({ end: "snapshot" })}`);
+    this.written = true;
+    if (this.parts.length === 1) {
+      this.assembled = { out: this.parts[0]!, part: 1, offset: this.bytes };
+      this.parts = [];
       this.finished = true;
     }
-    return this.finished;
   }
 
-  /** The whole snapshot, once step() returned true. */
-  data(): Uint8Array {
-    assert(this.finished, "snapshot data asked for before it was written");
-    if (this.parts.length === 1) return this.parts[0]!;
-    const out = new Uint8Array(this.bytes);
-    let at = 0;
-    for (const part of this.parts) {
-      out.set(part, at);
-      at += part.length;
+  private assemble(): void {
+    const target = (this.assembled ??= { out: new Uint8Array(this.bytes), part: 0, offset: 0 });
+    let budget = ASSEMBLY_BYTES_PER_STEP;
+    while (budget > 0 && target.part < this.parts.length) {
+      const part = this.parts[target.part]!;
+      target.out.set(part, target.offset);
+      target.offset += part.length;
+      budget -= part.length;
+      target.part++;
     }
-    this.parts.length = 0;
-    this.parts.push(out);
-    return out;
-  }
-
-  /** Abandons the snapshot, releasing the cursors. */
-  cancel(): void {
-    for (const { cursor } of this.pending) cursor.close();
-    this.pending.length = 0;
+    if (target.part < this.parts.length) return;
+    assert(target.offset === this.bytes, "a snapshot's parts do not add up to its size");
+    this.parts = [];
+    this.finished = true;
   }
 
   private line(text: string): void {

@@ -102,7 +102,8 @@ interface IncomingSnapshot {
   readonly term: number;
   readonly membership: Membership;
   readonly totalBytes: number;
-  readonly chunks: Uint8Array[];
+  /** Allocated whole on the first chunk and filled in place, so no large copy is ever made at the end. */
+  readonly bytes: Uint8Array;
   received: number;
 }
 
@@ -363,7 +364,7 @@ export class RaftNode {
       hardState: this.hardStateChanged() ? hardState : null,
       snapshot: this.snapshotToPersist,
       entries: this.log.unstableEntries(),
-      messages: this.messages,
+      ...this.splitMessages(),
       committedEntries,
       readStates: this.readStates,
       readFailures: this.readFailures,
@@ -397,6 +398,14 @@ export class RaftNode {
     this.prevHardState = done.hardState;
     this.prevSoftState = done.softState;
     this.log.checkInvariants();
+    // Our own entries count towards a commit from the moment they are durable, and not before.
+    const self = this.role === "leader" ? this.progress.get(this.id) : undefined;
+    if (
+      self !== undefined &&
+      this.log.term(done.lastIndex) === done.lastTerm &&
+      self.maybeUpdate(done.lastIndex)
+    )
+      this.maybeCommit();
   }
 
   /** The node's state at a glance. */
@@ -794,12 +803,14 @@ export class RaftNode {
     }
     let incoming = this.incomingSnapshot;
     if (incoming === null || incoming.index !== m.index || incoming.term !== m.snapshotTerm) {
+      // A snapshot larger than one byte array can hold cannot be taken in: ignore it.
+      if (m.totalBytes > MAX_SNAPSHOT_BYTES || m.chunk.length > m.totalBytes) return;
       incoming = {
         index: m.index,
         term: m.snapshotTerm,
         membership: m.membership,
         totalBytes: m.totalBytes,
-        chunks: [],
+        bytes: new Uint8Array(m.totalBytes),
         received: 0,
       };
       this.incomingSnapshot = incoming;
@@ -807,7 +818,7 @@ export class RaftNode {
     // Chunks are taken strictly in order; anything else only tells the leader where we are.
     const accepted = m.offset === incoming.received && m.offset + m.chunk.length <= incoming.totalBytes;
     if (accepted) {
-      incoming.chunks.push(m.chunk);
+      incoming.bytes.set(m.chunk, m.offset);
       incoming.received += m.chunk.length;
     }
     if (!accepted || incoming.received < incoming.totalBytes) {
@@ -828,7 +839,7 @@ export class RaftNode {
       index: incoming.index,
       term: incoming.term,
       membership: incoming.membership,
-      data: concatChunks(incoming.chunks, incoming.totalBytes),
+      data: incoming.bytes,
     };
     this.installSnapshot(snapshot);
     // Only the snapshot's index is known to match the leader, even if our log goes further.
@@ -1061,13 +1072,11 @@ export class RaftNode {
     this.log.append(entry);
     this.uncommittedBytes += data.length;
     if (type === "config") this.afterLogChanged([entry]);
-    const self = this.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(entry.index);
     this.appendsPending = true;
-    // The leader's match is its last index and no follower holds more, so the leader is the
-    // largest match: raising it cannot move the quorum's match, unless it is the only voter or
-    // the voter set just changed. Skipping the check keeps the per-proposal path short.
-    if (type === "config" || this.membership.voters.length <= 1) this.maybeCommit();
+    // The leader's own match moves only when advance() says the entry is durable (Raft thesis
+    // 10.2.1): its appends may leave before its own write, and an entry on the leader's page
+    // cache alone must never count towards a commit. A config entry can change the quorum.
+    if (type === "config") this.maybeCommit();
     return { ok: true, index: entry.index, term: entry.term };
   }
 
@@ -1323,7 +1332,8 @@ export class RaftNode {
       );
       pr.recentActive = newMembersActive || id === this.id;
       if (id === this.id) {
-        pr.match = this.log.lastIndex();
+        // Only what is on our disk counts; the rest joins once advance() says it is durable.
+        pr.match = Math.min(this.log.stabled, this.log.lastIndex());
         pr.becomeReplicate();
       }
       this.progress.set(id, pr);
@@ -1338,7 +1348,7 @@ export class RaftNode {
         this.options.maxInflightMessages,
         this.options.maxInflightBytes,
       );
-      self.match = this.log.lastIndex();
+      self.match = Math.min(this.log.stabled, this.log.lastIndex());
       this.progress.set(this.id, self);
     }
   }
@@ -1359,6 +1369,23 @@ export class RaftNode {
   private send(message: Message): void {
     assert(message.from === this.id, "a node sends only its own messages");
     this.messages.push(message);
+  }
+
+  /**
+   * Orders this Ready's messages so that those a leader may send before its writes are durable
+   * come first (appends, heartbeats and snapshot chunks: they promise nothing about our disk, and
+   * our own entries count towards a commit only once durable), and says how many there are.
+   */
+  private splitMessages(): { messages: Message[]; early: number } {
+    if (this.role !== "leader" || this.messages.length === 0) return { messages: this.messages, early: 0 };
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const message of this.messages) {
+      const mayPrecede =
+        message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+      (mayPrecede ? early : late).push(message);
+    }
+    return { messages: late.length === 0 ? early : [...early, ...late], early: early.length };
   }
 
   private error(code: RaftErrorCode, message: string): RaftError {
@@ -1388,13 +1415,5 @@ function lastOf<T>(items: readonly T[]): T | undefined {
   return items.length > 0 ? items[items.length - 1] : undefined;
 }
 
-function concatChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
+/** The largest snapshot a node accepts: what one byte array can hold. */
+const MAX_SNAPSHOT_BYTES = 2 ** 32 - 1;

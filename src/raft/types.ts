@@ -179,11 +179,12 @@ export type MessageType = Message["type"];
 /**
  * What the node asks its caller to do. The caller must, in this order:
  *  1. persist `snapshot` (if any), then `entries` (replacing any stored entries at or after
- *     `entries[0].index`), then `hardState` (if any), durably (fsync);
- *  2. only then send `messages`;
+ *     `entries[0].index`), then `hardState` (if any), durably (fsync) when `mustSync`; the
+ *     first `early` messages may be sent before or while doing so;
+ *  2. only then send the rest of `messages`;
  *  3. apply `committedEntries` in order (after loading `snapshot` into the state machine),
  *     and serve `readStates` once the applied index reaches theirs;
- *  4. call `advance()`.
+ *  4. call `advance()`, which is when a leader counts its own new entries as durable.
  * Between `ready()` and `advance()` the caller must not call step, tick, propose or read.
  */
 export interface Ready {
@@ -191,7 +192,14 @@ export interface Ready {
   readonly hardState: HardState | null;
   readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];
+  /** Everything to send; all but the first `early` only once step 1's writes are durable. */
   readonly messages: readonly Message[];
+  /**
+   * How many of `messages`, from the start, may leave before step 1's writes are durable: a
+   * leader's appends, heartbeats and snapshot chunks, so that its fsync and its followers' run in
+   * parallel (Raft thesis 10.2.1). The leader counts its own entries only once advance() is called.
+   */
+  readonly early: number;
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   readonly readFailures: readonly ReadFailure[];

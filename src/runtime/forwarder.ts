@@ -69,10 +69,10 @@ export class Forwarder {
       this.flush();
   }
 
-  /** Sends the queued batch (the loop calls this at the end of every turn's inputs). */
-  flush(): void {
+  /** Sends the queued batch (the loop calls this at the end of every turn's inputs); whether it sent one. */
+  flush(): boolean {
     const batch = this.batch;
-    if (batch === null) return;
+    if (batch === null) return false;
     this.batch = null;
     for (const proposal of batch.proposals) this.sentTo.set(proposal.origin, batch.leader);
     const message: ProposeRequest = {
@@ -83,6 +83,7 @@ export class Forwarder {
       proposals: batch.proposals,
     };
     this.host.send([message]);
+    return true;
   }
 
   /** Follower: the leader said where each proposal landed, or why it could not take it. */

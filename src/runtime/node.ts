@@ -54,7 +54,7 @@ import type { AnyDomainModule, Committed, NodeApi } from "./domain-module.js";
 import { CommandRefused, NodeError } from "./errors.js";
 import { Forwarder } from "./forwarder.js";
 import { RequestTracker, type ReadDone, type SubmitDone, type SubmitResult } from "./requests.js";
-import type { NodeStorage } from "./storage.js";
+import type { NodeStorage, ReadyWrite } from "./storage.js";
 import type { NodeCounters, NodeView } from "./view.js";
 
 /** How the node reaches its peers. */
@@ -63,6 +63,8 @@ export interface Transport {
   send(messages: readonly PeerMessage[]): void;
   /** Registers the handler for messages from peers. */
   onMessage(handler: (message: PeerMessage) => void): void;
+  /** Writes out what send() queued, now rather than at the end of the turn (optional). */
+  flush?(): void;
 }
 
 /** Watches applied entries and installed snapshots (the simulator's state-machine checker). */
@@ -111,7 +113,8 @@ type Input =
   | { readonly kind: "read"; readonly done: ReadDone }
   | { readonly kind: "call"; readonly run: () => void };
 
-const DEFAULT_SLICE = { rows: 10_000, bytes: 2 * 1024 * 1024 };
+/** Each slice of snapshot and rebuild work takes on the order of 10 ms with these. */
+const DEFAULT_SLICE = { rows: 2_000, bytes: 512 * 1024 };
 const SKIPPED: AppliedEntry = { outcome: { kind: "none" }, changes: [], origin: null };
 
 /** One juno node: Raft, the replicated state, the store and the transport, driven by the loop. */
@@ -409,7 +412,8 @@ export class JunoNode implements NodeApi {
     const inputs = this.inbox;
     this.inbox = [];
     for (const input of inputs) this.handleInput(input);
-    this.forwarder.flush();
+    // A forwarded batch is the first hop of its clients' writes: it leaves at once.
+    if (this.forwarder.flush()) this.transport.flush?.();
   }
 
   private handleInput(input: Input): void {
@@ -498,6 +502,10 @@ export class JunoNode implements NodeApi {
   }
 
   private applyAndPersist(ready: Ready, installed: boolean): void {
+    // A leader's appends leave first: its fsync and its followers' then run side by side, and a
+    // new commit index reaches the followers before the leader spends time applying it.
+    if (this.bugs.sendBeforePersist) this.send(ready.messages);
+    else if (ready.early > 0) this.sendNow(ready.messages.slice(0, ready.early));
     const started = performance.now();
     const applied: AppliedEntry[] = [];
     const changes: RowChange[] = [];
@@ -512,33 +520,52 @@ export class JunoNode implements NodeApi {
       this.observer?.onApplied(entry, this.state.hash);
     }
     this.counters.lastApplyMs = performance.now() - started;
+    // Committed entries are durable on a quorum already (a leader counts itself only once its own
+    // write is durable), so their clients, and reads confirmed by a quorum, need not wait for ours.
+    this.settle(ready, applied);
     const last = ready.committedEntries.at(-1);
-    if (this.bugs.sendBeforePersist) this.send(ready);
-    this.storage.persist(
-      {
-        snapshot: installed ? ready.snapshot : null,
-        entries: ready.entries,
-        hardState: ready.hardState,
-        applied: last === undefined ? null : { index: last.index, changes },
-        sync: ready.mustSync,
-      },
-      (error) => {
-        if (error !== null) return this.fail(error);
-        if (this.stopped) return;
-        this.afterPersist(ready, applied, installed);
-      },
-    );
+    const write: ReadyWrite = {
+      snapshot: installed ? ready.snapshot : null,
+      entries: ready.entries,
+      hardState: ready.hardState,
+      applied: last === undefined ? null : { index: last.index, changes },
+      sync: ready.mustSync,
+    };
+    // A Ready of messages alone (heartbeats, acknowledgements) has nothing to write.
+    if (
+      write.snapshot === null &&
+      write.entries.length === 0 &&
+      write.hardState === null &&
+      write.applied === null
+    )
+      return this.afterPersist(ready, installed);
+    this.storage.persist(write, (error) => {
+      if (error !== null) return this.fail(error);
+      if (this.stopped) return;
+      this.afterPersist(ready, installed);
+    });
   }
 
-  private afterPersist(ready: Ready, applied: readonly AppliedEntry[], installed: boolean): void {
-    if (!this.bugs.sendBeforePersist) this.send(ready);
+  /** Answers the proposals whose entries applied and the reads now safe to serve. */
+  private settle(ready: Ready, applied: readonly AppliedEntry[]): void {
     ready.committedEntries.forEach((entry, i) => this.requests.settle(entry, applied[i]!));
     this.counters.appliedEntries += ready.committedEntries.length;
     for (const failure of ready.readFailures) this.requests.failRead(failure.context, failure.reason);
     for (const readState of ready.readStates) this.requests.readReady(readState.context, readState.index);
     if (ready.snapshot !== null) this.requests.failCoveredBy(ready.snapshot.index);
-    this.raftNode.advance();
     this.requests.serveReads(this.state.appliedIndex);
+  }
+
+  private afterPersist(ready: Ready, installed: boolean): void {
+    if (!this.bugs.sendBeforePersist) {
+      const messages = ready.early === 0 ? ready.messages : ready.messages.slice(ready.early);
+      // Acknowledgements of entries just made durable leave at once, not after the next Ready's
+      // fsync. The rest (answers to heartbeats and commit updates) leave at the end of the turn,
+      // after the clients this Ready answered have heard back.
+      if (ready.mustSync) this.sendNow(messages);
+      else this.send(messages);
+    }
+    this.raftNode.advance();
     if (ready.softState !== null) this.onSoftState();
     this.controllers.update(this.isLeader(), this.raftNode.log.lastIndex(), this.state.appliedIndex);
     if (installed) this.rebuildProjection();
@@ -547,8 +574,15 @@ export class JunoNode implements NodeApi {
     if (!this.pumping) this.pump();
   }
 
-  private send(ready: Ready): void {
-    if (ready.messages.length > 0) this.transport.send(ready.messages);
+  /** Sends and writes out at once, not at the end of the turn (before a synchronous fsync). */
+  private sendNow(messages: readonly PeerMessage[]): void {
+    if (messages.length === 0) return;
+    this.send(messages);
+    this.transport.flush?.();
+  }
+
+  private send(messages: readonly PeerMessage[]): void {
+    if (messages.length > 0) this.transport.send(messages);
   }
 
   private onSoftState(): void {

@@ -31,7 +31,11 @@ export interface ReadyWrite {
   readonly hardState: HardState | null;
   /** The row changes of the entries applied in this Ready, and the index applied through. */
   readonly applied: { readonly index: number; readonly changes: readonly RowChange[] } | null;
-  /** Whether the write must be on disk before done() (Ready.mustSync); otherwise it may be lost in a power cut. */
+  /**
+   * Whether the write must be on disk before done() (Ready.mustSync). Otherwise the store may
+   * hold it a while and a crash may lose it: it never holds entries, only a commit index and
+   * applied rows, which the node derives again from its log.
+   */
   readonly sync: boolean;
 }
 

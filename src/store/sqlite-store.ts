@@ -63,6 +63,7 @@ export class SqliteStore implements NodeStorage {
   private readonly statements;
   private readonly tables = new Map<string, TableStatements>();
   private readonly writeTransaction: (write: ReadyWrite, generation: number | null) => void;
+  private readonly lazyTransaction: () => void;
   /** Rows up to here are marked committed. */
   private committedThrough = 0;
   private synchronous: "FULL" | "NORMAL" = "FULL";
@@ -70,6 +71,11 @@ export class SqliteStore implements NodeStorage {
   private generation = 0;
   private nextGeneration = 1;
   private storedSnapshotIndex = 0;
+  /** Writes that need no fsync, held until the end of the turn and written together (see persist). */
+  private lazy: ReadyWrite[] = [];
+  private lazyScheduled = false;
+  /** The highest commit index any write told us, written or still held. */
+  private knownCommit = 0;
   /** While the projected tables are rebuilt: keys deleted since the rebuild began, per table. */
   private rebuilding: Map<string, Set<string>> | null = null;
   private closed = false;
@@ -158,6 +164,7 @@ export class SqliteStore implements NodeStorage {
     this.writeTransaction = this.db.transaction((write: ReadyWrite, generation: number | null) =>
       this.writeInTransaction(write, generation),
     );
+    this.lazyTransaction = this.db.transaction(() => this.writeHeld());
   }
 
   /** Everything a node restarts from. */
@@ -191,6 +198,7 @@ export class SqliteStore implements NodeStorage {
     for (let i = 0; i < entries.length; i++)
       assert(entries[i]!.index === after + 1 + i, "the stored log has a gap");
     this.committedThrough = row?.commit_index ?? 0;
+    this.knownCommit = this.committedThrough;
     const projectionStale = meta?.projection_stale === 1;
     // A rebuild that was cut short starts over from empty tables; the node rebuilds them from its state.
     if (projectionStale) this.startRebuild(true);
@@ -209,6 +217,18 @@ export class SqliteStore implements NodeStorage {
 
   /** Writes one Ready in one transaction; a large installed snapshot first goes in chunks over several turns. */
   persist(write: ReadyWrite, done: WriteDone): void {
+    if (write.hardState !== null) this.knownCommit = Math.max(this.knownCommit, write.hardState.commit);
+    // A write that needs no fsync (a commit index, applied rows) is held until the end of the
+    // turn: the clients it answers hear back first, and a busy turn's writes share one
+    // transaction. A crash may lose it; the node then re-applies those entries from its log.
+    if (!write.sync && write.snapshot === null && write.entries.length === 0) {
+      this.lazy.push(write);
+      if (!this.lazyScheduled) {
+        this.lazyScheduled = true;
+        setImmediate(() => this.flushLazy());
+      }
+      return done(null);
+    }
     if (write.snapshot === null) {
       this.setSynchronous(write.sync);
       return done(this.timed(() => this.writeTransaction(write, null)));
@@ -249,7 +269,7 @@ export class SqliteStore implements NodeStorage {
       entryType: r.entry_type,
       dataText: r.data,
       timestamp: r.timestamp === 0 ? null : r.timestamp,
-      committed: r.committed === 1,
+      committed: r.committed === 1 || r.index <= this.knownCommit,
     }));
   }
 
@@ -284,11 +304,23 @@ export class SqliteStore implements NodeStorage {
 
   /** Closes the database. */
   close(): void {
+    if (this.closed) return;
+    this.flushLazy();
     this.closed = true;
     this.db.close();
   }
 
+  /** Writes the held writes in one transaction (they come before any later write, in order). */
+  private flushLazy(): void {
+    this.lazyScheduled = false;
+    if (this.lazy.length === 0 || this.closed) return;
+    this.setSynchronous(false);
+    const failure = this.timed(() => this.lazyTransaction());
+    if (failure !== null) throw failure;
+  }
+
   private writeInTransaction(write: ReadyWrite, generation: number | null): void {
+    this.writeHeld();
     if (write.snapshot !== null) {
       // A snapshot from the leader replaces our log and our state; the tables are rebuilt from it.
       assert(generation !== null, "an installed snapshot without its chunks");
@@ -298,6 +330,11 @@ export class SqliteStore implements NodeStorage {
       this.committedThrough = Math.max(this.committedThrough, write.snapshot.index);
       this.statements.setApplied.run(write.snapshot.index);
     }
+    this.writeParts(write);
+  }
+
+  /** The entries, hard state and applied rows of one write (inside a transaction). */
+  private writeParts(write: ReadyWrite): void {
     const first = write.entries[0];
     if (first !== undefined) {
       this.statements.deleteFrom.run(first.index);
@@ -327,6 +364,14 @@ export class SqliteStore implements NodeStorage {
       for (const change of write.applied.changes) this.applyChange(change);
       this.statements.setApplied.run(write.applied.index);
     }
+  }
+
+  /** Inside a transaction: the held writes first, so everything lands in the order it was made. */
+  private writeHeld(): void {
+    if (this.lazy.length === 0) return;
+    const held = this.lazy;
+    this.lazy = [];
+    for (const write of held) this.writeParts(write);
   }
 
   private applyChange(change: RowChange): void {

@@ -280,11 +280,12 @@ export class OutboundPeer {
   // ---------------------------------------------------------------- sending
 
   /**
-   * Writes the queue out as frames while the socket accepts them. When the socket's buffer is
+   * Writes the queue out as frames while the socket accepts them (at the end of the turn by
+   * itself, or at once when the transport's flush() is called). When the socket's buffer is
    * full the rest waits in the bounded queue (where the drop policy applies) until 'drain', so
    * the socket's own buffer never holds more than its high-water mark plus one frame.
    */
-  private flush(): void {
+  flush(): void {
     const socket = this.socket;
     if (this.phase !== "connected" || socket === null || socket.writableNeedDrain) return;
     const budgetBytes = this.settings.maxFrameBytes - MAX_VARINT_BYTES;

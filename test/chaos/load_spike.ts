@@ -31,8 +31,8 @@ const SPIKE = 640;
 const BASELINE_MS = quick ? 4_000 : 12_000;
 const SPIKE_MS = quick ? 5_000 : 15_000;
 const RECOVERY_MS = quick ? 5_000 : 12_000;
-/** Requests a node may hold waiting (JUNO_MAX_PENDING_REQUESTS): between the baseline and the spike. */
-const MAX_PENDING = 200;
+/** Requests a node may hold waiting (JUNO_MAX_PENDING_REQUESTS): above a node's share of the baseline (about 21), far below its share of the spike (about 213). */
+const MAX_PENDING = 60;
 /** The node's request timeout (src/runtime/node.ts) plus a margin: an answer later than this is a hang. */
 const HANG_MS = 10_000 + 2_000;
 

@@ -6,7 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/cli/dev.js";
 
-const JUNO = join(import.meta.dirname, "../../src/cli/juno.ts");
+/**
+ * The juno CLI the processes run: the TypeScript sources through tsx, or with JUNO_FROM_DIST=1
+ * the compiled dist/cli/juno.js that users run (npm run build first; the benchmarks do).
+ */
+const FROM_DIST = process.env["JUNO_FROM_DIST"] === "1";
+const JUNO = FROM_DIST
+  ? join(import.meta.dirname, "../../dist/cli/juno.js")
+  : join(import.meta.dirname, "../../src/cli/juno.ts");
 const TOKEN = "integration-token";
 const SECRET = "integration-cluster-secret";
 
@@ -120,9 +127,11 @@ export class ProcessCluster {
     options: LaunchOptions | undefined = node.launchOptions,
   ): Promise<void> {
     node.launchOptions = options;
+    // JUNO_CPU_PROF_DIR=dir: every node writes a CPU profile there when it exits (profile, don't guess).
+    const profileDir = process.env["JUNO_CPU_PROF_DIR"];
     const args = [
-      "--import",
-      "tsx",
+      ...(FROM_DIST ? [] : ["--import", "tsx"]),
+      ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
       ...(options?.nodeArgs ?? []),
       JUNO,
       "start",
@@ -297,7 +306,9 @@ export class ProcessCluster {
 
   /** Kills everything and removes the data. */
   async stop(): Promise<void> {
-    await Promise.all([...this.nodes.keys()].map((id) => this.signal(id, "SIGKILL")));
+    // A profiled node must exit by itself to write its profile.
+    const signal = process.env["JUNO_CPU_PROF_DIR"] === undefined ? "SIGKILL" : "SIGTERM";
+    await Promise.all([...this.nodes.keys()].map((id) => this.signal(id, signal)));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { clusterState } from "../../src/cluster/index.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
 import type { JunoNode } from "../../src/runtime/node.js";
 import type { SqliteStore } from "../../src/store/sqlite-store.js";
@@ -46,10 +47,13 @@ export class ApiCluster {
     return cluster;
   }
 
-  /** The leader, once there is one. */
+  /** The leader, once there is one and it has recorded its own address (so no write of its own is pending). */
   async leader(): Promise<Member> {
     let found: Member | undefined;
-    await until(() => (found = [...this.members.values()].find((m) => m.node.isLeader())) !== undefined);
+    await until(() => {
+      found = [...this.members.values()].find((m) => m.node.isLeader());
+      return found !== undefined && found.node.view.state(clusterState).members.has(found.node.id);
+    });
     return found!;
   }
 

@@ -1,8 +1,8 @@
 /**
  * The simulator's disk, behind the node's real storage interface. A write that must sync takes a
- * simulated fsync and is durable when it completes; one that need not sync lands in the page
- * cache at once. A process crash keeps the page cache (the OS still has it) and loses only the
- * write whose fsync had not finished; a power cut also loses every write since the last sync.
+ * simulated fsync and is durable when it completes; one that need not sync is only held, and
+ * becomes durable with the next synced write. A crash loses every held write, and the write whose
+ * fsync had not finished unless it just had.
  */
 
 import type { Entry, HardState, Snapshot } from "../../src/raft/index.js";
@@ -155,14 +155,18 @@ export class SimStorage implements NodeStorage {
     });
   }
 
-  /** The process crashed: with `syncedBeforeCrash` the in-flight write's fsync finished first. */
-  crash(syncedBeforeCrash: boolean, powerLoss: boolean): void {
+  /**
+   * The process crashed: with `syncedBeforeCrash` the in-flight write's fsync finished first (and
+   * made every write before it durable). Writes that needed no fsync are lost otherwise: the
+   * SQLite store holds them in memory until the end of a turn, and a power cut would lose them
+   * from the page cache too.
+   */
+  crash(syncedBeforeCrash: boolean): void {
     const write = this.inFlight;
     this.inFlight = null;
     if (syncedBeforeCrash && write !== null)
       this.host.onDurable(this.disk.write({ kind: "ready", write }, true));
-    if (powerLoss) this.disk.losePageCache();
-    else this.host.onDurable(this.disk.sync());
+    this.disk.losePageCache();
   }
 
   readLog(): CommittedRecord[] {

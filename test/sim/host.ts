@@ -172,12 +172,12 @@ export class SimHost {
 
   /**
    * Kills the process. The write whose fsync is in progress is lost unless `syncedBeforeCrash`
-   * (the fsync finished but nothing was sent or applied yet); with `powerLoss`, so is every
-   * write since the last fsync.
+   * (the fsync finished but nothing was sent or applied yet), and so is every write since the
+   * last fsync.
    */
-  crash(syncedBeforeCrash: boolean, powerLoss = false): void {
+  crash(syncedBeforeCrash: boolean): void {
     if (!this.up) return;
-    this.storage?.crash(syncedBeforeCrash, powerLoss);
+    this.storage?.crash(syncedBeforeCrash);
     this.incarnation++;
     this.up = false;
     // Clients of a crashed node never hear back: nothing of the process runs again.
@@ -204,6 +204,9 @@ export class SimHost {
         return done({ ok: true, index: result.index });
       }
       const definite = DEFINITE.has(result.error.code);
+      this.env.trace(
+        `  ${this.id}: write ${command.writeId} failed (${result.error.code}${definite ? ", definite" : ""})`,
+      );
       done({ ok: false, definite, leaderHint: result.error.leaderId });
     });
   }

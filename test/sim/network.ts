@@ -59,7 +59,14 @@ export class SimNetwork {
       return;
     }
     this.schedule(message);
-    if (this.random.chance(c.duplicateRate)) {
+    // The peer transport delivers each message at most once (TCP, never resent), and forwarding
+    // relies on it: a refusal means the proposal was not appended. Raft's own messages are
+    // duplicated here anyway, because Raft must survive retransmissions and it does not rely on it.
+    if (
+      message.type !== "propose" &&
+      message.type !== "propose_resp" &&
+      this.random.chance(c.duplicateRate)
+    ) {
       this.stats.duplicated++;
       this.schedule(message);
     }

@@ -467,7 +467,7 @@ class Simulation {
         if (victims.length === 0) return false;
         this.trace(`FAULT power loss on ${victims.map((h) => h.id).join(",")}`);
         for (const victim of victims) {
-          victim.crash(false, true);
+          victim.crash(false);
           this.restartLater(victim);
         }
         return true;
