@@ -16,6 +16,7 @@ import {
   type NodeConfig,
 } from "../config/index.js";
 import type { MemberAddresses } from "../cluster/index.js";
+import { SnapshotError } from "../control/index.js";
 import { nodeModules } from "../modules.js";
 import type { NodeId } from "../raft/index.js";
 import { JunoNode } from "../runtime/node.js";
@@ -23,6 +24,7 @@ import { buildServer } from "../server/app.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { PeerTransport, type PeerMessage } from "../transport/index.js";
 import { createLogger } from "../util/logger.js";
+import { monitorEventLoop } from "../util/loop-monitor.js";
 
 /** A started node and how to stop it. */
 export interface RunningNode {
@@ -52,7 +54,16 @@ export async function startCommand(
     );
     return 2;
   }
-  return runNode(config);
+  try {
+    return await runNode(config);
+  } catch (error) {
+    // A node never runs on state it cannot trust: say why, and leave the data as it is.
+    if (!(error instanceof SnapshotError)) throw error;
+    process.stderr.write(
+      `juno start: error [snapshot_${error.code}]: the stored snapshot in ${config.dataDir} cannot be restored: ${error.message}\n`,
+    );
+    return 2;
+  }
 }
 
 function refuse(error: ConfigError): number {
@@ -126,6 +137,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
   });
   metricsText = async () => (await app.inject({ method: "GET", url: "/metrics" })).body;
   node.start();
+  const stopMonitor = monitorEventLoop(root.child({ component: "loop" }));
   const listening = await app.listen({
     host: config.httpAddress.host.replace(/^\[|\]$/g, ""),
     port: config.httpAddress.port,
@@ -137,6 +149,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       root.info({}, "stopping");
+      stopMonitor();
       await node.shutdown();
       await app.close();
       await transport.close();

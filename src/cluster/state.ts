@@ -11,7 +11,6 @@ import {
   isRecord,
   type Applied,
   type CommandSpec,
-  type JsonValue,
   type StateSection,
 } from "../control/index.js";
 import type { ConfigChange } from "../raft/types.js";
@@ -106,7 +105,9 @@ export const clusterSection: StateSection<ClusterState> = {
   version: 1,
   empty: () => new ClusterState(),
   rows: (state) =>
-    state.members.cursor((id, addresses): JsonValue => ({ id, raft: addresses.raft, http: addresses.http })),
+    state.members.cursor((id, addresses) =>
+      JSON.stringify({ id, raft: addresses.raft, http: addresses.http }),
+    ),
   restore: checkedRestorer("cluster", MemberRow, () => {
     const state = new ClusterState();
     return {

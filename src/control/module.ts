@@ -96,8 +96,8 @@ export interface Cursor<T> {
 
 /** Rebuilds a section's state from rows, checking each one before it is used. */
 export interface SectionRestorer<S> {
-  /** Takes the next row; throws SnapshotError when it is not a valid row of this section. */
-  add(row: unknown): void;
+  /** Takes the next row (parsed, and as its line of JSON text); throws SnapshotError when it is not a valid row. */
+  add(row: unknown, text: string): void;
   /** The rebuilt state, once every row has been added. */
   finish(): S;
 }
@@ -108,8 +108,11 @@ export interface StateSection<S> {
   readonly version: number;
   /** The state of a cluster that has applied nothing. */
   readonly empty: () => S;
-  /** The state's rows, consistent as of this call even while later entries change the state. */
-  readonly rows: (state: S) => Cursor<JsonValue>;
+  /**
+   * The state's rows, each as one line of JSON text, consistent as of this call even while later
+   * entries change the state.
+   */
+  readonly rows: (state: S) => Cursor<string>;
   /** A restorer for rows of this section's current version. */
   readonly restore: () => SectionRestorer<S>;
   /** Turns a row of an older version into one of the current version (else older versions are refused). */

@@ -7,7 +7,8 @@ import { SnapshotError } from "./snapshot.js";
 
 /** What a section does with rows that passed the schema. */
 export interface RowSink<T, S> {
-  add(row: T): void;
+  /** A row that passed the schema, and its JSON text (to store as it is). */
+  add(row: T, text: string): void;
   finish(): S;
 }
 
@@ -25,7 +26,7 @@ export function checkedRestorer<T extends TSchema, S>(
     const sink = start();
     let count = 0;
     return {
-      add(row: unknown): void {
+      add(row: unknown, text: string): void {
         count++;
         if (!validator.Check(row)) {
           const error = validator.Errors(row)[0];
@@ -35,7 +36,7 @@ export function checkedRestorer<T extends TSchema, S>(
             `section ${name}, row ${count}${where}: ${error?.message ?? "does not match the row schema"}`,
           );
         }
-        sink.add(row);
+        sink.add(row, text);
       },
       finish: () => sink.finish(),
     };

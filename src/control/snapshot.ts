@@ -19,7 +19,7 @@
 
 import { assert } from "../raft/assert.js";
 import { hashText } from "./hash.js";
-import { isRecord, type JsonValue } from "./json.js";
+import { isRecord } from "./json.js";
 import { ControlState } from "./kernel.js";
 import type { Cursor, SectionRestorer, StateModule } from "./module.js";
 import type { ModuleRegistry } from "./registry.js";
@@ -51,7 +51,7 @@ const ASSEMBLY_BYTES_PER_STEP = 8 * 1024 * 1024;
 export class SnapshotWriter {
   readonly index: number;
   private parts: Uint8Array[] = [];
-  private readonly pending: { readonly module: StateModule; readonly cursor: Cursor<JsonValue> }[];
+  private readonly pending: { readonly module: StateModule; readonly cursor: Cursor<string> }[];
   private rowsInSection = 0;
   private sectionOpen = false;
   private bytes = 0;
@@ -103,7 +103,7 @@ export class SnapshotWriter {
       }
       const rows = cursor.next(budget);
       budget -= Math.max(1, rows.length);
-      if (rows.length > 0) this.text(rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
+      if (rows.length > 0) this.text(`${rows.join("\n")}\n`);
       this.rowsInSection += rows.length;
       if (cursor.done) {
         this.line(`#${JSON.stringify({ end: module.name, rows: this.rowsInSection })}`);
@@ -210,11 +210,11 @@ export class SnapshotReader {
     const section = this.section;
     if (section === null) throw new SnapshotError("corrupt", "a row outside any section");
     const row = parseJson(line);
-    const upgraded =
-      section.version === section.module.section.version
-        ? row
-        : section.module.section.upgrade!(section.version, row);
-    section.restorer.add(upgraded);
+    if (section.version === section.module.section.version) section.restorer.add(row, line);
+    else {
+      const upgraded = section.module.section.upgrade!(section.version, row);
+      section.restorer.add(upgraded, JSON.stringify(upgraded));
+    }
     section.rows++;
   }
 

@@ -1,78 +1,122 @@
 /**
- * Table: a keyed collection of immutable rows that can hand out cursors consistent as of the
- * moment they were opened, while the table keeps changing. That is what lets a node take a
- * snapshot of a million rows a slice at a time instead of stopping the world: opening a cursor
- * copies only the key list, and the first change to a key while a cursor is open saves the old
- * value for it (copy on write, per key).
+ * Table: a keyed collection of rows that can hand out cursors consistent as of the moment they
+ * were opened, while the table keeps changing. That is what lets a node take a snapshot of a
+ * million rows a slice at a time instead of stopping the world: opening a cursor copies only the
+ * key list, and the first change to a key while a cursor is open saves the old row for it (copy
+ * on write, per key).
  *
- * Invariant: rows are never mutated in place; a change replaces the row (set) or removes it.
+ * Rows live as JSON text in an off-heap arena (arena.ts), not as objects, so a large state costs
+ * the garbage collector next to nothing. `get` decodes a fresh copy each time: a row read is a
+ * value, and a change is always a `set` of a new row.
  */
 
-import { assert } from "../raft/assert.js";
+import { RowArena } from "./arena.js";
 import type { Cursor } from "./module.js";
 
 const ABSENT: unique symbol = Symbol("absent");
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-/** What one open cursor holds: the keys that existed when it opened, and values changed since. */
-interface Capture<K, V> {
+/** What one open cursor holds: the keys that existed when it opened, and rows changed since (as JSON text). */
+interface Capture<K> {
   readonly keys: readonly K[];
-  readonly saved: Map<K, V | typeof ABSENT>;
+  readonly saved: Map<K, string | typeof ABSENT>;
   position: number;
   open: boolean;
 }
 
-/** A map of immutable rows with consistent cursors. */
-export class Table<K, V> {
-  private readonly rows = new Map<K, V>();
-  private readonly captures: Capture<K, V>[] = [];
+/** A key a table can hold: a number or a string. */
+export type TableKey = number | string;
 
-  /** The row under `key`. */
+/** A map of rows (JSON values) with consistent cursors. */
+export class Table<K extends TableKey, V> {
+  private readonly index = new Map<K, number>();
+  private readonly captures: Capture<K>[] = [];
+  private readonly arena = new RowArena({
+    refOf: (key) => this.index.get(decodeKey<K>(key)),
+    repoint: (key, ref) => this.index.set(decodeKey<K>(key), ref),
+  });
+
+  /** A copy of the row under `key`. */
   get(key: K): V | undefined {
-    return this.rows.get(key);
+    const text = this.text(key);
+    return text === undefined ? undefined : (JSON.parse(text) as V);
+  }
+
+  /** The row under `key` as the JSON text it is stored as. */
+  text(key: K): string | undefined {
+    const ref = this.index.get(key);
+    return ref === undefined ? undefined : decoder.decode(this.arena.read(ref).value);
   }
 
   /** Whether a row is under `key`. */
   has(key: K): boolean {
-    return this.rows.has(key);
+    return this.index.has(key);
   }
 
   /** How many rows the table holds. */
   get size(): number {
-    return this.rows.size;
+    return this.index.size;
   }
 
-  /** The rows, in insertion order (the order entries applied them: equal on every replica). */
-  values(): IterableIterator<V> {
-    return this.rows.values();
+  /** The keys, in insertion order (the order entries applied them: equal on every replica). */
+  keys(): IterableIterator<K> {
+    return this.index.keys();
   }
 
-  /** Keys and rows, in insertion order. */
-  entries(): IterableIterator<[K, V]> {
-    return this.rows.entries();
+  /** Copies of the rows, in insertion order. */
+  *values(): IterableIterator<V> {
+    for (const key of this.index.keys()) yield this.get(key)!;
+  }
+
+  /** Keys and copies of the rows, in insertion order. */
+  *entries(): IterableIterator<[K, V]> {
+    for (const key of this.index.keys()) yield [key, this.get(key)!];
   }
 
   /** Puts `row` under `key`, replacing any row there. */
   set(key: K, row: V): void {
+    this.setText(key, JSON.stringify(row));
+  }
+
+  /** Puts a row given as JSON text (already checked to be a valid row) under `key`. */
+  setText(key: K, text: string): void {
     this.preserve(key);
-    this.rows.set(key, row);
+    const previous = this.index.get(key);
+    // A replaced row keeps its place in the insertion order, as a Map entry does.
+    this.index.set(key, this.arena.put(encodeKey(key), encoder.encode(text)));
+    if (previous !== undefined) this.arena.free(previous);
   }
 
   /** Removes the row under `key`; whether there was one. */
   delete(key: K): boolean {
-    if (!this.rows.has(key)) return false;
+    const ref = this.index.get(key);
+    if (ref === undefined) return false;
     this.preserve(key);
-    return this.rows.delete(key);
+    this.index.delete(key);
+    this.arena.free(ref);
+    return true;
+  }
+
+  /** Bytes the rows take in the arena (including space not reclaimed yet). */
+  get heldBytes(): number {
+    return this.arena.heldBytes;
   }
 
   /**
    * A cursor over the rows as they are now, mapped by `view`. Later changes do not show in it.
-   * Close it when done: until then the table keeps the old value of every row that changes.
+   * Close it when done: until then the table keeps the old text of every row that changes.
    */
   cursor<T>(view: (key: K, row: V) => T): Cursor<T> {
-    const capture: Capture<K, V> = { keys: [...this.rows.keys()], saved: new Map(), position: 0, open: true };
+    return this.textCursor((key, text) => view(key, JSON.parse(text) as V));
+  }
+
+  /** A cursor like cursor(), handing each row's JSON text instead of a decoded copy. */
+  textCursor<T = string>(view: (key: K, text: string) => T = (_key, text) => text as T): Cursor<T> {
+    const capture: Capture<K> = { keys: [...this.index.keys()], saved: new Map(), position: 0, open: true };
     this.captures.push(capture);
-    const rows = this.rows;
     const captures = this.captures;
+    const read = (key: K): string | undefined => this.text(key);
     return {
       next(max: number): T[] {
         const out: T[] = [];
@@ -81,9 +125,10 @@ export class Table<K, V> {
         for (; capture.position < end; capture.position++) {
           const key = capture.keys[capture.position]!;
           const saved = capture.saved.size === 0 ? undefined : capture.saved.get(key);
-          const row = saved === undefined ? rows.get(key) : saved;
-          assert(row !== undefined && row !== ABSENT, "a row present when a cursor opened vanished from it");
-          out.push(view(key, row));
+          const text = saved === undefined ? read(key) : saved;
+          if (text === undefined || text === ABSENT)
+            throw new Error("a row present when a cursor opened vanished from it");
+          out.push(view(key, text));
         }
         if (capture.position === capture.keys.length) this.close();
         return out;
@@ -100,15 +145,26 @@ export class Table<K, V> {
     };
   }
 
-  /** Saves the value under `key` for every open cursor that has not passed it and has not saved it yet. */
+  /** Saves the row under `key` for every open cursor that has not saved it yet. */
   private preserve(key: K): void {
+    if (this.captures.length === 0) return;
+    let text: string | typeof ABSENT | null = null;
     for (const capture of this.captures) {
-      if (capture.saved.has(key)) continue;
-      // Rows the cursor already handed out, or that did not exist when it opened, need nothing.
-      if (capture.position >= capture.keys.length) continue;
-      capture.saved.set(key, this.rows.has(key) ? this.rows.get(key)! : ABSENT);
+      if (capture.saved.has(key) || capture.position >= capture.keys.length) continue;
+      // Rows that did not exist when the cursor opened are never read from it; ABSENT marks them.
+      text ??= this.text(key) ?? ABSENT;
+      capture.saved.set(key, text);
     }
   }
+}
+
+function encodeKey(key: TableKey): Uint8Array {
+  return encoder.encode(JSON.stringify(key));
+}
+
+function decodeKey<K extends TableKey>(bytes: Uint8Array): K {
+  // Only encodeKey wrote these bytes, from a K.
+  return JSON.parse(decoder.decode(bytes)) as K;
 }
 
 /** A cursor over a fixed list (for sections small enough to copy whole). */

@@ -80,29 +80,13 @@ export function decide(decision: Decision, votes: Decision["votes"]): DecisionSt
 export const decisionsSection: StateSection<DecisionsState> = {
   version: 1,
   empty: () => new DecisionsState(),
-  rows: (state): Cursor<JsonValue> => state.decisions.cursor((_index, decision) => decisionRow(decision)),
+  // A decision is stored as the very JSON text of its row.
+  rows: (state): Cursor<string> => state.decisions.textCursor(),
   restore: checkedRestorer("decisions", DecisionRow, () => {
     const state = new DecisionsState();
     return {
-      add(row: Static<typeof DecisionRow>): void {
-        // Data came out of JSON and passed the schema: it is JSON again.
-        state.decisions.set(row.index, { ...row, data: row.data as JsonValue });
-      },
+      add: (row: Static<typeof DecisionRow>, text: string) => state.decisions.setText(row.index, text),
       finish: () => state,
     };
   }),
 };
-
-function decisionRow(decision: Decision): JsonValue {
-  return {
-    index: decision.index,
-    entryType: decision.entryType,
-    data: decision.data,
-    voters: [...decision.voters],
-    quorum: decision.quorum,
-    votes: decision.votes.map(([voter, vote]) => [voter, vote]),
-    status: decision.status,
-    createdAt: decision.createdAt,
-    decidedAt: decision.decidedAt,
-  };
-}

@@ -19,41 +19,36 @@
 import {
   ControlState,
   ModuleRegistry,
-  SnapshotReader,
-  SnapshotWriter,
-  concatCursors,
   encodeEnvelope,
-  hashText,
-  restoreSnapshot,
   type AppliedEntry,
   type Command,
-  type Cursor,
-  type Row,
+  type CommandSpec,
   type RowChange,
   type StateModule,
 } from "../control/index.js";
 import {
   RaftNode,
   SeededRandom,
-  assert,
+  decodeChange,
   type ConfigChange,
   type Entry,
   type NodeId,
   type RaftOptions,
   type RaftStatus,
   type Ready,
-  type Snapshot,
   type StartState,
 } from "../raft/index.js";
+import type { Static, TSchema } from "typebox";
 import { isRaftMessage, type PeerMessage } from "../transport/peer-message.js";
 import { SILENT_LOGGER, type Logger } from "../util/logger.js";
-import { runInSlices, type SlicedJob } from "./background.js";
+import { BackgroundWork } from "./background.js";
 import { SYSTEM_CLOCK, oncePerTurnOn, type Clock } from "./clock.js";
 import { ControllerHost, type ControllerContext } from "./controllers.js";
 import type { AnyDomainModule, Committed, NodeApi } from "./domain-module.js";
 import { CommandRefused, NodeError } from "./errors.js";
 import { Forwarder } from "./forwarder.js";
 import { RequestTracker, type ReadDone, type SubmitDone, type SubmitResult } from "./requests.js";
+import { Snapshots, type SliceSizes } from "./snapshots.js";
 import type { NodeStorage, ReadyWrite } from "./storage.js";
 import type { NodeCounters, NodeView } from "./view.js";
 
@@ -100,8 +95,11 @@ export interface NodeOptions {
   /** How long a proposal or read may wait for its outcome. */
   readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
-  /** Rows per slice when writing a snapshot or rebuilding tables, bytes per slice when reading one. */
-  readonly slice?: { readonly rows: number; readonly bytes: number };
+  /**
+   * Work per slice: snapshot rows written, projected rows rebuilt (each a store insert), and
+   * snapshot bytes read.
+   */
+  readonly slice?: SliceSizes;
   readonly observer?: ApplyObserver;
   readonly bugs?: LoopBugs;
 }
@@ -113,8 +111,20 @@ type Input =
   | { readonly kind: "read"; readonly done: ReadDone }
   | { readonly kind: "call"; readonly run: () => void };
 
-/** Each slice of snapshot and rebuild work takes on the order of 10 ms with these. */
-const DEFAULT_SLICE = { rows: 2_000, bytes: 512 * 1024 };
+/**
+ * The node's Raft defaults: a Ready applies at most 64 KiB of entries and an append carries at
+ * most 64 KiB, so a follower catching up on a long log applies and writes it in steps of a few
+ * milliseconds instead of holding the loop for the whole batch. Everything that can share one
+ * event-loop turn (a frame decoded, a Ready handled, a background slice, a store step) is kept
+ * to around 10 ms, so that together they stay well under 50 ms.
+ */
+const RAFT_DEFAULTS = { maxCommittedBytesPerReady: 64 * 1024, maxMessageBytes: 64 * 1024 } as const;
+
+/** New log entries taken into one Ready: past it, further inputs wait for the next one. */
+const MAX_NEW_ENTRIES_PER_READY = 300;
+
+/** Each slice of snapshot and rebuild work takes on the order of 5 to 10 ms with these. */
+const DEFAULT_SLICE = { rows: 1_000, tableRows: 200, bytes: 128 * 1024 };
 const SKIPPED: AppliedEntry = { outcome: { kind: "none" }, changes: [], origin: null };
 
 /** One juno node: Raft, the replicated state, the store and the transport, driven by the loop. */
@@ -130,7 +140,7 @@ export class JunoNode implements NodeApi {
   private readonly transport: Transport;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly slice: { readonly rows: number; readonly bytes: number };
+  private readonly slice: SliceSizes;
   private readonly requests: RequestTracker;
   private readonly forwarder: Forwarder;
   private readonly controllers: ControllerHost;
@@ -144,6 +154,8 @@ export class JunoNode implements NodeApi {
     elections: 0,
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
+    lastSnapshotBytes: 0,
+    lastSnapshotMs: 0,
     lastApplyMs: 0,
   };
   private readonly observer: ApplyObserver | null;
@@ -158,9 +170,9 @@ export class JunoNode implements NodeApi {
   private started = false;
   private ticker: ReturnType<Clock["setTimeout"]> | null = null;
   private lastLeader: NodeId | null = null;
-  private snapshotJob: { job: SlicedJob; writer: SnapshotWriter } | null = null;
-  private rebuildJob: SlicedJob | null = null;
+  private readonly snapshots: Snapshots;
   private readonly schedulePump: () => void;
+  private readonly background: BackgroundWork;
 
   constructor(options: NodeOptions) {
     this.id = options.id;
@@ -174,13 +186,14 @@ export class JunoNode implements NodeApi {
     this.observer = options.observer ?? null;
     this.bugs = options.bugs ?? {};
     this.schedulePump = oncePerTurnOn(this.clock, () => this.pump());
+    this.background = new BackgroundWork(this.clock);
     const seed = options.seed ?? hashSeed(this.id, this.clock.now());
     const stored = this.storage.load();
     this.raftNode = new RaftNode(
-      { ...options.raft, id: this.id, random: new SeededRandom(seed) },
+      { ...RAFT_DEFAULTS, ...options.raft, id: this.id, random: new SeededRandom(seed) },
       startState(stored, options.founders),
     );
-    this.state = this.recover(stored.snapshot, stored.entries, stored.appliedIndex);
+    this.state = Snapshots.recover(this.registry, stored.snapshot, stored.entries, stored.appliedIndex);
     this.requests = new RequestTracker(
       this.clock,
       options.requestTimeoutMs ?? 10_000,
@@ -199,6 +212,21 @@ export class JunoNode implements NodeApi {
       },
       (new SeededRandom(seed ^ 0x5bd1e995).nextU32() >>> 0).toString(36),
     );
+    this.snapshots = new Snapshots({
+      registry: this.registry,
+      raft: this.raftNode,
+      storage: this.storage,
+      background: this.background,
+      log: this.log,
+      counters: this.counters,
+      slice: this.slice,
+      observer: this.observer,
+      state: () => this.state,
+      whenIdle: (run) => this.enqueue({ kind: "call", run }),
+      wake: () => this.schedulePump(),
+      fail: (error) => this.fail(error),
+      stopped: () => this.stopped,
+    });
     this.view = this.createView();
     const context = this.controllerContext();
     this.controllers = new ControllerHost(
@@ -207,7 +235,7 @@ export class JunoNode implements NodeApi {
       context,
     );
     this.transport.onMessage((message) => this.enqueue({ kind: "message", message }));
-    if (stored.projectionStale) this.rebuildProjection();
+    if (stored.projectionStale) this.snapshots.rebuildProjection();
   }
 
   /** The Raft core, for the simulator's checkers and tests; everything else reads `view`. */
@@ -288,10 +316,7 @@ export class JunoNode implements NodeApi {
   // ---------------------------------------------------------------- requests (promises, for routes)
 
   /** Replicates a command of `spec`'s kind; resolves with its result once applied here. */
-  propose<S, T extends import("typebox").TSchema, R>(
-    spec: import("../control/index.js").CommandSpec<S, T, R>,
-    body: import("typebox").Static<T>,
-  ): Promise<Committed<R>> {
+  propose<S, T extends TSchema, R>(spec: CommandSpec<S, T, R>, body: Static<T>): Promise<Committed<R>> {
     return new Promise((resolve, reject) => {
       this.submit({ kind: spec.kind, body }, (result) => {
         if (!result.ok) return reject(result.error);
@@ -366,9 +391,7 @@ export class JunoNode implements NodeApi {
     this.stopped = true;
     if (this.ticker !== null) this.clock.clearTimeout(this.ticker);
     this.ticker = null;
-    this.snapshotJob?.job.cancel();
-    this.snapshotJob?.writer.cancel();
-    this.rebuildJob?.cancel();
+    this.snapshots.cancel();
     this.controllers.stopAll();
     this.requests.failAll(shuttingDown());
     this.inbox = [];
@@ -397,23 +420,43 @@ export class JunoNode implements NodeApi {
     this.pumping = true;
     try {
       while (!this.stopped && !this.busy) {
-        this.drainInbox();
+        const cutShort = this.drainInbox();
         if (!this.raftNode.hasReady()) break;
         this.handleReady(this.raftNode.ready());
+        // Catching up (more inputs held back, or more committed entries than one Ready applies):
+        // one Ready per turn, so timers, heartbeats and clients get their share in between.
+        const log = this.raftNode.log;
+        if (!this.busy && (cutShort || log.committed > log.applied)) {
+          this.schedulePump();
+          break;
+        }
       }
-      if (!this.busy && !this.stopped) this.maybeSnapshot();
+      if (!this.busy && !this.stopped) this.snapshots.maybeTake();
     } finally {
       this.pumping = false;
     }
   }
 
-  private drainInbox(): void {
-    if (this.inbox.length === 0) return;
+  /** Feeds the inbox into Raft; returns whether it stopped early to bound the next Ready. */
+  private drainInbox(): boolean {
+    if (this.inbox.length === 0) return false;
     const inputs = this.inbox;
     this.inbox = [];
-    for (const input of inputs) this.handleInput(input);
+    const log = this.raftNode.log;
+    let cutShort = false;
+    for (let i = 0; i < inputs.length; i++) {
+      this.handleInput(inputs[i]!);
+      // A follower catching up receives many appends at once: past the bound, the rest waits for
+      // the next Ready, so no single write (and no single turn) takes them all.
+      if (log.lastIndex() - log.stabled >= MAX_NEW_ENTRIES_PER_READY && i + 1 < inputs.length) {
+        this.inbox = inputs.slice(i + 1).concat(this.inbox);
+        cutShort = true;
+        break;
+      }
+    }
     // A forwarded batch is the first hop of its clients' writes: it leaves at once.
     if (this.forwarder.flush()) this.transport.flush?.();
+    return cutShort;
   }
 
   private handleInput(input: Input): void {
@@ -468,37 +511,10 @@ export class JunoNode implements NodeApi {
     this.busy = true;
     this.counters.readies++;
     if (ready.snapshot === null) return this.applyAndPersist(ready, false);
-    const snapshot = ready.snapshot;
-    this.snapshotJob?.job.cancel();
-    this.snapshotJob?.writer.cancel();
-    this.snapshotJob = null;
-    this.rebuildJob?.cancel();
-    this.rebuildJob = null;
-    const reader = new SnapshotReader(this.registry, snapshot.data);
-    runInSlices(
-      this.clock,
-      () => reader.step(this.slice.bytes),
-      () => {
-        if (this.stopped) return;
-        const restored = reader.finish();
-        // The leader wrote it from its own state: a snapshot that disagrees with Raft is a broken invariant.
-        assert(
-          restored.appliedIndex === snapshot.index,
-          () => `snapshot data is at ${restored.appliedIndex}, not ${snapshot.index}`,
-        );
-        this.state = restored;
-        this.observer?.onSnapshotInstalled(snapshot.index, restored.hash);
-        this.counters.snapshotsInstalled++;
-        this.log.info(
-          { index: snapshot.index, bytes: snapshot.data.length, hash: hashText(restored.hash) },
-          "snapshot installed",
-        );
-        this.applyAndPersist(ready, true);
-      },
-      (error) => {
-        throw error;
-      },
-    );
+    this.snapshots.install(ready.snapshot, (restored) => {
+      this.state = restored;
+      this.applyAndPersist(ready, true);
+    });
   }
 
   private applyAndPersist(ready: Ready, installed: boolean): void {
@@ -518,6 +534,8 @@ export class JunoNode implements NodeApi {
       applied.push(result);
       for (const change of result.changes) changes.push(change);
       this.observer?.onApplied(entry, this.state.hash);
+      if (entry.type === "config")
+        this.log.info({ index: entry.index, change: decodeChange(entry.data) }, "membership changed");
     }
     this.counters.lastApplyMs = performance.now() - started;
     // Committed entries are durable on a quorum already (a leader counts itself only once its own
@@ -568,7 +586,7 @@ export class JunoNode implements NodeApi {
     this.raftNode.advance();
     if (ready.softState !== null) this.onSoftState();
     this.controllers.update(this.isLeader(), this.raftNode.log.lastIndex(), this.state.appliedIndex);
-    if (installed) this.rebuildProjection();
+    if (installed) this.snapshots.rebuildProjection();
     this.busy = false;
     for (const listener of this.listeners) listener();
     if (!this.pumping) this.pump();
@@ -604,87 +622,6 @@ export class JunoNode implements NodeApi {
     this.log.error({ err: error }, "storage write failed; the node stops");
     this.stop();
     throw error;
-  }
-
-  // ---------------------------------------------------------------- snapshots and projections
-
-  /** The state at startup: the stored snapshot, then the entries the store already applied. */
-  private recover(snapshot: Snapshot | null, entries: readonly Entry[], appliedIndex: number): ControlState {
-    const state =
-      snapshot === null ? new ControlState(this.registry) : restoreSnapshot(this.registry, snapshot.data);
-    if (snapshot !== null)
-      assert(
-        state.appliedIndex === snapshot.index,
-        () => `stored snapshot data is at ${state.appliedIndex}, not ${snapshot.index}`,
-      );
-    for (const entry of entries) {
-      if (entry.index > appliedIndex) break;
-      if (entry.index > state.appliedIndex) state.apply(entry);
-    }
-    return state;
-  }
-
-  /** Compaction: when Raft says the log is long enough, write a snapshot in slices, then fold the log. */
-  private maybeSnapshot(): void {
-    if (this.snapshotJob !== null || !this.raftNode.snapshotDue()) return;
-    const writer = new SnapshotWriter(this.state);
-    const job = runInSlices(
-      this.clock,
-      () => writer.step(this.slice.rows),
-      () => this.enqueue({ kind: "call", run: () => this.finishSnapshot(writer) }),
-      (error) => {
-        throw error;
-      },
-    );
-    this.snapshotJob = { job, writer };
-  }
-
-  private finishSnapshot(writer: SnapshotWriter): void {
-    if (this.snapshotJob?.writer !== writer) return;
-    const data = writer.data();
-    const firstKept = this.raftNode.takeSnapshot(writer.index, data);
-    const snapshot = this.raftNode.currentSnapshot();
-    this.counters.snapshotsTaken++;
-    this.log.info({ index: writer.index, bytes: data.length, firstKept }, "snapshot taken");
-    if (snapshot === null || snapshot.index !== writer.index) {
-      this.snapshotJob = null;
-      return;
-    }
-    this.storage.saveSnapshot(snapshot, firstKept, (error) => {
-      if (error !== null) return this.fail(error);
-      if (this.snapshotJob?.writer === writer) this.snapshotJob = null;
-      this.schedulePump();
-    });
-  }
-
-  /** Rewrites the projected tables from the state, in slices, after a snapshot replaced it. */
-  private rebuildProjection(): void {
-    this.rebuildJob?.cancel();
-    const cursors: Cursor<{ readonly table: string; readonly row: Row }>[] = [];
-    for (const module of this.registry.modules) {
-      const projection = module.projection;
-      if (projection !== undefined) cursors.push(projection.rows(this.state.of(module)));
-    }
-    const cursor = concatCursors(cursors);
-    const job = runInSlices(
-      this.clock,
-      () => {
-        if (this.stopped) return true;
-        this.storage.writeProjectionRows(cursor.next(this.slice.rows));
-        return cursor.done;
-      },
-      () => {
-        cursor.close();
-        if (this.stopped || this.rebuildJob !== job) return;
-        this.storage.finishProjectionRebuild();
-        this.rebuildJob = null;
-        this.log.info({ applied: this.state.appliedIndex }, "projected tables rebuilt");
-      },
-      (error) => {
-        throw error;
-      },
-    );
-    if (!job.cancelled) this.rebuildJob = job;
   }
 
   // ---------------------------------------------------------------- views

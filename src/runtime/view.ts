@@ -20,6 +20,10 @@ export interface NodeCounters {
   elections: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  /** Size of the last snapshot taken or installed. */
+  lastSnapshotBytes: number;
+  /** Wall time the last snapshot took to write (or to read and install), across all its slices. */
+  lastSnapshotMs: number;
   lastApplyMs: number;
 }
 

@@ -94,6 +94,16 @@ export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings)
     "Snapshots this node installed from the leader.",
     () => counters.snapshotsInstalled,
   );
+  gauge(
+    "juno_snapshot_bytes",
+    "Size of the last snapshot taken or installed.",
+    () => counters.lastSnapshotBytes,
+  );
+  gauge(
+    "juno_snapshot_duration_seconds",
+    "Wall time the last snapshot took to write or install, across all its slices.",
+    () => counters.lastSnapshotMs / 1000,
+  );
   const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
   const fsync = new Histogram({
     name: "juno_store_write_seconds",

@@ -51,7 +51,9 @@ interface TableStatements {
   readonly clear: Database.Statement;
 }
 
-const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 512 * 1024;
+/** Compacted log rows deleted per turn after a snapshot. */
+const DELETE_ROWS_PER_TURN = 1_000;
 
 /** The SQLite store of one node. */
 export class SqliteStore implements NodeStorage {
@@ -71,6 +73,8 @@ export class SqliteStore implements NodeStorage {
   private generation = 0;
   private nextGeneration = 1;
   private storedSnapshotIndex = 0;
+  /** Background tasks (snapshot chunks, compacted rows, old chunks), one step per turn. */
+  private readonly background: (() => boolean)[] = [];
   /** Writes that need no fsync, held until the end of the turn and written together (see persist). */
   private lazy: ReadyWrite[] = [];
   private lazyScheduled = false;
@@ -140,7 +144,9 @@ export class SqliteStore implements NodeStorage {
         'SELECT "index", term, entry_type, data, timestamp FROM consensus_log WHERE "index" > ? ORDER BY "index"',
       ),
       deleteFrom: db.prepare('DELETE FROM consensus_log WHERE "index" >= ?'),
-      deleteBelow: db.prepare('DELETE FROM consensus_log WHERE "index" < ?'),
+      deleteBelowBatch: db.prepare(
+        'DELETE FROM consensus_log WHERE "index" IN (SELECT "index" FROM consensus_log WHERE "index" < ? ORDER BY "index" LIMIT ?)',
+      ),
       deleteAll: db.prepare("DELETE FROM consensus_log"),
       insertEntry: db.prepare(
         'INSERT INTO consensus_log ("index", term, entry_type, data, timestamp, committed) VALUES (?, ?, ?, ?, ?, 0)',
@@ -253,11 +259,13 @@ export class SqliteStore implements NodeStorage {
           // An installed snapshot written meanwhile is newer: this one only lost a race.
           if (snapshot.index <= this.storedSnapshotIndex) return;
           this.putSnapshotMeta(snapshot, generation, this.rebuilding !== null);
-          this.statements.deleteBelow.run(firstKept);
         })(),
       );
       done(failure);
       this.dropOldChunksLater();
+      // The rows the snapshot covers are never read again (a restart reads what follows the
+      // snapshot); they go a few thousand per turn, so a long log never holds the loop.
+      this.deleteBelowLater(firstKept);
     });
   }
 
@@ -405,12 +413,15 @@ export class SqliteStore implements NodeStorage {
     this.storedSnapshotIndex = snapshot.index;
   }
 
-  /** Writes `data` as chunks of `generation`, one chunk per turn, then calls `done`. */
+  /** Writes `data` as chunks of `generation`, one chunk per background turn, then calls `done`. */
   private stageChunks(data: Uint8Array, generation: number, done: WriteDone): void {
     let offset = 0;
     let seq = 0;
-    const next = (): void => {
-      if (this.closed) return done(new Error("the store was closed while writing a snapshot"));
+    this.inBackground(() => {
+      if (this.closed) {
+        done(new Error("the store was closed while writing a snapshot"));
+        return true;
+      }
       const end = Math.min(data.length, offset + this.chunkBytes);
       const chunk = Buffer.from(data.buffer, data.byteOffset + offset, end - offset);
       const failure = this.timed(() => {
@@ -418,25 +429,52 @@ export class SqliteStore implements NodeStorage {
         this.setSynchronous(false);
         this.statements.insertChunk.run(generation, seq++, chunk);
       });
-      if (failure !== null) return done(failure);
       offset = end;
-      if (offset >= data.length) return done(null);
-      setImmediate(next);
-    };
-    next();
+      if (failure !== null || offset >= data.length) {
+        done(failure);
+        return true;
+      }
+      return false;
+    });
   }
 
-  /** Drops the chunks of replaced snapshots, one per turn. */
+  /** Deletes log rows below `firstKept`, a batch per background turn. */
+  private deleteBelowLater(firstKept: number): void {
+    this.inBackground(() => {
+      if (this.closed) return true;
+      this.setSynchronous(false);
+      return (
+        this.statements.deleteBelowBatch.run(firstKept, DELETE_ROWS_PER_TURN).changes < DELETE_ROWS_PER_TURN
+      );
+    });
+  }
+
+  /** Drops the chunks of replaced snapshots, one per background turn. */
   private dropOldChunksLater(): void {
-    const step = (): void => {
-      if (this.closed) return;
+    this.inBackground(() => {
+      if (this.closed) return true;
       const old = this.statements.oldChunk.get(this.generation);
-      if (old === undefined) return;
+      if (old === undefined) return true;
       this.setSynchronous(false);
       this.statements.deleteChunk.run(old.generation, old.seq);
-      setImmediate(step);
-    };
-    setImmediate(step);
+      return false;
+    });
+  }
+
+  /**
+   * Runs `step` (until it returns true) in the store's background: its tasks take turns, one
+   * step per event-loop turn between them all, so they never add up to one long block.
+   */
+  private inBackground(step: () => boolean): void {
+    this.background.push(step);
+    if (this.background.length === 1) setImmediate(() => this.backgroundStep());
+  }
+
+  private backgroundStep(): void {
+    const step = this.background.shift();
+    if (step === undefined) return;
+    if (!step()) this.background.push(step);
+    if (this.background.length > 0) setImmediate(() => this.backgroundStep());
   }
 
   private setSynchronous(sync: boolean): void {

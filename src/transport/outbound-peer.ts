@@ -19,6 +19,9 @@ import { ClientHandshake, HandshakeError, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES
 import { SendQueue } from "./send-queue.js";
 import type { TimerHandle, Timers } from "./timers.js";
 
+/** How many bytes of messages one frame gathers before the next frame starts. */
+const BATCH_FRAME_BYTES = 256 * 1024;
+
 /** What every outgoing connection of a transport shares. */
 export interface OutboundSettings {
   readonly localId: NodeId;
@@ -288,7 +291,9 @@ export class OutboundPeer {
   flush(): void {
     const socket = this.socket;
     if (this.phase !== "connected" || socket === null || socket.writableNeedDrain) return;
-    const budgetBytes = this.settings.maxFrameBytes - MAX_VARINT_BYTES;
+    // Batches stay around 256 KiB (one larger message still travels alone): the receiver decodes a
+    // frame in one go, and a pipeline of catch-up appends in one huge frame would hold its loop.
+    const budgetBytes = Math.min(this.settings.maxFrameBytes - MAX_VARINT_BYTES, BATCH_FRAME_BYTES);
     while (this.queue.messages > 0) {
       const batch = this.queue.takeBatch(this.settings.maxBatchMessages, budgetBytes);
       const frame = joinEncodedMessages(batch, FRAME_HEADER_BYTES);

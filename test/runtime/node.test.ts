@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { SnapshotError } from "../../src/control/index.js";
 import { decisionsState, proposeCommand, voteCommand } from "../../src/decisions/index.js";
 import { NodeError } from "../../src/runtime/errors.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
@@ -136,6 +137,42 @@ describe("JunoNode", () => {
       vote: "approve",
     });
     expect(second.value.decision.status).toBe("approved");
+  });
+
+  it("refuses to start on a stored snapshot it cannot restore, rather than run on bad state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "juno-runtime-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const network = new MemoryNetwork();
+    const first = createLocalNode({ id: "n1", dir, network, founders: ["n1"] });
+    first.node.stop();
+    const text =
+      '#{"snapshot":1,"index":5,"hash":"00000000","sections":1}\n#{"section":"decisions","version":9}\n';
+    await new Promise<void>((resolve, reject) =>
+      first.store.persist(
+        {
+          snapshot: {
+            index: 5,
+            term: 1,
+            membership: { voters: ["n1"], learners: [] },
+            data: new TextEncoder().encode(text),
+          },
+          entries: [],
+          hardState: { term: 1, vote: "n1", commit: 5 },
+          applied: null,
+          sync: true,
+        },
+        (error) => (error === null ? resolve() : reject(error)),
+      ),
+    );
+    first.store.close();
+    let refusal: unknown = null;
+    try {
+      createLocalNode({ id: "n1", dir, network, founders: ["n1"] });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(SnapshotError);
+    expect((refusal as SnapshotError).code).toBe("section_version");
   });
 
   it("a node that knows no leader refuses proposals with no_leader", async () => {

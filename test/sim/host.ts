@@ -151,7 +151,7 @@ export class SimHost {
           seed: this.env.random.nextU32(),
           requestTimeoutMs: REQUEST_TIMEOUT_MS,
           // Small slices, so snapshots are written and read across several turns here too.
-          slice: { rows: 50, bytes: 4096 },
+          slice: { rows: 50, tableRows: 20, bytes: 4096 },
           observer: {
             onApplied: (entry, hash) => this.env.checker.onApplied(this.id, entry, hash),
             onSnapshotInstalled: (index, hash) => {

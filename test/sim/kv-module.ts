@@ -10,7 +10,6 @@ import {
   accept,
   checkedRestorer,
   type CommandSpec,
-  type JsonValue,
   type StateModule,
 } from "../../src/control/index.js";
 
@@ -50,7 +49,7 @@ export const kvModule: StateModule<KvState> = {
   section: {
     version: 1,
     empty: () => new KvState(),
-    rows: (state) => state.values.cursor((key, writeId): JsonValue => [key, writeId]),
+    rows: (state) => state.values.cursor((key, writeId) => JSON.stringify([key, writeId])),
     restore: checkedRestorer("kv", KvRow, () => {
       const state = new KvState();
       return {

@@ -224,6 +224,8 @@ describe("SqliteStore", () => {
     await new Promise<void>((resolve, reject) =>
       store.saveSnapshot(snapshot, 4, (e) => (e === null ? resolve() : reject(e))),
     );
+    // The compacted rows go in batches over the next turns.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(store.firstIndex()).toBe(4);
     const loaded = store.load();
     expect(loaded.snapshot).toEqual(snapshot);
