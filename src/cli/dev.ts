@@ -62,7 +62,7 @@ export async function devCommand(argv: readonly string[], env: Environment = pro
     ];
     const child = spawn(process.execPath, args, {
       env: { ...env, JUNO_API_TOKEN: token, JUNO_CLUSTER_SECRET: secret },
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", "inherit", "inherit"],
     });
     children.push(child);
   }

@@ -70,7 +70,8 @@ export function devNodeArguments(node: DevNode, cluster: readonly DevNode[], dat
     `--raft=127.0.0.1:${node.raftPort}`,
     `--peers=${peers}`,
     `--data-dir=${dataDir.replace(/\/+$/, "")}/${node.id}`,
-    "--log-level=warn",
+    // Elections, leader changes, peers and snapshots, one readable line each.
+    "--log-level=info",
     "--log-format=pretty",
   ];
 }

@@ -280,8 +280,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "json",
     unit: "",
     meaning: `How log lines are written: ${LOG_FORMATS.join(" or ")}. json is one JSON object per line, for log collectors; pretty is one readable line per event, for a terminal (juno dev uses it).`,
-    // Nodes write JSON today whatever this says; the logger that reads it is being built.
-    reserved: "the node's new logger (in progress)",
+    reserved: null,
     codec: choiceCodec(LOG_FORMATS, "unknown_log_format", "format"),
   },
   {

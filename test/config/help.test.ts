@@ -56,8 +56,6 @@ const RESERVED_VARIABLES = [
   "MULTI_AGENT_ENABLED",
   "CONSENSUS_ENABLED",
   "FAULT_TOLERANCE_ENABLED",
-  // Nodes write JSON whatever it says until the logger being built reads it.
-  "JUNO_LOG_FORMAT",
 ];
 
 /** The help entry of one option: its usage line and its wrapped description, joined on single spaces. */
