@@ -313,7 +313,8 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "RAFT_LOG_COMPACTION_THRESHOLD",
     default: "10000",
     unit: "entries",
-    meaning: "Entries applied since the last snapshot after which the node snapshots and compacts its log.",
+    meaning:
+      "Entries applied since the last snapshot after which the node snapshots and compacts its log; a large state is snapshotted at most a tenth of the time, so the log may grow past it meanwhile.",
     reserved: null,
     codec: integerCodec(1, 10_000_000, "entries"),
   },

@@ -4,17 +4,14 @@
  * time. Nothing in src/runtime reads Date.now() or sets a timer except through a Clock.
  */
 
-/** An opaque handle for a scheduled callback. */
-export type TimerHandle = object;
+import { NODE_TIMERS, type TimerHandle, type Timers } from "../transport/timers.js";
 
-/** What the node needs of time. */
-export interface Clock {
+export type { TimerHandle } from "../transport/timers.js";
+
+/** What the node needs of time: the transport's timers, a wall clock and end-of-turn scheduling. */
+export interface Clock extends Timers {
   /** Wall-clock milliseconds since the epoch (a leader stamps it into the entries it writes). */
   now(): number;
-  /** Calls `run` once after `delayMs`. */
-  setTimeout(run: () => void, delayMs: number): TimerHandle;
-  /** Cancels a callback that has not run yet; unknown or finished handles are ignored. */
-  clearTimeout(handle: TimerHandle): void;
   /** Calls `run` after the current event-loop turn: everything that arrived in the turn is handled together. */
   defer(run: () => void): void;
 }
@@ -22,14 +19,8 @@ export interface Clock {
 /** Node's clock: Date.now, timers that do not keep the process alive, setImmediate. */
 export const SYSTEM_CLOCK: Clock = {
   now: () => Date.now(),
-  setTimeout(run, delayMs) {
-    const handle = setTimeout(run, delayMs);
-    handle.unref();
-    return handle;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
+  setTimeout: (run, delayMs): TimerHandle => NODE_TIMERS.setTimeout(run, delayMs),
+  clearTimeout: (handle) => NODE_TIMERS.clearTimeout(handle),
   defer(run) {
     setImmediate(run);
   },

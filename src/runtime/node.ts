@@ -222,6 +222,7 @@ export class JunoNode implements NodeApi {
       slice: this.slice,
       observer: this.observer,
       state: () => this.state,
+      now: () => this.clock.now(),
       whenIdle: (run) => this.enqueue({ kind: "call", run }),
       wake: () => this.schedulePump(),
       fail: (error) => this.fail(error),

@@ -41,6 +41,8 @@ export interface SnapshotHost {
   readonly slice: SliceSizes;
   readonly observer: ApplyObserver | null;
   state(): ControlState;
+  /** The node's clock, in milliseconds (simulated in the simulator). */
+  now(): number;
   /** Runs `run` between Readys (Raft must be idle for takeSnapshot). */
   whenIdle(run: () => void): void;
   /** More Readys may be due (the store finished writing a snapshot). */
@@ -56,8 +58,11 @@ export class Snapshots {
     readonly job: SlicedJob;
     readonly writer: SnapshotWriter;
     readonly startedMs: number;
+    readonly startedAt: number;
   } | null = null;
   private rebuilding: SlicedJob | null = null;
+  /** When the last snapshot was taken and how long it took, by the node's clock. */
+  private last = { finishedAt: -Infinity, tookMs: 0 };
 
   constructor(private readonly host: SnapshotHost) {}
 
@@ -81,16 +86,21 @@ export class Snapshots {
     return state;
   }
 
-  /** Compaction: when Raft says the log is long enough, write a snapshot in slices, then fold the log. */
+  /**
+   * Compaction: when Raft says the log is long enough, write a snapshot in slices, then fold the
+   * log. Never more than a tenth of the time: a large state takes long to write, and taking the
+   * next one right after would keep a node snapshotting all the time (the log grows meanwhile).
+   */
   maybeTake(): void {
     if (this.taking !== null || !this.host.raft.snapshotDue()) return;
+    if (this.host.now() - this.last.finishedAt < SNAPSHOT_PACE * this.last.tookMs) return;
     const writer = new SnapshotWriter(this.host.state());
     const job = this.host.background.run(
       () => writer.step(this.host.slice.rows),
       () => this.host.whenIdle(() => this.finishTaking(writer)),
       rethrow,
     );
-    this.taking = { job, writer, startedMs: performance.now() };
+    this.taking = { job, writer, startedMs: performance.now(), startedAt: this.host.now() };
   }
 
   /**
@@ -179,6 +189,8 @@ export class Snapshots {
     counters.snapshotsTaken++;
     counters.lastSnapshotBytes = data.length;
     counters.lastSnapshotMs = performance.now() - running.startedMs;
+    const now = this.host.now();
+    this.last = { finishedAt: now, tookMs: now - running.startedAt };
     this.host.log.info(
       { index: writer.index, bytes: data.length, ms: Math.round(counters.lastSnapshotMs), firstKept },
       "snapshot taken",
@@ -194,6 +206,9 @@ export class Snapshots {
     });
   }
 }
+
+/** Snapshots take at most 1 / (1 + SNAPSHOT_PACE) of a node's time. */
+const SNAPSHOT_PACE = 9;
 
 function rethrow(error: unknown): never {
   throw error;

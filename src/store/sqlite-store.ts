@@ -24,6 +24,7 @@ import { assert } from "../raft/assert.js";
 import type { Membership, Snapshot } from "../raft/types.js";
 import type { CommittedRecord, NodeStorage, ReadyWrite, StoredNode, WriteDone } from "../runtime/storage.js";
 import { SILENT_LOGGER, type Logger } from "../util/logger.js";
+import { Checkpointer } from "./checkpointer.js";
 import { migrate } from "./schema.js";
 
 /** Timings the node exports as metrics. */
@@ -73,6 +74,7 @@ export class SqliteStore implements NodeStorage {
   private generation = 0;
   private nextGeneration = 1;
   private storedSnapshotIndex = 0;
+  private readonly checkpointer: Checkpointer | null = null;
   /** Background tasks (snapshot chunks, compacted rows, old chunks), one step per turn. */
   private readonly background: (() => boolean)[] = [];
   /** Writes that need no fsync, held until the end of the turn and written together (see persist). */
@@ -98,6 +100,14 @@ export class SqliteStore implements NodeStorage {
     this.db.pragma("journal_mode = WAL");
     // FULL: every commit is on disk when it returns, so acknowledged means durable.
     this.db.pragma("synchronous = FULL");
+    if (path !== ":memory:") {
+      // Checkpoints run on a worker thread (checkpointer.ts), not inside this thread's commits;
+      // should the worker ever stop, SQLite's own checkpoints take over again.
+      this.db.pragma("wal_autocheckpoint = 0");
+      this.checkpointer = new Checkpointer(path, () => {
+        if (!this.closed) this.db.pragma("wal_autocheckpoint = 1000");
+      });
+    }
     this.db.pragma("foreign_keys = ON");
     migrate(this.db);
     for (const spec of registry.tables()) this.addTable(spec);
@@ -316,6 +326,7 @@ export class SqliteStore implements NodeStorage {
     this.flushLazy();
     this.closed = true;
     this.db.close();
+    void this.checkpointer?.close();
   }
 
   /** Writes the held writes in one transaction (they come before any later write, in order). */
