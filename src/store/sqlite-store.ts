@@ -4,14 +4,15 @@
  * transaction, fsynced (WAL, synchronous=FULL) when the Ready says it must be, so a crash at any
  * moment loses nothing that was acknowledged and a restart neither re-applies nor skips an entry.
  *
- * Snapshots are stored in chunks. A large one is written a chunk per event-loop turn and made
- * current by one small transaction at the end, so even a snapshot of a million rows never holds
- * the loop for long; the chunks of the snapshot it replaced are dropped a few at a time later.
+ * Snapshot data is stored in files beside the database (snapshot-files.ts), written a chunk per
+ * event-loop turn and made current by one small transaction at the end, so even a snapshot of a
+ * million rows never holds the loop for long; the files it replaced are removed after. (An
+ * in-memory store, and a snapshot migrated from the first release, keep theirs in a table.)
  */
 
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import {
   entryOf,
   recordOf,
@@ -25,6 +26,7 @@ import type { Membership, Snapshot } from "../raft/types.js";
 import type { CommittedRecord, NodeStorage, ReadyWrite, StoredNode, WriteDone } from "../runtime/storage.js";
 import { SILENT_LOGGER, type Logger } from "../util/logger.js";
 import { Checkpointer } from "./checkpointer.js";
+import { SnapshotFiles } from "./snapshot-files.js";
 import { migrate } from "./schema.js";
 
 /** Timings the node exports as metrics. */
@@ -75,6 +77,9 @@ export class SqliteStore implements NodeStorage {
   private nextGeneration = 1;
   private storedSnapshotIndex = 0;
   private readonly checkpointer: Checkpointer | null = null;
+  private readonly files: SnapshotFiles | null;
+  /** Generations being written right now: never removed as old. */
+  private readonly writing = new Set<number>();
   /** Background tasks (snapshot chunks, compacted rows, old chunks), one step per turn. */
   private readonly background: (() => boolean)[] = [];
   /** Writes that need no fsync, held until the end of the turn and written together (see persist). */
@@ -95,6 +100,7 @@ export class SqliteStore implements NodeStorage {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.log = (options.logger ?? SILENT_LOGGER).child({ component: "store" });
     this.chunkBytes = options.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.files = path === ":memory:" ? null : new SnapshotFiles(join(dirname(path), "snapshots"));
     this.slowWriteMs = options.slowWriteMs ?? 100;
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
@@ -109,6 +115,8 @@ export class SqliteStore implements NodeStorage {
       });
     }
     this.db.pragma("foreign_keys = ON");
+    // The checkpoint worker shares the file: a lock it holds for a moment is waited for, not an error.
+    this.db.pragma("busy_timeout = 1000");
     migrate(this.db);
     for (const spec of registry.tables()) this.addTable(spec);
     const db = this.db;
@@ -189,18 +197,21 @@ export class SqliteStore implements NodeStorage {
     const meta = this.statements.snapshot.get();
     let snapshot: Snapshot | null = null;
     if (meta !== undefined) {
-      const chunks = this.statements.chunks.all(meta.generation).map((chunk) => chunk.data);
-      assert(chunks.length > 0, "the stored snapshot has no data");
       snapshot = {
         index: meta.index,
         term: meta.term,
         membership: JSON.parse(meta.membership) as Membership,
-        data: new Uint8Array(Buffer.concat(chunks)),
+        data: this.snapshotData(meta.generation),
       };
       this.generation = meta.generation;
       this.storedSnapshotIndex = meta.index;
     }
-    this.nextGeneration = Math.max(this.generation, this.statements.maxGeneration.get()?.max ?? 0) + 1;
+    this.nextGeneration =
+      Math.max(
+        this.generation,
+        this.statements.maxGeneration.get()?.max ?? 0,
+        ...(this.files?.generations() ?? []),
+      ) + 1;
     const after = snapshot?.index ?? 0;
     const entries = this.statements.entries.all(after).map((r) =>
       entryOf({
@@ -424,29 +435,52 @@ export class SqliteStore implements NodeStorage {
     this.storedSnapshotIndex = snapshot.index;
   }
 
-  /** Writes `data` as chunks of `generation`, one chunk per background turn, then calls `done`. */
+  /** Writes `data` as generation `generation`, one chunk per background turn, then calls `done`. */
   private stageChunks(data: Uint8Array, generation: number, done: WriteDone): void {
+    this.writing.add(generation);
+    const finish = (error: Error | null): true => {
+      this.writing.delete(generation);
+      done(error);
+      return true;
+    };
+    if (this.files !== null) {
+      const writer = this.files.writer(generation, data, this.chunkBytes);
+      this.inBackground(() => {
+        if (this.closed) {
+          writer.abandon();
+          return finish(new Error("the store was closed while writing a snapshot"));
+        }
+        try {
+          return writer.step() ? finish(null) : false;
+        } catch (error) {
+          writer.abandon();
+          return finish(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      return;
+    }
     let offset = 0;
     let seq = 0;
     this.inBackground(() => {
-      if (this.closed) {
-        done(new Error("the store was closed while writing a snapshot"));
-        return true;
-      }
+      if (this.closed) return finish(new Error("the store was closed while writing a snapshot"));
       const end = Math.min(data.length, offset + this.chunkBytes);
       const chunk = Buffer.from(data.buffer, data.byteOffset + offset, end - offset);
       const failure = this.timed(() => {
-        // Chunks need no fsync of their own: the transaction that makes them current syncs them.
-        this.setSynchronous(false);
+        this.setSynchronous(true);
         this.statements.insertChunk.run(generation, seq++, chunk);
       });
       offset = end;
-      if (failure !== null || offset >= data.length) {
-        done(failure);
-        return true;
-      }
+      if (failure !== null || offset >= data.length) return finish(failure);
       return false;
     });
+  }
+
+  /** The stored data of snapshot generation `generation`. */
+  private snapshotData(generation: number): Uint8Array {
+    if (this.files?.has(generation) === true) return this.files.read(generation);
+    const chunks = this.statements.chunks.all(generation).map((chunk) => chunk.data);
+    assert(chunks.length > 0, "the stored snapshot has no data");
+    return new Uint8Array(Buffer.concat(chunks));
   }
 
   /** Deletes log rows below `firstKept`, a batch per background turn. */
@@ -460,8 +494,9 @@ export class SqliteStore implements NodeStorage {
     });
   }
 
-  /** Drops the chunks of replaced snapshots, one per background turn. */
+  /** Drops the data of replaced snapshots: their files at once, their table chunks one per background turn. */
   private dropOldChunksLater(): void {
+    this.files?.removeAllBut(new Set([this.generation, ...this.writing]));
     this.inBackground(() => {
       if (this.closed) return true;
       const old = this.statements.oldChunk.get(this.generation);

@@ -5,9 +5,9 @@
 // that never resurrects a row deleted meanwhile, and migration of a first-release database.
 
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   ModuleRegistry,
@@ -236,6 +236,30 @@ describe("SqliteStore", () => {
       store.saveSnapshot(older, 3, (e) => (e === null ? resolve() : reject(e))),
     );
     expect(store.load().snapshot).toEqual(snapshot);
+  });
+
+  it("keeps snapshot data in a file per generation beside the database, and only the current one", async () => {
+    const path = storePath();
+    const store = new SqliteStore(path, registry, { snapshotChunkBytes: 100 });
+    write(store, {
+      entries: [bootstrap, noop(2, 2), command(3, 2, "a")],
+      hardState: { term: 2, vote: null, commit: 3 },
+      applied: { index: 3, changes: [] },
+    });
+    const save = (snapshot: Snapshot): Promise<void> =>
+      new Promise((resolve, reject) =>
+        store.saveSnapshot(snapshot, snapshot.index, (e) => (e === null ? resolve() : reject(e))),
+      );
+    const membership = { voters: ["a", "b", "c"], learners: [] };
+    await save({ index: 2, term: 2, membership, data: new Uint8Array(450).fill(1) });
+    await save({ index: 3, term: 2, membership, data: new Uint8Array(380).fill(2) });
+    const files = readdirSync(join(dirname(path), "snapshots"));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^\d+\.snap$/);
+    store.close();
+    const again = new SqliteStore(path, registry);
+    expect(again.load().snapshot?.data).toEqual(new Uint8Array(380).fill(2));
+    again.close();
   });
 
   it("migrates a database written by the first release, snapshot included", () => {
