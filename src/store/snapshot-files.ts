@@ -15,6 +15,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  unlink,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -79,12 +80,15 @@ export class SnapshotFiles {
     };
   }
 
-  /** Removes every file but those of the generations in `keep` (partial ones included). */
+  /**
+   * Removes every file but those of the generations in `keep` (partial ones included), off the
+   * event loop: freeing a large file's blocks can take a while (longer with online discard).
+   */
   removeAllBut(keep: ReadonlySet<number>): void {
     for (const name of readdirSync(this.dir)) {
       const generation = Number(name.split(".")[0]);
       if (keep.has(generation)) continue;
-      if (name.endsWith(SUFFIX) || name.endsWith(`${SUFFIX}.partial`)) unlinkSync(join(this.dir, name));
+      if (name.endsWith(SUFFIX) || name.endsWith(`${SUFFIX}.partial`)) unlink(join(this.dir, name), ignore);
     }
   }
 
@@ -102,3 +106,6 @@ export class SnapshotFiles {
     }
   }
 }
+
+/** A file already gone, or one another process removed: nothing to do. */
+function ignore(): void {}

@@ -253,7 +253,11 @@ describe("SqliteStore", () => {
     const membership = { voters: ["a", "b", "c"], learners: [] };
     await save({ index: 2, term: 2, membership, data: new Uint8Array(450).fill(1) });
     await save({ index: 3, term: 2, membership, data: new Uint8Array(380).fill(2) });
-    const files = readdirSync(join(dirname(path), "snapshots"));
+    // The replaced file is removed off the event loop.
+    const directory = join(dirname(path), "snapshots");
+    for (let i = 0; i < 200 && readdirSync(directory).length > 1; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const files = readdirSync(directory);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^\d+\.snap$/);
     store.close();
