@@ -152,7 +152,9 @@ try {
 
   // 1. Take: a light load until every node has taken its next snapshot (each counts from its own
   // last one, and paces itself, so they need not all come at the same index).
-  const before = await Promise.all(ports.map(async (port) => metric(await metrics(port), "juno_snapshots_taken_total")));
+  const before = await Promise.all(
+    ports.map(async (port) => metric(await metrics(port), "juno_snapshots_taken_total")),
+  );
   const takeWatches = founders.map(watch);
   const takeStarted = performance.now();
   let crossing = 0;

@@ -153,7 +153,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       await node.shutdown();
       await app.close();
       await transport.close();
-      store.close();
+      await store.close();
       root.info({}, "stopped");
       root.flush();
     })();

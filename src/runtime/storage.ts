@@ -66,6 +66,6 @@ export interface NodeStorage {
   writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void;
   /** The rebuild is complete: the projected tables match the state again. */
   finishProjectionRebuild(): void;
-  /** Closes the store. */
-  close(): void;
+  /** Closes the store; settles when nothing of it touches its files any more. */
+  close(): Promise<void>;
 }

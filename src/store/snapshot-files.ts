@@ -15,16 +15,19 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
-  unlink,
   unlinkSync,
   writeSync,
 } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 const SUFFIX = ".snap";
 
 /** The snapshot files of one node. */
 export class SnapshotFiles {
+  /** Removals still under way. */
+  private readonly removing = new Set<Promise<void>>();
+
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
@@ -88,8 +91,17 @@ export class SnapshotFiles {
     for (const name of readdirSync(this.dir)) {
       const generation = Number(name.split(".")[0]);
       if (keep.has(generation)) continue;
-      if (name.endsWith(SUFFIX) || name.endsWith(`${SUFFIX}.partial`)) unlink(join(this.dir, name), ignore);
+      if (!name.endsWith(SUFFIX) && !name.endsWith(`${SUFFIX}.partial`)) continue;
+      const removal: Promise<void> = unlink(join(this.dir, name))
+        .catch(ignore)
+        .finally(() => this.removing.delete(removal));
+      this.removing.add(removal);
     }
+  }
+
+  /** Settles once every removal started so far has finished. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.removing]);
   }
 
   private path(generation: number): string {

@@ -331,14 +331,20 @@ export class SqliteStore implements NodeStorage {
     this.rebuilding = null;
   }
 
-  /** Closes the database. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Closes the database at once; the promise settles when the checkpoint worker has stopped and
+   * the removal of replaced snapshot files has finished (nothing touches the directory after).
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.closing;
     this.flushLazy();
     this.closed = true;
     this.db.close();
-    void this.checkpointer?.close();
+    this.closing = Promise.all([this.checkpointer?.close(), this.files?.settled()]).then(() => undefined);
+    return this.closing;
   }
+
+  private closing: Promise<void> = Promise.resolve();
 
   /** Writes the held writes in one transaction (they come before any later write, in order). */
   private flushLazy(): void {

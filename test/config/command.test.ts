@@ -280,7 +280,7 @@ describe("juno dev", () => {
         dataDir: `./data/dev/${node.id}`,
         httpAddress: { host: "127.0.0.1", port: node.httpPort },
         raftAddress: { host: "127.0.0.1", port: node.raftPort },
-        logLevel: "warn",
+        logLevel: "info",
         logFormat: "pretty",
       });
       expect(config.peers.map((peer) => peer.raftAddress.port)).toEqual([42001, 42002, 42003]);

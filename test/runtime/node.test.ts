@@ -16,9 +16,9 @@ import type { SqliteStore } from "../../src/store/sqlite-store.js";
 import { createLocalNode, until } from "../support/local-node.js";
 
 const IDS = ["n1", "n2", "n3"];
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 class TestCluster {
@@ -28,8 +28,8 @@ class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "juno-runtime-"));
 
   constructor() {
-    cleanups.push(() => {
-      for (const id of [...this.nodes.keys()]) this.stopNode(id);
+    cleanups.push(async () => {
+      await Promise.all([...this.nodes.keys()].map((id) => this.stopNode(id)));
       rmSync(this.dir, { recursive: true, force: true });
     });
     for (const id of IDS) this.startNode(id);
@@ -43,12 +43,14 @@ class TestCluster {
     return node;
   }
 
-  stopNode(id: string): void {
+  /** Stops a node at once; settles when its store has let go of its files. */
+  stopNode(id: string): Promise<void> {
     this.nodes.get(id)?.stop();
-    this.stores.get(id)?.close();
+    const closed = this.stores.get(id)?.close() ?? Promise.resolve();
     this.network.remove(id);
     this.nodes.delete(id);
     this.stores.delete(id);
+    return closed;
   }
 
   async leader(): Promise<JunoNode> {
@@ -95,7 +97,7 @@ describe("JunoNode", () => {
     await propose(leader, "x", 1);
     const term = leader.raft.term;
     await leader.shutdown();
-    cluster.stopNode(leader.id);
+    await cluster.stopNode(leader.id);
     const next = await cluster.leader();
     // TimeoutNow: the next leader won in the very next term, without a failed election first.
     expect(next.raft.term).toBe(term + 1);
@@ -164,7 +166,7 @@ describe("JunoNode", () => {
         (error) => (error === null ? resolve() : reject(error)),
       ),
     );
-    first.store.close();
+    await first.store.close();
     let refusal: unknown = null;
     try {
       createLocalNode({ id: "n1", dir, network, founders: ["n1"] });
@@ -179,9 +181,9 @@ describe("JunoNode", () => {
     const network = new MemoryNetwork();
     const dir = mkdtempSync(join(tmpdir(), "juno-runtime-"));
     const { node, store } = createLocalNode({ id: "n1", dir, network, founders: ["n1", "n2", "n3"] });
-    cleanups.push(() => {
+    cleanups.push(async () => {
       node.stop();
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     });
     node.start();
@@ -219,7 +221,7 @@ describe("JunoNode", () => {
     const cluster = new TestCluster();
     const first = await cluster.leader();
     const committed = await propose(first, "a", null, { voters: ["v"], quorum: 1 });
-    cluster.stopNode(first.id);
+    await cluster.stopNode(first.id);
     const second = await cluster.leader();
     expect(second.id).not.toBe(first.id);
     await second.propose(voteCommand, { proposal: committed.index, voter: "v", vote: "reject" });

@@ -67,7 +67,7 @@ export class ApiCluster {
     for (const member of this.members.values()) {
       member.node.stop();
       await member.app.close();
-      member.store.close();
+      await member.store.close();
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

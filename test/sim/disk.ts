@@ -181,5 +181,7 @@ export class SimStorage implements NodeStorage {
 
   finishProjectionRebuild(): void {}
 
-  close(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

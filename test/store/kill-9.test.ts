@@ -50,7 +50,7 @@ describe("kill -9", () => {
         acknowledged = Math.max(acknowledged, await runAndKill(path, acks));
         const store = new SqliteStore(path, nodeModules({ self: "n1" }).registry);
         const loaded = store.load();
-        store.close();
+        await store.close();
         const last = loaded.entries.at(-1)?.index ?? 0;
         expect(last).toBeGreaterThanOrEqual(acknowledged);
         expect(loaded.appliedIndex).toBeGreaterThanOrEqual(acknowledged);

@@ -99,7 +99,7 @@ function decisions(path: string): Row[] {
 }
 
 describe("SqliteStore", () => {
-  it("starts fresh, then restarts with exactly what was written", () => {
+  it("starts fresh, then restarts with exactly what was written", async () => {
     const path = storePath();
     const store = new SqliteStore(path, registry);
     expect(store.load().fresh).toBe(true);
@@ -109,7 +109,7 @@ describe("SqliteStore", () => {
       hardState: { term: 2, vote: "a", commit: 3 },
       applied: { index: 3, changes: [{ table: "decisions", op: "upsert", row: decisionRow }] },
     });
-    store.close();
+    await store.close();
 
     const reopened = new SqliteStore(path, registry);
     const loaded = reopened.load();
@@ -123,7 +123,7 @@ describe("SqliteStore", () => {
       [3, "note", true],
       [4, "note", false],
     ]);
-    reopened.close();
+    await reopened.close();
     expect(decisions(path)).toEqual([decisionRow]);
   });
 
@@ -141,7 +141,7 @@ describe("SqliteStore", () => {
     ]);
   });
 
-  it("upserts and deletes projected rows, and a write that need not sync still lands", () => {
+  it("upserts and deletes projected rows, and a write that need not sync still lands", async () => {
     const path = storePath();
     const store = new SqliteStore(path, registry);
     write(store, {
@@ -155,14 +155,14 @@ describe("SqliteStore", () => {
         changes: [{ table: "decisions", op: "upsert", row: { ...decisionRow, status: "approved" } }],
       },
     });
-    store.close();
+    await store.close();
     expect(decisions(path).map((r) => r["status"])).toEqual(["approved"]);
     const again = new SqliteStore(path, registry);
     again.load();
     write(again, {
       applied: { index: 1, changes: [{ table: "decisions", op: "delete", key: { proposal_index: 3 } }] },
     });
-    again.close();
+    await again.close();
     expect(decisions(path)).toEqual([]);
   });
 
@@ -204,7 +204,7 @@ describe("SqliteStore", () => {
     store.finishProjectionRebuild();
     expect(store.load().projectionStale).toBe(false);
     expect(decisions(path).map((r) => r["proposal_index"])).toEqual([7]);
-    store.close();
+    await store.close();
   });
 
   it("a local snapshot deletes the rows below the first kept index, and never replaces a newer one", async () => {
@@ -260,13 +260,13 @@ describe("SqliteStore", () => {
     const files = readdirSync(directory);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^\d+\.snap$/);
-    store.close();
+    await store.close();
     const again = new SqliteStore(path, registry);
     expect(again.load().snapshot?.data).toEqual(new Uint8Array(380).fill(2));
-    again.close();
+    await again.close();
   });
 
-  it("migrates a database written by the first release, snapshot included", () => {
+  it("migrates a database written by the first release, snapshot included", async () => {
     const path = storePath();
     const db = new Database(path);
     db.exec(
@@ -292,10 +292,10 @@ describe("SqliteStore", () => {
       membership: { voters: ["a", "b"], learners: [] },
       data: new Uint8Array([4, 5, 6]),
     });
-    store.close();
+    await store.close();
   });
 
-  it("creates each module's projected tables from its own DDL", () => {
+  it("creates each module's projected tables from its own DDL", async () => {
     const path = storePath();
     const extra: StateModule = {
       name: "things",
@@ -322,7 +322,7 @@ describe("SqliteStore", () => {
     write(store, {
       applied: { index: 1, changes: [{ table: "things", op: "upsert", row: { id: "__proto__", n: 1 } }] },
     });
-    store.close();
+    await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.prepare("SELECT * FROM things").all()).toEqual([{ id: "__proto__", n: 1 }]);
     db.close();
