@@ -27,6 +27,13 @@ export interface ControllerContext {
   changeMembership(change: ConfigChange, done?: SubmitDone): void;
   /** Asks the leader to hand leadership to `target`. */
   transferLeadership(target: NodeId, done?: (error: NodeError | null) => void): void;
+  /**
+   * Sends `payload` (JSON text) to peer `to` on a module's `channel`: at most once, and it may be
+   * lost, so whatever rides on it needs its own timeout.
+   */
+  sendToPeer(to: NodeId, channel: string, payload: string): void;
+  /** Takes what peers send on `channel` (one listener per channel); returns a function that stops it. */
+  listen(channel: string, handler: (from: NodeId, payload: string) => void): () => void;
 }
 
 /** A running controller or service. */

@@ -28,6 +28,7 @@ import {
 } from "../control/index.js";
 import {
   RaftNode,
+  assert,
   SeededRandom,
   decodeChange,
   type ConfigChange,
@@ -481,7 +482,8 @@ export class JunoNode implements NodeApi {
   private handleMessage(message: PeerMessage): void {
     if (isRaftMessage(message)) this.raftNode.step(message);
     else if (message.type === "propose") this.forwarder.onRequest(message, this.raftNode.leaderId);
-    else this.forwarder.onResponse(message);
+    else if (message.type === "propose_resp") this.forwarder.onResponse(message);
+    else this.channels.get(message.channel)?.(message.from, message.payload);
   }
 
   private handleSubmit(command: Command, done: SubmitDone): void {
@@ -657,8 +659,20 @@ export class JunoNode implements NodeApi {
       submit: (command, done) => this.submit(command, done ?? ignore),
       changeMembership: (change, done) => this.submitMembershipChange(change, done ?? ignore),
       transferLeadership: (target, done) => this.requestTransfer(target, done ?? (() => undefined)),
+      sendToPeer: (to, channel, payload) =>
+        this.transport.send([{ type: "module", from: this.id, to, term: this.raftNode.term, channel, payload }]),
+      listen: (channel, handler) => {
+        assert(!this.channels.has(channel), `a second listener on channel ${channel}`);
+        this.channels.set(channel, handler);
+        return () => {
+          if (this.channels.get(channel) === handler) this.channels.delete(channel);
+        };
+      },
     };
   }
+
+  /** Module channels and their listeners. */
+  private readonly channels = new Map<string, (from: NodeId, payload: string) => void>();
 
   /** Resolves when `condition` holds after a Ready, or after `timeoutMs` regardless. */
   private waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {

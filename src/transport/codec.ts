@@ -25,6 +25,7 @@
  *   13   read_index_resp  context index reject:bool
  *   14   propose          count (origin:text kind:text body:text)*count
  *   15   propose_resp     count (origin:text ok:bool (index term | code:text hasLeader:bool [leader:id]))*count
+ *   16   module           channel:text payload:text
  *
  *   entry = flags:u8 [index] [term] data:bytes
  *     flags bit 0: a config entry (else normal)
@@ -84,6 +85,7 @@ const TAG_OF: Readonly<Record<PeerMessage["type"], number>> = {
   read_index_resp: 13,
   propose: 14,
   propose_resp: 15,
+  module: 16,
 };
 
 /** The smallest encoded forwarded proposal: three one-byte texts. */
@@ -225,6 +227,12 @@ function messageSize(m: PeerMessage, limits: CodecLimits): number {
       return head + proposalsSize(m.proposals, limits);
     case "propose_resp":
       return head + outcomesSize(m.outcomes, limits);
+    case "module":
+      return (
+        head +
+        textSize(m.channel, "channel", limits.maxNodeIdBytes) +
+        textSize(m.payload, "payload", limits.maxBytesFieldLength)
+      );
     default:
       throw invalid(`unknown message type ${JSON.stringify((m as { type: unknown }).type)}`);
   }
@@ -407,6 +415,10 @@ function writeMessage(w: ByteWriter, m: PeerMessage, limits: CodecLimits): void 
         writeText(w, p.body);
       }
       return;
+    case "module":
+      writeText(w, m.channel);
+      writeText(w, m.payload);
+      return;
     case "propose_resp":
       w.varint(m.outcomes.length);
       for (const o of m.outcomes) {
@@ -561,6 +573,15 @@ function readMessage(r: ByteReader, limits: CodecLimits): PeerMessage {
       return { type: "propose", from, to, term, proposals: readProposals(r, limits) };
     case 15:
       return { type: "propose_resp", from, to, term, outcomes: readOutcomes(r, limits) };
+    case 16:
+      return {
+        type: "module",
+        from,
+        to,
+        term,
+        channel: r.string("channel", limits.maxNodeIdBytes),
+        payload: r.string("payload", limits.maxBytesFieldLength),
+      };
     default:
       throw new CodecError("unknown_tag", `unknown message tag ${tag}`);
   }

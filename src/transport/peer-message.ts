@@ -38,10 +38,24 @@ export interface ProposeResponse {
   readonly outcomes: readonly ForwardedOutcome[];
 }
 
-/** Every message the peer transport carries. */
-export type PeerMessage = Message | ProposeRequest | ProposeResponse;
+/**
+ * A domain module's own message to a peer, on a named channel (agents' heartbeats passed to the
+ * leader in batches, say). The payload is JSON text the module checks itself; the transport
+ * delivers it at most once, like any message, and may lose it.
+ */
+export interface ModuleMessage {
+  readonly type: "module";
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  readonly channel: string;
+  readonly payload: string;
+}
 
-/** Whether `message` is one of Raft's own (as opposed to the runtime's forwarding). */
+/** Every message the peer transport carries. */
+export type PeerMessage = Message | ProposeRequest | ProposeResponse | ModuleMessage;
+
+/** Whether `message` is one of Raft's own (as opposed to the runtime's forwarding or a module's). */
 export function isRaftMessage(message: PeerMessage): message is Message {
-  return message.type !== "propose" && message.type !== "propose_resp";
+  return message.type !== "propose" && message.type !== "propose_resp" && message.type !== "module";
 }

@@ -65,6 +65,7 @@ export class SimNetwork {
     if (
       message.type !== "propose" &&
       message.type !== "propose_resp" &&
+      message.type !== "module" &&
       this.random.chance(c.duplicateRate)
     ) {
       this.stats.duplicated++;

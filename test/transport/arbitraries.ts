@@ -3,7 +3,12 @@
 // index and term follow on or jump, empty and non-empty bytes.
 
 import fc from "fast-check";
-import type { PeerMessage, ProposeRequest, ProposeResponse } from "../../src/transport/peer-message.js";
+import type {
+  ModuleMessage,
+  PeerMessage,
+  ProposeRequest,
+  ProposeResponse,
+} from "../../src/transport/peer-message.js";
 import type { Entry, Membership, Message, NodeId } from "../../src/raft/types.js";
 
 /** The seed every property in this directory runs with, so CI sees the same cases every time. */
@@ -144,8 +149,8 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
 
 const textArb = fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" });
 
-/** The runtime's forwarding messages: batches of client proposals and the leader's answers. */
-export const forwardArb: fc.Arbitrary<ProposeRequest | ProposeResponse> = fc.oneof(
+/** The runtime's forwarding messages (batches of client proposals, the leader's answers) and modules' messages. */
+export const forwardArb: fc.Arbitrary<ProposeRequest | ProposeResponse | ModuleMessage> = fc.oneof(
   fc
     .record({
       h: head,
@@ -179,6 +184,13 @@ export const forwardArb: fc.Arbitrary<ProposeRequest | ProposeResponse> = fc.one
       ),
     })
     .map(({ h, outcomes }) => ({ ...h, type: "propose_resp" as const, outcomes })),
+  fc
+    .record({
+      h: head,
+      channel: textArb,
+      payload: fc.string({ minLength: 1, maxLength: 200 }).filter(isWellFormed),
+    })
+    .map(({ h, channel, payload }) => ({ ...h, type: "module" as const, channel, payload })),
 );
 
 /** Any message the peer transport carries. */
