@@ -160,7 +160,7 @@ describe("strict decoding", () => {
 
   it("refuses unknown tags, including 0", () => {
     expect(codeOf(() => decodeMessage(new Uint8Array([0, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
-    expect(codeOf(() => decodeMessage(new Uint8Array([16, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
+    expect(codeOf(() => decodeMessage(new Uint8Array([17, 1, 0x61, 1, 0x62, 5])))).toBe("unknown_tag");
   });
 
   it("refuses overlong, oversized and endless varints", () => {
