@@ -3,6 +3,7 @@
  * new domain is registered; the node, the server and the store take it as given.
  */
 
+import { createAgentsModule, type AgentsModule, type AgentsOptions } from "./agents/index.js";
 import { createClusterModule, type ClusterModule, type ClusterOptions } from "./cluster/index.js";
 import { ModuleRegistry } from "./control/index.js";
 import { decisionsModule } from "./decisions/index.js";
@@ -12,13 +13,20 @@ import type { AnyDomainModule } from "./runtime/domain-module.js";
 export interface NodeModules {
   readonly registry: ModuleRegistry<AnyDomainModule>;
   readonly cluster: ClusterModule;
+  readonly agents: AgentsModule;
 }
 
 /** Builds the modules of one node, plus any `extra` ones (the simulator's test modules). */
-export function nodeModules(cluster: ClusterOptions, extra: readonly AnyDomainModule[] = []): NodeModules {
+export function nodeModules(
+  cluster: ClusterOptions,
+  extra: readonly AnyDomainModule[] = [],
+  agents: AgentsOptions = {},
+): NodeModules {
   const clusterModule = createClusterModule(cluster);
+  const agentsModule = createAgentsModule(agents);
   return {
     cluster: clusterModule,
-    registry: new ModuleRegistry<AnyDomainModule>([clusterModule, decisionsModule, ...extra]),
+    agents: agentsModule,
+    registry: new ModuleRegistry<AnyDomainModule>([clusterModule, decisionsModule, agentsModule, ...extra]),
   };
 }

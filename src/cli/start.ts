@@ -15,10 +15,12 @@ import {
   wantsHelp,
   type NodeConfig,
 } from "../config/index.js";
+import { networkChecks } from "../agents/index.js";
 import type { MemberAddresses } from "../cluster/index.js";
 import { SnapshotError } from "../control/index.js";
 import { nodeModules } from "../modules.js";
 import type { NodeId } from "../raft/index.js";
+import { SYSTEM_CLOCK } from "../runtime/clock.js";
 import { JunoNode } from "../runtime/node.js";
 import { buildServer } from "../server/app.js";
 import { SqliteStore } from "../store/sqlite-store.js";
@@ -104,12 +106,27 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
   });
   const raftPort = await transport.listen();
   const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
-  const { registry, cluster } = nodeModules({
-    self: config.id,
-    advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
-    known: knownAddresses,
-    onPeersChanged: (peers) => transport.updatePeers(peers),
-  });
+  const { registry, cluster } = nodeModules(
+    {
+      self: config.id,
+      advertise: { raft: raftAddress, http: formatAddress(config.advertiseHttpAddress) },
+      known: knownAddresses,
+      onPeersChanged: (peers) => transport.updatePeers(peers),
+    },
+    [],
+    {
+      heartbeatIntervalMs: config.agentHeartbeatIntervalMs,
+      failureTimeoutMs: config.failureDetectionTimeoutMs,
+      healthCheckIntervalMs: config.healthCheckIntervalMs,
+      checks: networkChecks({
+        intervalMs: config.healthCheckIntervalMs,
+        timeoutMs: config.healthCheckTimeoutMs,
+        maxInFlight: 32,
+        timers: SYSTEM_CLOCK,
+        now: () => Date.now(),
+      }),
+    },
+  );
   const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });
   const node = new JunoNode({
     id: config.id,

@@ -88,6 +88,9 @@ function checkCombination(settings: Settings): ConfigError | null {
   if (settings.healthCheckTimeoutMs > settings.healthCheckIntervalMs) {
     return conflict("healthCheckTimeoutMs", "healthCheckIntervalMs", "must not be longer than");
   }
+  if (settings.failureDetectionTimeoutMs < 2 * settings.agentHeartbeatIntervalMs) {
+    return conflict("failureDetectionTimeoutMs", "agentHeartbeatIntervalMs", "must be at least twice");
+  }
   if (!settings.consensusEnabled && settings.peers.length > 1) {
     return conflict("consensusEnabled", "peers", "cannot be false with more than one node in");
   }

@@ -59,9 +59,6 @@ export const SERVICE_DISCOVERY_ALIASES: ReadonlyMap<string, ServiceDiscoveryType
   ["registry", "custom"],
 ]);
 
-/** What makes the agent-facing settings real: the agent registry, its health checks and discovery. */
-const RESERVED_FOR_AGENTS = "agents (issue 8)";
-
 /** What makes the fault settings real: failure detection, task migration, retries, circuit breakers. */
 const RESERVED_FOR_FAULTS = "tasks and fault tolerance (issue 9)";
 
@@ -90,6 +87,8 @@ export interface Settings {
   readonly maxPendingRequests: number;
   readonly healthCheckIntervalMs: number;
   readonly healthCheckTimeoutMs: number;
+  /** How often agents are told to beat. */
+  readonly agentHeartbeatIntervalMs: number;
   readonly failureDetectionTimeoutMs: number;
   readonly recoveryRetryAttempts: number;
   readonly taskMigrationTimeoutMs: number;
@@ -338,7 +337,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "custom",
     unit: "",
     meaning: `Where agents are discovered: ${SERVICE_DISCOVERY_TYPES.join(", ")} (custom is juno's own replicated registry; registry, its former name, is still accepted and means custom).`,
-    reserved: RESERVED_FOR_AGENTS,
+    reserved: null,
     codec: choiceCodec(SERVICE_DISCOVERY_TYPES, "unknown_discovery_type", "type", SERVICE_DISCOVERY_ALIASES),
   },
   {
@@ -349,7 +348,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "http://127.0.0.1:8500",
     unit: "",
     meaning: "Consul's HTTP API; used when SERVICE_DISCOVERY_TYPE is consul.",
-    reserved: RESERVED_FOR_AGENTS,
+    reserved: null,
     codec: httpUrlCodec,
   },
   {
@@ -359,8 +358,9 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "HEALTH_CHECK_INTERVAL",
     default: "10",
     unit: "s",
-    meaning: "How often each registered agent's health is checked.",
-    reserved: RESERVED_FOR_AGENTS,
+    meaning:
+      "How often the leader actively checks each agent (HTTP GET of its health URL or a TCP connect), and how often last_heartbeat is written to the agents table.",
+    reserved: null,
     codec: secondsCodec(100, 3_600_000),
   },
   {
@@ -371,8 +371,20 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "5",
     unit: "s",
     meaning: "How long one health check may take before it counts as failed; at most the interval.",
-    reserved: RESERVED_FOR_AGENTS,
+    reserved: null,
     codec: secondsCodec(100, 3_600_000),
+  },
+  {
+    key: "agentHeartbeatIntervalMs",
+    group: "discovery",
+    flag: "--agent-heartbeat-interval-s",
+    env: "AGENT_HEARTBEAT_INTERVAL",
+    default: "1",
+    unit: "s",
+    meaning:
+      "How often agents are told to beat (in the register answer); beats live in the leader's memory, never in the log.",
+    reserved: null,
+    codec: secondsCodec(100, 600_000),
   },
   {
     key: "failureDetectionTimeoutMs",
@@ -381,8 +393,9 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "FAILURE_DETECTION_TIMEOUT",
     default: "15",
     unit: "s",
-    meaning: "How long an agent may go unheard before it is declared failed and its tasks are migrated.",
-    reserved: RESERVED_FOR_FAULTS,
+    meaning:
+      "How long an agent may go unheard before it is declared failed (a new leader first gives every agent this long of its own observation).",
+    reserved: null,
     codec: secondsCodec(1000, 3_600_000),
   },
   {

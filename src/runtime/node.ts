@@ -660,7 +660,9 @@ export class JunoNode implements NodeApi {
       changeMembership: (change, done) => this.submitMembershipChange(change, done ?? ignore),
       transferLeadership: (target, done) => this.requestTransfer(target, done ?? (() => undefined)),
       sendToPeer: (to, channel, payload) =>
-        this.transport.send([{ type: "module", from: this.id, to, term: this.raftNode.term, channel, payload }]),
+        this.transport.send([
+          { type: "module", from: this.id, to, term: this.raftNode.term, channel, payload },
+        ]),
       listen: (channel, handler) => {
         assert(!this.channels.has(channel), `a second listener on channel ${channel}`);
         this.channels.set(channel, handler);

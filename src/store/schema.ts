@@ -78,6 +78,14 @@ export const SQLITE_MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
     db.exec("ALTER TABLE raft_snapshot ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
     db.exec("ALTER TABLE raft_snapshot ADD COLUMN projection_stale INTEGER NOT NULL DEFAULT 0");
   },
+  // 3: the agents table gains what the registry knows beside the seed's columns. The table was
+  // only ever written empty before, so defaults are enough.
+  (db) => {
+    db.exec("ALTER TABLE agents ADD COLUMN team TEXT NOT NULL DEFAULT ''");
+    db.exec("ALTER TABLE agents ADD COLUMN source TEXT NOT NULL DEFAULT 'custom'");
+    db.exec("ALTER TABLE agents ADD COLUMN status_since INTEGER NOT NULL DEFAULT 0");
+    db.exec("ALTER TABLE agents ADD COLUMN registered_at INTEGER NOT NULL DEFAULT 0");
+  },
 ];
 
 /** Brings `db` to the latest schema, each migration in its own transaction. */

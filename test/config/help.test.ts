@@ -44,14 +44,9 @@ function readmeSection(name: string): string {
  * documented as if they worked, and the log format. Making one real takes it off this list.
  */
 const RESERVED_VARIABLES = [
-  "HEALTH_CHECK_INTERVAL",
-  "HEALTH_CHECK_TIMEOUT",
-  "FAILURE_DETECTION_TIMEOUT",
   "RECOVERY_RETRY_ATTEMPTS",
   "TASK_MIGRATION_TIMEOUT",
   "CIRCUIT_BREAKER_THRESHOLD",
-  "SERVICE_DISCOVERY_TYPE",
-  "CONSUL_ENDPOINT",
   "JUNO_PHASE",
   "MULTI_AGENT_ENABLED",
   "CONSENSUS_ENABLED",

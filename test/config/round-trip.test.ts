@@ -89,6 +89,8 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         compactionThresholdEntries: fc.integer({ min: 1, max: 10_000_000 }).map(String),
         healthCheckIntervalMs: fc.constant(String(intervalMs / 1000)),
         healthCheckTimeoutMs: secondsArbitrary(100, Math.min(intervalMs, 10_000)),
+        // At most half the shortest failure timeout below, which must span two beats.
+        agentHeartbeatIntervalMs: secondsArbitrary(100, 500),
         failureDetectionTimeoutMs: secondsArbitrary(1000, 3_600_000),
         recoveryRetryAttempts: fc.integer({ min: 0, max: 100 }).map(String),
         taskMigrationTimeoutMs: secondsArbitrary(1000, 86_400_000),

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AgentsOptions } from "../../src/agents/index.js";
 import { clusterState } from "../../src/cluster/index.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
 import type { JunoNode } from "../../src/runtime/node.js";
@@ -26,7 +27,11 @@ export class ApiCluster {
   readonly members = new Map<string, Member>();
   private readonly dir = mkdtempSync(join(tmpdir(), "juno-api-"));
 
-  static async start(token: string | null = null, ids = ["n1", "n2", "n3"]): Promise<ApiCluster> {
+  static async start(
+    token: string | null = null,
+    ids = ["n1", "n2", "n3"],
+    agents: AgentsOptions = {},
+  ): Promise<ApiCluster> {
     const cluster = new ApiCluster();
     const httpOf = (id: string): string | null => cluster.members.get(id)?.http ?? null;
     for (const id of ids) {
@@ -36,6 +41,7 @@ export class ApiCluster {
         network: cluster.network,
         founders: ids,
         httpOf,
+        agents,
       });
       const app = await createLocalApp(local, token, httpOf);
       const member: Member = { node: local.node, store: local.store, app, http: "" };

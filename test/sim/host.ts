@@ -4,6 +4,14 @@
  * simulated clock, disk and network. A crash throws the process away; its disk stays.
  */
 
+import {
+  agentsState,
+  registerCommand,
+  type AgentsModule,
+  type AgentsOptions,
+  type Registration,
+} from "../../src/agents/index.js";
+import type { BeatAnswer } from "../../src/agents/heartbeats.js";
 import { nodeModules } from "../../src/modules.js";
 import {
   AssertionError,
@@ -59,6 +67,8 @@ export interface HostEnvironment {
   readonly onBecameLeader: (id: NodeId) => void;
   /** Simulated fsync latency for one Ready. */
   readonly fsyncMs: () => number;
+  /** The agents module's settings (the agent scenarios). */
+  readonly agents?: AgentsOptions;
 }
 
 /** Refusals that guarantee the proposal never entered the log. */
@@ -86,6 +96,8 @@ export class SimHost {
   /** Multiplies every timer of the node: clocks of different nodes run at different rates. */
   clockRate = 1;
   private node: JunoNode | null = null;
+  /** The running process's agents module (its heartbeat relay). */
+  private agents: AgentsModule | null = null;
   private storage: SimStorage | null = null;
   private deliverTo: ((message: PeerMessage) => void) | null = null;
   private incarnation = 0;
@@ -125,9 +137,12 @@ export class SimHost {
       },
       forgetVote: this.env.bugs.forgetVoteOnRestart === true,
     });
-    const { registry } = nodeModules({ self: this.id, advertise: { raft: `sim:${this.id}`, http: null } }, [
-      kvModule,
-    ]);
+    const { registry, agents } = nodeModules(
+      { self: this.id, advertise: { raft: `sim:${this.id}`, http: null } },
+      [kvModule],
+      this.env.agents ?? {},
+    );
+    this.agents = agents;
     const bugs: LoopBugs = { sendBeforePersist: this.env.bugs.sendBeforePersist === true };
     const node = this.guard(
       () =>
@@ -182,6 +197,7 @@ export class SimHost {
     this.up = false;
     // Clients of a crashed node never hear back: nothing of the process runs again.
     this.node = null;
+    this.agents = null;
     this.storage = null;
     this.deliverTo = null;
   }
@@ -209,6 +225,36 @@ export class SimHost {
       );
       done({ ok: false, definite, leaderHint: result.error.leaderId });
     });
+  }
+
+  /** An agent registers through this node; `done` hears the id, or null when it failed. */
+  registerAgent(registration: Registration, done: (id: string | null) => void): void {
+    const node = this.node;
+    if (node === null) return;
+    node.submit({ kind: registerCommand.kind, body: registration }, (result) => {
+      if (result.ok && result.outcome.kind === "ok") {
+        const value = result.outcome.value as { agent: { id: string } };
+        return done(value.agent.id);
+      }
+      done(null);
+    });
+  }
+
+  /** An agent beats through this node; `done` hears whether a leader took it (never, if this node crashes). */
+  beatAgent(id: string, done: (answer: BeatAnswer) => void): void {
+    const agents = this.agents;
+    if (agents === null) return;
+    agents.relay.take(id, { activeTasks: null, draining: null, overloaded: null }, done);
+  }
+
+  /** The replicated status of agent `id` on this node (null when it is down or the agent unknown). */
+  agentStatus(id: string): string | null {
+    return this.node?.view.state(agentsState).get(id)?.status ?? null;
+  }
+
+  /** Whether this node is up and leads with its controllers running. */
+  leads(): boolean {
+    return this.node?.isLeader() === true;
   }
 
   /** A client asks this node for a linearizable read of `key`. */

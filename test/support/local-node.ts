@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import { join } from "node:path";
 import type { ClusterModule } from "../../src/cluster/index.js";
+import type { AgentsOptions } from "../../src/agents/index.js";
 import { nodeModules } from "../../src/modules.js";
 import type { RaftOptions } from "../../src/raft/index.js";
 import type { MemoryNetwork } from "../../src/runtime/memory-transport.js";
@@ -29,14 +30,20 @@ export interface LocalNodeOptions {
   readonly requestTimeoutMs?: number;
   /** The HTTP address of each member, for the cluster directory (API tests). */
   readonly httpOf?: (id: string) => string | null;
+  /** The agents module's settings (default: the production defaults, no active checks). */
+  readonly agents?: AgentsOptions;
 }
 
 /** Builds (but does not start) a node whose store lives in `dir`. */
 export function createLocalNode(options: LocalNodeOptions): LocalNode {
-  const { registry, cluster } = nodeModules({
-    self: options.id,
-    advertise: { raft: `memory:${options.id}`, http: options.httpOf?.(options.id) ?? null },
-  });
+  const { registry, cluster } = nodeModules(
+    {
+      self: options.id,
+      advertise: { raft: `memory:${options.id}`, http: options.httpOf?.(options.id) ?? null },
+    },
+    [],
+    options.agents ?? {},
+  );
   const store = new SqliteStore(join(options.dir, `${options.id}.db`), registry);
   const node = new JunoNode({
     id: options.id,

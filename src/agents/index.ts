@@ -1,0 +1,93 @@
+/**
+ * The agents module: the replicated registry of agents and their health (state, commands, the
+ * seed's agents table), the heartbeat relay on every node, the leader's health controller with
+ * its active checks, and the /agents routes.
+ */
+
+import type { Controller } from "../runtime/controllers.js";
+import type { DomainModule } from "../runtime/domain-module.js";
+import type { ActiveChecks } from "./active-checks.js";
+import { DEFAULT_HEALTH_SETTINGS, resolveHealthSettings } from "./health/settings.js";
+import { startHealthController, type AgentBugs, type HealthObserver } from "./health-controller.js";
+import { BeatRelay } from "./heartbeats.js";
+import { agentsState } from "./module.js";
+import { agentRoutes, type AgentCard } from "./routes.js";
+import type { AgentsState } from "./state.js";
+
+export { agentsState } from "./module.js";
+export { networkChecks, type ActiveChecks } from "./active-checks.js";
+export * from "./commands.js";
+export * from "./state.js";
+export type { AgentCard } from "./routes.js";
+
+/** How this node's agents module is set up. */
+export interface AgentsOptions {
+  /** How often agents are told to beat. */
+  readonly heartbeatIntervalMs?: number;
+  /** An agent unheard for this long is failed (FAILURE_DETECTION_TIMEOUT). */
+  readonly failureTimeoutMs?: number;
+  /** How often active checks run and last_heartbeat is refreshed in the log (HEALTH_CHECK_INTERVAL). */
+  readonly healthCheckIntervalMs?: number;
+  /** Active checks (null: none, as in the simulator). */
+  readonly checks?: ActiveChecks | null;
+  /** Reads A2A agent cards at registration (null: agent cards are refused). */
+  readonly readCard?: ((url: string) => Promise<AgentCard>) | null;
+  /** Deliberately broken behaviour (the simulator's broken variants). */
+  readonly bugs?: AgentBugs;
+  /** Extra leader-only controllers that work on the registry (discovery). */
+  readonly controllers?: readonly Controller[];
+}
+
+/** The agents module, whole, and the relay its routes and controllers share. */
+export interface AgentsModule extends DomainModule<AgentsState> {
+  readonly relay: BeatRelay;
+}
+
+/** Builds this node's agents module. */
+export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
+  const health = resolveHealthSettings({
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEALTH_SETTINGS.heartbeatIntervalMs,
+    failureTimeoutMs: options.failureTimeoutMs ?? DEFAULT_HEALTH_SETTINGS.failureTimeoutMs,
+  });
+  const healthCheckIntervalMs = options.healthCheckIntervalMs ?? 10_000;
+  const relay = new BeatRelay();
+  let observer: HealthObserver | null = null;
+  const healthController: Controller = {
+    name: "agents.health",
+    start: (context) =>
+      startHealthController(
+        context,
+        () => context.view.state(agentsState),
+        relay,
+        options.checks ?? null,
+        {
+          health,
+          healthCheckIntervalMs,
+          // Ticks often enough that a failure is declared within a small part of an interval late.
+          tickMs: Math.max(10, Math.min(250, Math.floor(health.heartbeatIntervalMs / 4))),
+          ...(options.bugs === undefined ? {} : { bugs: options.bugs }),
+        },
+        (published) => (observer = published),
+      ),
+  };
+  const relayService: Controller = {
+    name: "agents.relay",
+    start(context) {
+      relay.start(context);
+      return { stop: () => relay.stop() };
+    },
+  };
+  return {
+    ...agentsState,
+    relay,
+    routes: agentRoutes({
+      relay,
+      observer: () => observer,
+      heartbeatIntervalMs: health.heartbeatIntervalMs,
+      failureTimeoutMs: health.failureTimeoutMs,
+      readCard: options.readCard ?? null,
+    }),
+    controllers: [healthController, ...(options.controllers ?? [])],
+    services: [relayService],
+  };
+}

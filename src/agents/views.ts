@@ -1,0 +1,94 @@
+/** How the API shows agents: the view schemas (for validation and the OpenAPI document) and mappers. */
+
+import Type from "typebox";
+import { isoTime } from "../server/route-helpers.js";
+import type { Agent, AgentStatus } from "./state.js";
+
+export const StatusSchema = Type.Union([
+  Type.Literal("healthy"),
+  Type.Literal("degraded"),
+  Type.Literal("suspect"),
+  Type.Literal("failed"),
+  Type.Literal("deregistered"),
+]);
+/** Where an agent came from. */
+export const SourceSchema = Type.Union([
+  Type.Literal("custom"),
+  Type.Literal("dns"),
+  Type.Literal("consul"),
+  Type.Literal("kubernetes"),
+  Type.Literal("agent_card"),
+]);
+const Time = Type.String({ format: "date-time" });
+
+/** An agent as the API shows it. */
+export const AgentView = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    name: Type.String(),
+    endpoint: Type.String(),
+    team: Type.String(),
+    capabilities: Type.Object({
+      skills: Type.Array(Type.String()),
+      capacity: Type.Integer(),
+      weight: Type.Union([Type.Number(), Type.Null()]),
+      labels: Type.Record(Type.String(), Type.String()),
+    }),
+    metadata: Type.Unknown(),
+    health_check: Type.Object({
+      type: Type.Union([Type.Literal("http"), Type.Literal("tcp"), Type.Literal("none")]),
+      url: Type.Union([Type.String(), Type.Null()]),
+      success_before_passing: Type.Union([Type.Integer(), Type.Null()]),
+      failures_before_critical: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+    agent_card_url: Type.Union([Type.String(), Type.Null()]),
+    status: StatusSchema,
+    status_since: Time,
+    status_reason: Type.String(),
+    draining: Type.Boolean(),
+    last_heartbeat: Type.Union([Time, Type.Null()]),
+    registered_at: Time,
+    updated_at: Time,
+    source: SourceSchema,
+  },
+  // Inline, not a shared $id: a scope that adds schemas gets fastify's default validator, which
+  // drops unknown properties instead of refusing them.
+);
+
+/** The API view of `agent` (as `status`, when it is being deregistered). */
+export function agentView(agent: Agent, status: AgentStatus = agent.status) {
+  return {
+    id: agent.id,
+    name: agent.name,
+    endpoint: agent.endpoint,
+    team: agent.team,
+    capabilities: {
+      skills: [...agent.skills],
+      capacity: agent.capacity,
+      weight: agent.weight,
+      // fromEntries defines own properties, so a label named __proto__ is a label like any other.
+      labels: Object.fromEntries(agent.labels),
+    },
+    metadata: agent.metadata,
+    health_check: {
+      type: agent.healthCheck.type,
+      url: agent.healthCheck.url,
+      success_before_passing: agent.healthCheck.successBeforePassing,
+      failures_before_critical: agent.healthCheck.failuresBeforeCritical,
+    },
+    agent_card_url: agent.agentCardUrl,
+    status,
+    status_since: isoTime(agent.statusSinceMs),
+    status_reason: agent.statusReason,
+    draining: agent.draining,
+    last_heartbeat: agent.lastHeartbeatMs === null ? null : isoTime(agent.lastHeartbeatMs),
+    registered_at: isoTime(agent.registeredAtMs),
+    updated_at: isoTime(agent.updatedAtMs),
+    source: agent.source,
+  };
+}
+
+/** Whether `agent` carries label `key` with `value` (labels are pairs: no prototype lookups). */
+export function hasLabel(agent: Agent, key: string, value: string): boolean {
+  return agent.labels.some(([k, v]) => k === key && v === value);
+}
