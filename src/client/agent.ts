@@ -1,0 +1,485 @@
+/**
+ * Agent: what an agent process runs to take part in juno. `start()` registers, retrying until it
+ * succeeds or the agent stops; then one loop beats every `heartbeat_interval_ms` the server asked
+ * for (a little early, with jitter, so agents that started together spread out), across node
+ * failures and leader changes through the client's failover. A beat that hears 404
+ * agent_not_found (the agent was removed, or its registration lost) registers again. `stop()`
+ * ends the loop and deregisters within a bounded time.
+ */
+
+import { JunoClient, isAgentNotFound } from "./client.js";
+import { JunoApiError, NO_STATUS } from "./errors.js";
+import { TypedEvents, type Listener } from "./events.js";
+import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
+import { SYSTEM_TIMERS, deadline, type Timers } from "./timers.js";
+import type {
+  AgentStatus,
+  AgentView,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  RegisterAgentRequest,
+  RegisteredAgent,
+} from "./types.js";
+
+/** How the registry checks the agent beyond its beats (camelCase of the API's health_check). */
+export interface HealthCheckOptions {
+  /** "none": heartbeats alone decide the agent's health. */
+  readonly type: "http" | "tcp" | "none";
+  readonly url?: string;
+  readonly successBeforePassing?: number;
+  readonly failuresBeforeCritical?: number;
+}
+
+/** What the agent reports about its load on each beat. */
+export interface LoadReport {
+  readonly activeTasks?: number;
+  readonly gauges?: Readonly<Record<string, number>>;
+}
+
+/** How an Agent is set up. */
+export interface AgentOptions {
+  /** The client to talk through; or give `urls` (and `token`) and the agent makes one. */
+  readonly client?: JunoClient;
+  readonly urls?: readonly string[];
+  readonly token?: string;
+  readonly name: string;
+  /** Where the agent serves, an http(s) URL. */
+  readonly endpoint: string;
+  readonly team: string;
+  readonly skills: readonly string[];
+  /** Tasks the agent takes at once; a whole number of at least 1. */
+  readonly capacity: number;
+  readonly weight?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly healthCheck?: HealthCheckOptions;
+  readonly agentCardUrl?: string;
+  /** Called before each beat; a throw or a slow answer is reported and the beat goes without it. */
+  readonly load?: () => LoadReport | Promise<LoadReport>;
+  /** Timers for the beats, the register backoff and the stop deadline (and the client it makes). */
+  readonly timers?: Timers;
+  /** A generator of [0, 1) for the jitter (and the client it makes). */
+  readonly random?: () => number;
+  /** Beats come up to this fraction of the interval early; default 0.1, at most 0.5. */
+  readonly jitterRatio?: number;
+  /** Backoff between failed registrations; attempts are unbounded, until stop(). */
+  readonly registerRetry?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** How long stop() may spend deregistering. */
+  readonly stopTimeoutMs?: number;
+}
+
+/** What the agent was doing when an error came. */
+export type AgentActivity = "register" | "heartbeat" | "load" | "deregister" | "listener";
+
+/** The events an Agent emits, with their payloads. */
+export interface AgentEvents {
+  /** The server took the registration (again, after a 404); `created` is false when it knew the agent. */
+  registered: {
+    readonly agent: AgentView;
+    readonly created: boolean;
+    readonly heartbeatIntervalMs: number;
+    readonly leaseMs: number;
+  };
+  /** A beat was answered. */
+  heartbeat: HeartbeatResponse;
+  /** The status the server reports changed; `previous` is null for the first one heard. */
+  status: { readonly id: string; readonly previous: AgentStatus | null; readonly status: AgentStatus };
+  /** Something failed; the agent carries on unless `start()` was refused for good. */
+  error: { readonly error: unknown; readonly during: AgentActivity };
+}
+
+/** Where the agent is in its life. */
+type AgentState = "idle" | "running" | "failed" | "stopping" | "stopped";
+
+/** The registration the beats renew. */
+interface Registration {
+  readonly id: string;
+  /** Invariant: HEARTBEAT_INTERVAL_MIN_MS <= intervalMs <= HEARTBEAT_INTERVAL_MAX_MS. */
+  intervalMs: number;
+}
+
+/** The bounds put on the server's heartbeat interval, so a bad answer cannot spin or stall the loop. */
+export const HEARTBEAT_INTERVAL_MIN_MS = 100;
+export const HEARTBEAT_INTERVAL_MAX_MS = 600_000;
+
+/** A beat's attempt waits at most an interval (within these bounds): a late beat is worth little. */
+const BEAT_TIMEOUT_MIN_MS = 1_000;
+const BEAT_TIMEOUT_MAX_MS = 10_000;
+
+/** How long `load` may take before the beat goes without it. */
+const LOAD_TIMEOUT_MS = 1_000;
+
+const DEFAULT_STOP_TIMEOUT_MS = 5_000;
+const DEFAULT_JITTER_RATIO = 0.1;
+const DEFAULT_REGISTER_RETRY = { initialMs: 500, maxMs: 30_000 };
+
+/** One agent's registration and heartbeats. */
+export class Agent {
+  /** The client the agent talks through. */
+  readonly client: JunoClient;
+  private readonly registerBody: RegisterAgentRequest;
+  private readonly load: (() => LoadReport | Promise<LoadReport>) | null;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly jitterRatio: number;
+  private readonly registerRetry: RetryPolicy;
+  private readonly stopTimeoutMs: number;
+  private readonly events: TypedEvents<AgentEvents>;
+  /** Fires when stop() begins: aborts the call in flight. */
+  private readonly halt = new AbortController();
+
+  private state: AgentState = "idle";
+  /** Null before the first registration and after a 404, until registered again. */
+  private registration: Registration | null = null;
+  private lastStatus: AgentStatus | null = null;
+  private drainingValue = false;
+  /** Set by drain(): the next beat goes at once, carrying draining: true. */
+  private beatSoon = false;
+  private waiting: { readonly handle: unknown; readonly resolve: () => void } | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private stopping: Promise<boolean> | null = null;
+  private started: { resolve(agent: AgentView | null): void; reject(error: unknown): void } | null = null;
+
+  constructor(options: AgentOptions) {
+    this.timers = options.timers ?? SYSTEM_TIMERS;
+    this.random = options.random ?? Math.random;
+    this.client = clientOf(options, this.timers, this.random);
+    this.registerBody = registerBodyOf(options);
+    this.load = options.load ?? null;
+    this.jitterRatio = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
+    if (!(this.jitterRatio >= 0 && this.jitterRatio <= 0.5)) {
+      throw new RangeError(`jitterRatio must be in 0..0.5, got ${this.jitterRatio}`);
+    }
+    this.registerRetry = retryPolicy({ ...DEFAULT_REGISTER_RETRY, ...options.registerRetry });
+    this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    if (!Number.isInteger(this.stopTimeoutMs) || this.stopTimeoutMs < 1) {
+      throw new RangeError(`stopTimeoutMs must be a whole number >= 1, got ${this.stopTimeoutMs}`);
+    }
+    this.events = new TypedEvents<AgentEvents>((error, event) => {
+      // A throwing error listener is not told about itself; that would recurse.
+      if (event !== "error") this.events.emit("error", { error, during: "listener" });
+    });
+  }
+
+  /** The id the server gave, or null while not registered. */
+  get id(): string | null {
+    return this.registration?.id ?? null;
+  }
+
+  /** The status the server last reported, or null before the first answer. */
+  get status(): AgentStatus | null {
+    return this.lastStatus;
+  }
+
+  /** Whether drain() was called. */
+  get draining(): boolean {
+    return this.drainingValue;
+  }
+
+  /** The interval the beats follow, or null while not registered. */
+  get heartbeatIntervalMs(): number | null {
+    return this.registration?.intervalMs ?? null;
+  }
+
+  /** Listens to an event. */
+  on<K extends keyof AgentEvents>(event: K, listener: Listener<AgentEvents[K]>): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<K extends keyof AgentEvents>(event: K, listener: Listener<AgentEvents[K]>): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Registers and starts beating. Resolves with the agent once registered, or with null if stop()
+   * came first; rejects only when the server refuses the registration for good (400, 413), which
+   * retrying cannot fix. An agent starts once.
+   */
+  start(): Promise<AgentView | null> {
+    if (this.state !== "idle") throw new Error("an Agent can be started once");
+    this.state = "running";
+    return new Promise((resolve, reject) => {
+      this.started = { resolve, reject };
+      this.loop = this.run();
+    });
+  }
+
+  /** Marks the agent draining: the next beat goes at once with `draining: true`, and every beat after. */
+  drain(): void {
+    this.drainingValue = true;
+    this.beatSoon = true;
+    if (this.registration !== null) this.wake();
+  }
+
+  /**
+   * Stops the beats and deregisters (DELETE), giving up after `stopTimeoutMs`. Resolves with
+   * whether the server confirmed the agent is gone; a failure is also emitted as an error.
+   * Calling it again returns the same promise.
+   */
+  stop(): Promise<boolean> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  /** The loop: register when not registered, else wait for the next beat and send it. */
+  private async run(): Promise<void> {
+    try {
+      while (this.state === "running") {
+        if (this.registration === null) {
+          await this.registerUntilDone();
+          continue;
+        }
+        // After drain() the beat goes at once, without a timer in between.
+        if (!this.beatSoon) await this.wait(this.nextBeatDelayMs(this.registration));
+        if (this.state === "running" && this.registration !== null) await this.beat(this.registration);
+      }
+    } catch (error) {
+      // Only a bug of ours lands here; report it rather than leave a rejected promise behind.
+      this.state = "failed";
+      this.events.emit("error", { error, during: "heartbeat" });
+      this.settleStart(null, error);
+    }
+  }
+
+  /** Registers, retrying with backoff until it succeeds, stop() is called, or the refusal is final. */
+  private async registerUntilDone(): Promise<void> {
+    for (let failures = 0; this.state === "running";) {
+      try {
+        const answer = await this.client.registerAgent(this.registerBody, { signal: this.halt.signal });
+        this.adopt(answer);
+        return;
+      } catch (error) {
+        if (this.state !== "running") return;
+        this.events.emit("error", { error, during: "register" });
+        if (isFinalRefusal(error)) {
+          this.state = "failed";
+          this.settleStart(null, error);
+          return;
+        }
+        failures++;
+        await this.wait(backoffDelayMs(failures, this.registerRetry, this.random));
+      }
+    }
+  }
+
+  /** Takes a registration answer: the id and interval to beat with. */
+  private adopt(answer: RegisteredAgent): void {
+    const intervalMs = boundInterval(answer.heartbeat_interval_ms);
+    this.registration = { id: answer.agent.id, intervalMs };
+    this.events.emit("registered", {
+      agent: answer.agent,
+      created: answer.created,
+      heartbeatIntervalMs: intervalMs,
+      leaseMs: answer.lease_ms,
+    });
+    this.noteStatus(answer.agent.id, answer.agent.status);
+    this.settleStart(answer.agent, null);
+  }
+
+  /** Sends one beat; a 404 agent_not_found drops the registration, so the loop registers again. */
+  private async beat(registration: Registration): Promise<void> {
+    this.beatSoon = false;
+    const load = await this.readLoad();
+    if (this.state !== "running") return;
+    const request: HeartbeatRequest = {
+      ...(load.activeTasks === undefined ? {} : { active_tasks: load.activeTasks }),
+      ...(load.gauges === undefined ? {} : { gauges: load.gauges }),
+      draining: this.drainingValue,
+    };
+    const timeoutMs = Math.min(Math.max(registration.intervalMs, BEAT_TIMEOUT_MIN_MS), BEAT_TIMEOUT_MAX_MS);
+    try {
+      const answer = await this.client.heartbeat(registration.id, request, {
+        signal: this.halt.signal,
+        timeoutMs,
+      });
+      registration.intervalMs = boundInterval(answer.heartbeat_interval_ms);
+      this.events.emit("heartbeat", answer);
+      this.noteStatus(registration.id, answer.status);
+    } catch (error) {
+      if (this.state !== "running") return;
+      this.events.emit("error", { error, during: "heartbeat" });
+      if (isAgentNotFound(error) && this.registration === registration) this.registration = null;
+    }
+  }
+
+  /** The load to report, or none when `load` throws or takes longer than LOAD_TIMEOUT_MS. */
+  private async readLoad(): Promise<LoadReport> {
+    if (this.load === null) return {};
+    const limit = deadline(LOAD_TIMEOUT_MS, this.timers, this.halt.signal);
+    try {
+      const ended = new Promise<"ended">((resolve) =>
+        limit.signal.addEventListener("abort", () => resolve("ended"), { once: true }),
+      );
+      const report = await Promise.race([Promise.resolve().then(this.load), ended]);
+      if (report === "ended") {
+        if (limit.expired()) {
+          const error = new Error(`load() did not answer within ${LOAD_TIMEOUT_MS} ms`);
+          this.events.emit("error", { error, during: "load" });
+        }
+        return {};
+      }
+      return report;
+    } catch (error) {
+      this.events.emit("error", { error, during: "load" });
+      return {};
+    } finally {
+      limit.dispose();
+    }
+  }
+
+  /** The wait before the next beat: the interval, up to jitterRatio of it early. */
+  private nextBeatDelayMs(registration: Registration): number {
+    return Math.round(registration.intervalMs * (1 - this.jitterRatio * this.random()));
+  }
+
+  /** Emits `status` when the server's status differs from the last one heard. */
+  private noteStatus(id: string, status: AgentStatus): void {
+    const previous = this.lastStatus;
+    if (previous === status) return;
+    this.lastStatus = status;
+    this.events.emit("status", { id, previous, status });
+  }
+
+  /** Waits on the timers; wake() or stop() ends the wait early. */
+  private wait(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.state !== "running") {
+        resolve();
+        return;
+      }
+      const handle = this.timers.setTimeout(() => {
+        this.waiting = null;
+        resolve();
+      }, delayMs);
+      this.waiting = { handle, resolve };
+    });
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    if (waiting === null) return;
+    this.waiting = null;
+    this.timers.clearTimeout(waiting.handle);
+    waiting.resolve();
+  }
+
+  private settleStart(agent: AgentView | null, error: unknown): void {
+    const started = this.started;
+    if (started === null) return;
+    this.started = null;
+    if (error === null) started.resolve(agent);
+    else started.reject(error);
+  }
+
+  private async shutDown(): Promise<boolean> {
+    this.state = "stopping";
+    this.halt.abort(new Error("the agent is stopping"));
+    this.wake();
+    await this.loop;
+    this.settleStart(null, null);
+    const registration = this.registration;
+    this.registration = null;
+    const deregistered = registration === null ? false : await this.deregister(registration.id);
+    this.state = "stopped";
+    return deregistered;
+  }
+
+  /**
+   * DELETE within stopTimeoutMs. A 404 counts as done: a retry after a lost answer hears it for
+   * an agent the first attempt removed. An agent whose DELETE never lands is not lost either: the
+   * leader declares it failed once its lease runs out.
+   */
+  private async deregister(id: string): Promise<boolean> {
+    const limit = deadline(this.stopTimeoutMs, this.timers);
+    try {
+      await this.client.deregisterAgent(id, { signal: limit.signal });
+      return true;
+    } catch (error) {
+      if (isAgentNotFound(error)) return true;
+      const reported = limit.expired()
+        ? new JunoApiError(
+            NO_STATUS,
+            "timeout",
+            `deregistering ${id} took longer than ${this.stopTimeoutMs} ms`,
+          )
+        : error;
+      this.events.emit("error", { error: reported, during: "deregister" });
+      return false;
+    } finally {
+      limit.dispose();
+    }
+  }
+}
+
+/** The client given, or one made from `urls`; exactly one of the two must be given. */
+function clientOf(options: AgentOptions, timers: Timers, random: () => number): JunoClient {
+  if (options.client !== undefined) {
+    if (options.urls !== undefined) throw new TypeError("give an Agent either client or urls, not both");
+    return options.client;
+  }
+  if (options.urls === undefined) throw new TypeError("an Agent needs client or urls");
+  return new JunoClient({
+    urls: options.urls,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    timers,
+    random,
+  });
+}
+
+/** The registration the options describe; throws on options no server would take. */
+function registerBodyOf(options: AgentOptions): RegisterAgentRequest {
+  for (const field of ["name", "endpoint", "team"] as const) {
+    if (typeof options[field] !== "string" || options[field].length === 0) {
+      throw new TypeError(`an Agent needs a non-empty ${field}`);
+    }
+  }
+  const endpoint = URL.canParse(options.endpoint) ? new URL(options.endpoint) : null;
+  if (endpoint === null || (endpoint.protocol !== "http:" && endpoint.protocol !== "https:")) {
+    throw new TypeError(`endpoint must be an http(s) URL, got ${JSON.stringify(options.endpoint)}`);
+  }
+  if (!Number.isInteger(options.capacity) || options.capacity < 1) {
+    throw new RangeError(`capacity must be a whole number >= 1, got ${options.capacity}`);
+  }
+  const check = options.healthCheck;
+  return {
+    name: options.name,
+    endpoint: options.endpoint,
+    team: options.team,
+    capabilities: {
+      skills: [...options.skills],
+      capacity: options.capacity,
+      ...(options.weight === undefined ? {} : { weight: options.weight }),
+      ...(options.labels === undefined ? {} : { labels: options.labels }),
+    },
+    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    ...(options.agentCardUrl === undefined ? {} : { agent_card_url: options.agentCardUrl }),
+    ...(check === undefined
+      ? {}
+      : {
+          health_check: {
+            type: check.type,
+            ...(check.url === undefined ? {} : { url: check.url }),
+            ...(check.successBeforePassing === undefined
+              ? {}
+              : { success_before_passing: check.successBeforePassing }),
+            ...(check.failuresBeforeCritical === undefined
+              ? {}
+              : { failures_before_critical: check.failuresBeforeCritical }),
+          },
+        }),
+  };
+}
+
+/** A refusal retrying cannot fix: the request itself is wrong (400) or too large (413). */
+function isFinalRefusal(error: unknown): boolean {
+  if (!(error instanceof JunoApiError)) return true;
+  return error.status === 400 || error.status === 413;
+}
+
+function boundInterval(intervalMs: number): number {
+  if (!Number.isFinite(intervalMs)) return HEARTBEAT_INTERVAL_MAX_MS;
+  return Math.min(Math.max(Math.round(intervalMs), HEARTBEAT_INTERVAL_MIN_MS), HEARTBEAT_INTERVAL_MAX_MS);
+}

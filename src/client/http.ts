@@ -1,0 +1,449 @@
+/**
+ * The transport under the typed client: one request sent to a preferred node out of a list, and
+ * on a network error, a timeout, or a 502/503/504 (or a 429), moved to the next node and retried
+ * with capped exponential backoff and full jitter, honouring Retry-After, up to a bound. A request
+ * that is not safe to repeat is never sent again once it may have reached a server: the caller
+ * hears `outcome_unknown` instead.
+ */
+
+import { JunoApiError, NO_STATUS, errorFromAnswer, type AttemptRecord } from "./errors.js";
+import {
+  judgeAttempt,
+  parseRetryAfterMs,
+  retryDelayMs,
+  retryPolicy,
+  type AttemptOutcome,
+  type RetryPolicy,
+} from "./retry-policy.js";
+import { SYSTEM_TIMERS, sleeperOn, type Sleep, type Timers } from "./timers.js";
+
+/** The HTTP methods the API uses. */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Methods that HTTP defines as safe to repeat; POST and PATCH are not unless a request says so. */
+const IDEMPOTENT_METHODS: ReadonlySet<HttpMethod> = new Set(["GET", "PUT", "DELETE"]);
+
+/** Query parameters: a value per name, or several for a repeated name; undefined ones are left out. */
+export type QueryParameters = Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/** How the transport is set up. */
+export interface HttpTransportOptions {
+  /** Base URLs of juno nodes (http or https), tried in order; the first is preferred at first. */
+  readonly urls: readonly string[];
+  /** Sent as `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** How long one attempt may take, answer body included. */
+  readonly timeoutMs?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  /** The largest answer body read; a larger one is refused as invalid_response. */
+  readonly responseBytesMax?: number;
+  readonly fetch?: typeof fetch;
+  /** A generator of [0, 1) for the backoff jitter. */
+  readonly random?: () => number;
+  /** How the client waits between attempts; by default on `timers`. */
+  readonly sleep?: Sleep;
+  /** Timers for the per-attempt timeout (and the default sleep). */
+  readonly timers?: Timers;
+  /** The wall clock in milliseconds, for Retry-After given as a date. */
+  readonly now?: () => number;
+}
+
+/** One API request. */
+export interface ApiRequest {
+  readonly method: HttpMethod;
+  /** The path from the base URL, `/api/v3/...`. */
+  readonly path: string;
+  readonly query?: QueryParameters;
+  /** Sent as JSON when present. */
+  readonly body?: unknown;
+  /**
+   * Whether the request may be sent twice: true by default for GET, PUT and DELETE, false for
+   * POST and PATCH. An API that makes a POST safe (register by name and endpoint, heartbeats)
+   * says so here.
+   */
+  readonly idempotent?: boolean;
+  readonly signal?: AbortSignal;
+  /** Overrides the per-attempt timeout. */
+  readonly timeoutMs?: number;
+}
+
+/** A successful answer. */
+export interface ApiResponse {
+  readonly status: number;
+  /** The parsed JSON body, or null when it was empty. */
+  readonly body: unknown;
+  /** The base URL that answered. */
+  readonly url: string;
+}
+
+/** More nodes than this in one client is a configuration mistake. */
+export const URLS_MAX = 64;
+
+/** Ten seconds: longer than juno's own proposal timeout would need, short enough to fail over. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Sixteen MiB: far beyond a page of agents, far below what would hurt the process. */
+export const DEFAULT_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
+
+/** The longest per-attempt timeout accepted, ten minutes. */
+const TIMEOUT_LIMIT_MS = 600_000;
+
+/**
+ * Connection errors that prove a request never left this machine, so even a request that is
+ * not safe to repeat may be sent elsewhere. A reset is not among them: it can come after the
+ * server read the request.
+ */
+const NOT_SENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/** How deep the `cause` chain of a fetch error is searched for a connection code. */
+const CAUSE_DEPTH_MAX = 5;
+
+/** What one attempt came to. */
+type Attempt =
+  | { readonly kind: "ok"; readonly response: ApiResponse }
+  | { readonly kind: "answered"; readonly error: JunoApiError; readonly retryAfterMs: number | null }
+  | { readonly kind: "not_sent" | "lost"; readonly reason: string; readonly timedOut: boolean }
+  | { readonly kind: "aborted" };
+
+/** Sends API requests to a list of nodes with failover and bounded retries. */
+export class HttpTransport {
+  private readonly urls: readonly string[];
+  private readonly authorization: string | null;
+  private readonly timeoutMs: number;
+  private readonly policy: RetryPolicy;
+  private readonly responseBytesMax: number;
+  private readonly fetch: typeof fetch;
+  private readonly random: () => number;
+  private readonly sleep: Sleep;
+  private readonly timers: Timers;
+  private readonly now: () => number;
+  /**
+   * Invariant: 0 <= preferred < urls.length. The node a new request goes to first: the last one
+   * that answered, or the one after the last that failed.
+   */
+  private preferred = 0;
+
+  constructor(options: HttpTransportOptions) {
+    this.urls = checkUrls(options.urls);
+    this.authorization = options.token === undefined ? null : `Bearer ${checkToken(options.token)}`;
+    this.timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.policy = retryPolicy(options.retry);
+    this.responseBytesMax = options.responseBytesMax ?? DEFAULT_RESPONSE_BYTES_MAX;
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.random = options.random ?? Math.random;
+    this.timers = options.timers ?? SYSTEM_TIMERS;
+    this.sleep = options.sleep ?? sleeperOn(this.timers);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The base URL the next request goes to first: the last one that answered. */
+  get preferredUrl(): string {
+    return this.urls[this.preferred] ?? "";
+  }
+
+  /** Sends `request`, failing over and retrying as the module comment says; throws JunoApiError. */
+  async send(request: ApiRequest): Promise<ApiResponse> {
+    const idempotent = request.idempotent ?? IDEMPOTENT_METHODS.has(request.method);
+    const timeoutMs = request.timeoutMs === undefined ? this.timeoutMs : checkTimeout(request.timeoutMs);
+    const target = `${request.path}${queryString(request.query)}`;
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const attempts: AttemptRecord[] = [];
+    let last: Exclude<Attempt, { kind: "ok" | "aborted" }> | null = null;
+    let index = this.preferred;
+    let delayMs = 0;
+    for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {
+      if (attempt > 1) await this.pause(delayMs, request, attempts);
+      const url = this.urls[index] ?? "";
+      const result = await this.attempt(url, target, body, request, timeoutMs);
+      if (result.kind === "ok") {
+        this.preferred = index;
+        return result.response;
+      }
+      if (result.kind === "aborted") throw abortedError(request, url, attempts);
+      attempts.push(recordOf(url, result));
+      last = result;
+      const verdict = judgeAttempt(outcomeOf(result), idempotent);
+      if (verdict === "fail" && result.kind === "answered") throw withAttempts(result.error, attempts);
+      if (verdict === "outcome_unknown") throw outcomeUnknown(request, url, result, attempts);
+      const failed = index;
+      index = (index + 1) % this.urls.length;
+      // Concurrent requests that failed on the same node move the preference once, not once each.
+      if (this.preferred === failed) this.preferred = index;
+      delayMs = retryDelayMs(attempt, this.policy, this.random, retryAfterOf(result));
+    }
+    throw exhausted(request, last, attempts);
+  }
+
+  /** Waits before the next attempt; the caller's abort ends the wait and the request. */
+  private async pause(
+    delayMs: number,
+    request: ApiRequest,
+    attempts: readonly AttemptRecord[],
+  ): Promise<void> {
+    try {
+      await this.sleep(delayMs, request.signal);
+    } catch {
+      throw abortedError(request, this.preferredUrl, attempts);
+    }
+    if (isAborted(request.signal)) throw abortedError(request, this.preferredUrl, attempts);
+  }
+
+  /** One attempt at one node, with its own timeout; never throws. */
+  private async attempt(
+    url: string,
+    target: string,
+    body: string | undefined,
+    request: ApiRequest,
+    timeoutMs: number,
+  ): Promise<Attempt> {
+    if (isAborted(request.signal)) return { kind: "aborted" };
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = this.timers.setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = (): void => controller.abort();
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await this.fetch(`${url}${target}`, {
+        method: request.method,
+        headers: this.headers(body !== undefined),
+        body,
+        signal: controller.signal,
+      });
+      const text = await readBoundedText(response, this.responseBytesMax);
+      return answerOf(url, response, text, this.now());
+    } catch (error) {
+      if (isAborted(request.signal)) return { kind: "aborted" };
+      if (error instanceof ResponseTooLarge) {
+        return {
+          kind: "answered",
+          error: new JunoApiError(error.status, "invalid_response", error.message),
+          retryAfterMs: null,
+        };
+      }
+      if (timedOut) return { kind: "lost", reason: `no answer within ${timeoutMs} ms`, timedOut: true };
+      const reason = describeFailure(error);
+      return { kind: isNotSent(error) ? "not_sent" : "lost", reason, timedOut: false };
+    } finally {
+      this.timers.clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private headers(hasBody: boolean): Record<string, string> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (hasBody) headers["content-type"] = "application/json";
+    if (this.authorization !== null) headers["authorization"] = this.authorization;
+    return headers;
+  }
+}
+
+/** An answer body beyond the bound. */
+class ResponseTooLarge extends Error {
+  constructor(
+    readonly status: number,
+    bytesMax: number,
+  ) {
+    super(`the answer is larger than ${bytesMax} bytes`);
+  }
+}
+
+/** The body as text, refusing one larger than `bytesMax` without reading all of it. */
+async function readBoundedText(response: Response, bytesMax: number): Promise<string> {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > bytesMax) {
+    await response.body?.cancel();
+    throw new ResponseTooLarge(response.status, bytesMax);
+  }
+  if (response.body === null) return "";
+  // Node's types leave the chunk type open; fetch's bodies are bytes.
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    bytes += chunk.value.byteLength;
+    if (bytes > bytesMax) {
+      await reader.cancel();
+      throw new ResponseTooLarge(response.status, bytesMax);
+    }
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+/** An answer as an attempt: success, or the error in the server's shape. */
+function answerOf(url: string, response: Response, text: string, nowMs: number): Attempt {
+  let body: unknown = null;
+  if (text.trim() !== "") {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+      if (response.ok) {
+        const error = new JunoApiError(response.status, "invalid_response", `${url} answered with non-JSON`);
+        return { kind: "answered", error, retryAfterMs: null };
+      }
+    }
+  }
+  if (response.ok) return { kind: "ok", response: { status: response.status, body, url } };
+  const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"), nowMs);
+  return { kind: "answered", error: errorFromAnswer(response.status, body), retryAfterMs };
+}
+
+/** The attempt as the retry policy sees it. */
+function outcomeOf(attempt: Exclude<Attempt, { kind: "ok" | "aborted" }>): AttemptOutcome {
+  if (attempt.kind !== "answered") return { kind: attempt.kind };
+  const code = attempt.error.code === "unexpected_response" ? null : attempt.error.code;
+  return { kind: "answered", status: attempt.error.status, code };
+}
+
+function retryAfterOf(attempt: Exclude<Attempt, { kind: "ok" | "aborted" }>): number | null {
+  return attempt.kind === "answered" ? attempt.retryAfterMs : null;
+}
+
+function recordOf(url: string, attempt: Exclude<Attempt, { kind: "ok" | "aborted" }>): AttemptRecord {
+  if (attempt.kind === "answered") return { url, status: attempt.error.status, code: attempt.error.code };
+  return { url, status: NO_STATUS, code: attempt.timedOut ? "timeout" : "unreachable" };
+}
+
+/** The server's error, now also carrying the attempts that led to it. */
+function withAttempts(error: JunoApiError, attempts: readonly AttemptRecord[]): JunoApiError {
+  return new JunoApiError(error.status, error.code, error.message, error.details, attempts);
+}
+
+/** The error for a request that is not safe to repeat and may have taken effect. */
+function outcomeUnknown(
+  request: ApiRequest,
+  url: string,
+  attempt: Exclude<Attempt, { kind: "ok" | "aborted" }>,
+  attempts: readonly AttemptRecord[],
+): JunoApiError {
+  // The server's own outcome_unknown already says so in its words; pass it on as it is.
+  if (attempt.kind === "answered" && attempt.error.code === "outcome_unknown") {
+    return withAttempts(attempt.error, attempts);
+  }
+  const what =
+    attempt.kind === "answered"
+      ? `${url} answered ${attempt.error.status} ${attempt.error.code}`
+      : `${url}: ${attempt.reason}`;
+  const status = attempt.kind === "answered" ? attempt.error.status : NO_STATUS;
+  const cause =
+    attempt.kind === "answered" ? attempt.error.code : attempt.timedOut ? "timeout" : "unreachable";
+  return new JunoApiError(
+    status,
+    "outcome_unknown",
+    `${request.method} ${request.path}: ${what}; it is not safe to repeat, and it may or may not have taken effect`,
+    { cause, url },
+    attempts,
+  );
+}
+
+/** The error once every attempt was spent: the last answer, or why no answer came. */
+function exhausted(
+  request: ApiRequest,
+  last: Exclude<Attempt, { kind: "ok" | "aborted" }> | null,
+  attempts: readonly AttemptRecord[],
+): JunoApiError {
+  if (last !== null && last.kind === "answered") return withAttempts(last.error, attempts);
+  const code = last !== null && last.timedOut ? "timeout" : "unreachable";
+  const tried = attempts.map((record) => `${record.url} (${record.code})`).join(", ");
+  return new JunoApiError(
+    NO_STATUS,
+    code,
+    `${request.method} ${request.path}: no node answered after ${attempts.length} attempts: ${tried}; last: ${last?.reason ?? "none"}`,
+    {},
+    attempts,
+  );
+}
+
+function abortedError(request: ApiRequest, url: string, attempts: readonly AttemptRecord[]): JunoApiError {
+  return new JunoApiError(
+    NO_STATUS,
+    "aborted",
+    `${request.method} ${request.path} to ${url}: aborted`,
+    {},
+    attempts,
+  );
+}
+
+/** Whether the caller's signal fired; a function, so a check before an await does not narrow one after it. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Whether a fetch error proves the request never left (a connection refused, an unknown host). */
+function isNotSent(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && NOT_SENT_ERROR_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** A fetch error in words, with the connection code undici keeps in its cause. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return typeof code === "string" ? `${error.message} (${code})` : `${error.message}: ${cause.message}`;
+  }
+  return error.message;
+}
+
+/** `?name=value&...`, or "" without parameters. */
+function queryString(query: QueryParameters | undefined): string {
+  if (query === undefined) return "";
+  const parameters = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    if (typeof value === "string" || typeof value === "number") parameters.append(name, String(value));
+    else for (const item of value) parameters.append(name, item);
+  }
+  const text = parameters.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+/** The base URLs without trailing slashes; throws on an empty or oversized list or a non-http(s) URL. */
+function checkUrls(urls: readonly string[]): readonly string[] {
+  if (urls.length === 0) throw new RangeError("urls must name at least one juno node");
+  if (urls.length > URLS_MAX)
+    throw new RangeError(`urls may name at most ${URLS_MAX} nodes, got ${urls.length}`);
+  return urls.map((text) => {
+    const url = URL.canParse(text) ? new URL(text) : null;
+    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+      throw new RangeError(`not an http(s) base URL: ${JSON.stringify(text)}`);
+    }
+    if (url.search !== "" || url.hash !== "")
+      throw new RangeError(`a base URL has no query or fragment: ${text}`);
+    return text.replace(/\/+$/, "");
+  });
+}
+
+/** The token, if it can travel in a header: printable ASCII without spaces. */
+function checkToken(token: string): string {
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new RangeError("token must be printable ASCII without spaces");
+  return token;
+}
+
+function checkTimeout(timeoutMs: number): number {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_LIMIT_MS) {
+    throw new RangeError(`timeoutMs must be a whole number in 1..${TIMEOUT_LIMIT_MS}, got ${timeoutMs}`);
+  }
+  return timeoutMs;
+}
