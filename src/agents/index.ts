@@ -11,6 +11,7 @@ import { DEFAULT_HEALTH_SETTINGS, resolveHealthSettings } from "./health/setting
 import { startHealthController, type AgentBugs, type HealthObserver } from "./health-controller.js";
 import { BeatRelay } from "./heartbeats.js";
 import { agentsState } from "./module.js";
+import { AgentRouter, DEFAULT_ROUTER_OPTIONS, type RouterOptions } from "./router.js";
 import { agentRoutes, type AgentCard } from "./routes.js";
 import type { AgentsState } from "./state.js";
 
@@ -32,6 +33,8 @@ export interface AgentsOptions {
   readonly checks?: ActiveChecks | null;
   /** Reads A2A agent cards at registration (null: agent cards are refused). */
   readonly readCard?: ((url: string) => Promise<AgentCard>) | null;
+  /** How /route/{skill}/{path} proxies (breaker threshold, timeouts). */
+  readonly router?: Partial<RouterOptions>;
   /** Deliberately broken behaviour (the simulator's broken variants). */
   readonly bugs?: AgentBugs;
   /** Extra leader-only controllers that work on the registry (discovery). */
@@ -86,6 +89,7 @@ export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
       heartbeatIntervalMs: health.heartbeatIntervalMs,
       failureTimeoutMs: health.failureTimeoutMs,
       readCard: options.readCard ?? null,
+      router: new AgentRouter({ ...DEFAULT_ROUTER_OPTIONS, ...options.router }),
     }),
     controllers: [healthController, ...(options.controllers ?? [])],
     services: [relayService],

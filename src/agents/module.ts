@@ -16,7 +16,14 @@ export const agentsState: StateModule<AgentsState> = {
   name: "agents",
   commands: [registerCommand, deregisterCommand, healthCommand, beatsCommand, syncCommand],
   section: agentsSection,
-  errors: { agent_not_found: 404, conflict: 409, limit_exceeded: 422 },
+  errors: {
+    agent_not_found: 404,
+    conflict: 409,
+    limit_exceeded: 422,
+    agent_card_unreadable: 422,
+    no_agent: 503,
+    agent_unreachable: 502,
+  },
   projection: {
     tables: [
       {

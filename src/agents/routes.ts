@@ -21,6 +21,7 @@ import {
 } from "./commands.js";
 import type { HealthObserver } from "./health-controller.js";
 import type { BeatRelay } from "./heartbeats.js";
+import type { AgentRouter } from "./router.js";
 import { agentsState } from "./module.js";
 import { HEALTH_STATUSES } from "./health/types.js";
 import type { Agent, AgentsState, AgentStatus } from "./state.js";
@@ -37,6 +38,8 @@ export interface AgentsEdge {
   readonly failureTimeoutMs: number;
   /** Reads an A2A agent card (null: agent cards are not read on this node). */
   readonly readCard: ((url: string) => Promise<AgentCard>) | null;
+  /** The request router behind /route/{skill}/{path}. */
+  readonly router: AgentRouter;
 }
 
 /** What juno takes from an A2A agent card. */
@@ -197,6 +200,11 @@ export function agentRoutes(edge: AgentsEdge) {
   return (scope: FastifyInstance, node: NodeApi): void => {
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
     const state = (): AgentsState => node.view.state(agentsState);
+    // Its own scope: the proxy relays bodies as they are, whatever their type.
+    void app.register((child, _options, done) => {
+      edge.router.register(child, node);
+      done();
+    });
 
     app.post(
       "/agents/register",

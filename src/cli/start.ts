@@ -118,6 +118,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       heartbeatIntervalMs: config.agentHeartbeatIntervalMs,
       failureTimeoutMs: config.failureDetectionTimeoutMs,
       healthCheckIntervalMs: config.healthCheckIntervalMs,
+      router: { breakerThreshold: config.circuitBreakerThreshold },
       checks: networkChecks({
         intervalMs: config.healthCheckIntervalMs,
         timeoutMs: config.healthCheckTimeoutMs,

@@ -427,8 +427,9 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "CIRCUIT_BREAKER_THRESHOLD",
     default: "5",
     unit: "failures",
-    meaning: "Consecutive failed calls to an agent after which its circuit breaker opens.",
-    reserved: RESERVED_FOR_FAULTS,
+    meaning:
+      "Consecutive failed calls to an agent after which its circuit breaker opens (requests routed through /api/v3/route).",
+    reserved: null,
     codec: integerCodec(1, 1000, "failures"),
   },
   {

@@ -3,7 +3,8 @@
  * the OpenAPI 3.1 document generated from the routes' TypeBox schemas, and Swagger UI at /docs.
  * Routes declare what they are, and the app handles it once for all of them:
  *   - `config: { public: true }`: served without a token (probes, metrics, documentation);
- *   - `config: { leaderOnly: true }`: run on the leader; a follower forwards the request to it.
+ *   - `config: { leaderOnly: true }`: run on the leader; a follower forwards the request to it;
+ *   - `config: { relay: true }`: answers with another service's status, whatever it is.
  * Input is validated at the edge and refused in one error shape; nothing half-applied.
  */
 
@@ -52,12 +53,15 @@ export interface RouteConfig {
   readonly public?: boolean;
   /** Runs on the leader; followers forward the request to it. */
   readonly leaderOnly?: boolean;
+  /** Relays another service's answer, whatever its status (the request router). */
+  readonly relay?: boolean;
 }
 
 declare module "fastify" {
   interface FastifyContextConfig {
     public?: boolean;
     leaderOnly?: boolean;
+    relay?: boolean;
   }
 }
 
@@ -257,7 +261,12 @@ function registerStrictResponses(app: FastifyInstance): void {
   app.addHook("onSend", (request, reply, payload, done) => {
     const declared = request.routeOptions.schema?.response as Record<string, unknown> | undefined;
     const url = request.routeOptions.url;
-    if (url === undefined || declared === undefined || declared[String(reply.statusCode)] !== undefined)
+    if (
+      url === undefined ||
+      declared === undefined ||
+      declared[String(reply.statusCode)] !== undefined ||
+      request.routeOptions.config.relay === true
+    )
       return done(null, payload);
     const message = `${request.method} ${url} answered ${reply.statusCode} without a response schema for it`;
     void reply.code(500);
