@@ -5,6 +5,7 @@ import { runDemo } from "./demo.js";
 import { devCommand } from "./dev.js";
 import { startCommand } from "./start.js";
 import { statusCommand } from "./status.js";
+import { agentsCommand } from "./agents.js";
 
 const usage = `usage: juno <command> [options]
 
@@ -12,6 +13,7 @@ commands:
   start     run one node
   dev       run a local cluster, 3 nodes unless --nodes says otherwise; Ctrl-C stops it
   status    show who leads, the term and replication, from any node
+  agents    list, show or deregister agents (ls | show <id> | rm <id>), from any node
   demo      run three Raft nodes in one process: election, replication, failover
 
 juno <command> --help lists the command's flags and variables.
@@ -41,6 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return devCommand(rest);
     case "status":
       return statusCommand(rest);
+    case "agents":
+      return agentsCommand(rest);
     case "demo":
       return runDemo();
     case undefined:

@@ -1,0 +1,59 @@
+/**
+ * A real agent process built on the SDK (juno/client's Agent): it serves /health and an echo
+ * route, registers with every juno URL it is given, beats on schedule across node failures, and
+ * deregisters on SIGTERM. Prints `registered <id>` once registered.
+ *
+ *   npx tsx test/chaos/agent-process.ts --name a1 --urls http://127.0.0.1:8080,... [--skill echo]
+ */
+
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+import { Agent } from "../../src/client/index.js";
+
+const { values } = parseArgs({
+  options: {
+    name: { type: "string" },
+    urls: { type: "string" },
+    team: { type: "string", default: "chaos" },
+    skill: { type: "string", default: "echo" },
+  },
+});
+if (values.name === undefined || values.urls === undefined) {
+  console.error("usage: agent-process --name NAME --urls URL[,URL...]");
+  process.exit(2);
+}
+const name = values.name;
+
+const server = createServer((request, response) => {
+  response.writeHead(200, { "content-type": "application/json" });
+  response.end(JSON.stringify({ agent: name, path: request.url }));
+});
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+const agent = new Agent({
+  urls: values.urls.split(","),
+  ...(process.env["JUNO_API_TOKEN"] === undefined ? {} : { token: process.env["JUNO_API_TOKEN"] }),
+  name,
+  endpoint,
+  team: values.team,
+  skills: [values.skill],
+  capacity: 4,
+  healthCheck: { type: "http" },
+});
+agent.on("error", ({ error, during }) => {
+  if (process.env["AGENT_DEBUG"] !== undefined) console.error(`${name}: ${during}: ${String(error)}`);
+});
+const view = await agent.start();
+if (view !== null) console.log(`registered ${view.id}`);
+
+let stopping = false;
+process.on("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  void agent.stop().finally(() => {
+    server.close();
+    process.exit(0);
+  });
+});

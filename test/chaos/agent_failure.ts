@@ -1,0 +1,184 @@
+/**
+ * Agent failure: real agent processes (the SDK's Agent) beat against three juno nodes under a
+ * write load, while agents are killed (SIGKILL) and paused (SIGSTOP, then SIGCONT) and the juno
+ * leader is killed and paused. Prints how long each detection took; fails on any false positive
+ * (an agent that was not faulted marked suspect or failed, read from the replicated log), on a
+ * faulted agent never detected, and on a resumed agent that does not come back healthy.
+ *
+ *   npx tsx test/chaos/agent_failure.ts [--quick]
+ */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ProcessCluster } from "../integration/harness.js";
+import { Acks, NO_COMPACTION, WriteLoad, ms, percentile, quick, runScript, say, sleep } from "./common.js";
+
+const AGENTS = quick ? 4 : 10;
+const ROUNDS = quick ? 2 : 5;
+const FAILURE_TIMEOUT_MS = 2_000;
+const DETECTION_BOUND_MS = 5 * FAILURE_TIMEOUT_MS;
+const SETTINGS = {
+  ...NO_COMPACTION,
+  AGENT_HEARTBEAT_INTERVAL: "0.2",
+  FAILURE_DETECTION_TIMEOUT: String(FAILURE_TIMEOUT_MS / 1000),
+  HEALTH_CHECK_INTERVAL: "0.5",
+  HEALTH_CHECK_TIMEOUT: "0.4",
+};
+
+interface AgentProcess {
+  readonly name: string;
+  child: ChildProcess;
+  id: string;
+  /** When faults on it began and ended (end null while it lasts). */
+  readonly faults: { start: number; end: number | null }[];
+}
+
+type Json = Record<string, unknown>;
+
+await runScript("agent_failure", quick ? 55_000 : 120_000, async (checks, cleanup) => {
+  const cluster = await ProcessCluster.start(3, SETTINGS);
+  cleanup(() => cluster.stop());
+  const ids = [...cluster.nodes.keys()];
+  const urls = ids.map((id) => `http://127.0.0.1:${cluster.node(id).http}`).join(",");
+  const agents: AgentProcess[] = [];
+  cleanup(() => {
+    for (const agent of agents) agent.child.kill("SIGKILL");
+    return Promise.resolve();
+  });
+  for (let i = 1; i <= AGENTS; i++) agents.push(await spawnAgent(`agent-${i}`, urls));
+  // Every id an agent process ever had (a killed one comes back under a new id), to its faults.
+  const incarnations = new Map(agents.map((agent) => [agent.id, agent]));
+  say(`started ${ids.join(", ")} and ${AGENTS} agents`);
+  const down = new Set<string>();
+  const acks = new Acks(checks);
+  const load = new WriteLoad(cluster, acks, "a", () => ids.filter((id) => !down.has(id)), 3_000);
+  load.add(3);
+
+  const statusOf = async (agent: AgentProcess): Promise<string | null> => {
+    for (const id of ids.filter((node) => !down.has(node))) {
+      const answer = await cluster.request(
+        id,
+        "GET",
+        `/api/v3/agents/${agent.id}?consistency=stale`,
+        undefined,
+        1_000,
+      );
+      if (answer.status === 200) return (answer.body["agent"] as Json)["status"] as string;
+    }
+    return null;
+  };
+  const waitFor = async (
+    agent: AgentProcess,
+    want: (status: string | null) => boolean,
+  ): Promise<number | null> => {
+    const from = Date.now();
+    while (Date.now() - from < DETECTION_BOUND_MS) {
+      if (want(await statusOf(agent))) return Date.now() - from;
+      await sleep(50);
+    }
+    return null;
+  };
+  for (const agent of agents) {
+    checks.expect(
+      (await waitFor(agent, (s) => s === "healthy")) !== null,
+      `${agent.name} registered and healthy`,
+    );
+  }
+
+  const detections: number[] = [];
+  const recoveries: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    // An agent killed: it must be failed.
+    const victim = agents.filter((a) => a.faults.every((f) => f.end !== null))[round % AGENTS]!;
+    victim.faults.push({ start: Date.now(), end: null });
+    victim.child.kill("SIGKILL");
+    const detected = await waitFor(victim, (s) => s === "failed");
+    checks.expect(detected !== null, `round ${round}: killed ${victim.name} is failed`);
+    if (detected !== null) detections.push(detected);
+    say(`round ${round}: ${victim.name} killed, failed after ${ms(detected ?? NaN)}`);
+    const replaced = await spawnAgent(victim.name, urls);
+    victim.child = replaced.child;
+    victim.id = replaced.id;
+    incarnations.set(victim.id, victim);
+    victim.faults.at(-1)!.end = Date.now();
+
+    // The juno leader killed, then paused: no agent may be marked anything but healthy for it.
+    const leader = await cluster.leader(ids.filter((id) => !down.has(id)));
+    down.add(leader);
+    await cluster.signal(leader, round % 2 === 1 ? "SIGKILL" : "SIGSTOP");
+    const next = await cluster.leader(ids.filter((id) => !down.has(id)));
+    say(`round ${round}: leader ${leader} ${round % 2 === 1 ? "killed" : "paused"}; ${next} leads`);
+    await sleep(FAILURE_TIMEOUT_MS + 500);
+    if (round % 2 === 1) await cluster.restart(leader);
+    else await cluster.signal(leader, "SIGCONT");
+    down.delete(leader);
+
+    // An agent paused past its failure timeout, then resumed: failed, then healthy again.
+    const paused = agents[(round + 1) % AGENTS]!;
+    paused.faults.push({ start: Date.now(), end: null });
+    paused.child.kill("SIGSTOP");
+    const pausedDetected = await waitFor(paused, (s) => s === "failed" || s === "suspect");
+    checks.expect(pausedDetected !== null, `round ${round}: paused ${paused.name} is suspect or failed`);
+    paused.child.kill("SIGCONT");
+    const resumedAt = Date.now();
+    const back = await waitFor(paused, (s) => s === "healthy");
+    checks.expect(back !== null, `round ${round}: resumed ${paused.name} is healthy again`);
+    paused.faults.at(-1)!.end = resumedAt + (back ?? 0);
+    if (back !== null) recoveries.push(back);
+    say(
+      `round ${round}: ${paused.name} paused, detected after ${ms(pausedDetected ?? NaN)}, healthy ${ms(back ?? NaN)} after resuming`,
+    );
+  }
+  await load.stop();
+
+  // False positives, from the replicated log: every suspect or failed transition must fall in or
+  // just after a fault of that agent (the grace: one failure timeout plus a second).
+  const log = await cluster.log(ids[0]!);
+  let transitions = 0;
+  for (const entry of log) {
+    if (entry.entry_type !== "juno.agent.health") continue;
+    const data = entry.data as { changes: { id: string; status: string }[] };
+    const at = Date.parse((entry as unknown as { timestamp: string }).timestamp);
+    for (const change of data.changes) {
+      transitions++;
+      if (change.status !== "suspect" && change.status !== "failed") continue;
+      const agent = incarnations.get(change.id);
+      if (agent === undefined) continue;
+      const explained = agent.faults.some(
+        (fault) => at >= fault.start && at <= (fault.end ?? Infinity) + FAILURE_TIMEOUT_MS + 1_000,
+      );
+      checks.expect(
+        explained,
+        `${agent.name} marked ${change.status} at ${new Date(at).toISOString()}: during or just after a fault on it`,
+      );
+    }
+  }
+  say(
+    `detections: p50 ${ms(percentile(detections, 50))}, max ${ms(Math.max(...detections))} ` +
+      `(failure timeout ${FAILURE_TIMEOUT_MS} ms); recoveries p50 ${ms(percentile(recoveries, 50))}; ` +
+      `${transitions} transitions replicated; ${acks.byIndex.size} writes acknowledged`,
+  );
+});
+
+/** Starts one agent process and waits until it has registered. */
+async function spawnAgent(name: string, urls: string): Promise<AgentProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(import.meta.dirname, "agent-process.ts"), "--name", name, "--urls", urls],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUNO_API_TOKEN: "integration-token" } },
+  );
+  const id = await new Promise<string>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`${name} did not register: ${output}`)), 20_000);
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /registered ([0-9a-f-]{36})/.exec(output);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  });
+  return { name, child, id, faults: [] };
+}
