@@ -3,10 +3,13 @@
  * replays one seed exactly and prints its trace on failure (or always with --trace).
  * Options: --nodes N, --profile default|crashy|churn|figure8 (else the seed picks one),
  * --bug NAME (run a deliberately broken variant: see bugs.ts), --trace (print the whole trace).
+ * --agents runs the agents scenario instead (agents-sim.ts); with it, --bug no-leader-grace runs
+ * its broken variant.
  */
 
 import { parseArgs } from "node:util";
 import { BUGS, type BugName } from "./bugs.js";
+import { runAgentSimulation } from "./agents-sim.js";
 import { runSimulation, type SimProfile, type SimResult } from "./simulation.js";
 
 const { values } = parseArgs({
@@ -18,8 +21,11 @@ const { values } = parseArgs({
     bug: { type: "string" },
     profile: { type: "string" },
     trace: { type: "boolean", default: false },
+    agents: { type: "boolean", default: false },
   },
 });
+
+if (values.agents) runAgentsScenario();
 
 const bug = values.bug as BugName | undefined;
 if (bug !== undefined && !(bug in BUGS)) {
@@ -100,3 +106,41 @@ console.log(
     `${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 process.exit(totals.failed === 0 ? 0 : 1);
+
+/** `--agents`: seeds of the agents scenario; exits with its verdict. */
+function runAgentsScenario(): never {
+  const broken = values.bug === "no-leader-grace";
+  if (values.bug !== undefined && !broken) {
+    console.error("with --agents, --bug is no-leader-grace");
+    process.exit(2);
+  }
+  const bugs = broken ? { bugs: { skipLeaderGrace: true } } : {};
+  const trace = values.trace ? { onTrace: (line: string) => console.log(line) } : {};
+  const seeds =
+    values.seed !== undefined
+      ? [Number(values.seed)]
+      : Array.from({ length: Number(values.seeds ?? "100") }, (_, i) => Number(values.from) + i);
+  const started = Date.now();
+  let failed = 0;
+  let detections = 0;
+  let transitions = 0;
+  for (const seed of seeds) {
+    const result = runAgentSimulation({ seed, ...bugs, ...(seeds.length === 1 ? trace : {}) });
+    detections += result.stats.detectionsChecked;
+    transitions += result.stats.transitions;
+    if (!result.ok) {
+      failed++;
+      console.log(`\nseed ${seed} FAILED: ${result.violation?.message}`);
+      for (const line of result.trace.slice(-200)) console.log(`  ${line}`);
+      console.log(
+        `\nreplay: npm run sim -- --agents --seed ${seed}${broken ? " --bug no-leader-grace" : ""}`,
+      );
+      if (!broken) break;
+    }
+  }
+  console.log(
+    `agents scenario: ${seeds.length} seeds, ${failed} failed; ${transitions} transitions replicated, ` +
+      `${detections} detections checked against the deadline, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  process.exit(failed === 0 ? 0 : 1);
+}
