@@ -10,6 +10,9 @@ import type { ActiveChecks } from "./active-checks.js";
 import { DEFAULT_HEALTH_SETTINGS, resolveHealthSettings } from "./health/settings.js";
 import { startHealthController, type AgentBugs, type HealthObserver } from "./health-controller.js";
 import { BeatRelay } from "./heartbeats.js";
+import { discoveryController } from "./discovery-controller.js";
+import { readAgentCard, type DiscoveryProvider } from "../discovery/index.js";
+import { cardRefreshController } from "./card-refresh.js";
 import { agentsState } from "./module.js";
 import { AgentRouter, DEFAULT_ROUTER_OPTIONS, type RouterOptions } from "./router.js";
 import { agentRoutes, type AgentCard } from "./routes.js";
@@ -21,6 +24,11 @@ export * from "./commands.js";
 export * from "./state.js";
 export type { AgentCard } from "./routes.js";
 
+/** How long reading one agent card may take. */
+const CARD_TIMEOUT_MS = 5_000;
+/** How often registered agents' cards are read again by default. */
+const CARD_REFRESH_MS = 300_000;
+
 /** How this node's agents module is set up. */
 export interface AgentsOptions {
   /** How often agents are told to beat. */
@@ -31,14 +39,16 @@ export interface AgentsOptions {
   readonly healthCheckIntervalMs?: number;
   /** Active checks (null: none, as in the simulator). */
   readonly checks?: ActiveChecks | null;
-  /** Reads A2A agent cards at registration (null: agent cards are refused). */
+  /** Reads A2A agent cards at registration and refreshes them (default: over HTTP; null: refused). */
   readonly readCard?: ((url: string) => Promise<AgentCard>) | null;
+  /** How often the leader reads registered agents' cards again. */
+  readonly cardRefreshMs?: number;
   /** How /route/{skill}/{path} proxies (breaker threshold, timeouts). */
   readonly router?: Partial<RouterOptions>;
   /** Deliberately broken behaviour (the simulator's broken variants). */
   readonly bugs?: AgentBugs;
-  /** Extra leader-only controllers that work on the registry (discovery). */
-  readonly controllers?: readonly Controller[];
+  /** A discovery provider the leader runs and syncs into the registry (SERVICE_DISCOVERY_TYPE). */
+  readonly discovery?: { readonly provider: () => DiscoveryProvider; readonly removeAfterMs?: number } | null;
 }
 
 /** The agents module, whole, and the relay its routes and controllers share. */
@@ -54,6 +64,10 @@ export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
   });
   const healthCheckIntervalMs = options.healthCheckIntervalMs ?? 10_000;
   const relay = new BeatRelay();
+  const readCard =
+    options.readCard === undefined
+      ? (url: string) => readAgentCard(url, { timeoutMs: CARD_TIMEOUT_MS })
+      : options.readCard;
   let observer: HealthObserver | null = null;
   const healthController: Controller = {
     name: "agents.health",
@@ -88,10 +102,23 @@ export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
       observer: () => observer,
       heartbeatIntervalMs: health.heartbeatIntervalMs,
       failureTimeoutMs: health.failureTimeoutMs,
-      readCard: options.readCard ?? null,
+      readCard,
       router: new AgentRouter({ ...DEFAULT_ROUTER_OPTIONS, ...options.router }),
     }),
-    controllers: [healthController, ...(options.controllers ?? [])],
+    controllers: [
+      healthController,
+      ...(readCard === null
+        ? []
+        : [cardRefreshController(readCard, options.cardRefreshMs ?? CARD_REFRESH_MS)]),
+      ...(options.discovery == null
+        ? []
+        : [
+            discoveryController(relay, {
+              ...options.discovery,
+              heartbeatIntervalMs: health.heartbeatIntervalMs,
+            }),
+          ]),
+    ],
     services: [relayService],
   };
 }

@@ -22,6 +22,7 @@ import {
 import type { HealthObserver } from "./health-controller.js";
 import type { BeatRelay } from "./heartbeats.js";
 import type { AgentRouter } from "./router.js";
+import { cardSkills } from "./card-refresh.js";
 import { agentsState } from "./module.js";
 import { HEALTH_STATUSES } from "./health/types.js";
 import type { Agent, AgentsState, AgentStatus } from "./state.js";
@@ -489,7 +490,7 @@ async function toRegistration(body: Static<typeof RegisterBody>, edge: AgentsEdg
     });
     name ??= card.name.slice(0, 100);
     endpoint ??= card.url;
-    skills = [...new Set([...skills, ...card.skills])].slice(0, AGENT_LIMITS.skills);
+    skills = [...new Set([...skills, ...cardSkills(card)])].slice(0, AGENT_LIMITS.skills);
   } else if (body.capabilities === undefined) {
     throw new ApiError("validation_failed", "capabilities is required unless agent_card_url is given");
   }

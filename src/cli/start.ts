@@ -16,6 +16,8 @@ import {
   type NodeConfig,
 } from "../config/index.js";
 import { networkChecks } from "../agents/index.js";
+import { createDiscoveryProvider } from "../discovery/index.js";
+import { discoveryOptions } from "./discovery-options.js";
 import type { MemberAddresses } from "../cluster/index.js";
 import { SnapshotError } from "../control/index.js";
 import { nodeModules } from "../modules.js";
@@ -106,6 +108,8 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
   });
   const raftPort = await transport.listen();
   const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
+  // Built once up front so settings that make no sense stop the start, not a later election.
+  const discovery = createDiscoveryProvider(discoveryOptions(config));
   const { registry, cluster } = nodeModules(
     {
       self: config.id,
@@ -119,6 +123,8 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       failureTimeoutMs: config.failureDetectionTimeoutMs,
       healthCheckIntervalMs: config.healthCheckIntervalMs,
       router: { breakerThreshold: config.circuitBreakerThreshold },
+      discovery:
+        discovery === null ? null : { provider: () => createDiscoveryProvider(discoveryOptions(config))! },
       checks: networkChecks({
         intervalMs: config.healthCheckIntervalMs,
         timeoutMs: config.healthCheckTimeoutMs,

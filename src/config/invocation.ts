@@ -20,7 +20,8 @@ export function toInvocation(config: NodeConfig): Invocation {
   const env: Record<string, string> = {};
   for (const option of OPTIONS) {
     const text = settingText(option, config, false);
-    if (text === null) continue;
+    // An empty text is what an unset setting with an empty default reads as.
+    if (text === null || text === "") continue;
     // Whatever logs would mask (a secret, a database URL with a password) stays out of the
     // argument list, which every user of the machine can read.
     const sensitive = settingText(option, config, true) !== text;

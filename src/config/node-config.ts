@@ -88,6 +88,11 @@ function checkCombination(settings: Settings): ConfigError | null {
   if (settings.healthCheckTimeoutMs > settings.healthCheckIntervalMs) {
     return conflict("healthCheckTimeoutMs", "healthCheckIntervalMs", "must not be longer than");
   }
+  const needsNames =
+    settings.serviceDiscoveryType === "dns" || settings.serviceDiscoveryType === "kubernetes";
+  if (needsNames && settings.discoveryNames.trim() === "") {
+    return conflict("discoveryNames", "serviceDiscoveryType", "must name what to discover for this");
+  }
   if (settings.failureDetectionTimeoutMs < 2 * settings.agentHeartbeatIntervalMs) {
     return conflict("failureDetectionTimeoutMs", "agentHeartbeatIntervalMs", "must be at least twice");
   }

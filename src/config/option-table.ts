@@ -95,6 +95,12 @@ export interface Settings {
   readonly circuitBreakerThreshold: number;
   readonly serviceDiscoveryType: ServiceDiscoveryType;
   readonly consulEndpoint: string;
+  /** What a discovery provider looks for (SRV names, Service names, Consul service names), comma-separated. */
+  readonly discoveryNames: string;
+  /** The DNS server SRV names are asked of ("" for the system resolver). */
+  readonly discoveryDnsServer: string;
+  /** The team of discovered agents that do not say their own. */
+  readonly discoveryTeam: string;
   readonly phase: number;
   readonly multiAgentEnabled: boolean;
   readonly consensusEnabled: boolean;
@@ -350,6 +356,42 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     meaning: "Consul's HTTP API; used when SERVICE_DISCOVERY_TYPE is consul.",
     reserved: null,
     codec: httpUrlCodec,
+  },
+  {
+    key: "discoveryNames",
+    group: "discovery",
+    flag: "--discovery-names",
+    env: "DISCOVERY_NAMES",
+    default: "",
+    unit: "",
+    meaning:
+      "What discovery looks for, comma-separated: SRV names for dns (_agents._tcp.example.com), Service names for kubernetes (name or namespace/name), extra service names for consul (besides those tagged juno-agent).",
+    reserved: null,
+    codec: { ...textCodec, placeholder: "names" },
+  },
+  {
+    key: "discoveryDnsServer",
+    group: "discovery",
+    flag: "--discovery-dns-server",
+    env: "DISCOVERY_DNS_SERVER",
+    default: "",
+    unit: "",
+    meaning:
+      "The DNS server (host:port) SRV names are asked of when SERVICE_DISCOVERY_TYPE is dns; empty for the system resolver.",
+    reserved: null,
+    codec: { ...textCodec, placeholder: "host:port" },
+  },
+  {
+    key: "discoveryTeam",
+    group: "discovery",
+    flag: "--discovery-team",
+    env: "DISCOVERY_TEAM",
+    default: "default",
+    unit: "",
+    meaning:
+      "The team of discovered agents that do not name their own (TXT team=, Consul meta juno_team, the juno.dev/team annotation).",
+    reserved: null,
+    codec: { ...textCodec, placeholder: "team" },
   },
   {
     key: "healthCheckIntervalMs",

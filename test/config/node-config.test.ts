@@ -60,6 +60,9 @@ describe("defaults", () => {
       circuitBreakerThreshold: 5,
       serviceDiscoveryType: "custom",
       consulEndpoint: "http://127.0.0.1:8500",
+      discoveryNames: "",
+      discoveryDnsServer: "",
+      discoveryTeam: "default",
       phase: 3,
       multiAgentEnabled: true,
       consensusEnabled: true,
@@ -134,6 +137,9 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
   circuitBreakerThreshold: ["2", "9"],
   serviceDiscoveryType: ["consul", "dns"],
   consulEndpoint: ["http://consul:8500", "https://consul.example"],
+  discoveryNames: ["_agents._tcp.a.example", "_agents._tcp.b.example"],
+  discoveryDnsServer: ["127.0.0.1:53", "10.0.0.2:5353"],
+  discoveryTeam: ["search", "ads"],
   phase: ["3", "3"],
   multiAgentEnabled: ["false", "true"],
   consensusEnabled: ["false", "true"],
@@ -141,7 +147,11 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
 };
 
 /** Flags that must accompany a sample (a peer list needs this node's id). */
-const COMPANIONS: Partial<Record<SettingKey, readonly string[]>> = { peers: ["--id", "n1"] };
+const COMPANIONS: Partial<Record<SettingKey, readonly string[]>> = {
+  peers: ["--id", "n1"],
+  // dns discovery needs names to look up.
+  serviceDiscoveryType: ["--discovery-names", "_agents._tcp.example"],
+};
 
 describe("precedence: flag over variable over default", () => {
   for (const option of OPTIONS) {
@@ -231,9 +241,20 @@ describe("service discovery types", () => {
     expect(SERVICE_DISCOVERY_TYPES).toEqual(["custom", "dns", "consul", "kubernetes"]);
     expect(parse([]).serviceDiscoveryType).toBe("custom");
     for (const type of SERVICE_DISCOVERY_TYPES) {
-      expect(parse([], { SERVICE_DISCOVERY_TYPE: type }).serviceDiscoveryType).toBe(type);
-      expect(parse(["--service-discovery", type]).serviceDiscoveryType).toBe(type);
+      expect(
+        parse([], { SERVICE_DISCOVERY_TYPE: type, DISCOVERY_NAMES: "agents" }).serviceDiscoveryType,
+      ).toBe(type);
+      expect(parse(["--service-discovery", type, "--discovery-names=agents"]).serviceDiscoveryType).toBe(
+        type,
+      );
     }
+  });
+
+  it("dns and kubernetes discovery need DISCOVERY_NAMES", () => {
+    for (const type of ["dns", "kubernetes"]) {
+      expect(refusal([], { SERVICE_DISCOVERY_TYPE: type }).code).toBe("conflicting_settings");
+    }
+    expect(parse([], { SERVICE_DISCOVERY_TYPE: "consul" }).serviceDiscoveryType).toBe("consul");
   });
 
   it("accept registry, custom's former name, as custom, so existing deployments keep starting", () => {

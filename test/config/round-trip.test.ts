@@ -98,6 +98,10 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         // "registry" is the deprecated name of custom; it must read back as custom.
         serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES, "registry"),
         consulEndpoint: fc.webUrl(),
+        // Never empty: dns and kubernetes discovery need names.
+        discoveryNames: fc.stringMatching(/^[a-z][a-z0-9_.,/-]{0,40}$/),
+        discoveryDnsServer: fc.stringMatching(/^[a-z0-9.]{1,20}:[1-9][0-9]{0,3}$/),
+        discoveryTeam: fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
         phase: fc.constant("3"),
         multiAgentEnabled: switchArbitrary,
         consensusEnabled: switchArbitrary,
