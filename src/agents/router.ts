@@ -19,7 +19,9 @@ import {
   type CircuitBreakerPolicy,
 } from "cockatiel";
 import type { NodeApi } from "../runtime/domain-module.js";
+import Type from "typebox";
 import { ApiError } from "../server/errors.js";
+import { responses } from "../server/schemas.js";
 import { BalancerMemory, STRATEGIES, choose, type Candidate, type Strategy } from "./balancer.js";
 import { agentsState } from "./module.js";
 import type { Agent } from "./state.js";
@@ -98,7 +100,8 @@ export class AgentRouter {
       (_request, body, done) => done(null, body),
     );
     scope.route({
-      method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      // HEAD comes with GET (fastify exposes it).
+      method: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       url: "/route/:skill/*",
       config: { relay: true },
       schema: {
@@ -106,6 +109,10 @@ export class AgentRouter {
         description:
           "`?strategy=` round_robin, weighted_round_robin, least_connections (default) or consistent_hash (on the `x-juno-affinity-key` header). Idempotent methods are retried on another agent after a connection failure or a 502/503/504. The answer carries `x-juno-agent`; 503 no_agent when no healthy agent has the skill.",
         tags: ["agents"],
+        response: responses(
+          { 200: Type.Unknown({ description: "whatever the agent answered, with its status and headers" }) },
+          [413, 415, 502, 503, 504],
+        ),
       },
       handler: (request, reply) => this.handle(request, reply, node),
     });

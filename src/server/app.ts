@@ -12,6 +12,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -88,7 +89,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     // A line per request is what the metrics are for; the log keeps the events that matter.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.addSchema(ErrorBody);
