@@ -84,7 +84,7 @@ describe("discovery through Consul", () => {
     await until(() => leader.node.view.state(agentsState).get(agent!.id)?.status === "failed", 5_000);
     consul.deregister("node-a", "search-1");
     await until(() => consulAgents(leader).length === 0, 5_000);
-    const own = (registered.json() as { agent: { id: string } }).agent.id;
+    const own = registered.json<{ agent: { id: string } }>().agent.id;
     expect(leader.node.view.state(agentsState).get(own)?.source).toBe("custom");
   });
 });
