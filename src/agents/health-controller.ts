@@ -217,14 +217,22 @@ class HealthController implements HealthObserver {
   private refreshLastBeats(now: number): void {
     if (this.beatsInFlight) return;
     this.lastBeatsFlushMs = now;
+    // One round covers the agents heard from until now; those that beat meanwhile go back to the
+    // end of the map and wait for the next round (else busy agents would keep the chain going).
+    this.roundLeft = this.lastBeats.size;
     this.sendLastBeats();
   }
+
+  /** Agents the current refresh round still has to look at. */
+  private roundLeft = 0;
 
   private sendLastBeats(): void {
     if (this.stopped) return;
     const state = this.state();
     const beats: { id: string; at: number }[] = [];
     for (const [id, at] of this.lastBeats) {
+      if (this.roundLeft <= 0) break;
+      this.roundLeft--;
       this.lastBeats.delete(id);
       const agent = state.get(id);
       if (agent !== undefined && (agent.lastHeartbeatMs ?? -1) < at) beats.push({ id, at });
