@@ -106,8 +106,8 @@ const KILLED = Math.min(100, Math.floor(AGENTS / 2));
 const SETTLE_MS = 3_000;
 const ROUTE_WARMUP_MS = 500;
 const ROUTE_CONCURRENCY = [1, 16];
-/** Changes in one agents.beats entry (AGENT_LIMITS.batch): the periodic refresh takes this many per entry. */
-const BEATS_PER_ENTRY = 5_000;
+/** Changes in one agents.beats entry (the health controller's ENTRY_CHANGES): the periodic refresh takes this many per entry. */
+const BEATS_PER_ENTRY = 500;
 /** Connections per node per load process: enough for every beat of a slow second to be in flight. */
 const LOAD_CONNECTIONS = 128;
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
