@@ -8,7 +8,13 @@
 
 import type { Controller, ControllerContext, Running } from "../runtime/controllers.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import { AGENT_LIMITS, NAME_PATTERN, registerCommand, type Registration } from "./commands.js";
+import {
+  AGENT_LIMITS,
+  NAME_PATTERN,
+  healthCheckBody,
+  registerCommand,
+  type Registration,
+} from "./commands.js";
 import { agentsState } from "./module.js";
 import type { AgentCard } from "./routes.js";
 import type { Agent } from "./state.js";
@@ -110,12 +116,7 @@ function registrationOf(agent: Agent, skills: string[]): Registration {
     weight: agent.weight,
     labels: agent.labels.map(([key, value]) => [key, value]),
     metadata: agent.metadata,
-    health_check: {
-      type: agent.healthCheck.type,
-      url: agent.healthCheck.url,
-      success_before_passing: agent.healthCheck.successBeforePassing,
-      failures_before_critical: agent.healthCheck.failuresBeforeCritical,
-    },
+    health_check: healthCheckBody(agent.healthCheck),
     agent_card_url: agent.agentCardUrl,
     source: agent.source,
     source_key: agent.sourceKey,

@@ -327,6 +327,16 @@ function registered(body: Registration, existing: Agent | undefined, timestamp: 
   };
 }
 
+/** How a registration (and the API) writes an agent's health check: the inverse of `registered`'s. */
+export function healthCheckBody(check: HealthCheckSpec): Registration["health_check"] {
+  return {
+    type: check.type,
+    url: check.url,
+    success_before_passing: check.successBeforePassing,
+    failures_before_critical: check.failuresBeforeCritical,
+  };
+}
+
 /** The seed's agents row of `agent` (capabilities and metadata as JSON, times in ms). */
 export function agentTableRow(agent: Agent): Row {
   return {

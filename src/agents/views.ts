@@ -2,6 +2,7 @@
 
 import Type from "typebox";
 import { isoTime } from "../server/route-helpers.js";
+import { healthCheckBody } from "./commands.js";
 import type { Agent, AgentStatus } from "./state.js";
 
 export const StatusSchema = Type.Union([
@@ -70,12 +71,7 @@ export function agentView(agent: Agent, status: AgentStatus = agent.status) {
       labels: Object.fromEntries(agent.labels),
     },
     metadata: agent.metadata,
-    health_check: {
-      type: agent.healthCheck.type,
-      url: agent.healthCheck.url,
-      success_before_passing: agent.healthCheck.successBeforePassing,
-      failures_before_critical: agent.healthCheck.failuresBeforeCritical,
-    },
+    health_check: healthCheckBody(agent.healthCheck),
     agent_card_url: agent.agentCardUrl,
     status,
     status_since: isoTime(agent.statusSinceMs),
