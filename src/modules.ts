@@ -8,12 +8,14 @@ import { createClusterModule, type ClusterModule, type ClusterOptions } from "./
 import { ModuleRegistry } from "./control/index.js";
 import { decisionsModule } from "./decisions/index.js";
 import type { AnyDomainModule } from "./runtime/domain-module.js";
+import { createTasksModule, type TasksModule, type TasksOptions } from "./tasks/index.js";
 
 /** This node's modules, and its cluster module (whose directory the edge uses to find members). */
 export interface NodeModules {
   readonly registry: ModuleRegistry<AnyDomainModule>;
   readonly cluster: ClusterModule;
   readonly agents: AgentsModule;
+  readonly tasks: TasksModule;
 }
 
 /** Builds the modules of one node, plus any `extra` ones (the simulator's test modules). */
@@ -21,12 +23,21 @@ export function nodeModules(
   cluster: ClusterOptions,
   extra: readonly AnyDomainModule[] = [],
   agents: AgentsOptions = {},
+  tasks: TasksOptions = {},
 ): NodeModules {
   const clusterModule = createClusterModule(cluster);
   const agentsModule = createAgentsModule(agents);
+  const tasksModule = createTasksModule(tasks);
   return {
     cluster: clusterModule,
     agents: agentsModule,
-    registry: new ModuleRegistry<AnyDomainModule>([clusterModule, decisionsModule, agentsModule, ...extra]),
+    tasks: tasksModule,
+    registry: new ModuleRegistry<AnyDomainModule>([
+      clusterModule,
+      decisionsModule,
+      agentsModule,
+      tasksModule,
+      ...extra,
+    ]),
   };
 }

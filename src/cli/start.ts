@@ -133,6 +133,13 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         now: () => Date.now(),
       }),
     },
+    {
+      settings: {
+        breakerThreshold: config.circuitBreakerThreshold,
+        defaultMaxAttempts: config.recoveryRetryAttempts,
+        pickupTimeoutMs: config.taskMigrationTimeoutMs,
+      },
+    },
   );
   const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });
   const node = new JunoNode({

@@ -447,9 +447,10 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "RECOVERY_RETRY_ATTEMPTS",
     default: "3",
     unit: "attempts",
-    meaning: "Attempts to recover a failed agent, with exponential backoff and jitter, before giving up.",
-    reserved: RESERVED_FOR_FAULTS,
-    codec: integerCodec(0, 100, "attempts"),
+    meaning:
+      "Attempts of a task that names no max_attempts (retried with exponential backoff and jitter), after which it is dead-lettered.",
+    reserved: null,
+    codec: integerCodec(1, 100, "attempts"),
   },
   {
     key: "taskMigrationTimeoutMs",
@@ -458,8 +459,9 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     env: "TASK_MIGRATION_TIMEOUT",
     default: "60",
     unit: "s",
-    meaning: "How long moving a failed agent's tasks to other agents may take before it is retried.",
-    reserved: RESERVED_FOR_FAULTS,
+    meaning:
+      "How long an assigned task may wait for its agent to take it before it goes to another agent (a failed or deregistered agent's tasks move at once).",
+    reserved: null,
     codec: secondsCodec(1000, 86_400_000),
   },
   {
@@ -470,7 +472,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "5",
     unit: "failures",
     meaning:
-      "Consecutive failed calls to an agent after which its circuit breaker opens (requests routed through /api/v3/route).",
+      "Consecutive failures of an agent (routed requests through /api/v3/route; task attempts) after which its circuit breaker opens.",
     reserved: null,
     codec: integerCodec(1, 1000, "failures"),
   },

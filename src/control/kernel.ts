@@ -36,6 +36,7 @@ export class ControlState {
   /** The hash chain over every applied entry (see hash.ts). */
   hash = 0;
   private readonly states = new Map<string, unknown>();
+  private readonly reader = <S>(module: StateModule<S>): S => this.of(module);
 
   constructor(readonly registry: ModuleRegistry) {
     for (const module of registry.modules) this.states.set(module.name, module.section.empty());
@@ -69,7 +70,12 @@ export class ControlState {
       if (error instanceof EnvelopeError) assert(false, () => `entry ${entry.index}: ${error.message}`);
       throw error;
     }
-    const context: ApplyContext = { index: entry.index, term: entry.term, timestamp: envelope.ts };
+    const context: ApplyContext = {
+      index: entry.index,
+      term: entry.term,
+      timestamp: envelope.ts,
+      read: this.reader,
+    };
     return { ...this.applyCommand(envelope, context), origin: envelope.origin };
   }
 

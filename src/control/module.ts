@@ -15,6 +15,11 @@ export interface ApplyContext {
   readonly term: number;
   /** Milliseconds since the epoch, stamped by the leader into the entry (apply never reads a clock). */
   readonly timestamp: number;
+  /**
+   * Another module's state as of this entry, to read and never to change: the tasks module places
+   * a task by the agents it sees here. Every replica reads the same state at the same index.
+   */
+  readonly read?: <S>(module: StateModule<S>) => S;
 }
 
 /** A value a projected table column holds. */

@@ -86,6 +86,29 @@ export const SQLITE_MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
     db.exec("ALTER TABLE agents ADD COLUMN status_since INTEGER NOT NULL DEFAULT 0");
     db.exec("ALTER TABLE agents ADD COLUMN registered_at INTEGER NOT NULL DEFAULT 0");
   },
+  // 4: distributed_tasks becomes the projection of the tasks module: the seed's columns plus the
+  // asking team, the attempt, the result and the error. Its foreign keys go: an agent's row goes
+  // when it deregisters while its finished tasks are kept, and workflows are not projected yet.
+  // The table was only ever empty before, so it is simply made again.
+  (db) => {
+    db.exec("DROP TABLE IF EXISTS distributed_tasks");
+    db.exec(`CREATE TABLE distributed_tasks (
+      id TEXT PRIMARY KEY,
+      workflow_id TEXT,
+      assigned_agent TEXT,
+      task_type TEXT NOT NULL,
+      priority INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      data TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      assigned_at INTEGER,
+      completed_at INTEGER,
+      team TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      result TEXT,
+      error TEXT
+    )`);
+  },
 ];
 
 /** Brings `db` to the latest schema, each migration in its own transaction. */

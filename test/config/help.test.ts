@@ -44,8 +44,6 @@ function readmeSection(name: string): string {
  * documented as if they worked, and the log format. Making one real takes it off this list.
  */
 const RESERVED_VARIABLES = [
-  "RECOVERY_RETRY_ATTEMPTS",
-  "TASK_MIGRATION_TIMEOUT",
   "JUNO_PHASE",
   "MULTI_AGENT_ENABLED",
   "CONSENSUS_ENABLED",

@@ -132,7 +132,7 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
   healthCheckTimeoutMs: ["2", "3"],
   agentHeartbeatIntervalMs: ["2", "3"],
   failureDetectionTimeoutMs: ["20", "40"],
-  recoveryRetryAttempts: ["0", "7"],
+  recoveryRetryAttempts: ["1", "7"],
   taskMigrationTimeoutMs: ["90", "120"],
   circuitBreakerThreshold: ["2", "9"],
   serviceDiscoveryType: ["consul", "dns"],

@@ -92,7 +92,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         // At most half the shortest failure timeout below, which must span two beats.
         agentHeartbeatIntervalMs: secondsArbitrary(100, 500),
         failureDetectionTimeoutMs: secondsArbitrary(1000, 3_600_000),
-        recoveryRetryAttempts: fc.integer({ min: 0, max: 100 }).map(String),
+        recoveryRetryAttempts: fc.integer({ min: 1, max: 100 }).map(String),
         taskMigrationTimeoutMs: secondsArbitrary(1000, 86_400_000),
         circuitBreakerThreshold: fc.integer({ min: 1, max: 1000 }).map(String),
         // "registry" is the deprecated name of custom; it must read back as custom.

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TasksOptions } from "../../src/tasks/index.js";
 import type { AgentsOptions } from "../../src/agents/index.js";
 import { clusterState } from "../../src/cluster/index.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
@@ -31,6 +32,7 @@ export class ApiCluster {
     token: string | null = null,
     ids = ["n1", "n2", "n3"],
     agents: AgentsOptions = {},
+    tasks: TasksOptions = {},
   ): Promise<ApiCluster> {
     const cluster = new ApiCluster();
     const httpOf = (id: string): string | null => cluster.members.get(id)?.http ?? null;
@@ -42,6 +44,7 @@ export class ApiCluster {
         founders: ids,
         httpOf,
         agents,
+        tasks,
       });
       const app = await createLocalApp(local, token, httpOf);
       const member: Member = { node: local.node, store: local.store, app, http: "" };

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { join } from "node:path";
 import type { ClusterModule } from "../../src/cluster/index.js";
 import type { AgentsOptions } from "../../src/agents/index.js";
+import type { TasksOptions } from "../../src/tasks/index.js";
 import { nodeModules } from "../../src/modules.js";
 import type { RaftOptions } from "../../src/raft/index.js";
 import type { MemoryNetwork } from "../../src/runtime/memory-transport.js";
@@ -32,6 +33,8 @@ export interface LocalNodeOptions {
   readonly httpOf?: (id: string) => string | null;
   /** The agents module's settings (default: the production defaults, no active checks). */
   readonly agents?: AgentsOptions;
+  /** The tasks module's settings (default: the production defaults). */
+  readonly tasks?: TasksOptions;
 }
 
 /** Builds (but does not start) a node whose store lives in `dir`. */
@@ -43,6 +46,7 @@ export function createLocalNode(options: LocalNodeOptions): LocalNode {
     },
     [],
     options.agents ?? {},
+    options.tasks ?? {},
   );
   const store = new SqliteStore(join(options.dir, `${options.id}.db`), registry);
   const node = new JunoNode({

@@ -1,0 +1,32 @@
+/**
+ * When a failed attempt runs again: exponential backoff with jitter, computed from replicated
+ * data only (the task id and attempt seed the jitter), so every replica agrees on the same time.
+ */
+
+/** A task's backoff policy (the API's `backoff`). */
+export interface Backoff {
+  readonly initialMs: number;
+  readonly multiplier: number;
+  readonly maxMs: number;
+  /** The share of each delay that is randomised: 0 none, 1 "full jitter". */
+  readonly jitter: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, multiplier: 2, maxMs: 60_000, jitter: 0.2 };
+
+/** The delay before attempt `attempt + 1` after attempt `attempt` (1-based) failed. */
+export function backoffDelayMs(backoff: Backoff, attempt: number, seed: string): number {
+  const exponent = Math.max(0, attempt - 1);
+  const base = Math.min(backoff.maxMs, backoff.initialMs * Math.pow(backoff.multiplier, exponent));
+  const jitter = Math.min(1, Math.max(0, backoff.jitter));
+  // The randomised share is taken off the delay, never added, so maxMs stays a bound.
+  const random = unitHash(`${seed}#${attempt}`);
+  return Math.max(0, Math.round(base * (1 - jitter * random)));
+}
+
+/** A number in [0, 1) from a string (FNV-1a), the same on every replica. */
+export function unitHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) / 0x1_0000_0000;
+}

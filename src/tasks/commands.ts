@@ -1,0 +1,527 @@
+/**
+ * The tasks module's commands. Bodies are internal shapes (routes turn the API's bodies into them
+ * at the edge), every one bounded; apply is pure: ids come from the proposer, time from the
+ * leader's stamp, agents from the committed registry (read, never written).
+ *
+ *   tasks.submit     accept a task (idempotent by key) and place what can be placed
+ *   tasks.dispatch   place queued tasks (the leader asks when agents or time changed things)
+ *   tasks.start      an agent took delivery of its assigned tasks
+ *   tasks.complete   an attempt succeeded (refused unless it is the current attempt)
+ *   tasks.fail       an attempt failed: retry with backoff, fail, or dead-letter
+ *   tasks.cancel     stop a task; its agent hears on its next poll or beat
+ *   tasks.expire     attempts the leader saw time out (start-to-close, pickup, schedule-to-start)
+ *   tasks.release    an agent failed or left: its tasks go back to the queue
+ *   tasks.configure  the settings apply depends on
+ */
+
+import Type, { type Static } from "typebox";
+import { agentsState } from "../agents/module.js";
+import type { AgentsState } from "../agents/state.js";
+import {
+  accept,
+  refuse,
+  type ApplyContext,
+  type Applied,
+  type CommandSpec,
+  type RowChange,
+} from "../control/index.js";
+import { onFailure, onProbeGone, onSuccess } from "../faults/breaker.js";
+import { backoffDelayMs } from "../faults/retry.js";
+import { dispatch } from "./dispatch.js";
+import { canonical, TaskSettingsSchema } from "./settings.js";
+import type { TasksState } from "./state.js";
+import {
+  HOLDING,
+  PREVIOUS_AGENTS,
+  StrategySchema,
+  TASK_LIMITS,
+  TERMINAL,
+  type Task,
+  type TaskError,
+} from "./task.js";
+import { taskTableRow } from "./views.js";
+
+const Uuid = Type.String({ minLength: 36, maxLength: 36, pattern: "^[0-9a-f-]{36}$" });
+const Name = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$" });
+
+export const SubmitBody = Type.Object(
+  {
+    id: Uuid,
+    task_type: Type.String({ minLength: 1, maxLength: 50 }),
+    priority: Type.Integer({ minimum: 0, maximum: 9 }),
+    data: Type.Unknown(),
+    team: Type.String({ minLength: 1, maxLength: 100 }),
+    requirements: Type.Object(
+      {
+        skills: Type.Array(Name, { maxItems: 64, uniqueItems: true }),
+        team: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
+        labels: Type.Array(Type.Tuple([Name, Type.String({ maxLength: 255 })]), { maxItems: 32 }),
+      },
+      { additionalProperties: false },
+    ),
+    affinity_key: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()]),
+    strategy: StrategySchema,
+    idempotency_key: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()]),
+    timeout_ms: Type.Union([Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 }), Type.Null()]),
+    schedule_to_start_ms: Type.Union([Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 }), Type.Null()]),
+    max_attempts: Type.Union([Type.Integer({ minimum: 1, maximum: TASK_LIMITS.maxAttempts }), Type.Null()]),
+    backoff: Type.Object(
+      {
+        initial_ms: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+        multiplier: Type.Number({ minimum: 1, maximum: 100 }),
+        max_ms: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+        jitter: Type.Number({ minimum: 0, maximum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
+    workflow_id: Type.Union([Uuid, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type SubmitBody = Static<typeof SubmitBody>;
+
+const Attempt = Type.Integer({ minimum: 1, maximum: 1_000_000 });
+
+export const StartBody = Type.Object(
+  {
+    agent_id: Uuid,
+    tasks: Type.Array(Type.Object({ id: Uuid, attempt: Attempt }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: TASK_LIMITS.batch,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const CompleteBody = Type.Object(
+  { id: Uuid, agent_id: Uuid, attempt: Attempt, result: Type.Unknown() },
+  { additionalProperties: false },
+);
+
+export const FailBody = Type.Object(
+  {
+    id: Uuid,
+    agent_id: Uuid,
+    attempt: Attempt,
+    error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
+    retryable: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+export const CancelBody = Type.Object(
+  { id: Uuid, reason: Type.String({ maxLength: 500 }) },
+  { additionalProperties: false },
+);
+
+export const ExpireBody = Type.Object(
+  {
+    expirations: Type.Array(
+      Type.Object(
+        {
+          id: Uuid,
+          attempt: Type.Integer({ minimum: 0 }),
+          cause: Type.Union([
+            Type.Literal("timeout"),
+            Type.Literal("pickup"),
+            Type.Literal("schedule_to_start"),
+          ]),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: TASK_LIMITS.batch },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ReleaseBody = Type.Object(
+  { agent_id: Uuid, reason: Type.String({ maxLength: 500 }) },
+  { additionalProperties: false },
+);
+
+export const DispatchBody = Type.Object({}, { additionalProperties: false });
+
+/** What submit answers: the task as it is after the entry, and whether this entry created it. */
+export interface Submitted {
+  readonly task: Task;
+  readonly created: boolean;
+}
+
+function agentsOf(context: ApplyContext): AgentsState | null {
+  return context.read?.(agentsState) ?? null;
+}
+
+function breakerSettingsOf(state: TasksState) {
+  return { threshold: state.settings.breakerThreshold, coolDownMs: state.settings.breakerCoolDownMs };
+}
+
+/** The changes to the projected table for tasks that changed in this entry. */
+function rowsOf(state: TasksState, ids: Iterable<string>): RowChange[] {
+  const changes: RowChange[] = [];
+  for (const id of state.drainEvicted())
+    changes.push({ table: "distributed_tasks", op: "delete", key: { id } });
+  for (const id of ids) {
+    const task = state.get(id);
+    if (task !== undefined)
+      changes.push({ table: "distributed_tasks", op: "upsert", row: taskTableRow(task) });
+    else changes.push({ table: "distributed_tasks", op: "delete", key: { id } });
+  }
+  return changes;
+}
+
+/** Runs dispatch and returns the ids it changed alongside `touched`. */
+function dispatchAfter(state: TasksState, context: ApplyContext, touched: string[]): string[] {
+  for (const task of dispatch(state, agentsOf(context), context.timestamp)) touched.push(task.id);
+  return touched;
+}
+
+function dataBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? null), "utf8");
+}
+
+export const submitCommand: CommandSpec<TasksState, typeof SubmitBody, Submitted> = {
+  kind: "tasks.submit",
+  schema: SubmitBody,
+  check: (body) => {
+    if (dataBytes(body.data) > TASK_LIMITS.dataBytes)
+      return `data is over ${TASK_LIMITS.dataBytes} bytes of JSON`;
+    if (body.strategy === "consistent_hash" && body.affinity_key === null)
+      return "strategy consistent_hash needs an affinity_key";
+    return null;
+  },
+  apply(state, body, context): Applied<Submitted> {
+    if (body.idempotency_key !== null) {
+      const known = state.byKey(body.team, body.idempotency_key);
+      if (known !== undefined) return accept({ task: known, created: false });
+    }
+    if (state.get(body.id) !== undefined) return refuse("conflict", `task id ${body.id} is taken`);
+    if (state.liveCount >= TASK_LIMITS.liveTasks)
+      return refuse(
+        "limit_exceeded",
+        `the cluster holds ${TASK_LIMITS.liveTasks} unfinished tasks, its limit`,
+      );
+    if (state.queue.sizeOf(body.team) >= state.settings.teamQueueLimit)
+      return refuse(
+        "queue_full",
+        `team ${body.team} has ${state.settings.teamQueueLimit} tasks queued, its limit`,
+      );
+    const task = newTask(state, body, context.timestamp);
+    state.put(task);
+    const touched = dispatchAfter(state, context, [task.id]);
+    return accept({ task: state.get(task.id)!, created: true }, rowsOf(state, touched));
+  },
+  entryType: () => "task_submitted",
+  logView: (body) => ({
+    data: { id: body.id, task_type: body.task_type, team: body.team, priority: body.priority },
+  }),
+};
+
+function newTask(state: TasksState, body: SubmitBody, nowMs: number): Task {
+  const sortedLabels = [...body.requirements.labels].sort(
+    (a, b) => compare(a[0], b[0]) || compare(a[1], b[1]),
+  );
+  return {
+    id: body.id,
+    taskType: body.task_type,
+    priority: body.priority,
+    data: (body.data ?? null) as Task["data"],
+    team: body.team,
+    requirements: {
+      skills: [...body.requirements.skills].sort(compare),
+      team: body.requirements.team,
+      labels: sortedLabels,
+    },
+    affinityKey: body.affinity_key,
+    strategy: body.strategy,
+    idempotencyKey: body.idempotency_key,
+    timeoutMs: body.timeout_ms,
+    scheduleToStartMs: body.schedule_to_start_ms,
+    maxAttempts: body.max_attempts ?? state.settings.defaultMaxAttempts,
+    backoff: {
+      initialMs: body.backoff.initial_ms,
+      multiplier: body.backoff.multiplier,
+      maxMs: body.backoff.max_ms,
+      jitter: body.backoff.jitter,
+    },
+    workflowId: body.workflow_id,
+    status: "queued",
+    attempt: 0,
+    agentId: null,
+    seq: ++state.seq,
+    createdAtMs: nowMs,
+    enqueuedAtMs: nowMs,
+    notBeforeMs: 0,
+    assignedAtMs: null,
+    startedAtMs: null,
+    completedAtMs: null,
+    result: null,
+    error: null,
+    previousAgents: [],
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export const dispatchCommand: CommandSpec<TasksState, typeof DispatchBody, number> = {
+  kind: "tasks.dispatch",
+  schema: DispatchBody,
+  apply(state, _body, context) {
+    const touched = dispatchAfter(state, context, []);
+    return accept(touched.length, rowsOf(state, touched));
+  },
+  entryType: () => "tasks_dispatched",
+  logView: () => ({ data: {} }),
+};
+
+export const startCommand: CommandSpec<TasksState, typeof StartBody, string[]> = {
+  kind: "tasks.start",
+  schema: StartBody,
+  apply(state, body, context) {
+    const started: string[] = [];
+    for (const { id, attempt } of body.tasks) {
+      const task = state.get(id);
+      if (task === undefined || task.status !== "assigned" || task.agentId !== body.agent_id) continue;
+      if (task.attempt !== attempt) continue;
+      state.put({ ...task, status: "running", startedAtMs: context.timestamp });
+      started.push(id);
+    }
+    return accept(started, rowsOf(state, started));
+  },
+  entryType: () => "tasks_started",
+  logView: (body) => ({ data: { agent_id: body.agent_id, tasks: body.tasks.length } }),
+};
+
+/** Why an attempt-fenced report is refused, or null when `task` is current for it. */
+function staleness(
+  task: Task | undefined,
+  id: string,
+  agentId: string,
+  attempt: number,
+): Applied<never> | null {
+  if (task === undefined) return refuse("task_not_found", `no task ${id}`);
+  if (!HOLDING.has(task.status) || task.agentId !== agentId || task.attempt !== attempt) {
+    const now =
+      TERMINAL.has(task.status) || task.agentId === null
+        ? `it is ${task.status}`
+        : `attempt ${task.attempt} is held by agent ${task.agentId}`;
+    return refuse(
+      "stale_attempt",
+      `attempt ${attempt} of task ${id} by agent ${agentId} is not current: ${now}`,
+    );
+  }
+  return null;
+}
+
+export const completeCommand: CommandSpec<TasksState, typeof CompleteBody, Task> = {
+  kind: "tasks.complete",
+  schema: CompleteBody,
+  check: (body) =>
+    dataBytes(body.result) > TASK_LIMITS.dataBytes
+      ? `result is over ${TASK_LIMITS.dataBytes} bytes of JSON`
+      : null,
+  apply(state, body, context) {
+    const task = state.get(body.id);
+    const stale = staleness(task, body.id, body.agent_id, body.attempt);
+    if (stale !== null) return stale;
+    state.put({
+      ...task!,
+      status: "completed",
+      agentId: null,
+      completedAtMs: context.timestamp,
+      startedAtMs: task!.startedAtMs ?? context.timestamp,
+      result: (body.result ?? null) as Task["result"],
+      error: null,
+      previousAgents: remember(task!),
+    });
+    state.setBreaker(body.agent_id, onSuccess(state.breaker(body.agent_id)));
+    const touched = dispatchAfter(state, context, [body.id]);
+    return accept(state.get(body.id)!, rowsOf(state, touched));
+  },
+  entryType: () => "task_completed",
+  logView: (body) => ({ data: { id: body.id, agent_id: body.agent_id, attempt: body.attempt } }),
+};
+
+export const failCommand: CommandSpec<TasksState, typeof FailBody, Task> = {
+  kind: "tasks.fail",
+  schema: FailBody,
+  apply(state, body, context) {
+    const task = state.get(body.id);
+    const stale = staleness(task, body.id, body.agent_id, body.attempt);
+    if (stale !== null) return stale;
+    const error: TaskError = { message: body.error, retryable: body.retryable, cause: "agent" };
+    endAttempt(state, task!, error, context.timestamp, true);
+    const touched = dispatchAfter(state, context, [body.id]);
+    return accept(state.get(body.id)!, rowsOf(state, touched));
+  },
+  entryType: () => "task_failed",
+  logView: (body) => ({
+    data: { id: body.id, agent_id: body.agent_id, attempt: body.attempt, retryable: body.retryable },
+  }),
+};
+
+/**
+ * Ends the current attempt of `task` without success: back to the queue after its backoff while
+ * attempts remain and the error is retryable, else failed (not retryable) or dead-lettered (out
+ * of attempts). `countsAgainstAgent` feeds the agent's breaker.
+ */
+function endAttempt(
+  state: TasksState,
+  task: Task,
+  error: TaskError,
+  nowMs: number,
+  countsAgainstAgent: boolean,
+): void {
+  const agentId = task.agentId;
+  if (agentId !== null) {
+    const breaker = state.breaker(agentId);
+    const settings = breakerSettingsOf(state);
+    state.setBreaker(
+      agentId,
+      countsAgainstAgent ? onFailure(breaker, settings, nowMs) : onProbeGone(breaker, task.id),
+    );
+  }
+  const base = { ...task, agentId: null, error, previousAgents: remember(task) };
+  if (!error.retryable) {
+    state.put({ ...base, status: "failed", completedAtMs: nowMs });
+    return;
+  }
+  if (task.attempt >= task.maxAttempts) {
+    state.put({ ...base, status: "dead_lettered", completedAtMs: nowMs });
+    return;
+  }
+  // Lost agents hand their tasks on at once; a failure waits its backoff.
+  const delayMs = error.cause === "agent_lost" ? 0 : backoffDelayMs(task.backoff, task.attempt, task.id);
+  state.put({
+    ...base,
+    status: "queued",
+    enqueuedAtMs: nowMs,
+    notBeforeMs: delayMs === 0 ? 0 : nowMs + delayMs,
+    assignedAtMs: null,
+    startedAtMs: null,
+  });
+}
+
+function remember(task: Task): string[] {
+  if (task.agentId === null) return [...task.previousAgents];
+  return [...task.previousAgents, task.agentId].slice(-PREVIOUS_AGENTS);
+}
+
+export const cancelCommand: CommandSpec<TasksState, typeof CancelBody, Task> = {
+  kind: "tasks.cancel",
+  schema: CancelBody,
+  apply(state, body, context) {
+    const task = state.get(body.id);
+    if (task === undefined) return refuse("task_not_found", `no task ${body.id}`);
+    if (TERMINAL.has(task.status))
+      return refuse("task_finished", `task ${body.id} is already ${task.status}`);
+    if (task.agentId !== null)
+      state.setBreaker(task.agentId, onProbeGone(state.breaker(task.agentId), task.id));
+    state.put({
+      ...task,
+      status: "cancelled",
+      agentId: null,
+      completedAtMs: context.timestamp,
+      error: { message: body.reason || "cancelled", retryable: false, cause: "agent" },
+      previousAgents: remember(task),
+    });
+    const touched = dispatchAfter(state, context, [body.id]);
+    return accept(state.get(body.id)!, rowsOf(state, touched));
+  },
+  entryType: () => "task_cancelled",
+  logView: (body) => ({ data: { id: body.id, reason: body.reason } }),
+};
+
+export const expireCommand: CommandSpec<TasksState, typeof ExpireBody, string[]> = {
+  kind: "tasks.expire",
+  schema: ExpireBody,
+  apply(state, body, context) {
+    const expired: string[] = [];
+    for (const { id, attempt, cause } of body.expirations) {
+      const task = state.get(id);
+      if (task === undefined || TERMINAL.has(task.status) || task.attempt !== attempt) continue;
+      if (cause === "schedule_to_start") {
+        if (task.startedAtMs !== null || task.status === "running") continue;
+        if (task.agentId !== null)
+          state.setBreaker(task.agentId, onProbeGone(state.breaker(task.agentId), id));
+        const error: TaskError = {
+          message: "not started within schedule_to_start_ms",
+          retryable: false,
+          cause,
+        };
+        state.put({
+          ...task,
+          status: "failed",
+          agentId: null,
+          error,
+          completedAtMs: context.timestamp,
+          previousAgents: remember(task),
+        });
+      } else {
+        if (!HOLDING.has(task.status)) continue;
+        if (cause === "pickup" && task.status !== "assigned") continue;
+        if (cause === "timeout" && task.status !== "running") continue;
+        const message =
+          cause === "timeout" ? "attempt ran past timeout_ms" : "the agent did not take the task in time";
+        endAttempt(state, task, { message, retryable: true, cause: "timeout" }, context.timestamp, true);
+      }
+      expired.push(id);
+    }
+    const touched = dispatchAfter(state, context, expired);
+    return accept(expired, rowsOf(state, touched));
+  },
+  entryType: () => "tasks_expired",
+  logView: (body) => ({ data: { expirations: body.expirations.length } }),
+};
+
+export const releaseCommand: CommandSpec<TasksState, typeof ReleaseBody, string[]> = {
+  kind: "tasks.release",
+  schema: ReleaseBody,
+  apply(state, body, context) {
+    const released = [...state.heldBy(body.agent_id)];
+    for (const id of released) {
+      const task = state.get(id)!;
+      const error: TaskError = {
+        message: body.reason || "its agent was lost",
+        retryable: true,
+        cause: "agent_lost",
+      };
+      endAttempt(state, task, error, context.timestamp, false);
+    }
+    state.breakers.delete(body.agent_id);
+    const touched = dispatchAfter(state, context, released);
+    return accept(released, rowsOf(state, touched));
+  },
+  entryType: () => "tasks_released",
+  logView: (body) => ({ data: { agent_id: body.agent_id, reason: body.reason } }),
+};
+
+export const configureCommand: CommandSpec<TasksState, typeof TaskSettingsSchema, null> = {
+  kind: "tasks.configure",
+  schema: TaskSettingsSchema,
+  check: (body) =>
+    new Set(body.teamWeights.map(([team]) => team)).size !== body.teamWeights.length
+      ? "a team appears twice in teamWeights"
+      : null,
+  apply(state, body, context) {
+    state.configure(canonical(body));
+    const touched = dispatchAfter(state, context, []);
+    return accept(null, rowsOf(state, touched));
+  },
+  entryType: () => "tasks_configured",
+  logView: (body) => ({ data: body }),
+};
+
+export const TASK_COMMANDS = [
+  submitCommand,
+  dispatchCommand,
+  startCommand,
+  completeCommand,
+  failCommand,
+  cancelCommand,
+  expireCommand,
+  releaseCommand,
+  configureCommand,
+] as const;

@@ -1,0 +1,44 @@
+/**
+ * The tasks module: the replicated tasks (queue, assignments, breakers, settings; the seed's
+ * distributed_tasks table), the leader's loop that releases, expires and re-dispatches, and the
+ * /tasks routes.
+ */
+
+import type { DomainModule } from "../runtime/domain-module.js";
+import { tasksController } from "./controller.js";
+import { tasksState } from "./module.js";
+import { taskRoutes } from "./routes.js";
+import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
+import type { TasksState } from "./state.js";
+
+export { tasksState } from "./module.js";
+export * from "./commands.js";
+export * from "./settings.js";
+export * from "./state.js";
+export * from "./task.js";
+
+export interface TasksOptions {
+  /** The settings this node proposes when it leads (they are replicated; the leader's win). */
+  readonly settings?: Partial<TaskSettings>;
+  /** How often the leader's loop looks for lost agents, timeouts and work to dispatch. */
+  readonly tickMs?: number;
+  /** A queue with waiting tasks is offered to the agents again at least this often. */
+  readonly redispatchMs?: number;
+}
+
+export type TasksModule = DomainModule<TasksState>;
+
+export function createTasksModule(options: TasksOptions = {}): TasksModule {
+  const settings: TaskSettings = { ...DEFAULT_TASK_SETTINGS, ...options.settings };
+  return {
+    ...tasksState,
+    routes: taskRoutes(),
+    controllers: [
+      tasksController({
+        settings,
+        tickMs: options.tickMs ?? 250,
+        redispatchMs: options.redispatchMs ?? 1_000,
+      }),
+    ],
+  };
+}

@@ -1,0 +1,605 @@
+/**
+ * The tasks API: submit, read, list and count, cancel, poll (a long-poll any node holds),
+ * complete and fail (fenced by attempt), and metrics. Writes go through any node.
+ */
+
+import { randomUUID } from "node:crypto";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance } from "fastify";
+import Type, { type Static } from "typebox";
+import { agentsState } from "../agents/module.js";
+import { breakerState } from "../faults/breaker.js";
+import { DEFAULT_BACKOFF } from "../faults/retry.js";
+import type { NodeApi } from "../runtime/domain-module.js";
+import { ApiError } from "../server/errors.js";
+import { checkCommand, readConsistently } from "../server/route-helpers.js";
+import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
+import {
+  cancelCommand,
+  completeCommand,
+  failCommand,
+  startCommand,
+  submitCommand,
+  type SubmitBody,
+} from "./commands.js";
+import { tasksState } from "./module.js";
+import type { TasksState } from "./state.js";
+import { requirementClass, StrategySchema, TASK_LIMITS, TASK_STATUSES, type Task } from "./task.js";
+import { TaskStatusSchema, TaskView, taskView } from "./views.js";
+
+const tags = ["tasks"];
+
+/** Longest a poll may wait. */
+export const MAX_POLL_WAIT_MS = 30_000;
+/** Polls one node holds at once; beyond it, polls answer 429. */
+export const MAX_WAITING_POLLS = 10_000;
+
+const Name = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$" });
+const Uuid = Type.String({ minLength: 36, maxLength: 36, pattern: "^[0-9a-f-]{36}$" });
+
+const DistributeBody = Type.Object(
+  {
+    task_type: Type.String({ minLength: 1, maxLength: 50 }),
+    priority: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 9, description: "0-9, higher first; default 5" }),
+    ),
+    data: Type.Optional(Type.Unknown()),
+    team: Type.String({ minLength: 1, maxLength: 100, description: "the team asking" }),
+    requirements: Type.Optional(
+      Type.Object(
+        {
+          skills: Type.Optional(Type.Array(Name, { maxItems: 64, uniqueItems: true })),
+          team: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "the agent's team" })),
+          labels: Type.Optional(Type.Record(Name, Type.String({ maxLength: 255 }), { maxProperties: 32 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    affinity_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    strategy: Type.Optional(StrategySchema),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+    schedule_to_start_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: TASK_LIMITS.maxAttempts })),
+    backoff: Type.Optional(
+      Type.Object(
+        {
+          initial_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+          multiplier: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
+          max_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+          jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    workflow_id: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+type DistributeBody = Static<typeof DistributeBody>;
+
+const TaskAnswer = Type.Object({ task: TaskView });
+const IdParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+const StatusQuery = Type.Object(
+  {
+    status: Type.Optional(TaskStatusSchema),
+    team: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    agent_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    task_type: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+    workflow_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    consistency: Consistency,
+  },
+  { additionalProperties: false },
+);
+
+const RunningTask = Type.Object(
+  { id: Uuid, attempt: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+const PollBody = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1, maxLength: 64 }),
+    max_tasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_POLL_WAIT_MS })),
+    running: Type.Optional(
+      Type.Array(RunningTask, {
+        maxItems: 10_000,
+        description: "attempts the agent is running: any no longer current comes back in `cancelled`",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Delivery = Type.Object({
+  id: Type.String(),
+  attempt: Type.Integer(),
+  task_type: Type.String(),
+  priority: Type.Integer(),
+  team: Type.String(),
+  data: Type.Unknown(),
+  timeout_ms: Type.Union([Type.Integer(), Type.Null()]),
+  workflow_id: Type.Union([Type.String(), Type.Null()]),
+});
+
+const PollAnswer = Type.Object({
+  tasks: Type.Array(Delivery),
+  cancelled: Type.Array(Type.Object({ id: Type.String(), attempt: Type.Integer(), reason: Type.String() })),
+});
+
+const CompleteRequest = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1, maxLength: 64 }),
+    attempt: Type.Integer({ minimum: 1 }),
+    result: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+
+const FailRequest = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1, maxLength: 64 }),
+    attempt: Type.Integer({ minimum: 1 }),
+    error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
+    retryable: Type.Optional(Type.Boolean({ description: "default true" })),
+  },
+  { additionalProperties: false },
+);
+
+const Counts = Type.Record(Type.String(), Type.Integer());
+
+const MetricsAnswer = Type.Object({
+  counts: Counts,
+  queue: Type.Object({
+    depth: Type.Integer(),
+    by_priority: Counts,
+    by_team: Counts,
+    oldest_waiting_ms: Type.Union([Type.Number(), Type.Null()]),
+    oldest_task_id: Type.Union([Type.String(), Type.Null()]),
+  }),
+  running_by_team: Counts,
+  agents: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      active: Type.Integer(),
+      capacity: Type.Union([Type.Integer(), Type.Null()]),
+      breaker: Type.Union([Type.Literal("closed"), Type.Literal("open"), Type.Literal("half_open")]),
+      consecutive_failures: Type.Integer(),
+    }),
+  ),
+});
+
+/** Registers the routes on `scope` (prefixed /api/v3). */
+export function taskRoutes() {
+  return (scope: FastifyInstance, node: NodeApi): void => {
+    const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const state = (): TasksState => node.view.state(tasksState);
+    let waitingPolls = 0;
+
+    app.post(
+      "/tasks/distribute",
+      {
+        schema: {
+          summary: "Submit a task (idempotent by idempotency_key)",
+          description:
+            "201 with the task, queued or already assigned; 200 with the same task when its team submitted the same `idempotency_key` before. A task no agent can take waits queued, with the reason in `waiting_reason`.",
+          tags,
+          body: DistributeBody,
+          response: responses({ 200: TaskAnswer, 201: TaskAnswer }, [413, 422, 429, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request, reply) => {
+        const body = toSubmit(request.body);
+        checkCommand(node, submitCommand.kind, body);
+        const committed = await node.propose(submitCommand, body);
+        const { task, created } = committed.value;
+        return reply.code(created ? 201 : 200).send({ task: view(state(), task) });
+      },
+    );
+
+    app.get(
+      "/tasks/status",
+      {
+        schema: {
+          summary: "Counts by status, and a filtered page of tasks",
+          description: "Filters combine. Pages are in submission order; pass `next_cursor` back as `cursor`.",
+          tags,
+          querystring: StatusQuery,
+          response: responses(
+            {
+              200: Type.Object({
+                counts: Counts,
+                total: Type.Integer(),
+                tasks: Type.Array(TaskView),
+                next_cursor: Type.Union([Type.String(), Type.Null()]),
+              }),
+            },
+            [...CONSENSUS_ERRORS],
+          ),
+        },
+      },
+      async (request) => {
+        const query = request.query;
+        await readConsistently(node, query.consistency);
+        const current = state();
+        const matches = (task: Task): boolean =>
+          (query.status === undefined || task.status === query.status) &&
+          (query.team === undefined || task.team === query.team) &&
+          (query.agent_id === undefined || task.agentId === query.agent_id) &&
+          (query.task_type === undefined || task.taskType === query.task_type) &&
+          (query.workflow_id === undefined || task.workflowId === query.workflow_id);
+        const limit = query.limit ?? 100;
+        const page = pageOf(current, query.status, matches, query.cursor ?? null, limit + 1);
+        const more = page.length > limit;
+        const tasks = page.slice(0, limit);
+        return {
+          counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, current.count(status)])),
+          total: current.size,
+          tasks: tasks.map((task) => view(current, task)),
+          next_cursor: more ? tasks.at(-1)!.id : null,
+        };
+      },
+    );
+
+    app.get(
+      "/tasks/metrics",
+      {
+        schema: {
+          summary:
+            "Queue depth, the oldest waiting task, running tasks by team, and each agent's load and breaker",
+          tags,
+          querystring: Type.Object({ consistency: Consistency }, { additionalProperties: false }),
+          response: responses({ 200: MetricsAnswer }, [...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        await readConsistently(node, request.query.consistency);
+        return metricsOf(node, state());
+      },
+    );
+
+    app.get(
+      "/tasks/:id",
+      {
+        schema: {
+          summary: "One task",
+          tags,
+          params: IdParams,
+          querystring: Type.Object({ consistency: Consistency }, { additionalProperties: false }),
+          response: responses({ 200: TaskAnswer }, [404, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        await readConsistently(node, request.query.consistency);
+        const current = state();
+        const task = current.get(request.params.id);
+        if (task === undefined) throw new ApiError("task_not_found", `no task ${request.params.id}`);
+        return { task: view(current, task) };
+      },
+    );
+
+    app.delete(
+      "/tasks/:id",
+      {
+        schema: {
+          summary: "Cancel a task",
+          description: "A running task's agent hears of it on its next poll (in `cancelled`).",
+          tags,
+          params: IdParams,
+          response: responses({ 200: TaskAnswer }, [404, 409, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const id = request.params.id;
+        if (!isUuid(id)) throw new ApiError("task_not_found", `no task ${id}`);
+        const committed = await node.propose(cancelCommand, { id, reason: "cancelled through the API" });
+        return { task: view(state(), committed.value) };
+      },
+    );
+
+    app.post(
+      "/tasks/poll",
+      {
+        schema: {
+          summary: "Take the tasks assigned to an agent (a long-poll)",
+          description:
+            "Answers at once with the agent's assigned tasks (each now running, with its attempt number), or waits up to `wait_ms` for one. Any node holds the poll. Attempts in `running` that are no longer current come back in `cancelled`.",
+          tags,
+          body: PollBody,
+          response: responses({ 200: PollAnswer }, [404, 429, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const body = request.body;
+        const agentId = body.agent_id;
+        if (!isUuid(agentId)) throw new ApiError("agent_not_found", `no agent ${agentId}`);
+        if (node.view.state(agentsState).get(agentId) === undefined) {
+          // A registration this node has not applied yet is not a missing agent.
+          await node.readBarrier();
+          if (node.view.state(agentsState).get(agentId) === undefined)
+            throw new ApiError("agent_not_found", `no agent ${agentId}`);
+        }
+        const maxTasks = body.max_tasks ?? 1;
+        const cancelled = staleOf(state(), agentId, body.running ?? []);
+        let offered = assignedTo(state(), agentId, maxTasks);
+        if (offered.length === 0 && cancelled.length === 0 && (body.wait_ms ?? 0) > 0) {
+          if (waitingPolls >= MAX_WAITING_POLLS)
+            throw new ApiError("overloaded", "this node holds too many polls; poll another node or later");
+          waitingPolls++;
+          try {
+            await waitFor(node, () => hasAssigned(state(), agentId), body.wait_ms ?? 0, request.raw);
+          } finally {
+            waitingPolls--;
+          }
+          offered = assignedTo(state(), agentId, maxTasks);
+        }
+        if (offered.length === 0) return { tasks: [], cancelled };
+        const committed = await node.propose(startCommand, {
+          agent_id: agentId,
+          tasks: offered.map((task) => ({ id: task.id, attempt: task.attempt })),
+        });
+        const started = new Set(committed.value);
+        return {
+          tasks: offered.filter((task) => started.has(task.id)).map(delivery),
+          cancelled,
+        };
+      },
+    );
+
+    app.post(
+      "/tasks/:id/complete",
+      {
+        schema: {
+          summary: "Report an attempt done",
+          description:
+            "Refused with 409 (stale_attempt), changing nothing, unless `attempt` is the task's current attempt and `agent_id` holds it.",
+          tags,
+          params: IdParams,
+          body: CompleteRequest,
+          response: responses({ 200: TaskAnswer }, [404, 409, 413, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const id = request.params.id;
+        if (!isUuid(id)) throw new ApiError("task_not_found", `no task ${id}`);
+        const body = {
+          id,
+          agent_id: request.body.agent_id,
+          attempt: request.body.attempt,
+          result: request.body.result ?? null,
+        };
+        if (!isUuid(body.agent_id))
+          throw new ApiError("stale_attempt", `agent ${body.agent_id} holds no attempt of task ${id}`);
+        checkCommand(node, completeCommand.kind, body);
+        const committed = await node.propose(completeCommand, body);
+        return { task: view(state(), committed.value) };
+      },
+    );
+
+    app.post(
+      "/tasks/:id/fail",
+      {
+        schema: {
+          summary: "Report an attempt failed",
+          description:
+            "A retryable failure queues the next attempt after its backoff while attempts remain, then dead-letters the task; a failure that is not retryable fails it. 409 (stale_attempt) for an attempt that is not current.",
+          tags,
+          params: IdParams,
+          body: FailRequest,
+          response: responses({ 200: TaskAnswer }, [404, 409, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const id = request.params.id;
+        if (!isUuid(id)) throw new ApiError("task_not_found", `no task ${id}`);
+        const { agent_id, attempt, error, retryable } = request.body;
+        if (!isUuid(agent_id))
+          throw new ApiError("stale_attempt", `agent ${agent_id} holds no attempt of task ${id}`);
+        const committed = await node.propose(failCommand, {
+          id,
+          agent_id,
+          attempt,
+          error,
+          retryable: retryable ?? true,
+        });
+        return { task: view(state(), committed.value) };
+      },
+    );
+  };
+}
+
+function view(state: TasksState, task: Task) {
+  return taskView(
+    task,
+    task.status === "queued" ? (state.waiting.get(requirementClass(task.requirements)) ?? null) : null,
+  );
+}
+
+function toSubmit(body: DistributeBody): SubmitBody {
+  const requirements = body.requirements ?? {};
+  return {
+    id: randomUUID(),
+    task_type: body.task_type,
+    priority: body.priority ?? 5,
+    data: body.data ?? null,
+    team: body.team,
+    requirements: {
+      skills: requirements.skills ?? [],
+      team: requirements.team ?? null,
+      labels: Object.entries(requirements.labels ?? {}),
+    },
+    affinity_key: body.affinity_key ?? null,
+    strategy: body.strategy ?? (body.affinity_key === undefined ? "least_connections" : "consistent_hash"),
+    idempotency_key: body.idempotency_key ?? null,
+    timeout_ms: body.timeout_ms ?? null,
+    schedule_to_start_ms: body.schedule_to_start_ms ?? null,
+    max_attempts: body.max_attempts ?? null,
+    backoff: {
+      initial_ms: body.backoff?.initial_ms ?? DEFAULT_BACKOFF.initialMs,
+      multiplier: body.backoff?.multiplier ?? DEFAULT_BACKOFF.multiplier,
+      max_ms: body.backoff?.max_ms ?? DEFAULT_BACKOFF.maxMs,
+      jitter: body.backoff?.jitter ?? DEFAULT_BACKOFF.jitter,
+    },
+    workflow_id: body.workflow_id ?? null,
+  };
+}
+
+function delivery(task: Task) {
+  return {
+    id: task.id,
+    attempt: task.attempt,
+    task_type: task.taskType,
+    priority: task.priority,
+    team: task.team,
+    data: task.data,
+    timeout_ms: task.timeoutMs,
+    workflow_id: task.workflowId,
+  };
+}
+
+/** The agent's tasks waiting for it to take them, oldest first. */
+function assignedTo(state: TasksState, agentId: string, max: number): Task[] {
+  const tasks: Task[] = [];
+  for (const id of state.heldBy(agentId)) {
+    const task = state.get(id);
+    if (task?.status === "assigned") tasks.push(task);
+  }
+  return tasks.sort((a, b) => a.seq - b.seq).slice(0, max);
+}
+
+function hasAssigned(state: TasksState, agentId: string): boolean {
+  for (const id of state.heldBy(agentId)) if (state.get(id)?.status === "assigned") return true;
+  return false;
+}
+
+/** The attempts an agent says it runs that are no longer its own to run. */
+function staleOf(state: TasksState, agentId: string, running: readonly { id: string; attempt: number }[]) {
+  const stale: { id: string; attempt: number; reason: string }[] = [];
+  for (const { id, attempt } of running) {
+    const task = state.get(id);
+    if (
+      task !== undefined &&
+      task.agentId === agentId &&
+      task.attempt === attempt &&
+      task.status === "running"
+    )
+      continue;
+    const reason =
+      task === undefined
+        ? "the task is no longer kept"
+        : task.status === "cancelled"
+          ? "cancelled"
+          : `attempt ${attempt} is no longer current (the task is ${task.status}, attempt ${task.attempt})`;
+    stale.push({ id, attempt, reason });
+  }
+  return stale;
+}
+
+/** Resolves when `ready()` holds after a change, after `waitMs`, or when the client goes away. */
+function waitFor(
+  node: NodeApi,
+  ready: () => boolean,
+  waitMs: number,
+  raw: NodeJS.EventEmitter,
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (ready()) return resolve();
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      unsubscribe();
+      raw.off("close", finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, waitMs);
+    const unsubscribe = node.view.onChange(() => {
+      if (ready()) finish();
+    });
+    raw.once("close", finish);
+  });
+}
+
+function pageOf(
+  state: TasksState,
+  status: string | undefined,
+  matches: (task: Task) => boolean,
+  cursor: string | null,
+  count: number,
+): Task[] {
+  const page: Task[] = [];
+  const live = status === "queued" || status === "assigned" || status === "running";
+  let skipping = cursor !== null;
+  if (live) {
+    for (const task of state.liveTasks()) {
+      if (skipping) {
+        if (task.id === cursor) skipping = false;
+        continue;
+      }
+      if (matches(task)) page.push(task);
+      if (page.length >= count) break;
+    }
+    return page;
+  }
+  for (const id of state.ids()) {
+    if (skipping) {
+      if (id === cursor) skipping = false;
+      continue;
+    }
+    const task = state.get(id)!;
+    if (matches(task)) page.push(task);
+    if (page.length >= count) break;
+  }
+  return page;
+}
+
+function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswer> {
+  const now = Date.now();
+  const oldest = state.queue.oldest();
+  const agents = node.view.state(agentsState);
+  const settings = {
+    threshold: state.settings.breakerThreshold,
+    coolDownMs: state.settings.breakerCoolDownMs,
+  };
+  const ids = new Set<string>([...state.holders(), ...state.breakers.keys()]);
+  const running = new Map<string, number>();
+  for (const task of state.liveTasks()) {
+    if (task.status === "assigned" || task.status === "running")
+      running.set(task.team, (running.get(task.team) ?? 0) + 1);
+  }
+  return {
+    counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, state.count(status)])),
+    queue: {
+      depth: state.queue.size,
+      by_priority: Object.fromEntries(
+        state.queue.depthByPriority().map((depth, priority) => [String(priority), depth]),
+      ),
+      by_team: Object.fromEntries(state.queue.depthByTeam()),
+      oldest_waiting_ms: oldest === null ? null : Math.max(0, now - oldest.enqueuedAtMs),
+      oldest_task_id: oldest?.id ?? null,
+    },
+    running_by_team: Object.fromEntries(running),
+    agents: [...ids].sort().map((id) => {
+      const breaker = state.breaker(id);
+      return {
+        id,
+        active: state.active(id),
+        capacity: agents.get(id)?.capacity ?? null,
+        breaker: breakerState(breaker, settings, now),
+        consecutive_failures: breaker.consecutiveFailures,
+      };
+    }),
+  };
+}
+
+function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}

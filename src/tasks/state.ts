@@ -1,0 +1,269 @@
+/**
+ * Tasks: every task the cluster accepted and still keeps, and what placement needs to be the
+ * same on every replica: the queue with its fairness passes, the tasks each agent holds, each
+ * agent's circuit breaker, each requirement class's strategy memory, and the settings.
+ *
+ * Rows are kept as JSON text in a Table (off the heap; snapshots read it a slice at a time, as of
+ * the moment they start), and live tasks (queued, assigned, running) also decoded, frozen, in a
+ * Map with their indexes. A million finished tasks cost their text only.
+ *
+ * Invariants (asserted where they change):
+ * - a task is in the queue iff its status is queued;
+ * - a task is in byAgent[a] iff it holds a slot (assigned or running) and its agentId is a;
+ * - teamRunning[t] is the number of tasks of team t that hold a slot.
+ */
+
+import { assert } from "../raft/assert.js";
+import { Table, type Cursor } from "../control/index.js";
+import { CLOSED, type Breaker } from "../faults/breaker.js";
+import { FairQueue } from "./queue.js";
+import { emptyMemory, type StrategyMemory } from "./placement.js";
+import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
+import { HOLDING, TERMINAL, TASK_STATUSES, type Task, type TaskStatus } from "./task.js";
+
+/** A min-heap of finished tasks by submission order: the oldest is evicted first. */
+class FinishedHeap {
+  private readonly items: [number, string][] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  push(seq: number, id: string): void {
+    const items = this.items;
+    items.push([seq, id]);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]![0] <= seq) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+  pop(): string | undefined {
+    const items = this.items;
+    const top = items[0];
+    if (top === undefined) return undefined;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < items.length && items[left]![0] < items[smallest]![0]) smallest = left;
+        if (right < items.length && items[right]![0] < items[smallest]![0]) smallest = right;
+        if (smallest === i) break;
+        [items[i], items[smallest]] = [items[smallest]!, items[i]!];
+        i = smallest;
+      }
+    }
+    return top[1];
+  }
+}
+
+export class TasksState {
+  private readonly rows = new Table<string, Task>();
+  private readonly live = new Map<string, Task>();
+  private readonly byIdempotency = new Map<string, string>();
+  private readonly byAgent = new Map<string, Set<string>>();
+  private readonly teamRunning = new Map<string, number>();
+  private readonly counts = new Map<TaskStatus, number>(TASK_STATUSES.map((s) => [s, 0]));
+  private readonly finished = new FinishedHeap();
+  /** Ids evicted since the last drain (their projected rows go too). */
+  private evicted: string[] = [];
+  readonly breakers = new Map<string, Breaker>();
+  readonly memories = new Map<string, StrategyMemory>();
+  /** Why tasks of a requirement class wait (the last dispatch that could not place one). View only. */
+  readonly waiting = new Map<string, string>();
+  queue: FairQueue;
+  settings: TaskSettings = DEFAULT_TASK_SETTINGS;
+  /** The last submission sequence handed out. */
+  seq = 0;
+  /** Bumped on every change, so watchers can tell cheaply whether anything moved. */
+  version = 0;
+
+  constructor() {
+    this.queue = this.newQueue();
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  /** A task by id: decoded from its row when it is finished. */
+  get(id: string): Task | undefined {
+    return this.live.get(id) ?? this.rows.get(id);
+  }
+
+  /** The task submitted by `team` under `key`, if it is still kept. */
+  byKey(team: string, key: string): Task | undefined {
+    const id = this.byIdempotency.get(idempotencyKeyOf(team, key));
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  /** Tasks that are not finished, in submission order of their first arrival. */
+  liveTasks(): IterableIterator<Task> {
+    return this.live.values();
+  }
+
+  /** Every kept task's id, in submission order. */
+  ids(): IterableIterator<string> {
+    return this.rows.keys();
+  }
+
+  /** The tasks `agentId` holds now. */
+  heldBy(agentId: string): ReadonlySet<string> {
+    return this.byAgent.get(agentId) ?? EMPTY;
+  }
+
+  /** How many tasks `agentId` holds. */
+  active(agentId: string): number {
+    return this.byAgent.get(agentId)?.size ?? 0;
+  }
+
+  /** Agents holding at least one task. */
+  holders(): IterableIterator<string> {
+    return this.byAgent.keys();
+  }
+
+  running(team: string): number {
+    return this.teamRunning.get(team) ?? 0;
+  }
+
+  count(status: TaskStatus): number {
+    return this.counts.get(status)!;
+  }
+
+  breaker(agentId: string): Breaker {
+    return this.breakers.get(agentId) ?? CLOSED;
+  }
+
+  setBreaker(agentId: string, breaker: Breaker): void {
+    if (breaker === CLOSED || (breaker.consecutiveFailures === 0 && breaker.openedAtMs === null))
+      this.breakers.delete(agentId);
+    else this.breakers.set(agentId, breaker);
+    this.version++;
+  }
+
+  memory(requirementClass: string): StrategyMemory {
+    let memory = this.memories.get(requirementClass);
+    if (memory === undefined) this.memories.set(requirementClass, (memory = emptyMemory()));
+    return memory;
+  }
+
+  /** Adds a new task or replaces one, keeping every index true. */
+  put(task: Task): void {
+    const frozen = Object.freeze(task);
+    const previous = this.get(task.id);
+    if (previous !== undefined) {
+      assert(!TERMINAL.has(previous.status), () => `task ${task.id} changed after it finished`);
+      this.unindex(previous);
+    }
+    this.index(frozen);
+    this.rows.set(task.id, frozen);
+    this.evict();
+    this.version++;
+  }
+
+  /** Replaces the settings; the queue is rebuilt so aging and weights take effect at once. */
+  configure(settings: TaskSettings): void {
+    const fairness = this.queue.exportFairness();
+    this.settings = settings;
+    this.queue = this.newQueue();
+    const queued = [...this.live.values()].filter((task) => task.status === "queued");
+    for (const task of queued) this.queue.add(task);
+    this.queue.importFairness(fairness);
+    this.version++;
+  }
+
+  /** Takes a restored task row (already checked) and its text. */
+  restore(task: Task, text: string): void {
+    assert(!this.rows.has(task.id), () => `task ${task.id} restored twice`);
+    const frozen = Object.freeze(task);
+    this.rows.setText(task.id, text);
+    this.index(frozen);
+    this.seq = Math.max(this.seq, task.seq);
+  }
+
+  /** The snapshot's task rows, consistent as of this call. */
+  textCursor(): Cursor<string> {
+    return this.rows.textCursor();
+  }
+
+  /** The projection's rows, consistent as of this call. */
+  cursor<T>(view: (task: Task) => T): Cursor<T> {
+    return this.rows.cursor((_id, task) => view(task));
+  }
+
+  private newQueue(): FairQueue {
+    const weights = new Map(this.settings.teamWeights.map(([team, weight]) => [team, weight] as const));
+    return new FairQueue({ agingMs: this.settings.agingMs, teamWeight: (team) => weights.get(team) ?? 1 });
+  }
+
+  private index(task: Task): void {
+    this.counts.set(task.status, this.counts.get(task.status)! + 1);
+    if (task.idempotencyKey !== null)
+      this.byIdempotency.set(idempotencyKeyOf(task.team, task.idempotencyKey), task.id);
+    if (TERMINAL.has(task.status)) {
+      this.finished.push(task.seq, task.id);
+      return;
+    }
+    this.live.set(task.id, task);
+    if (task.status === "queued") this.queue.add(task);
+    if (HOLDING.has(task.status)) {
+      assert(task.agentId !== null, () => `task ${task.id} is ${task.status} without an agent`);
+      let held = this.byAgent.get(task.agentId);
+      if (held === undefined) this.byAgent.set(task.agentId, (held = new Set()));
+      held.add(task.id);
+      this.teamRunning.set(task.team, this.running(task.team) + 1);
+    }
+  }
+
+  private unindex(task: Task): void {
+    this.counts.set(task.status, this.counts.get(task.status)! - 1);
+    if (task.idempotencyKey !== null)
+      this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
+    this.live.delete(task.id);
+    if (task.status === "queued")
+      assert(this.queue.remove(task.id) !== null, () => `task ${task.id} not queued`);
+    if (HOLDING.has(task.status)) {
+      const held = this.byAgent.get(task.agentId!);
+      assert(held?.delete(task.id) === true, () => `task ${task.id} not held by ${task.agentId}`);
+      if (held.size === 0) this.byAgent.delete(task.agentId!);
+      const running = this.running(task.team) - 1;
+      if (running === 0) this.teamRunning.delete(task.team);
+      else this.teamRunning.set(task.team, running);
+    }
+  }
+
+  /** Past the retention limit, the oldest finished tasks go (their rows and keys with them). */
+  private evict(): void {
+    while (this.finished.size > this.settings.retainedTasks) {
+      const id = this.finished.pop()!;
+      const task = this.rows.get(id);
+      assert(task !== undefined && TERMINAL.has(task.status), () => `evicting ${id}, which is not finished`);
+      this.counts.set(task.status, this.counts.get(task.status)! - 1);
+      if (task.idempotencyKey !== null)
+        this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
+      this.rows.delete(id);
+      this.evicted.push(id);
+    }
+  }
+
+  /** The ids evicted since the last call. */
+  drainEvicted(): string[] {
+    const evicted = this.evicted;
+    this.evicted = [];
+    return evicted;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function idempotencyKeyOf(team: string, key: string): string {
+  return `${team}\u0000${key}`;
+}

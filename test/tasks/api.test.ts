@@ -1,0 +1,267 @@
+// Proves the tasks API as agents and the teams that submit work use it, through every node of a
+// three-node cluster: submission (idempotent by key), a task waiting with its reason until an
+// agent can take it, long-poll delivery with attempt numbers, completions and failures fenced by
+// attempt (409 for a stale one, nothing changed), retries into the dead-letter state,
+// cancellation reaching the agent on its next poll, a failed agent's tasks moving to another
+// agent, team bulkheads answering 429, metrics, and bad input refused.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tasksState } from "../../src/tasks/index.js";
+import { ApiCluster, type Member } from "../server/cluster.js";
+import { until } from "../support/local-node.js";
+
+let cluster: ApiCluster;
+beforeAll(async () => {
+  cluster = await ApiCluster.start(
+    null,
+    ["n1", "n2", "n3"],
+    { heartbeatIntervalMs: 100, failureTimeoutMs: 1_500, healthCheckIntervalMs: 300 },
+    { settings: { teamQueueLimit: 3, breakerThreshold: 100 }, tickMs: 50, redispatchMs: 200 },
+  );
+  const leader = await cluster.leader();
+  await until(() => leader.node.view.state(tasksState).settings.teamQueueLimit === 3);
+});
+afterAll(async () => {
+  for (const stop of beating.splice(0)) stop();
+  await cluster.stop();
+});
+
+type Json = Record<string, unknown>;
+
+async function call(member: Member, method: string, path: string, body?: unknown) {
+  const response = await fetch(`http://${member.http}/api/v3${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  return { status: response.status, json: (await response.json()) as Json };
+}
+
+const beating: (() => void)[] = [];
+
+/** Registers an agent; with `beat`, keeps it beating until the suite ends. */
+async function agent(name: string, skills: string[], capacity = 2, beat = true): Promise<string> {
+  const member = await cluster.follower();
+  const answer = await call(member, "POST", "/agents/register", {
+    name,
+    endpoint: `http://10.1.0.1:${9000 + name.length}/${name}`,
+    team: "build",
+    capabilities: { skills, capacity },
+    health_check: { type: "none" },
+  });
+  expect(answer.status).toBe(201);
+  const id = (answer.json["agent"] as Json)["id"] as string;
+  if (beat) {
+    const timer = setInterval(
+      () => void call(member, "POST", `/agents/${id}/heartbeat`, {}).catch(() => {}),
+      100,
+    );
+    beating.push(() => clearInterval(timer));
+  }
+  return id;
+}
+
+let teams = 0;
+/** Submits a task; each from its own team unless it names one (the queue limit is per team). */
+async function submit(member: Member, body: Json) {
+  return call(member, "POST", "/tasks/distribute", { team: `web-${++teams}`, task_type: "build", ...body });
+}
+
+async function task(id: string): Promise<Json> {
+  const leader = await cluster.leader();
+  return (await call(leader, "GET", `/tasks/${id}`)).json["task"] as Json;
+}
+
+async function taskUntil(id: string, holds: (task: Json) => boolean): Promise<Json> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const last = await task(id);
+    if (holds(last)) return last;
+    if (Date.now() > deadline) throw new Error(`task ${id} never got there: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("tasks API", () => {
+  it("a task no agent can take waits queued with its reason; an agent that can takes it by poll", async () => {
+    const follower = await cluster.follower();
+    const submitted = await submit(follower, {
+      requirements: { skills: ["compile"] },
+      data: { repo: "web" },
+    });
+    expect(submitted.status).toBe(201);
+    const queued = submitted.json["task"] as Json;
+    expect(queued["status"]).toBe("queued");
+    expect(queued["waiting_reason"]).toMatch(/no agent has skills compile/);
+
+    const agentId = await agent("compiler", ["compile"]);
+    const assigned = await taskUntil(queued["id"] as string, (t) => t["status"] === "assigned");
+    expect(assigned["assigned_agent"]).toBe(agentId);
+    expect(assigned["attempt"]).toBe(1);
+
+    const polled = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 5 });
+    expect(polled.status).toBe(200);
+    const delivered = polled.json["tasks"] as Json[];
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ id: queued["id"], attempt: 1, data: { repo: "web" } });
+    expect((await task(queued["id"] as string))["status"]).toBe("running");
+
+    // Stale reports change nothing: the wrong attempt, the wrong agent, a task that is not there.
+    const id = queued["id"] as string;
+    const wrongAttempt = await call(follower, "POST", `/tasks/${id}/complete`, {
+      agent_id: agentId,
+      attempt: 2,
+    });
+    expect(wrongAttempt.status).toBe(409);
+    expect((wrongAttempt.json["error"] as Json)["code"]).toBe("stale_attempt");
+    const wrongAgent = await call(follower, "POST", `/tasks/${id}/complete`, {
+      agent_id: "00000000-0000-4000-8000-000000000000",
+      attempt: 1,
+    });
+    expect(wrongAgent.status).toBe(409);
+    const missing = await call(follower, "POST", `/tasks/00000000-0000-4000-8000-000000000001/complete`, {
+      agent_id: agentId,
+      attempt: 1,
+    });
+    expect(missing.status).toBe(404);
+    expect((await task(id))["status"]).toBe("running");
+
+    const done = await call(follower, "POST", `/tasks/${id}/complete`, {
+      agent_id: agentId,
+      attempt: 1,
+      result: { ok: 1 },
+    });
+    expect(done.status).toBe(200);
+    expect(done.json["task"]).toMatchObject({ status: "completed", result: { ok: 1 }, assigned_agent: null });
+    const twice = await call(follower, "POST", `/tasks/${id}/complete`, { agent_id: agentId, attempt: 1 });
+    expect(twice.status).toBe(409);
+  });
+
+  it("answers the same task for the same idempotency key", async () => {
+    const leader = await cluster.leader();
+    const body = { team: "release", idempotency_key: "deploy-42", requirements: { skills: ["nobody"] } };
+    const first = await submit(leader, body);
+    const again = await submit(await cluster.follower(), body);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect((again.json["task"] as Json)["id"]).toBe((first.json["task"] as Json)["id"]);
+  });
+
+  it("holds a poll until a task arrives", async () => {
+    const agentId = await agent("linker", ["link"], 1);
+    const follower = await cluster.follower();
+    const poll = call(follower, "POST", "/tasks/poll", { agent_id: agentId, wait_ms: 10_000 });
+    const submitted = await submit(await cluster.leader(), { requirements: { skills: ["link"] } });
+    const answer = await poll;
+    expect(answer.status).toBe(200);
+    expect((answer.json["tasks"] as Json[]).map((t) => t["id"])).toEqual([
+      (submitted.json["task"] as Json)["id"],
+    ]);
+  });
+
+  it("retries a retryable failure after its backoff, then dead-letters it", async () => {
+    const agentId = await agent("tester", ["test"], 1);
+    const leader = await cluster.leader();
+    const submitted = await submit(leader, {
+      requirements: { skills: ["test"] },
+      max_attempts: 2,
+      backoff: { initial_ms: 50, multiplier: 2, max_ms: 100, jitter: 0 },
+    });
+    const id = (submitted.json["task"] as Json)["id"] as string;
+    for (const attempt of [1, 2]) {
+      await taskUntil(id, (t) => t["status"] === "assigned" && t["attempt"] === attempt);
+      const polled = await call(leader, "POST", "/tasks/poll", { agent_id: agentId });
+      expect(polled.json["tasks"], JSON.stringify(polled.json)).toMatchObject([{ id, attempt }]);
+      const failed = await call(leader, "POST", `/tasks/${id}/fail`, {
+        agent_id: agentId,
+        attempt,
+        error: "flaky",
+      });
+      expect(failed.status).toBe(200);
+    }
+    const final = await task(id);
+    expect(final).toMatchObject({
+      status: "dead_lettered",
+      attempt: 2,
+      error: { message: "flaky", retryable: true },
+    });
+    const listed = await call(leader, "GET", "/tasks/status?status=dead_lettered");
+    expect((listed.json["tasks"] as Json[]).map((t) => t["id"])).toContain(id);
+  });
+
+  it("cancels a running task: its agent hears on the next poll, and its report is refused", async () => {
+    const agentId = await agent("packer", ["pack"], 1);
+    const leader = await cluster.leader();
+    const submitted = await submit(leader, { requirements: { skills: ["pack"] } });
+    const id = (submitted.json["task"] as Json)["id"] as string;
+    await taskUntil(id, (t) => t["status"] === "assigned");
+    await call(leader, "POST", "/tasks/poll", { agent_id: agentId });
+    const cancelled = await call(await cluster.follower(), "DELETE", `/tasks/${id}`);
+    expect(cancelled.status).toBe(200);
+    expect((cancelled.json["task"] as Json)["status"]).toBe("cancelled");
+    const polled = await call(leader, "POST", "/tasks/poll", {
+      agent_id: agentId,
+      running: [{ id, attempt: 1 }],
+    });
+    expect(polled.json["cancelled"]).toEqual([{ id, attempt: 1, reason: "cancelled" }]);
+    const late = await call(leader, "POST", `/tasks/${id}/complete`, { agent_id: agentId, attempt: 1 });
+    expect(late.status).toBe(409);
+    const again = await call(leader, "DELETE", `/tasks/${id}`);
+    expect(again.status).toBe(409);
+    expect((again.json["error"] as Json)["code"]).toBe("task_finished");
+  });
+
+  it("moves a failed agent's tasks to another agent with the next attempt; the old attempt is refused", async () => {
+    const silent = await agent("silent", ["deploy"], 4, false);
+    const leader = await cluster.leader();
+    const submitted = await submit(leader, { requirements: { skills: ["deploy"] } });
+    const id = (submitted.json["task"] as Json)["id"] as string;
+    expect((submitted.json["task"] as Json)["assigned_agent"]).toBe(silent);
+    const live = await agent("deployer", ["deploy"], 4);
+    const moved = await taskUntil(id, (t) => t["assigned_agent"] === live);
+    expect(moved["attempt"]).toBe(2);
+    expect(moved["previous_agents"]).toEqual([silent]);
+    const stale = await call(leader, "POST", `/tasks/${id}/complete`, { agent_id: silent, attempt: 1 });
+    expect(stale.status).toBe(409);
+  });
+
+  it("answers 429 when a team's queue is full, and counts it in the metrics", async () => {
+    const leader = await cluster.leader();
+    for (let i = 0; i < 3; i++)
+      expect((await submit(leader, { team: "flood", requirements: { skills: ["never"] } })).status).toBe(201);
+    const full = await submit(leader, { team: "flood", requirements: { skills: ["never"] } });
+    expect(full.status).toBe(429);
+    expect((full.json["error"] as Json)["code"]).toBe("queue_full");
+    const other = await submit(leader, { team: "calm", requirements: { skills: ["never"] } });
+    expect(other.status).toBe(201);
+    const metrics = await call(await cluster.follower(), "GET", "/tasks/metrics");
+    expect(metrics.status).toBe(200);
+    const queue = metrics.json["queue"] as Json;
+    expect((queue["by_team"] as Json)["flood"]).toBe(3);
+    expect(queue["oldest_task_id"]).toEqual(expect.any(String));
+  });
+
+  it("refuses bad input with its 4xx and changes nothing", async () => {
+    const leader = await cluster.leader();
+    const before = leader.node.view.state(tasksState).size;
+    const bad: (Json | string)[] = [
+      { task_type: "x", team: "web", priority: 10 },
+      { task_type: "x", team: "web", surprise: true },
+      { task_type: "x" },
+      { task_type: "x", team: "web", strategy: "consistent_hash" },
+      { task_type: "x", team: "web", data: "y".repeat(70_000) },
+      '{"task_type":"x","team":"web","requirements":{"labels":{"__proto__":"x"}}}',
+      '{"task_type":"x","team":"web","__proto__":{"priority":1}}',
+    ];
+    for (const body of bad) {
+      const answer = await call(leader, "POST", "/tasks/distribute", body);
+      expect(answer.status, JSON.stringify(body).slice(0, 100)).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+      expect((answer.json["error"] as Json)["code"]).toEqual(expect.any(String));
+    }
+    expect((await call(leader, "GET", "/tasks/constructor")).status).toBe(404);
+    expect((await call(leader, "DELETE", "/tasks/__proto__")).status).toBe(404);
+    expect((await call(leader, "POST", "/tasks/poll", { agent_id: "toString" })).status).toBe(404);
+    expect(leader.node.view.state(tasksState).size).toBe(before);
+  });
+});

@@ -1,0 +1,250 @@
+// Proves the tasks module's apply through the kernel, as every replica runs it: freed slots go to
+// the highest priority first and are shared fairly between teams inside a level; a half-open
+// breaker lets exactly one probe through; a snapshot written mid-run restores to a state that
+// then applies the rest of the log exactly like the original (same placements, same attempts);
+// and a snapshot with a broken meta row or task row is refused.
+
+import { describe, expect, it } from "vitest";
+import { agentsState, healthCommand, registerCommand, type Registration } from "../../src/agents/index.js";
+import {
+  ControlState,
+  ModuleRegistry,
+  SnapshotError,
+  restoreSnapshot,
+  writeSnapshot,
+} from "../../src/control/index.js";
+import {
+  completeCommand,
+  failCommand,
+  configureCommand,
+  DEFAULT_TASK_SETTINGS,
+  submitCommand,
+  tasksState,
+  type SubmitBody,
+  type Task,
+} from "../../src/tasks/index.js";
+import type { Entry } from "../../src/raft/index.js";
+import { LogBuilder } from "../support/log-builder.js";
+
+const registry = new ModuleRegistry([agentsState, tasksState]);
+
+let ids = 0;
+function uuid(): string {
+  const n = (++ids).toString(16).padStart(12, "0");
+  return `00000000-0000-4000-8000-${n}`;
+}
+
+function registration(id: string, capacity: number, skills = ["work"]): Registration {
+  return {
+    id,
+    name: `agent-${id.slice(-4)}`,
+    endpoint: `http://10.0.0.1/${id}`,
+    team: "ops",
+    skills,
+    capacity,
+    weight: null,
+    labels: [],
+    metadata: null,
+    health_check: { type: "none", url: null, success_before_passing: null, failures_before_critical: null },
+    agent_card_url: null,
+    source: "custom",
+    source_key: null,
+  };
+}
+
+function submission(team: string, priority: number, overrides: Partial<SubmitBody> = {}): SubmitBody {
+  return {
+    id: uuid(),
+    task_type: "job",
+    priority,
+    data: null,
+    team,
+    requirements: { skills: ["work"], team: null, labels: [] },
+    affinity_key: null,
+    strategy: "least_connections",
+    idempotency_key: null,
+    timeout_ms: null,
+    schedule_to_start_ms: null,
+    max_attempts: null,
+    backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 },
+    workflow_id: null,
+    ...overrides,
+  };
+}
+
+function applyAll(state: ControlState, entries: readonly Entry[]): void {
+  for (const entry of entries) state.apply(entry);
+}
+
+/** The order tasks ran in when one agent of capacity 1 works through them, completing each. */
+function runInOrder(log: LogBuilder, state: ControlState, agentId: string, count: number): string[] {
+  const order: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const tasks = state.of(tasksState);
+    const held = [...tasks.heldBy(agentId)];
+    expect(held).toHaveLength(1);
+    const task = tasks.get(held[0]!)!;
+    order.push(task.id);
+    applyAll(state, [
+      log.add(completeCommand, { id: task.id, agent_id: agentId, attempt: task.attempt, result: null }),
+    ]);
+  }
+  return order;
+}
+
+describe("tasks apply", () => {
+  it("gives a freed slot to the highest priority first, and FIFO inside a team and level", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = uuid();
+    applyAll(state, [log.add(registerCommand, registration(agent, 1))]);
+    const first = submission("a", 1);
+    const low = submission("a", 2);
+    const high = submission("a", 8);
+    const high2 = submission("a", 8);
+    applyAll(
+      state,
+      [first, low, high, high2].map((body) => log.add(submitCommand, body)),
+    );
+    // The first took the only slot at once; the rest wait by priority, then arrival.
+    expect(state.of(tasksState).get(first.id)!.status).toBe("assigned");
+    expect(runInOrder(log, state, agent, 4)).toEqual([first.id, high.id, high2.id, low.id]);
+  });
+
+  it("shares one level between teams by weight", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = uuid();
+    applyAll(state, [
+      log.add(configureCommand, { ...DEFAULT_TASK_SETTINGS, agingMs: null, teamWeights: [["heavy", 3]] }),
+      log.add(registerCommand, registration(agent, 1)),
+      log.add(submitCommand, submission("blocker", 5)),
+    ]);
+    const byId = new Map<string, string>();
+    for (let i = 0; i < 40; i++) {
+      for (const team of ["heavy", "light"]) {
+        const body = submission(team, 5);
+        byId.set(body.id, team);
+        applyAll(state, [log.add(submitCommand, body)]);
+      }
+    }
+    const order = runInOrder(log, state, agent, 41)
+      .slice(1, 41)
+      .map((id) => byId.get(id));
+    const heavy = order.filter((team) => team === "heavy").length;
+    // Weight 3 against 1: three of every four slots while both teams wait.
+    expect(heavy).toBe(30);
+  });
+
+  it("opens an agent's breaker after consecutive failures and lets one probe through after the cool-down", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = uuid();
+    const settings = { ...DEFAULT_TASK_SETTINGS, breakerThreshold: 2, breakerCoolDownMs: 1_000 };
+    applyAll(state, [
+      log.add(configureCommand, settings, 0),
+      log.add(registerCommand, registration(agent, 3), 0),
+    ]);
+    const tasks = () => state.of(tasksState);
+    const failOne = (at: number) => {
+      const id = [...tasks().heldBy(agent)][0]!;
+      const task = tasks().get(id)!;
+      applyAll(state, [
+        log.add(
+          failCommand,
+          { id, agent_id: agent, attempt: task.attempt, error: "x", retryable: false },
+          at,
+        ),
+      ]);
+    };
+    applyAll(state, [
+      log.add(submitCommand, submission("t", 5), 10),
+      log.add(submitCommand, submission("t", 5), 10),
+    ]);
+    failOne(20);
+    failOne(30);
+    // Open: a new task waits.
+    const waiting = submission("t", 5);
+    applyAll(state, [log.add(submitCommand, waiting, 40)]);
+    expect(tasks().get(waiting.id)!.status).toBe("queued");
+    // Half-open after the cool-down: one probe, not two.
+    const probe = submission("t", 5);
+    applyAll(state, [log.add(submitCommand, probe, 1_100)]);
+    expect(tasks().heldBy(agent).size).toBe(1);
+    // The probe succeeds: closed, and the rest flow.
+    const held = [...tasks().heldBy(agent)][0]!;
+    applyAll(state, [
+      log.add(completeCommand, { id: held, agent_id: agent, attempt: 1, result: null }, 1_200),
+    ]);
+    expect(tasks().heldBy(agent).size).toBe(1);
+    expect(tasks().breaker(agent).openedAtMs).toBeNull();
+  });
+
+  it("restores a mid-run snapshot that then applies the rest of the log exactly like the original", () => {
+    const log = new LogBuilder();
+    const agents = [uuid(), uuid(), uuid()];
+    for (const agent of agents) log.add(registerCommand, registration(agent, 2));
+    for (let i = 0; i < 30; i++) {
+      const strategy = (
+        ["round_robin", "weighted_round_robin", "least_connections", "consistent_hash"] as const
+      )[i % 4]!;
+      log.add(
+        submitCommand,
+        submission(`team-${i % 3}`, i % 10, {
+          strategy,
+          affinity_key: strategy === "consistent_hash" ? `k${i}` : null,
+          idempotency_key: i % 5 === 0 ? `key-${i}` : null,
+        }),
+      );
+    }
+    const cut = log.entries.length;
+    log.add(healthCommand, { changes: [{ id: agents[0]!, status: "failed", reason: "gone" }] });
+    for (let i = 0; i < 10; i++) log.add(submitCommand, submission("late", 9));
+    const original = new ControlState(registry);
+    applyAll(original, log.entries.slice(0, cut));
+    const restored = restoreSnapshot(registry, writeSnapshot(original));
+    const view = (state: ControlState): Task[] =>
+      [...state.of(tasksState).ids()].map((id) => state.of(tasksState).get(id)!);
+    expect(view(restored)).toEqual(view(original));
+    // Completions of whatever each agent holds, then the rest of the log, on both.
+    const rest = log.entries.slice(cut);
+    for (const state of [original, restored]) {
+      applyAll(state, rest);
+      for (const agent of agents.slice(1)) {
+        for (const id of [...state.of(tasksState).heldBy(agent)]) {
+          const task = state.of(tasksState).get(id)!;
+          state.apply({
+            ...new LogBuilder().add(completeCommand, {
+              id,
+              agent_id: agent,
+              attempt: task.attempt,
+              result: null,
+            }),
+            index: state.appliedIndex + 1,
+          });
+        }
+      }
+    }
+    expect(view(restored)).toEqual(view(original));
+    expect(restored.of(tasksState).queue.exportFairness()).toEqual(
+      original.of(tasksState).queue.exportFairness(),
+    );
+  });
+
+  it("refuses a snapshot whose tasks section has a broken meta row or task row", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = uuid();
+    applyAll(state, [
+      log.add(registerCommand, registration(agent, 1)),
+      log.add(submitCommand, submission("a", 5)),
+    ]);
+    const text = new TextDecoder().decode(writeSnapshot(state));
+    const brokenMeta = text.replace('"teamQueueLimit":100000', '"teamQueueLimit":-1');
+    expect(brokenMeta).not.toBe(text);
+    expect(() => restoreSnapshot(registry, new TextEncoder().encode(brokenMeta))).toThrow(SnapshotError);
+    const brokenTask = text.replace('"status":"assigned"', '"status":"teleported"');
+    expect(brokenTask).not.toBe(text);
+    expect(() => restoreSnapshot(registry, new TextEncoder().encode(brokenTask))).toThrow(SnapshotError);
+  });
+});
