@@ -140,15 +140,14 @@ export class FairQueue {
     checkTask(task);
     assert(!this.slots.has(task.id), () => `task ${task.id} is already queued`);
     assert(this.slots.size < MAX_QUEUED_TASKS, () => `the queue is full (${MAX_QUEUED_TASKS} tasks)`);
-    // A frozen copy: a caller changing its object later cannot break the lanes' order.
-    const slot: Slot = { task: Object.freeze({ ...task }), live: true };
-    let team = this.teams.get(task.team);
-    if (team === undefined) {
-      team = { lanes: Array.from({ length: PRIORITY_LEVELS }, () => new Lane()), size: 0 };
-      this.teams.set(task.team, team);
+    const slot: Slot = { task: queuedCopy(task), live: true };
+    let lanes = this.teams.get(task.team);
+    if (lanes === undefined) {
+      lanes = { lanes: Array.from({ length: PRIORITY_LEVELS }, () => new Lane()), size: 0 };
+      this.teams.set(task.team, lanes);
     }
-    team.lanes[task.priority]!.insert(slot);
-    team.size += 1;
+    lanes.lanes[task.priority]!.insert(slot);
+    lanes.size += 1;
     this.slots.set(task.id, slot);
     this.depths[task.priority]! += 1;
     this.version += 1;
@@ -559,6 +558,15 @@ class Heap<T> {
 /** Whether `level` is an integer priority level, 0..9. */
 function isLevel(level: number): boolean {
   return Number.isInteger(level) && level >= 0 && level <= MAX_PRIORITY;
+}
+
+/**
+ * A frozen copy of the five fields the order depends on: a caller changing its object later cannot
+ * break a lane's order, and a large row handed in is not held twice.
+ */
+function queuedCopy(task: QueuedTask): QueuedTask {
+  const { id, team, priority, enqueuedAtMs, seq } = task;
+  return Object.freeze({ id, team, priority, enqueuedAtMs, seq });
 }
 
 /** Asserts the shape of a task about to be queued. */

@@ -310,7 +310,7 @@ export function taskRoutes() {
         schema: {
           summary: "Take the tasks assigned to an agent (a long-poll)",
           description:
-            "Answers at once with the agent's assigned tasks (each now running, with its attempt number), or waits up to `wait_ms` for one. Any node holds the poll. Attempts in `running` that are no longer current come back in `cancelled`.",
+            "Answers at once with the agent's assigned tasks (each now running, with its attempt number), or waits up to `wait_ms` for one. Any node holds the poll. Attempts in `running` that are no longer current come back in `cancelled`; running attempts of this agent missing from `running` (a lost answer, a restarted process) are delivered again under the same attempt.",
           tags,
           body: PollBody,
           response: responses({ 200: PollAnswer }, [404, 429, ...CONSENSUS_ERRORS]),
@@ -328,6 +328,10 @@ export function taskRoutes() {
         }
         const maxTasks = body.max_tasks ?? 1;
         const cancelled = staleOf(state(), agentId, body.running ?? []);
+        // Running attempts the agent does not list were lost on the way (an answer that never
+        // arrived, a restarted process): they are delivered again, under the same attempt.
+        const lost = body.running === undefined ? [] : lostBy(state(), agentId, body.running, maxTasks);
+        if (lost.length > 0) return { tasks: lost.map(delivery), cancelled };
         let offered = assignedTo(state(), agentId, maxTasks);
         if (offered.length === 0 && cancelled.length === 0 && (body.wait_ms ?? 0) > 0) {
           if (waitingPolls >= MAX_WAITING_POLLS)
@@ -472,6 +476,22 @@ function assignedTo(state: TasksState, agentId: string, max: number): Task[] {
     if (task?.status === "assigned") tasks.push(task);
   }
   return tasks.sort((a, b) => a.seq - b.seq).slice(0, max);
+}
+
+/** Attempts `agentId` holds as running that it does not say it runs. */
+function lostBy(
+  state: TasksState,
+  agentId: string,
+  running: readonly { id: string; attempt: number }[],
+  max: number,
+): Task[] {
+  const listed = new Set(running.map(({ id, attempt }) => `${id}#${attempt}`));
+  const lost: Task[] = [];
+  for (const id of state.heldBy(agentId)) {
+    const task = state.get(id);
+    if (task?.status === "running" && !listed.has(`${id}#${task.attempt}`)) lost.push(task);
+  }
+  return lost.sort((a, b) => a.seq - b.seq).slice(0, max);
 }
 
 function hasAssigned(state: TasksState, agentId: string): boolean {

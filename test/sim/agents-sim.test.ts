@@ -1,6 +1,7 @@
-// Proves agents' health holds under faults: fixed seeds of the agents scenario (juno nodes
-// crashing and cut off, agents crashing and pausing) never mark an agent on schedule suspect or
-// failed, detect crashed agents in time, and recover everyone once the faults stop; a broken
+// Proves agents' health and tasks hold under faults: fixed seeds of the agents scenario (juno
+// nodes crashing and cut off, agents crashing and pausing while they work on tasks) never mark an
+// agent on schedule suspect or failed, detect crashed agents in time, recover everyone once the
+// faults stop, and end every accepted task completed exactly once (tasks-workload.ts); a broken
 // variant (a new leader without its grace period) is caught; a seed replays exactly.
 
 import { describe, expect, it } from "vitest";
@@ -20,20 +21,23 @@ function explain(result: AgentSimResult): string {
 describe("agents simulation: fixed seeds", () => {
   for (let from = 1; from <= SEEDS; from += CHUNK) {
     const to = Math.min(SEEDS, from + CHUNK - 1);
-    it(`seeds ${from}-${to}: no false positive, crashed agents detected, everyone recovers`, async () => {
+    it(`seeds ${from}-${to}: no false positive, crashed agents detected, everyone recovers, every task once`, async () => {
       let detections = 0;
       let transitions = 0;
+      let tasks = 0;
       for (let seed = from; seed <= to; seed++) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const result = runAgentSimulation({ seed });
         if (!result.ok) expect.fail(explain(result));
         detections += result.stats.detectionsChecked;
         transitions += result.stats.transitions;
+        tasks += result.stats.tasksCompleted;
         expect(result.stats.beatsTaken).toBeGreaterThan(0);
       }
       // The checkers had something to check.
       expect(detections).toBeGreaterThan(0);
       expect(transitions).toBeGreaterThan(0);
+      expect(tasks).toBeGreaterThan(0);
     });
   }
 });

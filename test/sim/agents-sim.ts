@@ -21,6 +21,7 @@ import { SafetyChecker, SimViolation } from "./checkers.js";
 import { EventQueue } from "./event-queue.js";
 import { SimHost } from "./host.js";
 import { CALM, SimNetwork } from "./network.js";
+import { TaskWorkload } from "./tasks-workload.js";
 
 const TICK_MS = 100;
 const HEARTBEAT_MS = 1_000;
@@ -49,6 +50,8 @@ export interface AgentSimResult {
     beatsSent: number;
     beatsTaken: number;
     transitions: number;
+    tasksAccepted: number;
+    tasksCompleted: number;
     crashedAgents: number;
     detectionsChecked: number;
     leaderChanges: number;
@@ -114,6 +117,7 @@ class AgentSimulation {
   private readonly faults: Record<string, number> = {};
   private readonly nodeIds: NodeId[];
   private readonly faultPhaseMs: number;
+  private readonly workload: TaskWorkload;
   private faultsOn = true;
   private leaderId: NodeId | null = null;
   private leaderTerm = 0;
@@ -153,8 +157,16 @@ class AgentSimulation {
         checks: null,
         ...(options.bugs === undefined ? {} : { bugs: options.bugs }),
       },
+      tasks: { settings: { pickupTimeoutMs: 5_000 } },
     };
     for (const id of this.nodeIds) this.hosts.set(id, new SimHost(id, environment, this.nodeIds, TICK_MS));
+    this.workload = new TaskWorkload({
+      seed: options.seed,
+      queue: this.queue,
+      random: new SeededRandom(r.nextU32()),
+      hosts: () => [...this.hosts.values()],
+      trace: (line) => this.trace(line),
+    });
   }
 
   run(): AgentSimResult {
@@ -164,8 +176,10 @@ class AgentSimulation {
       const agentCount = 4 + this.random.int(5);
       for (let number = 1; number <= agentCount; number++) this.startAgent(number);
       this.queue.after(3_000, () => this.scheduleFault());
+      this.workload.start();
       this.runUntil(this.faultPhaseMs);
       this.faultsOn = false;
+      this.workload.stopSubmitting();
       this.runLivenessPhase();
     } catch (error) {
       if (!(error instanceof SimViolation)) throw error;
@@ -182,6 +196,8 @@ class AgentSimulation {
         beatsSent: this.beatsSent,
         beatsTaken: this.beatsTaken,
         transitions: this.checker.transitions,
+        tasksAccepted: this.workload.acceptedCount,
+        tasksCompleted: this.workload.completed,
         crashedAgents: this.agents.filter((a) => a.phase === "crashed").length,
         detectionsChecked: this.detectionsChecked,
         leaderChanges: this.leaderChanges,
@@ -239,6 +255,9 @@ class AgentSimulation {
     // A leader emerges, grants its grace, and settles every status.
     const settleMs = 3_000 + FAILURE_TIMEOUT_MS + 4 * HEARTBEAT_MS;
     this.runUntil(this.queue.now + settleMs);
+    // Then the tasks drain: released from crashed agents, retried, completed by live ones.
+    this.runUntil(this.queue.now + 15_000);
+    this.workload.check();
     for (const agent of this.agents) {
       if (agent.id === null)
         throw new SimViolation("agent liveness", `agent ${agent.number} never managed to register`);
@@ -291,6 +310,7 @@ class AgentSimulation {
       this.byId.set(id, agent);
       this.trace(`agent ${agent.number} registered as ${id} through ${host.id}`);
       this.scheduleBeat(agent);
+      this.workload.startAgent(agent);
     });
     this.queue.after(3_000, () => {
       if (!answered) this.register(agent);

@@ -13,6 +13,9 @@ import {
 } from "../../src/agents/index.js";
 import type { BeatAnswer } from "../../src/agents/heartbeats.js";
 import { nodeModules } from "../../src/modules.js";
+import type { Command } from "../../src/control/index.js";
+import type { SubmitResult } from "../../src/runtime/requests.js";
+import { tasksState, type TasksOptions, type TasksState } from "../../src/tasks/index.js";
 import {
   AssertionError,
   type ConfigChange,
@@ -69,6 +72,7 @@ export interface HostEnvironment {
   readonly fsyncMs: () => number;
   /** The agents module's settings (the agent scenarios). */
   readonly agents?: AgentsOptions;
+  readonly tasks?: TasksOptions;
 }
 
 /** Refusals that guarantee the proposal never entered the log. */
@@ -141,6 +145,7 @@ export class SimHost {
       { self: this.id, advertise: { raft: `sim:${this.id}`, http: null } },
       [kvModule],
       this.env.agents ?? {},
+      this.env.tasks ?? {},
     );
     this.agents = agents;
     const bugs: LoopBugs = { sendBeforePersist: this.env.bugs.sendBeforePersist === true };
@@ -245,6 +250,16 @@ export class SimHost {
     const agents = this.agents;
     if (agents === null) return;
     agents.relay.take(id, { activeTasks: null, draining: null, overloaded: null }, done);
+  }
+
+  /** Proposes any command through this node; `done` hears how it ended (never, if this node crashes). */
+  submit(command: Command, done: (result: SubmitResult) => void): void {
+    this.node?.submit(command, done);
+  }
+
+  /** This node's replica of the tasks (null when it is down). */
+  tasks(): TasksState | null {
+    return this.node?.view.state(tasksState) ?? null;
   }
 
   /** The replicated status of agent `id` on this node (null when it is down or the agent unknown). */

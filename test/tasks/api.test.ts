@@ -126,6 +126,15 @@ describe("tasks API", () => {
     expect(missing.status).toBe(404);
     expect((await task(id))["status"]).toBe("running");
 
+    // An agent that lost the answer (or restarted) and does not list the attempt gets it again.
+    const lost = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, running: [] });
+    expect(lost.json["tasks"]).toMatchObject([{ id, attempt: 1 }]);
+    const listed = await call(follower, "POST", "/tasks/poll", {
+      agent_id: agentId,
+      running: [{ id, attempt: 1 }],
+    });
+    expect(listed.json).toEqual({ tasks: [], cancelled: [] });
+
     const done = await call(follower, "POST", `/tasks/${id}/complete`, {
       agent_id: agentId,
       attempt: 1,
