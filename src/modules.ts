@@ -4,6 +4,7 @@
  */
 
 import { createAgentsModule, type AgentsModule, type AgentsOptions } from "./agents/index.js";
+import { DEFAULT_HEALTH_SETTINGS } from "./agents/health/settings.js";
 import { createClusterModule, type ClusterModule, type ClusterOptions } from "./cluster/index.js";
 import { ModuleRegistry } from "./control/index.js";
 import { decisionsModule } from "./decisions/index.js";
@@ -27,7 +28,11 @@ export function nodeModules(
 ): NodeModules {
   const clusterModule = createClusterModule(cluster);
   const agentsModule = createAgentsModule(agents);
-  const tasksModule = createTasksModule(tasks);
+  const tasksModule = createTasksModule({
+    beats: agentsModule.relay,
+    leaseMs: agents.failureTimeoutMs ?? DEFAULT_HEALTH_SETTINGS.failureTimeoutMs,
+    ...tasks,
+  });
   return {
     cluster: clusterModule,
     agents: agentsModule,

@@ -28,7 +28,18 @@ export interface BeatLoad {
   readonly activeTasks: number | null;
   readonly draining: boolean | null;
   readonly overloaded: boolean | null;
+  /** The task attempts the agent runs, as [task id, attempt] (renews their leases); absent: not reported. */
+  readonly running?: readonly RunningAttempt[] | null;
 }
+
+/** A task attempt an agent says it runs. */
+export type RunningAttempt = readonly [string, number];
+
+/** Most running attempts one beat may list. */
+export const MAX_RUNNING_PER_BEAT = 1_000;
+
+/** Hears, on the leader, every beat taken that lists what its agent runs. */
+export type RunningListener = (agentId: string, running: readonly RunningAttempt[]) => void;
 
 /** How a beat was taken. */
 export type BeatAnswer =
@@ -42,8 +53,8 @@ export type BeatAnswer =
 /** The leader's side: takes a beat now (null when it is not ready to, e.g. still catching up). */
 export type BeatTaker = (id: string, load: BeatLoad) => BeatAnswer | null;
 
-/** A beat in a request: [sequence, agent id, active tasks, draining, overloaded]. */
-type WireBeat = [number, string, number | null, boolean | null, boolean | null];
+/** A beat in a request: [sequence, agent id, active tasks, draining, overloaded, running]. */
+type WireBeat = [number, string, number | null, boolean | null, boolean | null, RunningAttempt[] | null];
 /** An answer: [sequence, status or error code, lease remaining (ms) or null]. */
 type WireAnswer = [number, string, number | null];
 
@@ -56,6 +67,7 @@ interface Pending {
 export class BeatRelay {
   private context: ControllerContext | null = null;
   private taker: BeatTaker | null = null;
+  private readonly runningListeners = new Set<RunningListener>();
   private readonly pending = new Map<number, Pending>();
   private outbox: WireBeat[] = [];
   private outboxLeader: NodeId | null = null;
@@ -86,6 +98,21 @@ export class BeatRelay {
     this.taker = taker;
   }
 
+  /** On the leader: hears the running attempts of every beat taken (the tasks module's leases). */
+  onRunning(listener: RunningListener): () => void {
+    this.runningListeners.add(listener);
+    return () => this.runningListeners.delete(listener);
+  }
+
+  /** The leader takes a beat: the monitor first, then whoever follows running attempts. */
+  private takeHere(id: string, load: BeatLoad): BeatAnswer | null {
+    const answer = this.taker?.(id, load) ?? null;
+    const running = load.running;
+    if (answer?.ok === true && running !== undefined && running !== null)
+      for (const listener of this.runningListeners) listener(id, running);
+    return answer;
+  }
+
   /** Takes one beat from an agent that reached this node. */
   beat(id: string, load: BeatLoad): Promise<BeatAnswer> {
     return new Promise((resolve) => this.take(id, load, resolve));
@@ -97,7 +124,7 @@ export class BeatRelay {
     if (context === null) return done({ ok: false, code: "no_leader", leaderId: null });
     const leader = context.view.leaderId();
     if (leader === context.view.id) {
-      const answer = this.taker?.(id, load) ?? null;
+      const answer = this.takeHere(id, load);
       return done(answer ?? { ok: false, code: "no_leader", leaderId: leader });
     }
     if (leader === null) return done({ ok: false, code: "no_leader", leaderId: null });
@@ -121,7 +148,14 @@ export class BeatRelay {
       resolve({ ok: false, code: "timeout", leaderId: leader });
     }, FORWARDED_BEAT_TIMEOUT_MS);
     this.pending.set(sequence, { resolve, timer });
-    this.outbox.push([sequence, id, load.activeTasks, load.draining, load.overloaded]);
+    this.outbox.push([
+      sequence,
+      id,
+      load.activeTasks,
+      load.draining,
+      load.overloaded,
+      load.running === undefined || load.running === null ? null : [...load.running],
+    ]);
     if (this.outbox.length >= MAX_BEATS_PER_MESSAGE) this.flush();
     else this.flushSoon?.();
   }
@@ -154,8 +188,10 @@ export class BeatRelay {
     const answers: WireAnswer[] = [];
     for (const beat of beats) {
       if (!isWireBeat(beat)) continue;
-      const [sequence, id, activeTasks, draining, overloaded] = beat;
-      const answer = context.view.isLeader() ? this.taker?.(id, { activeTasks, draining, overloaded }) : null;
+      const [sequence, id, activeTasks, draining, overloaded, running] = beat;
+      const answer = context.view.isLeader()
+        ? this.takeHere(id, { activeTasks, draining, overloaded, running: running ?? null })
+        : null;
       if (answer === null || answer === undefined) answers.push([sequence, "no_leader", null]);
       else if (answer.ok) answers.push([sequence, answer.status, answer.leaseRemainingMs]);
       else answers.push([sequence, answer.code, null]);
@@ -192,13 +228,29 @@ function toAnswer(outcome: string, leaseRemainingMs: number | null, leaderId: No
 function isWireBeat(value: unknown): value is WireBeat {
   return (
     Array.isArray(value) &&
-    value.length === 5 &&
+    value.length === 6 &&
+    (value[5] === null || isRunningList(value[5])) &&
     Number.isSafeInteger(value[0]) &&
     typeof value[1] === "string" &&
     value[1].length <= 64 &&
     (value[2] === null || (Number.isSafeInteger(value[2]) && (value[2] as number) >= 0)) &&
     (value[3] === null || typeof value[3] === "boolean") &&
     (value[4] === null || typeof value[4] === "boolean")
+  );
+}
+
+function isRunningList(value: unknown): value is RunningAttempt[] {
+  return (
+    Array.isArray(value) &&
+    value.length <= MAX_RUNNING_PER_BEAT &&
+    value.every(
+      (item) =>
+        Array.isArray(item) &&
+        item.length === 2 &&
+        typeof item[0] === "string" &&
+        item[0].length <= 64 &&
+        Number.isSafeInteger(item[1]),
+    )
   );
 }
 

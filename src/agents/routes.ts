@@ -20,7 +20,7 @@ import {
   type Registration,
 } from "./commands.js";
 import type { HealthObserver } from "./health-controller.js";
-import type { BeatRelay } from "./heartbeats.js";
+import { MAX_RUNNING_PER_BEAT, type BeatRelay } from "./heartbeats.js";
 import type { AgentRouter } from "./router.js";
 import { cardSkills } from "./card-refresh.js";
 import { agentsState } from "./module.js";
@@ -132,6 +132,22 @@ const BeatBody = Type.Object(
     gauges: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Number(), { maxProperties: 32 })),
     draining: Type.Optional(Type.Boolean()),
     overloaded: Type.Optional(Type.Boolean()),
+    running: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ minLength: 1, maxLength: 64 }),
+            attempt: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: MAX_RUNNING_PER_BEAT,
+          description:
+            "the task attempts the agent runs: each beat renews their leases; a running attempt left out lapses after the failure timeout",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -408,6 +424,7 @@ export function agentRoutes(edge: AgentsEdge) {
           activeTasks: body.active_tasks ?? null,
           draining: body.draining ?? null,
           overloaded: body.overloaded ?? null,
+          running: body.running?.map(({ id: task, attempt }) => [task, attempt] as const) ?? null,
         });
         if (!answer.ok) {
           if (answer.code === "agent_not_found") throw new ApiError("agent_not_found", `no agent ${id}`);

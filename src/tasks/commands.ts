@@ -125,6 +125,7 @@ export const ExpireBody = Type.Object(
             Type.Literal("timeout"),
             Type.Literal("pickup"),
             Type.Literal("schedule_to_start"),
+            Type.Literal("lease"),
           ]),
         },
         { additionalProperties: false },
@@ -462,9 +463,13 @@ export const expireCommand: CommandSpec<TasksState, typeof ExpireBody, string[]>
       } else {
         if (!HOLDING.has(task.status)) continue;
         if (cause === "pickup" && task.status !== "assigned") continue;
-        if (cause === "timeout" && task.status !== "running") continue;
+        if ((cause === "timeout" || cause === "lease") && task.status !== "running") continue;
         const message =
-          cause === "timeout" ? "attempt ran past timeout_ms" : "the agent did not take the task in time";
+          cause === "timeout"
+            ? "attempt ran past timeout_ms"
+            : cause === "lease"
+              ? "its agent's beats stopped listing the attempt (lease lapsed)"
+              : "the agent did not take the task in time";
         endAttempt(state, task, { message, retryable: true, cause: "timeout" }, context.timestamp, true);
       }
       expired.push(id);

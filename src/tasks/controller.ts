@@ -14,6 +14,7 @@
  */
 
 import { agentsState } from "../agents/module.js";
+import type { BeatRelay, RunningAttempt } from "../agents/heartbeats.js";
 import type { TimerHandle } from "../runtime/clock.js";
 import type { Controller, ControllerContext, Running } from "../runtime/controllers.js";
 import { command, type Command } from "../control/index.js";
@@ -22,10 +23,14 @@ import type { TasksState } from "./state.js";
 import { configureCommand, dispatchCommand, expireCommand, releaseCommand } from "./commands.js";
 import { tasksState } from "./module.js";
 import { canonical, sameSettings, type TaskSettings } from "./settings.js";
-import { TASK_LIMITS } from "./task.js";
+import { TASK_LIMITS, type Task } from "./task.js";
 
 export interface TasksControllerOptions {
   readonly settings: TaskSettings;
+  /** Where beats listing running attempts arrive on the leader (null: leases are not renewed by beats). */
+  readonly beats: Pick<BeatRelay, "onRunning"> | null;
+  /** A running attempt its agent's beats stop listing lapses after this long (FAILURE_DETECTION_TIMEOUT). */
+  readonly leaseMs: number;
   /** How often the loop looks (it is cheap when nothing is due). */
   readonly tickMs: number;
   /** A queue with waiting tasks is offered again at least this often (aging, cool-downs). */
@@ -38,22 +43,70 @@ export function tasksController(options: TasksControllerOptions): Controller {
 
 type Kind = "release" | "expire" | "dispatch" | "configure";
 
+/**
+ * Leases of running attempts, in the leader's memory only: every beat that lists an attempt
+ * renews it. Only agents whose beats list what they run are held to it (an agent that never says
+ * has only its own liveness and the timeouts). A new leader counts every lease from its own start,
+ * so a leader change never lapses one.
+ */
+class Leases {
+  private readonly renewed = new Map<string, number>();
+  private readonly reporting = new Set<string>();
+
+  constructor(private readonly sinceMs: number) {}
+
+  renew(agentId: string, running: readonly RunningAttempt[], nowMs: number): void {
+    this.reporting.add(agentId);
+    for (const [id, attempt] of running) this.renewed.set(leaseKey(id, attempt), nowMs);
+  }
+
+  /** When the lease of `task`'s attempt was last renewed, or null when it is not held to one. */
+  renewedAt(task: Task): number | null {
+    if (task.agentId === null || !this.reporting.has(task.agentId)) return null;
+    const at = this.renewed.get(leaseKey(task.id, task.attempt));
+    return Math.max(at ?? 0, task.startedAtMs ?? 0, this.sinceMs);
+  }
+
+  /** Forgets leases of attempts no longer running. */
+  prune(tasks: TasksState): void {
+    for (const key of this.renewed.keys()) {
+      const [id, attempt] = key.split("#");
+      const task = tasks.get(id!);
+      if (task === undefined || task.status !== "running" || String(task.attempt) !== attempt)
+        this.renewed.delete(key);
+    }
+  }
+}
+
+function leaseKey(id: string, attempt: number): string {
+  return `${id}#${attempt}`;
+}
+
 class TasksLoop implements Running {
   private timer: TimerHandle | null = null;
   private stopped = false;
   private readonly inFlight = new Set<Kind>();
   private agentsVersion = -1;
   private lastDispatchMs = 0;
+  private lastPruneMs = 0;
+  private readonly leases: Leases;
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly context: ControllerContext,
     private readonly options: TasksControllerOptions,
   ) {
+    this.leases = new Leases(context.clock.now());
+    this.stopListening =
+      options.beats?.onRunning((agentId, running) =>
+        this.leases.renew(agentId, running, context.clock.now()),
+      ) ?? (() => undefined);
     this.schedule(0);
   }
 
   stop(): void {
     this.stopped = true;
+    this.stopListening();
     if (this.timer !== null) this.context.clock.clearTimeout(this.timer);
   }
 
@@ -84,6 +137,10 @@ class TasksLoop implements Running {
     if (!sameSettings(tasks.settings, wanted)) this.propose("configure", command(configureCommand, wanted));
     this.release(tasks, agents);
     this.expire(tasks, now);
+    if (now - this.lastPruneMs >= this.options.leaseMs) {
+      this.lastPruneMs = now;
+      this.leases.prune(tasks);
+    }
     const agentsMoved = agents.version !== this.agentsVersion;
     this.agentsVersion = agents.version;
     if (tasks.queue.size > 0 && (agentsMoved || now - this.lastDispatchMs >= this.options.redispatchMs)) {
@@ -104,8 +161,11 @@ class TasksLoop implements Running {
   }
 
   private expire(tasks: TasksState, now: number): void {
-    const expirations: { id: string; attempt: number; cause: "timeout" | "pickup" | "schedule_to_start" }[] =
-      [];
+    const expirations: {
+      id: string;
+      attempt: number;
+      cause: "timeout" | "pickup" | "schedule_to_start" | "lease";
+    }[] = [];
     const pickupMs = tasks.settings.pickupTimeoutMs;
     for (const task of tasks.liveTasks()) {
       if (expirations.length >= TASK_LIMITS.batch) break;
@@ -117,6 +177,11 @@ class TasksLoop implements Running {
       }
       if (task.status === "running" && task.timeoutMs !== null && now - task.startedAtMs! >= task.timeoutMs)
         expirations.push({ id: task.id, attempt: task.attempt, cause: "timeout" });
+      else if (
+        task.status === "running" &&
+        now - (this.leases.renewedAt(task) ?? now) >= this.options.leaseMs
+      )
+        expirations.push({ id: task.id, attempt: task.attempt, cause: "lease" });
       else if (task.status === "assigned" && now - task.assignedAtMs! >= pickupMs)
         expirations.push({ id: task.id, attempt: task.attempt, cause: "pickup" });
     }

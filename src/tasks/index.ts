@@ -4,6 +4,8 @@
  * /tasks routes.
  */
 
+import type { BeatRelay } from "../agents/heartbeats.js";
+import { DEFAULT_HEALTH_SETTINGS } from "../agents/health/settings.js";
 import type { DomainModule } from "../runtime/domain-module.js";
 import { tasksController } from "./controller.js";
 import { tasksState } from "./module.js";
@@ -24,6 +26,10 @@ export interface TasksOptions {
   readonly tickMs?: number;
   /** A queue with waiting tasks is offered to the agents again at least this often. */
   readonly redispatchMs?: number;
+  /** Where beats listing running attempts arrive on the leader (the agents module's relay). */
+  readonly beats?: Pick<BeatRelay, "onRunning"> | null;
+  /** A running attempt its agent's beats stop listing lapses after this long. */
+  readonly leaseMs?: number;
 }
 
 export type TasksModule = DomainModule<TasksState>;
@@ -38,6 +44,8 @@ export function createTasksModule(options: TasksOptions = {}): TasksModule {
         settings,
         tickMs: options.tickMs ?? 250,
         redispatchMs: options.redispatchMs ?? 1_000,
+        beats: options.beats ?? null,
+        leaseMs: options.leaseMs ?? DEFAULT_HEALTH_SETTINGS.failureTimeoutMs,
       }),
     ],
   };

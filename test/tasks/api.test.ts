@@ -39,8 +39,14 @@ async function call(member: Member, method: string, path: string, body?: unknown
 
 const beating: (() => void)[] = [];
 
-/** Registers an agent; with `beat`, keeps it beating until the suite ends. */
-async function agent(name: string, skills: string[], capacity = 2, beat = true): Promise<string> {
+/** Registers an agent; with `beat`, keeps it beating until the suite ends (listing `running()`, if given). */
+async function agent(
+  name: string,
+  skills: string[],
+  capacity = 2,
+  beat = true,
+  running?: () => { id: string; attempt: number }[],
+): Promise<string> {
   const member = await cluster.follower();
   const answer = await call(member, "POST", "/agents/register", {
     name,
@@ -52,10 +58,10 @@ async function agent(name: string, skills: string[], capacity = 2, beat = true):
   expect(answer.status).toBe(201);
   const id = (answer.json["agent"] as Json)["id"] as string;
   if (beat) {
-    const timer = setInterval(
-      () => void call(member, "POST", `/agents/${id}/heartbeat`, {}).catch(() => {}),
-      100,
-    );
+    const timer = setInterval(() => {
+      const body = running === undefined ? {} : { running: running() };
+      void call(member, "POST", `/agents/${id}/heartbeat`, body).catch(() => {});
+    }, 100);
     beating.push(() => clearInterval(timer));
   }
   return id;
@@ -232,6 +238,23 @@ describe("tasks API", () => {
     expect(moved["previous_agents"]).toEqual([silent]);
     const stale = await call(leader, "POST", `/tasks/${id}/complete`, { agent_id: silent, attempt: 1 });
     expect(stale.status).toBe(409);
+  });
+
+  it("renews leases with beats that list running attempts; an attempt left out lapses and runs again", async () => {
+    let listed: { id: string; attempt: number }[] = [];
+    const agentId = await agent("keeper", ["keep"], 2, true, () => listed);
+    const leader = await cluster.leader();
+    const kept = (await submit(leader, { requirements: { skills: ["keep"] } })).json["task"] as Json;
+    const dropped = (await submit(leader, { requirements: { skills: ["keep"] } })).json["task"] as Json;
+    await taskUntil(dropped["id"] as string, (t) => t["status"] === "assigned");
+    const polled = await call(leader, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 2 });
+    expect(polled.json["tasks"]).toHaveLength(2);
+    listed = [{ id: kept["id"] as string, attempt: 1 }];
+    // The attempt the beats leave out lapses after the failure timeout and is placed again.
+    const again = await taskUntil(dropped["id"] as string, (t) => (t["attempt"] as number) >= 2);
+    expect(again["error"]).toMatchObject({ message: expect.stringMatching(/lease lapsed/) as unknown });
+    // The listed one has been running all along, under its first attempt.
+    expect(await task(kept["id"] as string)).toMatchObject({ status: "running", attempt: 1 });
   });
 
   it("answers 429 when a team's queue is full, and counts it in the metrics", async () => {
