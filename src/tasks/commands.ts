@@ -28,6 +28,7 @@ import {
 import { onFailure, onProbeGone, onSuccess } from "../faults/breaker.js";
 import { backoffDelayMs } from "../faults/retry.js";
 import { dispatch } from "./dispatch.js";
+import { canTake, MAX_MOVES, type Move } from "./rebalance.js";
 import { canonical, TaskSettingsSchema } from "./settings.js";
 import type { TasksState } from "./state.js";
 import {
@@ -142,6 +143,19 @@ export const ReleaseBody = Type.Object(
 );
 
 export const DispatchBody = Type.Object({}, { additionalProperties: false });
+
+export const RebalanceBody = Type.Object(
+  {
+    moves: Type.Array(
+      Type.Object(
+        { id: Uuid, attempt: Type.Integer({ minimum: 1 }), from: Uuid, to: Uuid },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_MOVES },
+    ),
+  },
+  { additionalProperties: false },
+);
 
 /** What submit answers: the task as it is after the entry, and whether this entry created it. */
 export interface Submitted {
@@ -503,6 +517,40 @@ export const releaseCommand: CommandSpec<TasksState, typeof ReleaseBody, string[
   logView: (body) => ({ data: { agent_id: body.agent_id, reason: body.reason } }),
 };
 
+export const rebalanceCommand: CommandSpec<TasksState, typeof RebalanceBody, Move[]> = {
+  kind: "tasks.rebalance",
+  schema: RebalanceBody,
+  apply(state, body, context) {
+    const agents = agentsOf(context);
+    const done: Move[] = [];
+    for (const move of body.moves) {
+      const task = state.get(move.id);
+      if (task === undefined || !HOLDING.has(task.status) || task.attempt !== move.attempt) continue;
+      if (task.agentId !== move.from || agents === null) continue;
+      if (!canTake(state, agents, task, move.to, context.timestamp)) continue;
+      state.setBreaker(move.from, onProbeGone(state.breaker(move.from), task.id));
+      state.put({
+        ...task,
+        status: "assigned",
+        attempt: task.attempt + 1,
+        agentId: move.to,
+        assignedAtMs: context.timestamp,
+        startedAtMs: null,
+        previousAgents: remember(task),
+      });
+      done.push(move);
+    }
+    const touched = dispatchAfter(
+      state,
+      context,
+      done.map((move) => move.id),
+    );
+    return accept(done, rowsOf(state, touched));
+  },
+  entryType: () => "tasks_rebalanced",
+  logView: (body) => ({ data: { moves: body.moves.length } }),
+};
+
 export const configureCommand: CommandSpec<TasksState, typeof TaskSettingsSchema, null> = {
   kind: "tasks.configure",
   schema: TaskSettingsSchema,
@@ -528,5 +576,6 @@ export const TASK_COMMANDS = [
   cancelCommand,
   expireCommand,
   releaseCommand,
+  rebalanceCommand,
   configureCommand,
 ] as const;

@@ -17,12 +17,15 @@ import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
 import {
   cancelCommand,
   completeCommand,
+  dispatchCommand,
+  rebalanceCommand,
   failCommand,
   startCommand,
   submitCommand,
   type SubmitBody,
 } from "./commands.js";
 import { tasksState } from "./module.js";
+import { planRebalance } from "./rebalance.js";
 import type { TasksState } from "./state.js";
 import { requirementClass, StrategySchema, TASK_LIMITS, TASK_STATUSES, type Task } from "./task.js";
 import { TaskStatusSchema, TaskView, taskView } from "./views.js";
@@ -154,6 +157,31 @@ const FailRequest = Type.Object(
 );
 
 const Counts = Type.Record(Type.String(), Type.Integer());
+
+const RebalanceRequest = Type.Optional(
+  Type.Object(
+    {
+      strategy: Type.Optional(Type.Literal("least_connections")),
+      dry_run: Type.Optional(Type.Boolean()),
+      move_running: Type.Optional(Type.Boolean({ description: "move running tasks too (default false)" })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const RebalanceAnswer = Type.Object({
+  dry_run: Type.Boolean(),
+  placed: Type.Integer({ description: "queued tasks placed by this call" }),
+  queued: Type.Integer({ description: "tasks still queued" }),
+  moves: Type.Array(
+    Type.Object({
+      task_id: Type.String(),
+      attempt: Type.Integer({ description: "the attempt that was moved (the new one is the next)" }),
+      from: Type.String(),
+      to: Type.String(),
+    }),
+  ),
+});
 
 const MetricsAnswer = Type.Object({
   counts: Counts,
@@ -353,6 +381,51 @@ export function taskRoutes() {
         return {
           tasks: offered.filter((task) => started.has(task.id)).map(delivery),
           cancelled,
+        };
+      },
+    );
+
+    app.post(
+      "/tasks/rebalance",
+      {
+        schema: {
+          summary: "Offer the queue to the agents again and even out load",
+          description:
+            "Places what queued tasks can be placed now, then moves tasks from the most loaded agents (by share of capacity in use) to eligible agents with more room: assigned tasks not yet taken, and with `move_running` running ones too (their agents hear on their next poll). Each move is a new attempt. `dry_run` reports the moves without making them. Load is balanced by `least_connections`, the only strategy rebalance takes for now.",
+          tags,
+          body: RebalanceRequest,
+          response: responses({ 200: RebalanceAnswer }, [...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const body = request.body ?? {};
+        const dryRun = body.dry_run ?? false;
+        let placed = 0;
+        if (!dryRun) placed = (await node.propose(dispatchCommand, {})).value;
+        else await node.readBarrier();
+        const plan = planRebalance(
+          state(),
+          node.view.state(agentsState),
+          Date.now(),
+          body.move_running ?? false,
+        );
+        let moves = plan;
+        if (!dryRun && plan.length > 0) {
+          const committed = await node.propose(rebalanceCommand, {
+            moves: plan.map(({ id, attempt, from, to }) => ({ id, attempt, from, to })),
+          });
+          moves = committed.value;
+        }
+        return {
+          dry_run: dryRun,
+          placed,
+          queued: state().queue.size,
+          moves: moves.map((move) => ({
+            task_id: move.id,
+            attempt: move.attempt,
+            from: move.from,
+            to: move.to,
+          })),
         };
       },
     );

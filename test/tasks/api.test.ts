@@ -257,6 +257,31 @@ describe("tasks API", () => {
     expect(await task(kept["id"] as string)).toMatchObject({ status: "running", attempt: 1 });
   });
 
+  it("rebalances assigned work onto an agent that joined later; a dry run changes nothing", async () => {
+    const first = await agent("spreader-1", ["spread"], 4);
+    const leader = await cluster.leader();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push(
+        ((await submit(leader, { requirements: { skills: ["spread"] } })).json["task"] as Json)[
+          "id"
+        ] as string,
+      );
+    for (const id of ids) expect((await task(id))["assigned_agent"]).toBe(first);
+    const second = await agent("spreader-2", ["spread"], 4);
+    const dry = await call(await cluster.follower(), "POST", "/tasks/rebalance", { dry_run: true });
+    expect(dry.status).toBe(200);
+    expect(dry.json["moves"]).toHaveLength(2);
+    for (const id of ids) expect((await task(id))["assigned_agent"]).toBe(first);
+    const real = await call(await cluster.follower(), "POST", "/tasks/rebalance", {});
+    expect(real.json["moves"]).toHaveLength(2);
+    const after = await Promise.all(ids.map((id) => task(id)));
+    expect(after.filter((t) => t["assigned_agent"] === second).map((t) => t["attempt"])).toEqual([2, 2]);
+    expect(after.filter((t) => t["assigned_agent"] === first)).toHaveLength(2);
+    const bad = await call(leader, "POST", "/tasks/rebalance", { strategy: "round_robin" });
+    expect(bad.status).toBe(400);
+  });
+
   it("answers 429 when a team's queue is full, and counts it in the metrics", async () => {
     const leader = await cluster.leader();
     for (let i = 0; i < 3; i++)
