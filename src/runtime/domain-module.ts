@@ -6,6 +6,7 @@
  */
 
 import type { FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
 import type { Static, TSchema } from "typebox";
 import type { CommandSpec, StateModule } from "../control/index.js";
 import type { ConfigChange, NodeId } from "../raft/types.js";
@@ -39,9 +40,13 @@ export type ModuleRoutes = (app: FastifyInstance, api: NodeApi) => void | Promis
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDomainModule = DomainModule<any>;
 
+/** A module's Prometheus metrics: registers its collectors on `registry`, reading `view`. */
+export type ModuleMetrics = (registry: Registry, view: NodeView) => void;
+
 /** One domain module. */
 export interface DomainModule<S = unknown> extends StateModule<S> {
   readonly routes?: ModuleRoutes;
+  readonly metrics?: ModuleMetrics;
   /** Loops that run on the leader only. */
   readonly controllers?: readonly Controller[];
   /** Loops that run on every node. */

@@ -145,6 +145,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (options.strictResponses === true) registerStrictResponses(app);
 
   for (const module of node.view.registry.modules) {
+    module.metrics?.(metrics.registry, node.view);
     const moduleRoutes = module.routes;
     if (moduleRoutes !== undefined)
       await app.register(async (scope) => moduleRoutes(scope, node), { prefix: "/api/v3" });

@@ -8,6 +8,7 @@ import type { BeatRelay } from "../agents/heartbeats.js";
 import { DEFAULT_HEALTH_SETTINGS } from "../agents/health/settings.js";
 import type { DomainModule } from "../runtime/domain-module.js";
 import { tasksController } from "./controller.js";
+import { registerTaskMetrics } from "./metrics.js";
 import { tasksState } from "./module.js";
 import { taskRoutes } from "./routes.js";
 import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
@@ -39,6 +40,7 @@ export function createTasksModule(options: TasksOptions = {}): TasksModule {
   return {
     ...tasksState,
     routes: taskRoutes(),
+    metrics: registerTaskMetrics,
     controllers: [
       tasksController({
         settings,

@@ -193,6 +193,21 @@ const MetricsAnswer = Type.Object({
     oldest_task_id: Type.Union([Type.String(), Type.Null()]),
   }),
   running_by_team: Counts,
+  assignment_latency_ms: Type.Object({
+    p50: Type.Union([Type.Number(), Type.Null()]),
+    p99: Type.Union([Type.Number(), Type.Null()]),
+    samples: Type.Integer({ description: "recent placements the percentiles are over (at most 4,096)" }),
+  }),
+  completed_last_minute: Type.Integer(),
+  totals: Type.Object(
+    {
+      assigned: Type.Integer(),
+      completed: Type.Integer(),
+      retried: Type.Integer(),
+      dead_lettered: Type.Integer(),
+    },
+    { description: "since this node started or last restored a snapshot" },
+  ),
   agents: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -680,6 +695,18 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
       oldest_task_id: oldest?.id ?? null,
     },
     running_by_team: Object.fromEntries(running),
+    assignment_latency_ms: {
+      p50: state.stats.latencyPercentileMs(0.5),
+      p99: state.stats.latencyPercentileMs(0.99),
+      samples: Math.min(state.stats.assigned, 4_096),
+    },
+    completed_last_minute: state.stats.completedLastMinute(now),
+    totals: {
+      assigned: state.stats.assigned,
+      completed: state.stats.completed,
+      retried: state.stats.retried,
+      dead_lettered: state.stats.deadLettered,
+    },
     agents: [...ids].sort().map((id) => {
       const breaker = state.breaker(id);
       return {

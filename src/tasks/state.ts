@@ -17,6 +17,7 @@ import { assert } from "../raft/assert.js";
 import { Table, type Cursor } from "../control/index.js";
 import { CLOSED, type Breaker } from "../faults/breaker.js";
 import { FairQueue } from "./queue.js";
+import { TaskStats } from "./stats.js";
 import { emptyMemory, type StrategyMemory } from "./placement.js";
 import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
 import { HOLDING, TERMINAL, TASK_STATUSES, type Task, type TaskStatus } from "./task.js";
@@ -73,6 +74,8 @@ export class TasksState {
   private evicted: string[] = [];
   readonly breakers = new Map<string, Breaker>();
   readonly memories = new Map<string, StrategyMemory>();
+  /** Latency and throughput of recent work (view only). */
+  readonly stats = new TaskStats();
   /** Why tasks of a requirement class wait (the last dispatch that could not place one). View only. */
   readonly waiting = new Map<string, string>();
   queue: FairQueue;
@@ -159,6 +162,7 @@ export class TasksState {
   put(task: Task): void {
     const frozen = Object.freeze(task);
     const previous = this.get(task.id);
+    this.record(previous, frozen);
     if (previous !== undefined) {
       assert(!TERMINAL.has(previous.status), () => `task ${task.id} changed after it finished`);
       this.unindex(previous);
@@ -167,6 +171,16 @@ export class TasksState {
     this.rows.set(task.id, frozen);
     this.evict();
     this.version++;
+  }
+
+  /** Feeds the stats with one task's change. */
+  private record(previous: Task | undefined, task: Task): void {
+    if (task.status === "assigned" && previous?.status === "queued")
+      this.stats.onAssigned(task.assignedAtMs! - previous.enqueuedAtMs);
+    if (task.status === "completed") this.stats.onCompleted(task.completedAtMs!);
+    if (task.status === "dead_lettered") this.stats.deadLettered++;
+    if (task.status === "queued" && previous !== undefined && previous.status !== "queued")
+      this.stats.retried++;
   }
 
   /** Replaces the settings; the queue is rebuilt so aging and weights take effect at once. */

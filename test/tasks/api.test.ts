@@ -296,6 +296,12 @@ describe("tasks API", () => {
     const queue = metrics.json["queue"] as Json;
     expect((queue["by_team"] as Json)["flood"]).toBe(3);
     expect(queue["oldest_task_id"]).toEqual(expect.any(String));
+    expect((metrics.json["totals"] as Json)["assigned"]).toBeGreaterThan(0);
+    expect((metrics.json["assignment_latency_ms"] as Json)["p99"]).toEqual(expect.any(Number));
+    expect(metrics.json["completed_last_minute"]).toEqual(expect.any(Number));
+    const prometheus = await (await fetch(`http://${leader.http}/metrics`)).text();
+    expect(prometheus).toMatch(/juno_task_queue_depth\{[^}]*priority="5"[^}]*\} [1-9]/);
+    expect(prometheus).toMatch(/juno_tasks_assigned_total\{[^}]*\} [1-9]/);
   });
 
   it("refuses bad input with its 4xx and changes nothing", async () => {

@@ -1,0 +1,84 @@
+/** The tasks module's Prometheus metrics, read from this node's replica when scraped. */
+
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { NodeView } from "../runtime/view.js";
+import { tasksState } from "./module.js";
+import { TASK_STATUSES } from "./task.js";
+
+export function registerTaskMetrics(registry: Registry, view: NodeView): void {
+  const tasks = () => view.state(tasksState);
+  new Gauge({
+    name: "juno_tasks",
+    help: "Tasks kept, by status.",
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      const state = tasks();
+      for (const status of TASK_STATUSES) this.set({ status }, state.count(status));
+    },
+  });
+  new Gauge({
+    name: "juno_task_queue_depth",
+    help: "Queued tasks by base priority.",
+    labelNames: ["priority"],
+    registers: [registry],
+    collect() {
+      tasks()
+        .queue.depthByPriority()
+        .forEach((depth, priority) => this.set({ priority: String(priority) }, depth));
+    },
+  });
+  new Gauge({
+    name: "juno_task_queue_oldest_seconds",
+    help: "How long the longest-waiting queued task has waited.",
+    registers: [registry],
+    collect() {
+      const oldest = tasks().queue.oldest();
+      this.set(oldest === null ? 0 : Math.max(0, Date.now() - oldest.enqueuedAtMs) / 1000);
+    },
+  });
+  new Gauge({
+    name: "juno_task_assignment_latency_seconds",
+    help: "Submit-to-assigned latency of recent placements.",
+    labelNames: ["quantile"],
+    registers: [registry],
+    collect() {
+      const stats = tasks().stats;
+      for (const quantile of [0.5, 0.99]) {
+        const ms = stats.latencyPercentileMs(quantile);
+        if (ms !== null) this.set({ quantile: String(quantile) }, ms / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: "juno_task_breakers_open",
+    help: "Agents whose task breaker is open or half-open.",
+    registers: [registry],
+    collect() {
+      let open = 0;
+      for (const breaker of tasks().breakers.values()) if (breaker.openedAtMs !== null) open++;
+      this.set(open);
+    },
+  });
+  const counter = (name: string, help: string, read: () => number): void => {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = read();
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  };
+  counter("juno_tasks_assigned_total", "Placements applied on this node.", () => tasks().stats.assigned);
+  counter("juno_tasks_completed_total", "Completions applied on this node.", () => tasks().stats.completed);
+  counter(
+    "juno_tasks_retried_total",
+    "Attempts that ended and queued their task again.",
+    () => tasks().stats.retried,
+  );
+  counter("juno_tasks_dead_lettered_total", "Tasks out of attempts.", () => tasks().stats.deadLettered);
+}
