@@ -134,8 +134,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   // Connections busy when closing began miss the idle sweep; told to close after their answer,
   // they do not keep the shutdown waiting for the keep-alive timeout (72 s in fastify).
-  app.addHook("onSend", (_request, reply, payload, done) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (closing.signal.aborted) void reply.header("connection", "close");
+    // A read served from this node's state without a quorum's confirmation says so, and how far
+    // that state goes, so a dashboard in a partition can show it as possibly behind.
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query?.["consistency"] === "stale") {
+      void reply.header("x-juno-consistency", "stale");
+      void reply.header("x-juno-applied-index", String(node.view.appliedIndex()));
+      void reply.header("x-juno-leader", node.view.leaderId() ?? "none");
+    }
     done(null, payload);
   });
   app.addHook("preHandler", async (request, reply) => {

@@ -322,6 +322,9 @@ describe("tasks API", () => {
       expect(answer.status).toBeLessThan(500);
       expect((answer.json["error"] as Json)["code"]).toEqual(expect.any(String));
     }
+    const stale = await fetch(`http://${leader.http}/api/v3/tasks/status?consistency=stale`);
+    expect(stale.headers.get("x-juno-consistency")).toBe("stale");
+    expect(Number(stale.headers.get("x-juno-applied-index"))).toBeGreaterThan(0);
     expect((await call(leader, "GET", "/tasks/constructor")).status).toBe(404);
     expect((await call(leader, "DELETE", "/tasks/__proto__")).status).toBe(404);
     expect((await call(leader, "POST", "/tasks/poll", { agent_id: "toString" })).status).toBe(404);
