@@ -14,7 +14,7 @@
 import type { Agent, AgentsState } from "../agents/state.js";
 import { assert } from "../raft/assert.js";
 import { admits, onPlaced } from "../faults/breaker.js";
-import { place, type PlacementAgent } from "./placement.js";
+import { candidateSet, placeAmong, type CandidateSet, type PlacementAgent } from "./placement.js";
 import type { TasksState } from "./state.js";
 import { requirementClass, TASK_LIMITS, type Task } from "./task.js";
 
@@ -42,7 +42,13 @@ export function dispatch(tasks: TasksState, agents: AgentsState | null, nowMs: n
     if (task.notBeforeMs > nowMs || teamFull(task.team)) continue;
     const cls = requirementClass(task.requirements);
     if (blocked.has(cls)) continue;
-    const placement = place(task, candidates(agents, task), load, tasks.memory(cls));
+    const placement = placeAmong(
+      task,
+      candidatesOf(tasks, agents, task, cls),
+      load,
+      tasks.memory(cls),
+      task.id,
+    );
     if (!placement.ok) {
       blocked.add(cls);
       tasks.waiting.set(cls, placement.reason);
@@ -79,6 +85,18 @@ export function dispatch(tasks: TasksState, agents: AgentsState | null, nowMs: n
     tasks.put(assigned);
     return assigned;
   });
+}
+
+/** The candidate set of `task`'s class, built once per class until the registry changes. */
+function candidatesOf(tasks: TasksState, agents: AgentsState, task: Task, cls: string): CandidateSet {
+  if (tasks.candidatesVersion !== agents.version) {
+    tasks.candidates.clear();
+    tasks.candidatesVersion = agents.version;
+  }
+  let set = tasks.candidates.get(cls);
+  if (set === undefined)
+    tasks.candidates.set(cls, (set = candidateSet(task.requirements, candidates(agents, task))));
+  return set;
 }
 
 /** The agents worth asking about `task`: those with its rarest skill, or all of them. */

@@ -45,6 +45,7 @@ const MetaRow = Type.Object(
               {
                 lastId: Type.Union([Type.String({ maxLength: 36 }), Type.Null()]),
                 current: Type.Array(Type.Tuple([Type.String({ maxLength: 36 }), Type.Number()])),
+                virtualPass: Type.Number(),
               },
               { additionalProperties: false },
             ),
@@ -70,7 +71,7 @@ function metaOf(state: TasksState): MetaRow {
       breakers: [...state.breakers].map(([id, breaker]) => [id, { ...breaker }]),
       memories: [...state.memories].map(([cls, memory]) => [
         cls,
-        { lastId: memory.lastId, current: [...memory.current] },
+        { lastId: memory.lastId, current: [...memory.current], virtualPass: memory.virtualPass },
       ]),
     },
   };
@@ -98,7 +99,11 @@ function restorer(): SectionRestorer<TasksState> {
         state.seq = meta.seq;
         for (const [id, breaker] of meta.breakers) state.breakers.set(id, breaker);
         for (const [cls, memory] of meta.memories)
-          state.memories.set(cls, { lastId: memory.lastId, current: new Map(memory.current) });
+          state.memories.set(cls, {
+            lastId: memory.lastId,
+            current: new Map(memory.current),
+            virtualPass: memory.virtualPass,
+          });
         return;
       }
       if (!rowCheck.Check(row)) throw invalid(count, "not a task row");

@@ -9,7 +9,7 @@
  *
  *   least_connections     the lowest share of its capacity in use (the default)
  *   round_robin           the next agent by id after the last one chosen, wrapping around
- *   weighted_round_robin  smooth weighted round robin by weight (else capacity)
+ *   weighted_round_robin  stride scheduling by weight (else capacity): shares follow weights, interleaved
  *   consistent_hash       rendezvous hashing on the affinity key: the same agent while it stays
  *                         eligible, and only its own keys move when an agent joins or leaves
  *
@@ -45,12 +45,14 @@ export interface PlacementLoad {
 export interface StrategyMemory {
   /** round_robin: the id chosen last. */
   lastId: string | null;
-  /** weighted_round_robin: each agent's current weight. */
+  /** weighted_round_robin: each agent's pass (those ahead of the virtual pass). */
   readonly current: Map<string, number>;
+  /** weighted_round_robin: the pass of the last pick. */
+  virtualPass: number;
 }
 
 export function emptyMemory(): StrategyMemory {
-  return { lastId: null, current: new Map() };
+  return { lastId: null, current: new Map(), virtualPass: 0 };
 }
 
 /** The request placement answers. */
@@ -73,38 +75,97 @@ export function matches(agent: PlacementAgent, requirements: Requirements): bool
   return true;
 }
 
+/**
+ * The agents that could take tasks of one requirement class (matching, healthy, not draining),
+ * in id order, with what rendezvous hashing needs precomputed. Built once per class and reused
+ * until the registry changes, so a placement looks only at load and breakers.
+ */
+export interface CandidateSet {
+  readonly agents: readonly PlacementAgent[];
+  /** Each agent's id hashed, for rendezvous scores. */
+  readonly idHashes: Uint32Array;
+  /** Why there is nobody, when `agents` is empty. */
+  readonly emptyReason: string;
+  readonly requirements: Requirements;
+}
+
+/** Builds the candidate set of `requirements` among `agents` (any order). */
+export function candidateSet(requirements: Requirements, agents: Iterable<PlacementAgent>): CandidateSet {
+  const chosen: PlacementAgent[] = [];
+  let matching = 0;
+  for (const agent of agents) {
+    if (!matches(agent, requirements)) continue;
+    matching++;
+    if (agent.status === "healthy" && !agent.draining) chosen.push(agent);
+  }
+  chosen.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const idHashes = new Uint32Array(chosen.length);
+  chosen.forEach((agent, i) => (idHashes[i] = fnv(agent.id)));
+  const emptyReason =
+    matching === 0
+      ? `no agent has ${describe(requirements)}`
+      : `no healthy agent that is not draining has ${describe(requirements)}`;
+  return { agents: chosen, idHashes, emptyReason, requirements };
+}
+
 /** Places one task among `agents` (any order), updating `memory` when it chooses. */
 export function place(
   request: PlacementRequest,
   agents: Iterable<PlacementAgent>,
   load: PlacementLoad,
   memory: StrategyMemory,
+  seed = "",
 ): Placement {
-  const eligible: PlacementAgent[] = [];
-  let matching = 0;
-  let healthy = 0;
-  let admitted = 0;
-  for (const agent of agents) {
-    if (!matches(agent, request.requirements)) continue;
-    matching++;
-    if (agent.status !== "healthy" || agent.draining) continue;
-    healthy++;
-    if (!load.admits(agent.id)) continue;
-    admitted++;
-    if (load.active(agent.id) >= agent.capacity) continue;
-    eligible.push(agent);
-  }
-  if (eligible.length === 0)
-    return { ok: false, reason: whyNone(request.requirements, matching, healthy, admitted) };
-  const chosen = choose(request, eligible, load, memory);
-  return { ok: true, agentId: chosen.id };
+  return placeAmong(request, candidateSet(request.requirements, agents), load, memory, seed);
 }
 
-function whyNone(requirements: Requirements, matching: number, healthy: number, admitted: number): string {
-  if (matching === 0) return `no agent has ${describe(requirements)}`;
-  if (healthy === 0) return `no healthy agent that is not draining has ${describe(requirements)}`;
-  if (admitted === 0) return `every agent with ${describe(requirements)} has its circuit breaker open`;
-  return `every agent with ${describe(requirements)} is at capacity`;
+/** Candidates least_connections compares before it looks at everyone (power of d choices). */
+export const LEAST_CONNECTIONS_SAMPLE = 16;
+
+/**
+ * Places one task among a candidate set. `seed` (the task id) picks where least_connections
+ * samples, so the same task is placed alike everywhere.
+ */
+export function placeAmong(
+  request: PlacementRequest,
+  set: CandidateSet,
+  load: PlacementLoad,
+  memory: StrategyMemory,
+  seed: string,
+): Placement {
+  const agents = set.agents;
+  if (agents.length === 0) return { ok: false, reason: set.emptyReason };
+  const usable = (i: number): boolean => {
+    const agent = agents[i]!;
+    return load.admits(agent.id) && load.active(agent.id) < agent.capacity;
+  };
+  let chosen: number;
+  switch (request.strategy) {
+    case "least_connections":
+      chosen = leastConnections(set, load, usable, fnv(seed));
+      break;
+    case "round_robin":
+      chosen = roundRobin(set, usable, memory);
+      break;
+    case "weighted_round_robin":
+      chosen = weightedRoundRobin(set, usable, memory);
+      break;
+    case "consistent_hash":
+      chosen =
+        request.affinityKey === null
+          ? leastConnections(set, load, usable, fnv(seed))
+          : rendezvous(set, usable, fnv(request.affinityKey));
+      break;
+  }
+  if (chosen < 0) return { ok: false, reason: whyFull(set, load) };
+  return { ok: true, agentId: agents[chosen]!.id };
+}
+
+function whyFull(set: CandidateSet, load: PlacementLoad): string {
+  const admitted = set.agents.some((agent) => load.admits(agent.id));
+  return admitted
+    ? `every agent with ${describe(set.requirements)} is at capacity`
+    : `every agent with ${describe(set.requirements)} has its circuit breaker open`;
 }
 
 function describe(requirements: Requirements): string {
@@ -115,52 +176,61 @@ function describe(requirements: Requirements): string {
   return parts.join(", ");
 }
 
-function choose(
-  request: PlacementRequest,
-  eligible: readonly PlacementAgent[],
+/**
+ * The lowest share of capacity in use (ties to the smallest id). Past LEAST_CONNECTIONS_SAMPLE
+ * candidates it first compares a window of that many, starting where the seed points, as
+ * Envoy's least-request balancer compares a few rather than all; only when none of them has room
+ * does it look at everyone, so a free slot anywhere is always found.
+ */
+function leastConnections(
+  set: CandidateSet,
   load: PlacementLoad,
-  memory: StrategyMemory,
-): PlacementAgent {
-  switch (request.strategy) {
-    case "least_connections":
-      return leastConnections(eligible, load);
-    case "round_robin":
-      return roundRobin(eligible, memory);
-    case "weighted_round_robin":
-      return weightedRoundRobin(eligible, memory);
-    case "consistent_hash":
-      return request.affinityKey === null
-        ? leastConnections(eligible, load)
-        : rendezvous(eligible, request.affinityKey);
-  }
-}
-
-function leastConnections(eligible: readonly PlacementAgent[], load: PlacementLoad): PlacementAgent {
-  let best = eligible[0]!;
-  let bestShare = load.active(best.id) / best.capacity;
-  for (let i = 1; i < eligible.length; i++) {
-    const agent = eligible[i]!;
-    const share = load.active(agent.id) / agent.capacity;
-    if (share < bestShare || (share === bestShare && agent.id < best.id)) {
-      best = agent;
-      bestShare = share;
+  usable: (i: number) => boolean,
+  seed: number,
+): number {
+  const n = set.agents.length;
+  const best = (from: number, count: number): number => {
+    let bestIndex = -1;
+    let bestShare = Infinity;
+    for (let k = 0; k < count; k++) {
+      const i = (from + k) % n;
+      if (!usable(i)) continue;
+      const agent = set.agents[i]!;
+      const share = load.active(agent.id) / agent.capacity;
+      if (share < bestShare || (share === bestShare && agent.id < set.agents[bestIndex]!.id)) {
+        bestIndex = i;
+        bestShare = share;
+      }
     }
-  }
-  return best;
+    return bestIndex;
+  };
+  if (n <= LEAST_CONNECTIONS_SAMPLE) return best(0, n);
+  const sampled = best(seed % n, LEAST_CONNECTIONS_SAMPLE);
+  return sampled >= 0 ? sampled : best(0, n);
 }
 
-function roundRobin(eligible: readonly PlacementAgent[], memory: StrategyMemory): PlacementAgent {
-  // The smallest id after the last one chosen; past the largest, the smallest of all.
-  let next: PlacementAgent | null = null;
-  let smallest = eligible[0]!;
-  for (const agent of eligible) {
-    if (agent.id < smallest.id) smallest = agent;
-    if (memory.lastId !== null && agent.id > memory.lastId && (next === null || agent.id < next.id))
-      next = agent;
+function roundRobin(set: CandidateSet, usable: (i: number) => boolean, memory: StrategyMemory): number {
+  // The first usable agent after the last one chosen, by id, wrapping around.
+  const agents = set.agents;
+  const n = agents.length;
+  let start = 0;
+  if (memory.lastId !== null) {
+    let low = 0;
+    let high = n;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (agents[mid]!.id <= memory.lastId) low = mid + 1;
+      else high = mid;
+    }
+    start = low % n;
   }
-  const chosen = next ?? smallest;
-  memory.lastId = chosen.id;
-  return chosen;
+  for (let k = 0; k < n; k++) {
+    const i = (start + k) % n;
+    if (!usable(i)) continue;
+    memory.lastId = agents[i]!.id;
+    return i;
+  }
+  return -1;
 }
 
 /** The weight an agent is balanced by: its weight when it has one, else its capacity. */
@@ -168,49 +238,84 @@ export function weightOf(agent: PlacementAgent): number {
   return Math.max(0, agent.weight ?? agent.capacity);
 }
 
-function weightedRoundRobin(eligible: readonly PlacementAgent[], memory: StrategyMemory): PlacementAgent {
-  // nginx's smooth weighted round robin: every candidate gains its weight, the highest current
-  // weight wins and gives back the total. Ties go to the smallest id.
-  let total = 0;
-  let best: PlacementAgent | null = null;
-  let bestCurrent = -Infinity;
-  const present = new Set<string>();
-  for (const agent of eligible) {
-    present.add(agent.id);
-    const weight = weightOf(agent);
-    total += weight;
-    const current = (memory.current.get(agent.id) ?? 0) + weight;
-    memory.current.set(agent.id, current);
-    if (current > bestCurrent || (current === bestCurrent && best !== null && agent.id < best.id)) {
-      best = agent;
-      bestCurrent = current;
+function weightedRoundRobin(
+  set: CandidateSet,
+  usable: (i: number) => boolean,
+  memory: StrategyMemory,
+): number {
+  // Stride scheduling: each agent has a pass, the lowest usable pass goes (ties to the smallest
+  // id, the id order), and its pass grows by 1 / weight; so shares follow the weights and picks
+  // interleave. An agent without a pass (new, or back) starts at the virtual pass, the pass of
+  // the last pick, so it gets no burst. Usability is asked only of agents that would win.
+  const passes = passesOf(set, memory);
+  let bestIndex = -1;
+  let bestPass = Infinity;
+  for (let i = 0; i < set.agents.length; i++) {
+    const pass = Math.max(passes[i]!, memory.virtualPass);
+    if (pass < bestPass && usable(i)) {
+      bestIndex = i;
+      bestPass = pass;
     }
   }
-  // Agents no longer eligible start from zero when they return.
-  for (const id of [...memory.current.keys()]) if (!present.has(id)) memory.current.delete(id);
-  memory.current.set(best!.id, bestCurrent - total);
-  return best!;
+  if (bestIndex < 0) return -1;
+  const agent = set.agents[bestIndex]!;
+  const next = bestPass + 1 / Math.max(weightOf(agent), 1e-6);
+  memory.virtualPass = bestPass;
+  memory.current.set(agent.id, next);
+  passes[bestIndex] = next;
+  if (memory.current.size > 2 * set.agents.length + 64) forgetBehind(memory);
+  return bestIndex;
 }
 
-function rendezvous(eligible: readonly PlacementAgent[], key: string): PlacementAgent {
-  let best = eligible[0]!;
-  let bestScore = score(best.id, key);
-  for (let i = 1; i < eligible.length; i++) {
-    const agent = eligible[i]!;
-    const value = score(agent.id, key);
-    if (value > bestScore || (value === bestScore && agent.id < best.id)) {
-      best = agent;
+/**
+ * The passes of a candidate set's agents, in its order: a copy of the memory's, kept beside the
+ * set (a set is made per class, as its memory is) and updated with it, so a pick reads an array
+ * instead of a map per agent.
+ */
+const PASSES = new WeakMap<
+  CandidateSet,
+  { readonly memory: StrategyMemory; readonly passes: Float64Array }
+>();
+
+function passesOf(set: CandidateSet, memory: StrategyMemory): Float64Array {
+  const known = PASSES.get(set);
+  if (known !== undefined && known.memory === memory) return known.passes;
+  const passes = new Float64Array(set.agents.length);
+  set.agents.forEach((agent, i) => (passes[i] = memory.current.get(agent.id) ?? 0));
+  PASSES.set(set, { memory, passes });
+  return passes;
+}
+
+/** Drops passes at or behind the virtual pass: they count as it anyway. */
+function forgetBehind(memory: StrategyMemory): void {
+  for (const [id, pass] of memory.current) if (pass <= memory.virtualPass) memory.current.delete(id);
+}
+
+function rendezvous(set: CandidateSet, usable: (i: number) => boolean, keyHash: number): number {
+  // The highest score among usable agents; usability is asked only of agents that would win.
+  let bestIndex = -1;
+  let bestScore = -1;
+  const salted = Math.imul(keyHash, 0x9e3779b1);
+  for (let i = 0; i < set.agents.length; i++) {
+    const value = mix(set.idHashes[i]! ^ salted);
+    if (value > bestScore && usable(i)) {
+      bestIndex = i;
       bestScore = value;
     }
   }
-  return best;
+  return bestIndex;
 }
 
-/** Rendezvous score of `key` on agent `id` (FNV-1a over both, then a 32-bit finaliser). */
-export function score(id: string, key: string): number {
+/** FNV-1a of a string. */
+function fnv(text: string): number {
   let hash = 0x811c9dc5;
-  const text = `${id}\u0000${key}`;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** A 32-bit finaliser (murmur3's): spreads every input bit over the output. */
+function mix(value: number): number {
+  let hash = value;
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;

@@ -18,7 +18,7 @@ import { Table, type Cursor } from "../control/index.js";
 import { CLOSED, type Breaker } from "../faults/breaker.js";
 import { FairQueue } from "./queue.js";
 import { TaskStats } from "./stats.js";
-import { emptyMemory, type StrategyMemory } from "./placement.js";
+import { emptyMemory, type CandidateSet, type StrategyMemory } from "./placement.js";
 import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
 import { HOLDING, TERMINAL, TASK_STATUSES, type Task, type TaskStatus } from "./task.js";
 
@@ -74,6 +74,13 @@ export class TasksState {
   private evicted: string[] = [];
   readonly breakers = new Map<string, Breaker>();
   readonly memories = new Map<string, StrategyMemory>();
+  /**
+   * Each requirement class's candidate agents, derived from the registry as of `candidatesVersion`
+   * (the agents state's version): a cache, the same on every replica because it is a function of
+   * replicated state alone.
+   */
+  readonly candidates = new Map<string, CandidateSet>();
+  candidatesVersion = -1;
   /** Latency and throughput of recent work (view only). */
   readonly stats = new TaskStats();
   /** Why tasks of a requirement class wait (the last dispatch that could not place one). View only. */
