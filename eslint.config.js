@@ -60,4 +60,6 @@ export default tseslint.config(
   // Configuration parsing is pure too: it is handed argv and the environment, so tests need no process.
   { files: ["src/config/**/*.ts"], rules: pureCoreRestrictions },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  // The examples are plain JavaScript run against the built package, outside the TypeScript project.
+  { files: ["examples/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

@@ -20,7 +20,8 @@
  * through a survivor), and each juno node's resident memory. Speed is measured here, never
  * asserted in tests.
  *
- * Options: --load leader|spread|both (default both), --million (write a million entries before
+ * Options: --load leader|spread|both (default both), --concurrency (a subset such as 1 or 1,64;
+ * default all four), --million (write a million entries before
  * measuring memory). BENCH_MEASURE_MS sets the length of one measured point (default 4000); each
  * of the three concurrency-1 rounds measures half of it.
  */
@@ -35,7 +36,7 @@ import { GiveUp, ProcessCluster, eventually } from "../test/integration/harness.
 
 type Load = "leader" | "spread";
 
-const CONCURRENCY = [1, 16, 64, 256];
+const ALL_CONCURRENCY = [1, 16, 64, 256];
 const WARMUP_MS = 1_000;
 const MEASURE_MS = Number(process.env["BENCH_MEASURE_MS"] ?? 4_000);
 /** Concurrency 1: this many alternating juno/etcd rounds, each measuring this long; medians reported. */
@@ -45,14 +46,18 @@ const VALUE = "v".repeat(64);
 const INSTALL_ETCD = "scripts/install-etcd.sh";
 
 /** Reads the command line; anything unknown is an error rather than silently ignored. */
-function parseArgs(argv: readonly string[]): { loads: Load[]; million: boolean } {
+function parseArgs(argv: readonly string[]): { loads: Load[]; million: boolean; concurrency: number[] } {
   let load = "both";
   let million = false;
+  let concurrency = ALL_CONCURRENCY;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--million") million = true;
     else if (arg === "--load") load = argv[++i] ?? "";
     else if (arg.startsWith("--load=")) load = arg.slice("--load=".length);
+    else if (arg === "--concurrency") concurrency = parseConcurrency(argv[++i] ?? "");
+    else if (arg.startsWith("--concurrency="))
+      concurrency = parseConcurrency(arg.slice("--concurrency=".length));
     else fail(`unknown argument ${arg}`);
   }
   const loads: Record<string, Load[]> = {
@@ -62,16 +67,26 @@ function parseArgs(argv: readonly string[]): { loads: Load[]; million: boolean }
   };
   if (!Object.hasOwn(loads, load)) fail(`--load must be leader, spread or both, not "${load}"`);
   if (!Number.isFinite(MEASURE_MS) || MEASURE_MS <= 0) fail("BENCH_MEASURE_MS must be a positive number");
-  return { loads: loads[load]!, million };
+  return { loads: loads[load]!, million, concurrency };
+}
+
+/** A comma-separated subset of the measured concurrencies, e.g. "1" or "1,64". */
+function parseConcurrency(text: string): number[] {
+  const chosen = text.split(",").map(Number);
+  for (const value of chosen)
+    if (!ALL_CONCURRENCY.includes(value)) fail(`--concurrency takes some of ${ALL_CONCURRENCY.join(",")}`);
+  return ALL_CONCURRENCY.filter((value) => chosen.includes(value));
 }
 
 function fail(message: string): never {
   console.error(`cluster-bench: ${message}`);
-  console.error("usage: npm run bench:cluster -- [--load leader|spread|both] [--million]");
+  console.error(
+    "usage: npm run bench:cluster -- [--load leader|spread|both] [--concurrency 1,16,64,256] [--million]",
+  );
   process.exit(2);
 }
 
-const { loads: LOADS, million: MILLION } = parseArgs(process.argv.slice(2));
+const { loads: LOADS, million: MILLION, concurrency: CONCURRENCY } = parseArgs(process.argv.slice(2));
 
 /** One keep-alive connection pool per target, sized for the highest concurrency. */
 const pools = new Map<string, Pool>();

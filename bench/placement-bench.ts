@@ -63,9 +63,12 @@ function percentile(sorted: readonly number[], p: number): number {
 const registry = new ModuleRegistry([agentsState, tasksState]);
 const state = new ControlState(registry);
 const log = new LogBuilder();
-const apply = (entry: ReturnType<LogBuilder["add"]>) => state.apply({ ...entry, index: state.appliedIndex + 1 });
+const apply = (entry: ReturnType<LogBuilder["add"]>) =>
+  state.apply({ ...entry, index: state.appliedIndex + 1 });
 for (let i = 0; i < AGENTS; i++) apply(log.add(registerCommand, registration(i)));
-console.log(`placement benchmark: ${AGENTS} agents, ${TASKS} submissions per strategy, through apply (Node ${process.version})`);
+console.log(
+  `placement benchmark: ${AGENTS} agents, ${TASKS} submissions per strategy, through apply (Node ${process.version})`,
+);
 console.log(" strategy                 p50 ms   p99 ms   max ms   per s");
 for (const strategy of STRATEGIES) {
   const times: number[] = [];
@@ -79,11 +82,22 @@ for (const strategy of STRATEGIES) {
     // Finish it at once so the agents keep free slots.
     const task = state.of(tasksState).get(body.id)!;
     if (task.agentId !== null)
-      apply(log.add(completeCommand, { id: task.id, agent_id: task.agentId, attempt: task.attempt, result: null }));
+      apply(
+        log.add(completeCommand, {
+          id: task.id,
+          agent_id: task.agentId,
+          attempt: task.attempt,
+          result: null,
+        }),
+      );
   }
   const elapsed = (performance.now() - started) / 1000;
   times.sort((a, b) => a - b);
   console.log(
-    ` ${strategy.padEnd(22)} ${percentile(times, 0.5).toFixed(3).padStart(8)} ${percentile(times, 0.99).toFixed(3).padStart(8)} ${times.at(-1)!.toFixed(2).padStart(8)} ${Math.round(TASKS / elapsed).toString().padStart(7)}`,
+    ` ${strategy.padEnd(22)} ${percentile(times, 0.5).toFixed(3).padStart(8)} ${percentile(times, 0.99).toFixed(3).padStart(8)} ${times.at(-1)!.toFixed(2).padStart(8)} ${Math.round(
+      TASKS / elapsed,
+    )
+      .toString()
+      .padStart(7)}`,
   );
 }

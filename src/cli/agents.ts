@@ -158,7 +158,7 @@ function cell(text: string): string {
  * Text from the registry with control characters replaced: agents name themselves, and a name
  * carrying terminal escapes must not rewrite the operator's screen.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }

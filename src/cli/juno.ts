@@ -6,6 +6,7 @@ import { devCommand } from "./dev.js";
 import { startCommand } from "./start.js";
 import { statusCommand } from "./status.js";
 import { agentsCommand } from "./agents.js";
+import { tasksCommand } from "./tasks.js";
 
 const usage = `usage: juno <command> [options]
 
@@ -14,6 +15,8 @@ commands:
   dev       run a local cluster, 3 nodes unless --nodes says otherwise; Ctrl-C stops it
   status    show who leads, the term and replication, from any node
   agents    list, show or deregister agents (ls | show <id> | rm <id>), from any node
+  tasks     submit, list, show or cancel tasks, and the queue's metrics
+            (submit [--wait] | ls | show <id> | cancel <id> | metrics), from any node
   demo      run three Raft nodes in one process: election, replication, failover
 
 juno <command> --help lists the command's flags and variables.
@@ -45,6 +48,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return statusCommand(rest);
     case "agents":
       return agentsCommand(rest);
+    case "tasks":
+      return tasksCommand(rest);
     case "demo":
       return runDemo();
     case undefined:

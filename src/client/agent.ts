@@ -5,6 +5,12 @@
  * failures and leader changes through the client's failover. A beat that hears 404
  * agent_not_found (the agent was removed, or its registration lost) registers again. `stop()`
  * ends the loop and deregisters within a bounded time.
+ *
+ * With a handler registered (`handle(taskType, handler)`), the agent also takes tasks: the
+ * worker (worker.ts) polls for them and runs them, and each beat reports how many run. Then
+ * `stop()` drains first: it marks the agent draining (so no new task is placed on it), stops
+ * polling, lets the running handlers finish and report within `drainTimeoutMs` while the beats
+ * go on renewing their leases, and only then deregisters.
  */
 
 import { JunoClient, isAgentNotFound } from "./client.js";
@@ -12,6 +18,7 @@ import { JunoApiError, NO_STATUS } from "./errors.js";
 import { TypedEvents, type Listener } from "./events.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { SYSTEM_TIMERS, deadline, type Timers } from "./timers.js";
+import { Worker, type TaskEvent, type TaskHandler, type WorkerOptions } from "./worker.js";
 import type {
   AgentStatus,
   AgentView,
@@ -36,8 +43,8 @@ export interface LoadReport {
   readonly gauges?: Readonly<Record<string, number>>;
 }
 
-/** How an Agent is set up. */
-export interface AgentOptions {
+/** How an Agent is set up; the worker's options (polling, draining) apply once a handler is registered. */
+export interface AgentOptions extends WorkerOptions {
   /** The client to talk through; or give `urls` (and `token`) and the agent makes one. */
   readonly client?: JunoClient;
   readonly urls?: readonly string[];
@@ -54,7 +61,10 @@ export interface AgentOptions {
   readonly metadata?: Readonly<Record<string, unknown>>;
   readonly healthCheck?: HealthCheckOptions;
   readonly agentCardUrl?: string;
-  /** Called before each beat; a throw or a slow answer is reported and the beat goes without it. */
+  /**
+   * Called before each beat; a throw or a slow answer is reported and the beat goes without it.
+   * Without it, or when it gives no activeTasks, a beat reports the tasks the handlers run.
+   */
   readonly load?: () => LoadReport | Promise<LoadReport>;
   /** Timers for the beats, the register backoff and the stop deadline (and the client it makes). */
   readonly timers?: Timers;
@@ -69,7 +79,7 @@ export interface AgentOptions {
 }
 
 /** What the agent was doing when an error came. */
-export type AgentActivity = "register" | "heartbeat" | "load" | "deregister" | "listener";
+export type AgentActivity = "register" | "heartbeat" | "load" | "deregister" | "listener" | "poll" | "report";
 
 /** The events an Agent emits, with their payloads. */
 export interface AgentEvents {
@@ -86,6 +96,14 @@ export interface AgentEvents {
   status: { readonly id: string; readonly previous: AgentStatus | null; readonly status: AgentStatus };
   /** Something failed; the agent carries on unless `start()` was refused for good. */
   error: { readonly error: unknown; readonly during: AgentActivity };
+  /** A task's attempt started here, or ended (see TaskOutcome). */
+  task: TaskEvent;
+}
+
+/** What stopOnSignals listens with: Node's process, seen without Node's types. */
+interface SignalSource {
+  on(signal: string, listener: () => void): unknown;
+  off(signal: string, listener: () => void): unknown;
 }
 
 /** Where the agent is in its life. */
@@ -125,6 +143,9 @@ export class Agent {
   private readonly registerRetry: RetryPolicy;
   private readonly stopTimeoutMs: number;
   private readonly events: TypedEvents<AgentEvents>;
+  private readonly worker: Worker;
+  /** Waiters for a registration: resolved with its id, or with null when there will be none. */
+  private readonly registrationWaiters = new Set<(id: string | null) => void>();
   /** Fires when stop() begins: aborts the call in flight. */
   private readonly halt = new AbortController();
 
@@ -159,6 +180,19 @@ export class Agent {
       // A throwing error listener is not told about itself; that would recurse.
       if (event !== "error") this.events.emit("error", { error, during: "listener" });
     });
+    this.worker = new Worker(
+      {
+        client: this.client,
+        capacity: this.registerBody.capabilities.capacity,
+        timers: this.timers,
+        random: this.random,
+        registered: (signal) => this.registered(signal),
+        lost: (id) => this.lost(id),
+        emitTask: (event) => this.events.emit("task", event),
+        emitError: (error, during) => this.events.emit("error", { error, during }),
+      },
+      options,
+    );
   }
 
   /** The id the server gave, or null while not registered. */
@@ -179,6 +213,25 @@ export class Agent {
   /** The interval the beats follow, or null while not registered. */
   get heartbeatIntervalMs(): number | null {
     return this.registration?.intervalMs ?? null;
+  }
+
+  /** Tasks the handlers hold: running, or reporting what they came to. */
+  get activeTasks(): number {
+    return this.worker.activeCount;
+  }
+
+  /**
+   * Registers the handler of a task type, before or after start(); a type has one handler. Once
+   * the agent runs with a handler it polls for tasks and runs up to `capacity` at once. A handler
+   * resolves with the result (any JSON, at most 64 KiB; undefined for none) or throws to fail
+   * the attempt: retried while attempts remain, unless the error is a NonRetryableError (or
+   * says `retryable: false`). A task of a type without a handler fails at once, not retryable.
+   */
+  handle(taskType: string, handler: TaskHandler): this {
+    if (this.stopping !== null || this.state === "stopped") throw new Error("the Agent is stopping");
+    this.worker.handle(taskType, handler);
+    if (this.state === "running") this.worker.start();
+    return this;
   }
 
   /** Listens to an event. */
@@ -204,6 +257,7 @@ export class Agent {
     return new Promise((resolve, reject) => {
       this.started = { resolve, reject };
       this.loop = this.run();
+      if (this.worker.hasHandlers) this.worker.start();
     });
   }
 
@@ -215,13 +269,56 @@ export class Agent {
   }
 
   /**
-   * Stops the beats and deregisters (DELETE), giving up after `stopTimeoutMs`. Resolves with
-   * whether the server confirmed the agent is gone; a failure is also emitted as an error.
-   * Calling it again returns the same promise.
+   * Stops the beats and deregisters (DELETE), giving up after `stopTimeoutMs`. With handlers it
+   * drains first, as the module comment says: at most `drainTimeoutMs`, then the handlers'
+   * signals abort and they get a short grace. Resolves with whether the server confirmed the
+   * agent is gone; a failure is also emitted as an error. Calling it again returns the same promise.
    */
   stop(): Promise<boolean> {
     this.stopping ??= this.shutDown();
     return this.stopping;
+  }
+
+  /**
+   * Makes SIGTERM and SIGINT (or `signals`) stop the agent: the first one calls stop(), a second
+   * one cuts the drain short (the handlers' signals abort at once). The listeners go once stop()
+   * has settled, and `onStopped` hears whether the agent was deregistered. Returns a function
+   * that removes the listeners. Never installed implicitly; it throws where there is no process.
+   */
+  stopOnSignals(
+    options: {
+      readonly signals?: readonly string[];
+      readonly onStopped?: (deregistered: boolean) => void;
+    } = {},
+  ): () => void {
+    const source = (globalThis as unknown as { process?: SignalSource }).process;
+    if (source === undefined || typeof source.on !== "function") {
+      throw new Error("stopOnSignals needs a process that receives signals (Node)");
+    }
+    const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+    let heard = 0;
+    const remove = (): void => {
+      for (const signal of signals) source.off(signal, onSignal);
+    };
+    const onSignal = (): void => {
+      heard++;
+      if (heard > 1) {
+        this.worker.hurry();
+        return;
+      }
+      this.stop().then(
+        (deregistered) => {
+          remove();
+          options.onStopped?.(deregistered);
+        },
+        (error: unknown) => {
+          remove();
+          this.events.emit("error", { error, during: "deregister" });
+        },
+      );
+    };
+    for (const signal of signals) source.on(signal, onSignal);
+    return remove;
   }
 
   /** The loop: register when not registered, else wait for the next beat and send it. */
@@ -241,6 +338,7 @@ export class Agent {
       this.state = "failed";
       this.events.emit("error", { error, during: "heartbeat" });
       this.settleStart(null, error);
+      this.releaseWaiters(null);
     }
   }
 
@@ -257,6 +355,7 @@ export class Agent {
         if (isFinalRefusal(error)) {
           this.state = "failed";
           this.settleStart(null, error);
+          this.releaseWaiters(null);
           return;
         }
         failures++;
@@ -269,6 +368,7 @@ export class Agent {
   private adopt(answer: RegisteredAgent): void {
     const intervalMs = boundInterval(answer.heartbeat_interval_ms);
     this.registration = { id: answer.agent.id, intervalMs };
+    this.releaseWaiters(answer.agent.id);
     this.events.emit("registered", {
       agent: answer.agent,
       created: answer.created,
@@ -284,10 +384,13 @@ export class Agent {
     this.beatSoon = false;
     const load = await this.readLoad();
     if (this.state !== "running") return;
+    const activeTasks = load.activeTasks ?? (this.worker.hasHandlers ? this.worker.activeCount : undefined);
     const request: HeartbeatRequest = {
-      ...(load.activeTasks === undefined ? {} : { active_tasks: load.activeTasks }),
+      ...(activeTasks === undefined ? {} : { active_tasks: activeTasks }),
       ...(load.gauges === undefined ? {} : { gauges: load.gauges }),
       draining: this.drainingValue,
+      // Listing what runs here renews those tasks' leases on the leader.
+      ...(this.worker.hasHandlers ? { running: this.worker.runningList() } : {}),
     };
     const timeoutMs = Math.min(Math.max(registration.intervalMs, BEAT_TIMEOUT_MIN_MS), BEAT_TIMEOUT_MAX_MS);
     try {
@@ -366,6 +469,33 @@ export class Agent {
     waiting.resolve();
   }
 
+  /** The id once registered: at once when it is, else when it is, or null once `signal` fires or it never will be. */
+  private registered(signal: AbortSignal): Promise<string | null> {
+    if (this.registration !== null) return Promise.resolve(this.registration.id);
+    if (signal.aborted || this.state !== "running") return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const done = (id: string | null): void => {
+        this.registrationWaiters.delete(done);
+        signal.removeEventListener("abort", onAbort);
+        resolve(id);
+      };
+      const onAbort = (): void => done(null);
+      this.registrationWaiters.add(done);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private releaseWaiters(id: string | null): void {
+    for (const waiter of [...this.registrationWaiters]) waiter(id);
+  }
+
+  /** A poll heard that the server no longer knows `id`: register again now rather than at the next beat. */
+  private lost(id: string): void {
+    if (this.registration?.id !== id) return;
+    this.registration = null;
+    this.wake();
+  }
+
   private settleStart(agent: AgentView | null, error: unknown): void {
     const started = this.started;
     if (started === null) return;
@@ -375,7 +505,13 @@ export class Agent {
   }
 
   private async shutDown(): Promise<boolean> {
+    if (this.worker.hasHandlers && this.state === "running") {
+      // Placement stops first (the draining beat goes at once); the beats go on while handlers finish.
+      this.drain();
+      await this.worker.stop();
+    }
     this.state = "stopping";
+    this.releaseWaiters(null);
     this.halt.abort(new Error("the agent is stopping"));
     this.wake();
     await this.loop;

@@ -1,32 +1,85 @@
 /**
- * JunoClient: the agents API and the cluster's status as typed methods, over the failover
- * transport. Register and heartbeat are marked safe to repeat (the server finds a registration by
- * name and endpoint, and a beat only renews a lease), so they ride out node failures and leader
- * changes like reads do.
+ * JunoClient: the agents and tasks APIs and the cluster's status as typed methods, over the
+ * failover transport. Register and heartbeat are marked safe to repeat (the server finds a
+ * registration by name and endpoint, and a beat only renews a lease), so they ride out node
+ * failures and leader changes like reads do.
+ *
+ * The tasks API is made safe to retry the same way, each write by its own rule:
+ * - submit carries an idempotency key (one is made up when the caller gives none), so a retry
+ *   after a lost answer finds the task the first attempt made instead of making a second;
+ * - complete and fail are fenced by attempt: a repeat either applies once or is refused with 409
+ *   stale_attempt, changing nothing. When a call was retried and the last attempt hears
+ *   stale_attempt, an earlier attempt may be the one that landed, so the client reads the task
+ *   and answers it as a success if the task shows this very report (completed by this attempt
+ *   of this agent; failed with this message by it); otherwise the stale_attempt stands;
+ * - cancel is a DELETE: a retry that hears 409 task_finished reads the task, and answers it when
+ *   it is cancelled;
+ * - poll is not safe to repeat (a poll that landed started its tasks): a lost answer is reported
+ *   as outcome_unknown, and the worker finds the tasks it may have started in GET /tasks/status.
  */
 
-import { hasErrorCode } from "./errors.js";
-import { HttpTransport, type ApiRequest, type ApiResponse, type HttpTransportOptions } from "./http.js";
-import { expectAgentView, expectFields, invalid, isAgentStatus } from "./shape.js";
+import { hasErrorCode, type JunoApiError } from "./errors.js";
+import {
+  DEFAULT_TIMEOUT_MS,
+  HttpTransport,
+  type ApiRequest,
+  type ApiResponse,
+  type HttpTransportOptions,
+} from "./http.js";
+import {
+  expectAgentView,
+  expectAttempt,
+  expectFields,
+  expectTaskView,
+  invalid,
+  isAgentStatus,
+} from "./shape.js";
 import type {
   AgentHealth,
   AgentListing,
   AgentPage,
   AgentView,
   AgentsHealthSummary,
+  CompleteTaskRequest,
   ConsensusStatus,
+  FailTaskRequest,
   HeartbeatRequest,
   HeartbeatResponse,
   LabelSelector,
   ListAgentsFilter,
+  PollTasksRequest,
+  PollTasksResponse,
   RegisterAgentRequest,
   RegisteredAgent,
   ResolveQuery,
   ResolvedAgent,
+  SubmitTaskRequest,
+  SubmittedTask,
+  TaskMetrics,
+  TaskStatusFilter,
+  TaskStatusPage,
+  TaskView,
 } from "./types.js";
 
-/** How a JunoClient is set up: the transport's options. */
-export type JunoClientOptions = HttpTransportOptions;
+/** How a JunoClient is set up: the transport's options, and where idempotency keys come from. */
+export interface JunoClientOptions extends HttpTransportOptions {
+  /** Makes the idempotency key of a submission that names none; a random UUID by default. */
+  readonly idempotencyKey?: () => string;
+}
+
+/** The tasks API as a namespace of the client: `client.tasks.submit(...)`. */
+export interface TasksApi {
+  /** POST /tasks/distribute; see JunoClient.submitTask. */
+  submit(request: SubmitTaskRequest, options?: CallOptions): Promise<SubmittedTask>;
+  /** GET /tasks/{id}. */
+  get(id: string, options?: CallOptions): Promise<TaskView>;
+  /** DELETE /tasks/{id}; see JunoClient.cancelTask. */
+  cancel(id: string, options?: CallOptions): Promise<TaskView>;
+  /** GET /tasks/status: counts and one filtered page. */
+  status(filter?: TaskStatusFilter, options?: CallOptions): Promise<TaskStatusPage>;
+  /** GET /tasks/metrics. */
+  metrics(options?: CallOptions): Promise<TaskMetrics>;
+}
 
 /** Per-call options. */
 export interface CallOptions {
@@ -44,17 +97,36 @@ export interface ListAllOptions extends CallOptions {
 /** A thousand pages: every agent of a cluster at the design's scale, at any sensible page size. */
 export const DEFAULT_PAGES_MAX = 1_000;
 
-/** The longest agent id accepted in a path; ids are UUIDs, 36 characters. */
-const AGENT_ID_LENGTH_MAX = 256;
+/** The longest agent or task id accepted in a path; ids are UUIDs, 36 characters. */
+const ID_LENGTH_MAX = 256;
+
+/**
+ * What a poll's attempt may take beyond its wait_ms: the server answers once the wait is over,
+ * and then proposes the start of what it hands out.
+ */
+export const POLL_ANSWER_MARGIN_MS = DEFAULT_TIMEOUT_MS;
 
 const API = "/api/v3";
 
 /** A typed client of one juno cluster, given the base URLs of some of its nodes. */
 export class JunoClient {
+  /** The tasks API as a namespace: submit, get, cancel, status, metrics. */
+  readonly tasks: TasksApi;
   private readonly transport: HttpTransport;
+  private readonly idempotencyKey: () => string;
 
   constructor(options: JunoClientOptions) {
-    this.transport = new HttpTransport(options);
+    const { idempotencyKey, ...transport } = options;
+    this.transport = new HttpTransport(transport);
+    this.idempotencyKey = idempotencyKey ?? (() => globalThis.crypto.randomUUID());
+    this.tasks = Object.freeze({
+      submit: (request: SubmitTaskRequest, callOptions?: CallOptions) =>
+        this.submitTask(request, callOptions),
+      get: (id: string, callOptions?: CallOptions) => this.getTask(id, callOptions),
+      cancel: (id: string, callOptions?: CallOptions) => this.cancelTask(id, callOptions),
+      status: (filter?: TaskStatusFilter, callOptions?: CallOptions) => this.taskStatus(filter, callOptions),
+      metrics: (callOptions?: CallOptions) => this.taskMetrics(callOptions),
+    });
   }
 
   /** The base URL the next call goes to first. */
@@ -189,6 +261,139 @@ export class JunoClient {
     return expectFields(body, "resolution", { agents: "array" })["agents"] as readonly ResolvedAgent[];
   }
 
+  /**
+   * POST /tasks/distribute: queues a task (or assigns it at once). Safe to retry: a submission
+   * without an idempotency_key gets one made up here, so the client's own retries after a lost
+   * answer find the first task (200, `created: false`) rather than make a second.
+   */
+  async submitTask(request: SubmitTaskRequest, options: CallOptions = {}): Promise<SubmittedTask> {
+    const body =
+      request.idempotency_key === undefined
+        ? { ...request, idempotency_key: this.idempotencyKey() }
+        : request;
+    const answer = await this.send(
+      { method: "POST", path: `${API}/tasks/distribute`, body, idempotent: true },
+      options,
+    );
+    return { task: taskOf(answer.body), created: answer.status === 201 };
+  }
+
+  /** GET /tasks/{id}; 404 task_not_found when it is not (or no longer) kept. */
+  async getTask(id: string, options: CallOptions = {}): Promise<TaskView> {
+    const { body } = await this.send({ method: "GET", path: `${API}/tasks/${taskPath(id)}` }, options);
+    return taskOf(body);
+  }
+
+  /**
+   * DELETE /tasks/{id}: the task as it was cancelled; 409 task_finished when it had already
+   * ended. A running task's agent hears of it on its next poll. A retry after a lost answer that
+   * hears task_finished reads the task, and answers it when it is cancelled.
+   */
+  async cancelTask(id: string, options: CallOptions = {}): Promise<TaskView> {
+    try {
+      const { body } = await this.send({ method: "DELETE", path: `${API}/tasks/${taskPath(id)}` }, options);
+      return taskOf(body);
+    } catch (error) {
+      if (hasErrorCode(error, "task_finished") && wasRetried(error)) {
+        const task = await this.getTask(id, options);
+        if (task.status === "cancelled") return task;
+      }
+      throw error;
+    }
+  }
+
+  /** GET /tasks/status: counts by status of every task, and one page of those the filter matches. */
+  async taskStatus(filter: TaskStatusFilter = {}, options: CallOptions = {}): Promise<TaskStatusPage> {
+    const { body } = await this.send(
+      { method: "GET", path: `${API}/tasks/status`, query: { ...filter } },
+      options,
+    );
+    const page = expectFields(body, "task status", {
+      counts: "object",
+      total: "number",
+      tasks: "array",
+      next_cursor: "string|null",
+    });
+    (page["tasks"] as unknown[]).forEach((task, index) =>
+      expectTaskView(task, `task status.tasks[${index}]`),
+    );
+    return page as unknown as TaskStatusPage;
+  }
+
+  /** GET /tasks/metrics: queue depth, the oldest waiting task, running tasks by team, agents' load. */
+  async taskMetrics(options: CallOptions = {}): Promise<TaskMetrics> {
+    const { body } = await this.send({ method: "GET", path: `${API}/tasks/metrics` }, options);
+    expectFields(body, "task metrics", {
+      counts: "object",
+      queue: "object",
+      running_by_team: "object",
+      agents: "array",
+    });
+    return body as TaskMetrics;
+  }
+
+  /**
+   * POST /tasks/poll: takes the tasks assigned to an agent (each now running in the attempt it
+   * carries), waiting up to `wait_ms` for one, and hears which of its `running` attempts are no
+   * longer its own. Not safe to repeat: a lost answer is outcome_unknown, and the tasks it may
+   * have started are found in GET /tasks/status. The attempt's timeout is `wait_ms` plus
+   * POLL_ANSWER_MARGIN_MS unless the call sets one.
+   */
+  async pollTasks(request: PollTasksRequest, options: CallOptions = {}): Promise<PollTasksResponse> {
+    const waitMs = request.wait_ms ?? 0;
+    const timeoutMs = options.timeoutMs ?? (waitMs > 0 ? waitMs + POLL_ANSWER_MARGIN_MS : undefined);
+    const { body } = await this.send(
+      { method: "POST", path: `${API}/tasks/poll`, body: request },
+      timeoutMs === undefined ? options : { ...options, timeoutMs },
+    );
+    const answer = expectFields(body, "poll", { tasks: "array", cancelled: "array" });
+    (answer["tasks"] as unknown[]).forEach((task, index) =>
+      expectAttempt(task, `poll.tasks[${index}]`, "delivery"),
+    );
+    (answer["cancelled"] as unknown[]).forEach((cancelled, index) =>
+      expectAttempt(cancelled, `poll.cancelled[${index}]`, "cancelled"),
+    );
+    return answer as unknown as PollTasksResponse;
+  }
+
+  /**
+   * POST /tasks/{id}/complete: reports the attempt done with its result. Retried like a read,
+   * being fenced by attempt; see the module comment for a retry that hears 409 stale_attempt.
+   */
+  async completeTask(id: string, request: CompleteTaskRequest, options: CallOptions = {}): Promise<TaskView> {
+    return this.report(id, "complete", request, options, (task) => completedBy(task, request));
+  }
+
+  /**
+   * POST /tasks/{id}/fail: reports the attempt failed. A retryable failure (the default) queues the
+   * next attempt after its backoff while attempts remain, then dead-letters the task; one that is
+   * not retryable fails it. Retried like completeTask.
+   */
+  async failTask(id: string, request: FailTaskRequest, options: CallOptions = {}): Promise<TaskView> {
+    return this.report(id, "fail", request, options, (task) => failedBy(task, request));
+  }
+
+  /** Sends a report fenced by attempt; a retried one refused as stale is checked against the task. */
+  private async report(
+    id: string,
+    verb: "complete" | "fail",
+    request: CompleteTaskRequest | FailTaskRequest,
+    options: CallOptions,
+    landed: (task: TaskView) => boolean,
+  ): Promise<TaskView> {
+    const path = `${API}/tasks/${taskPath(id)}/${verb}`;
+    try {
+      const { body } = await this.send({ method: "POST", path, body: request, idempotent: true }, options);
+      return taskOf(body);
+    } catch (error) {
+      if (hasErrorCode(error, "stale_attempt") && wasRetried(error)) {
+        const task = await this.getTask(id, options);
+        if (landed(task)) return task;
+      }
+      throw error;
+    }
+  }
+
   private send(request: ApiRequest, options: CallOptions): Promise<ApiResponse> {
     return this.transport.send({ ...request, ...options });
   }
@@ -211,10 +416,59 @@ function labelParameter(label: LabelSelector | undefined): string | undefined {
   return label === undefined ? undefined : `${label.key}=${label.value}`;
 }
 
+/** The task of a `{task: TaskView}` answer. */
+function taskOf(body: unknown): TaskView {
+  const task = expectFields(body, "answer", { task: "object" })["task"];
+  expectTaskView(task, "answer.task");
+  return task as TaskView;
+}
+
+/**
+ * Whether an error came after more than one attempt, so an earlier one may have reached a server
+ * and taken effect although its answer was lost.
+ */
+function wasRetried(error: JunoApiError): boolean {
+  return error.attempts.length > 1;
+}
+
+/** Whether `task` shows the completion `request` reports: completed in that attempt, by that agent. */
+export function completedBy(task: TaskView, request: CompleteTaskRequest): boolean {
+  return (
+    task.status === "completed" &&
+    task.attempt === request.attempt &&
+    task.previous_agents.at(-1) === request.agent_id
+  );
+}
+
+/**
+ * Whether `task` shows the failure `request` reports: the last error is that agent's report with
+ * this message, and it ended this attempt (the task waits for its next attempt, has failed or is
+ * dead-lettered) or the next attempt, placed since, has not ended yet. Once a later attempt has
+ * ended too, nothing left on the task tells, and the stale_attempt stands.
+ */
+export function failedBy(task: TaskView, request: FailTaskRequest): boolean {
+  const error = task.error;
+  if (error === null || error.cause !== "agent" || error.message !== request.error) return false;
+  if (error.retryable !== (request.retryable ?? true)) return false;
+  if (task.previous_agents.at(-1) !== request.agent_id) return false;
+  if (task.attempt === request.attempt) {
+    return task.status === "queued" || task.status === "failed" || task.status === "dead_lettered";
+  }
+  return task.attempt === request.attempt + 1 && (task.status === "assigned" || task.status === "running");
+}
+
 /** The id as one path segment; throws on an empty or oversized id. */
-function agentPath(id: string): string {
-  if (id.length === 0 || id.length > AGENT_ID_LENGTH_MAX) {
-    throw new RangeError(`an agent id is 1..${AGENT_ID_LENGTH_MAX} characters, got ${id.length}`);
+function pathSegment(id: string, what: string): string {
+  if (id.length === 0 || id.length > ID_LENGTH_MAX) {
+    throw new RangeError(`${what} is 1..${ID_LENGTH_MAX} characters, got ${id.length}`);
   }
   return encodeURIComponent(id);
+}
+
+function agentPath(id: string): string {
+  return pathSegment(id, "an agent id");
+}
+
+function taskPath(id: string): string {
+  return pathSegment(id, "a task id");
 }

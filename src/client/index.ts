@@ -1,13 +1,14 @@
 /**
  * juno's SDK (`juno/client`): a typed HTTP client of a juno cluster that fails over between its
- * nodes, and the Agent helper that registers an agent and keeps it beating. It needs nothing but
+ * nodes (agents, tasks, consensus status), and the Agent helper that registers an agent, keeps it
+ * beating, and runs the tasks handed to it with the handlers it is given. It needs nothing but
  * the global fetch, so it runs on Node 20 with no dependencies.
  */
 
 export { Agent, HEARTBEAT_INTERVAL_MAX_MS, HEARTBEAT_INTERVAL_MIN_MS } from "./agent.js";
 export type { AgentActivity, AgentEvents, AgentOptions, HealthCheckOptions, LoadReport } from "./agent.js";
-export { DEFAULT_PAGES_MAX, JunoClient, isAgentNotFound } from "./client.js";
-export type { CallOptions, JunoClientOptions, ListAllOptions } from "./client.js";
+export { DEFAULT_PAGES_MAX, JunoClient, POLL_ANSWER_MARGIN_MS, isAgentNotFound } from "./client.js";
+export type { CallOptions, JunoClientOptions, ListAllOptions, TasksApi } from "./client.js";
 export { CLIENT_ERROR_CODES, JunoApiError, NO_STATUS, hasErrorCode } from "./errors.js";
 export type { AttemptRecord, ClientErrorCode } from "./errors.js";
 export type { Listener } from "./events.js";
@@ -24,7 +25,7 @@ export {
 export type { AttemptOutcome, RetryPolicy, Verdict } from "./retry-policy.js";
 export { SYSTEM_TIMERS } from "./timers.js";
 export type { Sleep, Timers } from "./timers.js";
-export { AGENT_SOURCES, AGENT_STATUSES } from "./types.js";
+export { AGENT_SOURCES, AGENT_STATUSES, FINISHED_TASK_STATUSES, TASK_STATUSES } from "./types.js";
 export type {
   AgentCapabilities,
   AgentHealth,
@@ -34,18 +35,47 @@ export type {
   AgentStatus,
   AgentView,
   AgentsHealthSummary,
+  CancelledAttempt,
+  CompleteTaskRequest,
   ConsensusMember,
   ConsensusStatus,
+  FailTaskRequest,
   HealthCheckResult,
   HealthCheckSpec,
   HeartbeatRequest,
   HeartbeatResponse,
   LabelSelector,
   ListAgentsFilter,
+  PlacementStrategy,
+  PollTasksRequest,
+  PollTasksResponse,
   RegisterAgentRequest,
   RegisterAgentResponse,
   RegisteredAgent,
   ResolveQuery,
   ResolvedAgent,
+  RunningAttempt,
   StatusCounts,
+  SubmitTaskRequest,
+  SubmittedTask,
+  TaskCounts,
+  TaskDelivery,
+  TaskError,
+  TaskMetrics,
+  TaskRequirements,
+  TaskStatus,
+  TaskStatusFilter,
+  TaskStatusPage,
+  TaskView,
 } from "./types.js";
+export {
+  ERROR_LENGTH_MAX,
+  NonRetryableError,
+  POLL_TASKS_MAX,
+  POLL_WAIT_MAX_MS,
+  POLL_WAIT_MIN_MS,
+  RESULT_BYTES_MAX,
+  RUNNING_LIST_MAX,
+  TaskAbortedError,
+} from "./worker.js";
+export type { TaskContext, TaskEvent, TaskHandler, TaskOutcome, WorkerOptions } from "./worker.js";

@@ -1,11 +1,11 @@
 /**
  * Checks of the answers the SDK acts on: an agent's id and status, the heartbeat interval, a page
- * and its cursor. A server that answers something else fails loudly here, as invalid_response,
+ * and its cursor, a task's id, status and attempt, the tasks a poll hands out. A server that answers something else fails loudly here, as invalid_response,
  * instead of scheduling a heartbeat every NaN milliseconds.
  */
 
 import { JunoApiError, NO_STATUS, isRecord } from "./errors.js";
-import { AGENT_STATUSES, type AgentStatus } from "./types.js";
+import { AGENT_STATUSES, TASK_STATUSES, type AgentStatus, type TaskStatus } from "./types.js";
 
 /** `body` as an object with `fields` of the given JSON types; throws invalid_response otherwise. */
 export function expectFields(
@@ -38,6 +38,37 @@ export function isAgentStatus(value: unknown): value is AgentStatus {
 export function expectAgentView(value: unknown, what: string): void {
   const agent = expectFields(value, what, { id: "string", name: "string", status: "string" });
   if (!isAgentStatus(agent["status"])) throw invalid(`${what}.status is not an agent status`);
+}
+
+/** Whether `value` is one of the task status values. */
+export function isTaskStatus(value: unknown): value is TaskStatus {
+  return typeof value === "string" && (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+/** Checks the parts of a TaskView the SDK relies on. */
+export function expectTaskView(value: unknown, what: string): void {
+  const task = expectFields(value, what, {
+    id: "string",
+    task_type: "string",
+    status: "string",
+    attempt: "number",
+    previous_agents: "array",
+  });
+  if (!isTaskStatus(task["status"])) throw invalid(`${what}.status is not a task status`);
+}
+
+/** Checks the parts of a poll's delivery or cancellation the worker acts on. */
+export function expectAttempt(value: unknown, what: string, fields: "delivery" | "cancelled"): void {
+  const attempt = expectFields(
+    value,
+    what,
+    fields === "delivery"
+      ? { id: "string", attempt: "number", task_type: "string" }
+      : { id: "string", attempt: "number", reason: "string" },
+  );
+  if (!Number.isInteger(attempt["attempt"]) || (attempt["attempt"] as number) < 1) {
+    throw invalid(`${what}.attempt is not a whole number >= 1`);
+  }
 }
 
 /** The error for an answer of the wrong shape. */

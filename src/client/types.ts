@@ -1,6 +1,6 @@
 /**
- * The agents API as it travels on the wire (under /api/v3, snake_case as the server writes it),
- * plus the consensus status. Values only: nothing here does I/O.
+ * The agents and tasks APIs as they travel on the wire (under /api/v3, snake_case as the server
+ * writes it), plus the consensus status. Values only: nothing here does I/O.
  */
 
 /** Agent status values, fixed by the design so that clients can match on them. */
@@ -99,6 +99,8 @@ export interface HeartbeatRequest {
   readonly active_tasks?: number;
   readonly gauges?: Readonly<Record<string, number>>;
   readonly draining?: boolean;
+  /** The task attempts the agent runs: each beat renews their leases. */
+  readonly running?: readonly { readonly id: string; readonly attempt: number }[];
 }
 
 /** The answer to a heartbeat. */
@@ -215,4 +217,228 @@ export interface ConsensusStatus {
   readonly applied_index: number;
   readonly state_hash: string;
   readonly members: readonly ConsensusMember[];
+}
+
+/** Task status values, fixed by the API so that clients can match on them. */
+export const TASK_STATUSES = [
+  "queued",
+  "assigned",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "dead_lettered",
+] as const;
+
+/** A task's status. */
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** The statuses a task ends in; it never leaves one. */
+export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [
+  "completed",
+  "failed",
+  "cancelled",
+  "dead_lettered",
+];
+
+/** How the leader picks among the agents that can take a task. */
+export type PlacementStrategy =
+  "round_robin" | "weighted_round_robin" | "least_connections" | "consistent_hash";
+
+/** What a task asks of the agent that takes it. */
+export interface TaskRequirements {
+  /** Every skill the agent must have. */
+  readonly skills?: readonly string[];
+  /** The agent's team (not the team asking). */
+  readonly team?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** The body of POST /tasks/distribute. */
+export interface SubmitTaskRequest {
+  /** What kind of work it is; an agent's handler is chosen by it. At most 50 characters. */
+  readonly task_type: string;
+  /** The team asking; fair sharing and queue bounds are by this team. */
+  readonly team: string;
+  /** 0..9, higher first; 5 when absent. */
+  readonly priority?: number;
+  /** Any JSON, at most 64 KiB encoded. */
+  readonly data?: unknown;
+  readonly requirements?: TaskRequirements;
+  readonly affinity_key?: string;
+  readonly strategy?: PlacementStrategy;
+  /**
+   * The same key from the same team answers the task it made before instead of a second one.
+   * submitTask makes one up when none is given, so that its own retries are safe.
+   */
+  readonly idempotency_key?: string;
+  /** Start to close, per attempt. */
+  readonly timeout_ms?: number;
+  /** Submission to first start. */
+  readonly schedule_to_start_ms?: number;
+  readonly max_attempts?: number;
+  readonly backoff?: {
+    readonly initial_ms?: number;
+    readonly multiplier?: number;
+    readonly max_ms?: number;
+    readonly jitter?: number;
+  };
+  readonly workflow_id?: string;
+}
+
+/** Why a task's last attempt ended without success. */
+export interface TaskError {
+  readonly message: string;
+  readonly retryable: boolean;
+  /** Where it came from: "agent" (a fail report), "timeout", "agent_lost", "schedule_to_start". */
+  readonly cause: string;
+}
+
+/** One task as the API shows it. Times are ISO strings. */
+export interface TaskView {
+  readonly id: string;
+  readonly task_type: string;
+  readonly priority: number;
+  readonly status: TaskStatus;
+  readonly team: string;
+  readonly data: unknown;
+  readonly requirements: {
+    readonly skills: readonly string[];
+    readonly team: string | null;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+  readonly strategy: string;
+  readonly affinity_key: string | null;
+  readonly idempotency_key: string | null;
+  readonly workflow_id: string | null;
+  /** The current attempt, 0 before the first placement; the fencing token of reports. */
+  readonly attempt: number;
+  readonly max_attempts: number;
+  /** The agent holding the current attempt, or null while queued or finished. */
+  readonly assigned_agent: string | null;
+  /** The agents that held earlier attempts, oldest first (bounded by the server). */
+  readonly previous_agents: readonly string[];
+  readonly timeout_ms: number | null;
+  readonly schedule_to_start_ms: number | null;
+  readonly created_at: string;
+  readonly assigned_at: string | null;
+  readonly started_at: string | null;
+  readonly completed_at: string | null;
+  /** When a retried task may be placed again, or null. */
+  readonly not_before: string | null;
+  /** Why a queued task waits, or null. */
+  readonly waiting_reason: string | null;
+  readonly result: unknown;
+  readonly error: TaskError | null;
+}
+
+/** A submission's answer and whether it made the task (201) or found it by idempotency key (200). */
+export interface SubmittedTask {
+  readonly task: TaskView;
+  readonly created: boolean;
+}
+
+/** Filters of GET /tasks/status; absent ones do not filter. */
+export interface TaskStatusFilter {
+  readonly status?: TaskStatus;
+  /** The team that asked. */
+  readonly team?: string;
+  readonly agent_id?: string;
+  readonly task_type?: string;
+  readonly workflow_id?: string;
+  /** Page size, 1..500 (100 when absent). */
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** Tasks counted by status. */
+export type TaskCounts = Readonly<Partial<Record<TaskStatus, number>>>;
+
+/** GET /tasks/status: counts of every task, and one page of those the filters match. */
+export interface TaskStatusPage {
+  readonly counts: TaskCounts;
+  readonly total: number;
+  readonly tasks: readonly TaskView[];
+  /** The cursor of the next page, or null on the last. */
+  readonly next_cursor: string | null;
+}
+
+/** GET /tasks/metrics. */
+export interface TaskMetrics {
+  readonly counts: TaskCounts;
+  readonly queue: {
+    readonly depth: number;
+    readonly by_priority: Readonly<Record<string, number>>;
+    readonly by_team: Readonly<Record<string, number>>;
+    readonly oldest_waiting_ms: number | null;
+    readonly oldest_task_id: string | null;
+  };
+  readonly running_by_team: Readonly<Record<string, number>>;
+  readonly agents: readonly {
+    readonly id: string;
+    readonly active: number;
+    readonly capacity: number | null;
+    readonly breaker: "closed" | "open" | "half_open";
+    readonly consecutive_failures: number;
+  }[];
+}
+
+/** An attempt an agent is running, as it tells its poll. */
+export interface RunningAttempt {
+  readonly id: string;
+  readonly attempt: number;
+}
+
+/** The body of POST /tasks/poll. */
+export interface PollTasksRequest {
+  readonly agent_id: string;
+  /** 1..100; 1 when absent. */
+  readonly max_tasks?: number;
+  /** How long the server may hold the poll when nothing is assigned, 0..30000. */
+  readonly wait_ms?: number;
+  /** Attempts the agent is running; those no longer current come back in `cancelled`. */
+  readonly running?: readonly RunningAttempt[];
+}
+
+/** A task handed to an agent by a poll; the attempt is now running on that agent. */
+export interface TaskDelivery {
+  readonly id: string;
+  readonly attempt: number;
+  readonly task_type: string;
+  readonly priority: number;
+  readonly team: string;
+  readonly data: unknown;
+  readonly timeout_ms: number | null;
+  readonly workflow_id: string | null;
+}
+
+/** An attempt the agent said it runs that is no longer its own: cancelled, moved or timed out. */
+export interface CancelledAttempt {
+  readonly id: string;
+  readonly attempt: number;
+  readonly reason: string;
+}
+
+/** The answer to a poll. */
+export interface PollTasksResponse {
+  readonly tasks: readonly TaskDelivery[];
+  readonly cancelled: readonly CancelledAttempt[];
+}
+
+/** The body of POST /tasks/{id}/complete. */
+export interface CompleteTaskRequest {
+  readonly agent_id: string;
+  readonly attempt: number;
+  /** Any JSON, at most 64 KiB encoded. */
+  readonly result?: unknown;
+}
+
+/** The body of POST /tasks/{id}/fail. */
+export interface FailTaskRequest {
+  readonly agent_id: string;
+  readonly attempt: number;
+  /** At most 2000 characters. */
+  readonly error: string;
+  /** Whether another attempt may help; true when absent. */
+  readonly retryable?: boolean;
 }

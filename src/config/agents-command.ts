@@ -43,7 +43,7 @@ const urlListCodec: Codec<readonly string[]> = {
 };
 
 /** A filter value: any text up to WORD_LENGTH_MAX characters. */
-function wordCodec(placeholder: string): Codec<string> {
+export function wordCodec(placeholder: string): Codec<string> {
   return {
     placeholder,
     parse: (text) =>
@@ -74,8 +74,8 @@ const labelCodec: Codec<LabelFilter> = {
   format: (label) => `${label.key}=${label.value}`,
 };
 
-/** The options every action takes: where to connect, with what token, and how to print. */
-const CONNECTION_OPTIONS = {
+/** The options every action takes: where to connect, with what token, and how to print (`juno tasks` too). */
+export const CONNECTION_OPTIONS = {
   urls: {
     flag: "--url",
     env: "JUNO_URL",
@@ -265,7 +265,7 @@ function isAction(word: string): word is AgentAction {
  * Parses `argv` by the table after gathering every --url and --urls into one --url, so that the
  * table's reader, which refuses a flag given twice, sees it once.
  */
-function parseWithUrls<O extends typeof CONNECTION_OPTIONS>(
+export function parseWithUrls<O extends typeof CONNECTION_OPTIONS>(
   command: CommandSpec<O>,
   argv: readonly string[],
   env: Environment,
@@ -290,6 +290,7 @@ function parseWithUrls<O extends typeof CONNECTION_OPTIONS>(
   return parseCommand(command, rest, env);
 }
 
-function connectionOf(values: CommandValues<typeof CONNECTION_OPTIONS>): AgentsConnection {
+/** Where and how the parsed values say to connect. */
+export function connectionOf(values: CommandValues<typeof CONNECTION_OPTIONS>): AgentsConnection {
   return { urls: values.urls, token: values.token };
 }

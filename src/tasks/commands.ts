@@ -339,6 +339,13 @@ export const completeCommand: CommandSpec<TasksState, typeof CompleteBody, Task>
       : null,
   apply(state, body, context) {
     const task = state.get(body.id);
+    // The same report again (its answer was lost) is answered like the first, changing nothing.
+    if (
+      task?.status === "completed" &&
+      task.attempt === body.attempt &&
+      task.previousAgents.at(-1) === body.agent_id
+    )
+      return accept(task);
     const stale = staleness(task, body.id, body.agent_id, body.attempt);
     if (stale !== null) return stale;
     state.put({

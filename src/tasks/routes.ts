@@ -109,7 +109,13 @@ const RunningTask = Type.Object(
 const PollBody = Type.Object(
   {
     agent_id: Type.String({ minLength: 1, maxLength: 64 }),
-    max_tasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    max_tasks: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        description: "default 1; 0 takes no task and waits only for news of the attempts in `running`",
+      }),
+    ),
     wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_POLL_WAIT_MS })),
     running: Type.Optional(
       Type.Array(RunningTask, {
@@ -129,6 +135,7 @@ const Delivery = Type.Object({
   team: Type.String(),
   data: Type.Unknown(),
   timeout_ms: Type.Union([Type.Integer(), Type.Null()]),
+  max_attempts: Type.Integer(),
   workflow_id: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -359,7 +366,7 @@ export function taskRoutes() {
           response: responses({ 200: PollAnswer }, [404, 429, ...CONSENSUS_ERRORS]),
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const body = request.body;
         const agentId = body.agent_id;
         if (!isUuid(agentId)) throw new ApiError("agent_not_found", `no agent ${agentId}`);
@@ -370,22 +377,36 @@ export function taskRoutes() {
             throw new ApiError("agent_not_found", `no agent ${agentId}`);
         }
         const maxTasks = body.max_tasks ?? 1;
-        const cancelled = staleOf(state(), agentId, body.running ?? []);
+        let cancelled = staleOf(state(), agentId, body.running ?? []);
         // Running attempts the agent does not list were lost on the way (an answer that never
         // arrived, a restarted process): they are delivered again, under the same attempt.
         const lost = body.running === undefined ? [] : lostBy(state(), agentId, body.running, maxTasks);
         if (lost.length > 0) return { tasks: lost.map(delivery), cancelled };
         let offered = assignedTo(state(), agentId, maxTasks);
+        if (offered.length === 0 && cancelled.length === 0 && maxTasks > 0) {
+          // Nothing here yet: this node may be behind the commit that assigned one.
+          await node.readBarrier();
+          offered = assignedTo(state(), agentId, maxTasks);
+        }
         if (offered.length === 0 && cancelled.length === 0 && (body.wait_ms ?? 0) > 0) {
           if (waitingPolls >= MAX_WAITING_POLLS)
             throw new ApiError("overloaded", "this node holds too many polls; poll another node or later");
           waitingPolls++;
           try {
-            await waitFor(node, () => hasAssigned(state(), agentId), body.wait_ms ?? 0, request.raw);
+            const running = body.running ?? [];
+            await waitFor(
+              node,
+              () =>
+                (maxTasks > 0 && hasAssigned(state(), agentId)) ||
+                staleOf(state(), agentId, running).length > 0,
+              body.wait_ms ?? 0,
+              reply.raw,
+            );
           } finally {
             waitingPolls--;
           }
           offered = assignedTo(state(), agentId, maxTasks);
+          cancelled = staleOf(state(), agentId, body.running ?? []);
         }
         if (offered.length === 0) return { tasks: [], cancelled };
         const committed = await node.propose(startCommand, {
@@ -552,6 +573,7 @@ function delivery(task: Task) {
     team: task.team,
     data: task.data,
     timeout_ms: task.timeoutMs,
+    max_attempts: task.maxAttempts,
     workflow_id: task.workflowId,
   };
 }
@@ -610,7 +632,7 @@ function staleOf(state: TasksState, agentId: string, running: readonly { id: str
   return stale;
 }
 
-/** Resolves when `ready()` holds after a change, after `waitMs`, or when the client goes away. */
+/** Resolves when `ready()` holds after a change, after `waitMs`, or when the client goes away (the response closes). */
 function waitFor(
   node: NodeApi,
   ready: () => boolean,
