@@ -53,9 +53,11 @@ class TestCluster {
     return closed;
   }
 
+  /** The leader, once every node knows it (a follower that does not yet refuses to forward). */
   async leader(): Promise<JunoNode> {
     let found: JunoNode | undefined;
     await until(() => (found = [...this.nodes.values()].find((n) => n.isLeader())) !== undefined);
+    await until(() => [...this.nodes.values()].every((n) => n.view.leaderId() === found!.id));
     return found!;
   }
 }
