@@ -56,19 +56,8 @@ export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings)
         if (p.id !== view.id) this.set({ follower: p.id }, Math.max(0, status.lastIndex - p.match));
     },
   });
-  const counter = (name: string, help: string, read: () => number): void => {
-    let last = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = read();
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void =>
+    counterReading(registry, name, help, read);
   const counters = view.counters();
   counter("juno_proposals_total", "Proposals accepted into the log by this node.", () => counters.proposals);
   counter(
@@ -129,4 +118,22 @@ export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings)
     registers: [registry],
   });
   return { registry, httpDuration, render: () => registry.metrics() };
+}
+
+/**
+ * A Prometheus counter that follows a running total kept elsewhere (read when scraped). A total
+ * that goes back (a restored state counting afresh) adds nothing until it passes its old value.
+ */
+export function counterReading(registry: Registry, name: string, help: string, read: () => number): void {
+  let last = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > last) this.inc(now - last);
+      last = now;
+    },
+  });
 }

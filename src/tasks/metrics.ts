@@ -1,6 +1,7 @@
 /** The tasks module's Prometheus metrics, read from this node's replica when scraped. */
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
+import { counterReading } from "../server/metrics.js";
 import type { NodeView } from "../runtime/view.js";
 import { tasksState } from "./module.js";
 import { TASK_STATUSES } from "./task.js";
@@ -60,19 +61,8 @@ export function registerTaskMetrics(registry: Registry, view: NodeView): void {
       this.set(open);
     },
   });
-  const counter = (name: string, help: string, read: () => number): void => {
-    let last = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = read();
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void =>
+    counterReading(registry, name, help, read);
   counter("juno_tasks_assigned_total", "Placements applied on this node.", () => tasks().stats.assigned);
   counter("juno_tasks_completed_total", "Completions applied on this node.", () => tasks().stats.completed);
   counter(
