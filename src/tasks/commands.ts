@@ -366,6 +366,21 @@ export const completeCommand: CommandSpec<TasksState, typeof CompleteBody, Task>
   logView: (body) => ({ data: { id: body.id, agent_id: body.agent_id, attempt: body.attempt } }),
 };
 
+/**
+ * A deliberately broken tasks.complete for the simulator's broken variant (bugs.acceptStaleAttempts):
+ * it completes whatever attempt reports, current or not. Its checkers must catch it.
+ */
+export const completeIgnoringAttempts: CommandSpec<TasksState, typeof CompleteBody, Task> = {
+  ...completeCommand,
+  apply(state, body, context) {
+    const task = state.get(body.id);
+    if (task === undefined) return refuse("task_not_found", `no task ${body.id}`);
+    if (TERMINAL.has(task.status)) return accept(task);
+    if (task.status === "queued") return completeCommand.apply(state, body, context);
+    return completeCommand.apply(state, { ...body, agent_id: task.agentId!, attempt: task.attempt }, context);
+  },
+};
+
 export const failCommand: CommandSpec<TasksState, typeof FailBody, Task> = {
   kind: "tasks.fail",
   schema: FailBody,

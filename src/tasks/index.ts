@@ -7,6 +7,7 @@
 import type { BeatRelay } from "../agents/heartbeats.js";
 import { DEFAULT_HEALTH_SETTINGS } from "../agents/health/settings.js";
 import type { DomainModule } from "../runtime/domain-module.js";
+import { completeIgnoringAttempts } from "./commands.js";
 import { tasksController } from "./controller.js";
 import { registerTaskMetrics } from "./metrics.js";
 import { tasksState } from "./module.js";
@@ -31,14 +32,28 @@ export interface TasksOptions {
   readonly beats?: Pick<BeatRelay, "onRunning"> | null;
   /** A running attempt its agent's beats stop listing lapses after this long. */
   readonly leaseMs?: number;
+  /** Deliberately broken behaviour (the simulator's broken variants). */
+  readonly bugs?: TaskBugs;
+}
+
+export interface TaskBugs {
+  /** Count a completion from any attempt, current or not. */
+  readonly acceptStaleAttempts?: boolean;
 }
 
 export type TasksModule = DomainModule<TasksState>;
 
 export function createTasksModule(options: TasksOptions = {}): TasksModule {
   const settings: TaskSettings = { ...DEFAULT_TASK_SETTINGS, ...options.settings };
+  const commands =
+    options.bugs?.acceptStaleAttempts === true
+      ? tasksState.commands.map((spec) =>
+          spec.kind === completeIgnoringAttempts.kind ? completeIgnoringAttempts : spec,
+        )
+      : tasksState.commands;
   return {
     ...tasksState,
+    commands,
     routes: taskRoutes(),
     metrics: registerTaskMetrics,
     controllers: [

@@ -52,6 +52,16 @@ describe("agents simulation: the checkers bite", () => {
     expect(caught?.violation?.property).toBe("agent false positive");
   });
 
+  it("a tasks module that counts a stale attempt's completion is caught within 50 seeds", async () => {
+    let caught: AgentSimResult | null = null;
+    for (let seed = 1; seed <= 50 && caught === null; seed++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const result = runAgentSimulation({ seed, taskBugs: { acceptStaleAttempts: true } });
+      if (!result.ok) caught = result;
+    }
+    expect(caught?.violation?.property).toMatch(/^task (stale completion|counted twice)$/);
+  });
+
   it("replays a seed exactly", () => {
     const first = runAgentSimulation({ seed: 77 });
     const second = runAgentSimulation({ seed: 77 });

@@ -15,6 +15,7 @@
 import { decodeEnvelope } from "../../src/control/index.js";
 import type { Registration } from "../../src/agents/index.js";
 import type { AgentBugs } from "../../src/agents/health-controller.js";
+import type { TaskBugs } from "../../src/tasks/index.js";
 import { SeededRandom, type Entry, type NodeId } from "../../src/raft/index.js";
 import type { PeerMessage } from "../../src/transport/peer-message.js";
 import { SafetyChecker, SimViolation } from "./checkers.js";
@@ -36,6 +37,8 @@ export interface AgentSimOptions {
   readonly faultPhaseMs?: number;
   /** Run a deliberately broken agents module (its checkers must catch it). */
   readonly bugs?: AgentBugs;
+  /** Run a deliberately broken tasks module (the task checkers must catch it). */
+  readonly taskBugs?: TaskBugs;
   readonly onTrace?: (line: string) => void;
 }
 
@@ -157,7 +160,10 @@ class AgentSimulation {
         checks: null,
         ...(options.bugs === undefined ? {} : { bugs: options.bugs }),
       },
-      tasks: { settings: { pickupTimeoutMs: 5_000 } },
+      tasks: {
+        settings: { pickupTimeoutMs: 5_000 },
+        ...(options.taskBugs === undefined ? {} : { bugs: options.taskBugs }),
+      },
     };
     for (const id of this.nodeIds) this.hosts.set(id, new SimHost(id, environment, this.nodeIds, TICK_MS));
     this.workload = new TaskWorkload({

@@ -3,7 +3,7 @@
  * replays one seed exactly and prints its trace on failure (or always with --trace).
  * Options: --nodes N, --profile default|crashy|churn|figure8 (else the seed picks one),
  * --bug NAME (run a deliberately broken variant: see bugs.ts), --trace (print the whole trace).
- * --agents runs the agents scenario instead (agents-sim.ts); with it, --bug no-leader-grace runs
+ * --agents runs the agents scenario instead (agents-sim.ts); with it, --bug no-leader-grace or stale-attempts runs
  * its broken variant.
  */
 
@@ -109,12 +109,16 @@ process.exit(totals.failed === 0 ? 0 : 1);
 
 /** `--agents`: seeds of the agents scenario; exits with its verdict. */
 function runAgentsScenario(): never {
-  const broken = values.bug === "no-leader-grace";
-  if (values.bug !== undefined && !broken) {
-    console.error("with --agents, --bug is no-leader-grace");
+  const variants: Record<string, object> = {
+    "no-leader-grace": { bugs: { skipLeaderGrace: true } },
+    "stale-attempts": { taskBugs: { acceptStaleAttempts: true } },
+  };
+  const broken = values.bug !== undefined;
+  if (broken && !Object.hasOwn(variants, values.bug!)) {
+    console.error(`with --agents, --bug is one of ${Object.keys(variants).join(", ")}`);
     process.exit(2);
   }
-  const bugs = broken ? { bugs: { skipLeaderGrace: true } } : {};
+  const bugs = broken ? variants[values.bug!]! : {};
   const trace = values.trace ? { onTrace: (line: string) => console.log(line) } : {};
   const seeds =
     values.seed !== undefined
@@ -132,9 +136,7 @@ function runAgentsScenario(): never {
       failed++;
       console.log(`\nseed ${seed} FAILED: ${result.violation?.message}`);
       for (const line of result.trace.slice(-200)) console.log(`  ${line}`);
-      console.log(
-        `\nreplay: npm run sim -- --agents --seed ${seed}${broken ? " --bug no-leader-grace" : ""}`,
-      );
+      console.log(`\nreplay: npm run sim -- --agents --seed ${seed}${broken ? ` --bug ${values.bug}` : ""}`);
       if (!broken) break;
     }
   }
