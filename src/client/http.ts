@@ -211,14 +211,16 @@ export class HttpTransport {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    const onAbort = (): void => controller.abort();
-    request.signal?.addEventListener("abort", onAbort, { once: true });
+    // Combined, not a listener on the caller's signal: an agent's one stop signal is shared by a
+    // call per running task, and listeners on it would pile up past Node's warning limit.
+    const signal =
+      request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
     try {
       const response = await this.fetch(`${url}${target}`, {
         method: request.method,
         headers: this.headers(body !== undefined),
         body,
-        signal: controller.signal,
+        signal,
       });
       const text = await readBoundedText(response, this.responseBytesMax);
       return answerOf(url, response, text, this.now());
@@ -236,7 +238,6 @@ export class HttpTransport {
       return { kind: isNotSent(error) ? "not_sent" : "lost", reason, timedOut: false };
     } finally {
       this.timers.clearTimeout(timer);
-      request.signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -506,7 +506,10 @@ export const expireCommand: CommandSpec<TasksState, typeof ExpireBody, string[]>
             : cause === "lease"
               ? "its agent's beats stopped listing the attempt (lease lapsed)"
               : "the agent did not take the task in time";
-        endAttempt(state, task, { message, retryable: true, cause: "timeout" }, context.timestamp, true);
+        // A lapsed lease means the agent lost the attempt (or is being lost): it moves on at
+        // once, like a lost agent's, instead of waiting out a failure's backoff.
+        const lostCause = cause === "lease" ? "agent_lost" : "timeout";
+        endAttempt(state, task, { message, retryable: true, cause: lostCause }, context.timestamp, true);
       }
       expired.push(id);
     }

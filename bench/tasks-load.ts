@@ -1,0 +1,386 @@
+/**
+ * A load process of bench/tasks-bench.ts, forked with an IPC channel. Its first message says
+ * what it is, for the rest of its life:
+ *
+ * - "agents": SDK Agents (`new Agent(...)`, `agent.handle(taskType, handler)`) registered with
+ *   every node's URL, agent i trying node i mod N first so that the agents spread over the nodes
+ *   as the client's failover leaves them. The handler answers at once with null ("instant"), or
+ *   holds its task until the attempt's signal aborts ("hold"), for the kill test. Each agent's
+ *   client counts the requests it sends, by kind, so that the bench can say what one task costs.
+ * - "submitter": plain HTTP (undici pools, keep-alive), POST /tasks/distribute at a fixed
+ *   concurrency, round robin per request over the nodes, each worker starting at a different
+ *   node; every task carries an idempotency key, as the SDK's submit does, so that a retry after
+ *   a lost answer cannot make a second task.
+ *
+ * It answers each command with one report and exits on "exit" (agents deregister first, within
+ * a bound).
+ */
+
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Pool } from "undici";
+import type { Agent as SdkAgent, TaskHandler } from "../src/client/index.js";
+
+/** The SDK as the sources export it; with JUNO_FROM_DIST=1 the compiled copy users run is loaded. */
+type Sdk = typeof import("../src/client/index.js");
+
+/** The first message: an agents process. */
+export interface AgentsStart {
+  readonly type: "agents";
+  readonly origins: readonly string[];
+  readonly token: string;
+  /** Agents firstIndex .. firstIndex + count - 1 live here (names and the node tried first). */
+  readonly firstIndex: number;
+  readonly count: number;
+  readonly capacity: number;
+  readonly skills: readonly string[];
+  readonly taskTypes: readonly string[];
+  readonly mode: "instant" | "hold";
+  readonly namePrefix: string;
+  /** Registration must be done by then (ms from now), or the process gives up. */
+  readonly readyTimeoutMs: number;
+}
+
+/** The first message: a submitter process. */
+export interface SubmitterStart {
+  readonly type: "submitter";
+  readonly origins: readonly string[];
+  readonly token: string;
+  /** Connections per origin. */
+  readonly connections: number;
+}
+
+export type LoadStart = AgentsStart | SubmitterStart;
+
+/** One batch of submissions. */
+export interface SubmitBatch {
+  readonly taskType: string;
+  readonly team: string;
+  readonly skills: readonly string[];
+  readonly count: number;
+  readonly concurrency: number;
+  /** Length of the string sent as `data`. */
+  readonly dataLength: number;
+  /** Seeds the priorities: random 0..9 from a seeded generator, the same for every run of a seed. */
+  readonly seed: number;
+  /** Idempotency keys are `${keyPrefix}-${i}`. */
+  readonly keyPrefix: string;
+  /** How many answer latencies are kept (the first ones). */
+  readonly latenciesMax: number;
+}
+
+/** Messages after the first. */
+export type LoadCommand =
+  | { readonly type: "submit"; readonly batch: SubmitBatch }
+  | { readonly type: "counters" }
+  | { readonly type: "exit" };
+
+/** The agents are registered. */
+export interface LoadReady {
+  readonly type: "ready";
+  readonly ids: readonly string[];
+}
+
+/** A batch was submitted. */
+export interface LoadSubmitted {
+  readonly type: "submitted";
+  /** Wall clock (ms since the epoch) of the first request sent and of the last answer. */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  /** Tasks the server took (201), and found again by their key after a retry (200). */
+  readonly created: number;
+  readonly foundByKey: number;
+  /** Submissions given up after SUBMIT_ATTEMPTS. */
+  readonly givenUp: number;
+  /** Failed attempts by HTTP status or "network"; each was retried. */
+  readonly failures: Record<string, number>;
+  /** Latency of each accepted submission's last attempt, ms, in the order they were answered. */
+  readonly latenciesMs: Float64Array;
+}
+
+/** What the agents of this process did so far. */
+export interface LoadCounters {
+  readonly type: "counters";
+  /** Requests the agents' clients sent, by kind (poll, complete, heartbeat, ...). */
+  readonly requests: Record<string, number>;
+  /** Task events by outcome (started, completed, ...). */
+  readonly tasks: Record<string, number>;
+  /** Errors the agents emitted, as "during:code". */
+  readonly errors: Record<string, number>;
+}
+
+export type LoadReport = LoadReady | LoadSubmitted | LoadCounters;
+
+/** Attempts at one submission before it is given up. */
+const SUBMIT_ATTEMPTS = 20;
+/** A submission not answered by then counts as failed ("network") and is retried. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How long the agents may take to deregister on exit. */
+const EXIT_TIMEOUT_MS = 10_000;
+
+/** Counts one more `key`. */
+const count = (record: Record<string, number>, key: string): void => {
+  record[key] = (record[key] ?? 0) + 1;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects with a message naming `what` when `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A generator of [0, 1) from a seed (mulberry32): the same priorities for the same seed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+// ---------------------------------------------------------------- agents
+
+/** The kind of an SDK request, from its method and URL: what the bench counts per task. */
+function requestKind(method: string, url: string): string {
+  const path = new URL(url).pathname;
+  if (path.endsWith("/tasks/poll")) return "poll";
+  if (path.endsWith("/complete")) return "complete";
+  if (path.endsWith("/fail")) return "fail";
+  if (path.endsWith("/heartbeat")) return "heartbeat";
+  if (path.endsWith("/tasks/status")) return "status";
+  if (path.endsWith("/agents/register")) return "register";
+  return `${method} other`;
+}
+
+/** Loads the SDK: the compiled one under JUNO_FROM_DIST=1, else the sources through tsx. */
+async function loadSdk(): Promise<Sdk> {
+  const fromDist = process.env["JUNO_FROM_DIST"] === "1";
+  const file = join(import.meta.dirname, fromDist ? "../dist/client/index.js" : "../src/client/index.ts");
+  return (await import(pathToFileURL(file).href)) as Sdk;
+}
+
+/** Holds its task until the attempt's signal aborts (cancelled, moved, or the agent stops). */
+const holdUntilAborted: TaskHandler = (_task, { signal }) =>
+  new Promise((_resolve, reject) => {
+    const abort = (): void =>
+      reject(signal.reason instanceof Error ? signal.reason : new Error("the attempt was aborted"));
+    if (signal.aborted) abort();
+    signal.addEventListener("abort", abort, { once: true });
+  });
+
+/** The agents of one process, from registration to deregistration. */
+class Agents {
+  private readonly agents: SdkAgent[] = [];
+  private readonly requests: Record<string, number> = {};
+  private readonly tasks: Record<string, number> = {};
+  private readonly errors: Record<string, number> = {};
+
+  constructor(
+    private readonly sdk: Sdk,
+    private readonly start: AgentsStart,
+  ) {}
+
+  /** Makes, starts and waits for every agent; their ids in index order. */
+  async run(): Promise<LoadReady> {
+    const { start, sdk } = this;
+    const countingFetch: typeof fetch = (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      count(this.requests, requestKind(init?.method ?? "GET", url));
+      return fetch(input, init);
+    };
+    const handler: TaskHandler = start.mode === "instant" ? () => null : holdUntilAborted;
+    for (let i = start.firstIndex; i < start.firstIndex + start.count; i++) {
+      // Agent i tries node i mod N first: the client keeps to the node that last answered.
+      const urls = start.origins.map((_, k) => start.origins[(i + k) % start.origins.length]!);
+      const client = new sdk.JunoClient({ urls, token: start.token, fetch: countingFetch });
+      const agent = new sdk.Agent({
+        client,
+        name: `${start.namePrefix}-${i}`,
+        endpoint: `http://127.0.0.1:9/${start.namePrefix}/${i}`,
+        team: "bench",
+        skills: start.skills,
+        capacity: start.capacity,
+        healthCheck: { type: "none" },
+        drainTimeoutMs: 2_000,
+      });
+      for (const taskType of start.taskTypes) agent.handle(taskType, handler);
+      agent.on("task", (event) => count(this.tasks, event.outcome));
+      agent.on("error", ({ error, during }) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        count(this.errors, `${during}:${typeof code === "string" ? code : "error"}`);
+      });
+      this.agents.push(agent);
+    }
+    const views = await within(
+      Promise.all(this.agents.map((agent) => agent.start())),
+      start.readyTimeoutMs,
+      `registering ${this.agents.length} agents`,
+    );
+    return { type: "ready", ids: views.map((view) => view?.id ?? "") };
+  }
+
+  counters(): LoadCounters {
+    return { type: "counters", requests: this.requests, tasks: this.tasks, errors: this.errors };
+  }
+
+  /** Stops (drains and deregisters) every agent, within EXIT_TIMEOUT_MS. */
+  async close(): Promise<void> {
+    await within(
+      Promise.all(this.agents.map((agent) => agent.stop())),
+      EXIT_TIMEOUT_MS,
+      "stopping the agents",
+    ).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------- submitter
+
+/** Submits batches over the nodes' pools. */
+class Submitter {
+  private readonly pools: Pool[];
+  private readonly headers: Record<string, string>;
+
+  constructor(start: SubmitterStart) {
+    this.pools = start.origins.map(
+      (origin) =>
+        new Pool(origin, {
+          connections: start.connections,
+          pipelining: 1,
+          keepAliveTimeout: 60_000,
+          headersTimeout: REQUEST_TIMEOUT_MS,
+          bodyTimeout: REQUEST_TIMEOUT_MS,
+        }),
+    );
+    this.headers = { "content-type": "application/json", authorization: `Bearer ${start.token}` };
+  }
+
+  /** Submits the batch: `concurrency` workers, round robin per request over the nodes. */
+  async submit(batch: SubmitBatch): Promise<LoadSubmitted> {
+    const random = seeded(batch.seed);
+    const priorities = Uint8Array.from({ length: batch.count }, () => Math.floor(random() * 10));
+    const data = "d".repeat(batch.dataLength);
+    const latencies = new Float64Array(Math.min(batch.count, batch.latenciesMax));
+    let latencyCount = 0;
+    const failures: Record<string, number> = {};
+    let created = 0;
+    let foundByKey = 0;
+    let givenUp = 0;
+    let next = 0;
+    const startedAtMs = Date.now();
+    await Promise.all(
+      Array.from({ length: batch.concurrency }, async (_, worker) => {
+        let node = worker % this.pools.length;
+        while (next < batch.count) {
+          const i = next++;
+          const body = JSON.stringify({
+            task_type: batch.taskType,
+            team: batch.team,
+            priority: priorities[i],
+            data,
+            requirements: { skills: batch.skills },
+            idempotency_key: `${batch.keyPrefix}-${i}`,
+          });
+          let accepted = false;
+          for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS && !accepted; attempt++) {
+            const pool = this.pools[node]!;
+            node = (node + 1) % this.pools.length;
+            const started = performance.now();
+            const status = await this.post(pool, body);
+            if (status === 201 || status === 200) {
+              accepted = true;
+              if (status === 201) created++;
+              else foundByKey++;
+              if (latencyCount < latencies.length) latencies[latencyCount++] = performance.now() - started;
+            } else {
+              count(failures, String(status));
+              await sleep(20 * Math.min(attempt, 25));
+            }
+          }
+          if (!accepted) givenUp++;
+        }
+      }),
+    );
+    return {
+      type: "submitted",
+      startedAtMs,
+      endedAtMs: Date.now(),
+      created,
+      foundByKey,
+      givenUp,
+      failures,
+      latenciesMs: latencies.subarray(0, latencyCount),
+    };
+  }
+
+  /** One POST /tasks/distribute; its status, or "network". */
+  private async post(pool: Pool, body: string): Promise<number | "network"> {
+    try {
+      const response = await pool.request({
+        method: "POST",
+        path: "/api/v3/tasks/distribute",
+        body,
+        headers: this.headers,
+      });
+      await response.body.dump();
+      return response.statusCode;
+    } catch {
+      return "network";
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.destroy()));
+  }
+}
+
+// ---------------------------------------------------------------- IPC
+
+/** Sends a report to the bench. */
+function report(message: LoadReport): void {
+  process.send!(message);
+}
+
+if (process.send === undefined) {
+  console.error("tasks-load: run by bench/tasks-bench.ts, with an IPC channel");
+  process.exit(2);
+}
+
+const failed = (error: unknown): void => {
+  console.error(`tasks-load: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+};
+
+let agents: Agents | null = null;
+let submitter: Submitter | null = null;
+process.on("message", (message: LoadStart | LoadCommand) => {
+  switch (message.type) {
+    case "agents":
+      loadSdk()
+        .then((sdk) => (agents = new Agents(sdk, message)).run())
+        .then(report, failed);
+      break;
+    case "submitter":
+      submitter = new Submitter(message);
+      report({ type: "ready", ids: [] });
+      break;
+    case "submit":
+      if (submitter === null) return failed(new Error("submit before submitter"));
+      submitter.submit(message.batch).then(report, failed);
+      break;
+    case "counters":
+      if (agents === null) return failed(new Error("counters before agents"));
+      report(agents.counters());
+      break;
+    case "exit":
+      void Promise.all([agents?.close(), submitter?.close()]).finally(() => process.exit(0));
+      break;
+  }
+});
