@@ -138,6 +138,10 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         breakerThreshold: config.circuitBreakerThreshold,
         defaultMaxAttempts: config.recoveryRetryAttempts,
         pickupTimeoutMs: config.taskMigrationTimeoutMs,
+        agingMs: config.taskAgingMs,
+        teamWeights: config.taskTeamWeights.map(([team, weight]) => [team, weight] as [string, number]),
+        teamQueueLimit: config.taskTeamQueueLimit,
+        teamRunningLimit: config.taskTeamRunningLimit,
       },
     },
   );

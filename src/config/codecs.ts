@@ -194,3 +194,31 @@ export const httpUrlCodec: Codec<string> = {
   },
   format: (value) => value,
 };
+
+/** Team weights, `team=weight,...` (a weight above 0, at most 1000; a team named once). */
+export const teamWeightsCodec: Codec<readonly (readonly [string, number])[]> = {
+  placeholder: "team=weight,...",
+  parse(text) {
+    if (text.trim() === "") return [];
+    const pairs: [string, number][] = [];
+    for (const part of text.split(",")) {
+      const match = /^\s*([A-Za-z0-9][A-Za-z0-9._:/-]{0,99})=([0-9]+(?:\.[0-9]+)?)\s*$/.exec(part);
+      if (match === null)
+        return new Invalid(
+          "malformed_team_weights",
+          `expected team=weight pairs separated by commas, got ${quote(part)}`,
+        );
+      const weight = Number(match[2]);
+      if (!(weight > 0 && weight <= 1000))
+        return new Invalid(
+          "out_of_range",
+          `expected a weight above 0 and at most 1000, got ${quote(match[2]!)}`,
+        );
+      if (pairs.some(([team]) => team === match[1]))
+        return new Invalid("malformed_team_weights", `team ${quote(match[1]!)} is named twice`);
+      pairs.push([match[1]!, weight]);
+    }
+    return pairs;
+  },
+  format: (value) => value.map(([team, weight]) => `${team}=${weight}`).join(","),
+};

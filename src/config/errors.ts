@@ -16,6 +16,8 @@ export const CONFIG_ERROR_CODES = {
   not_a_boolean: "a switch whose value is not true, false, 1 or 0",
   malformed_address: "an address that is not host:port (IPv6 in brackets), or cannot be dialled",
   malformed_peers: "a peer list that is not id=host:port,...",
+  malformed_team_weights:
+    "team weights that are not team=weight,... (each team once, weights above 0 up to 1000)",
   duplicate_peer: "a peer list naming the same id or the same address twice",
   self_not_in_peers: "a peer list that does not contain this node's own id",
   unsupported_storage: "a storage setting that is neither sqlite nor a postgres:// URL",

@@ -98,6 +98,7 @@ function usage(option: OptionSpec): string {
 /** The default as help shows it, with its unit. */
 function defaultText(option: OptionSpec): string {
   if (typeof option.default !== "string") return option.default.derived;
+  if (option.default === "") return "none";
   const unit = option.unit ?? "";
   return unit === "" ? option.default : `${option.default} ${unit}`;
 }

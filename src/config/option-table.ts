@@ -17,6 +17,7 @@ import {
   secondsCodec,
   secretCodec,
   storageCodec,
+  teamWeightsCodec,
   textCodec,
 } from "./codecs.js";
 import type { OptionSpec } from "./option-spec.js";
@@ -93,6 +94,12 @@ export interface Settings {
   readonly recoveryRetryAttempts: number;
   readonly taskMigrationTimeoutMs: number;
   readonly circuitBreakerThreshold: number;
+  /** A queued task waiting this long moves up one priority level. */
+  readonly taskAgingMs: number;
+  /** Teams' weights in fair sharing, as [team, weight] pairs (others weigh 1). */
+  readonly taskTeamWeights: readonly (readonly [string, number])[];
+  readonly taskTeamQueueLimit: number;
+  readonly taskTeamRunningLimit: number;
   readonly serviceDiscoveryType: ServiceDiscoveryType;
   readonly consulEndpoint: string;
   /** What a discovery provider looks for (SRV names, Service names, Consul service names), comma-separated. */
@@ -475,6 +482,52 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
       "Consecutive failures of an agent (routed requests through /api/v3/route; task attempts) after which its circuit breaker opens.",
     reserved: null,
     codec: integerCodec(1, 1000, "failures"),
+  },
+  {
+    key: "taskAgingMs",
+    group: "faults",
+    flag: "--task-aging-s",
+    env: "TASK_AGING_INTERVAL",
+    default: "60",
+    unit: "s",
+    meaning:
+      "A queued task waiting this long moves up one priority level, and so on up to 9, so nothing waits forever.",
+    reserved: null,
+    codec: secondsCodec(1000, 86_400_000),
+  },
+  {
+    key: "taskTeamWeights",
+    group: "faults",
+    flag: "--task-team-weights",
+    env: "TASK_TEAM_WEIGHTS",
+    default: "",
+    unit: "team=weight,...",
+    meaning:
+      "Weights of the submitting teams in fair sharing inside a priority level (a team not named weighs 1), e.g. search=3,ads=1.",
+    reserved: null,
+    codec: teamWeightsCodec,
+  },
+  {
+    key: "taskTeamQueueLimit",
+    group: "faults",
+    flag: "--task-team-queue-limit",
+    env: "TASK_TEAM_QUEUE_LIMIT",
+    default: "100000",
+    unit: "tasks",
+    meaning: "Most queued tasks of one team; past it, its submissions answer 429 queue_full.",
+    reserved: null,
+    codec: integerCodec(1, 1_000_000, "tasks"),
+  },
+  {
+    key: "taskTeamRunningLimit",
+    group: "faults",
+    flag: "--task-team-running-limit",
+    env: "TASK_TEAM_RUNNING_LIMIT",
+    default: "100000",
+    unit: "tasks",
+    meaning: "Most tasks of one team assigned or running at once; the rest wait queued.",
+    reserved: null,
+    codec: integerCodec(1, 1_000_000, "tasks"),
   },
   {
     key: "phase",

@@ -95,6 +95,16 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         recoveryRetryAttempts: fc.integer({ min: 1, max: 100 }).map(String),
         taskMigrationTimeoutMs: secondsArbitrary(1000, 86_400_000),
         circuitBreakerThreshold: fc.integer({ min: 1, max: 1000 }).map(String),
+        taskAgingMs: secondsArbitrary(1000, 86_400_000),
+        taskTeamWeights: fc
+          .uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), { maxLength: 4 })
+          .chain((teams) =>
+            fc
+              .tuple(...teams.map(() => fc.integer({ min: 1, max: 1000 })))
+              .map((weights) => teams.map((team, i) => `${team}=${weights[i]}`).join(",")),
+          ),
+        taskTeamQueueLimit: fc.integer({ min: 1, max: 1_000_000 }).map(String),
+        taskTeamRunningLimit: fc.integer({ min: 1, max: 1_000_000 }).map(String),
         // "registry" is the deprecated name of custom; it must read back as custom.
         serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES, "registry"),
         consulEndpoint: fc.webUrl(),
