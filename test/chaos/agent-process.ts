@@ -1,7 +1,8 @@
 /**
  * A real agent process built on the SDK (juno/client's Agent): it serves /health and an echo
- * route, registers with every juno URL it is given, beats on schedule across node failures, and
- * deregisters on SIGTERM. Prints `registered <id>` once registered.
+ * route, registers with every juno URL it is given, beats on schedule across node failures, runs
+ * "work" tasks (each sleeps data.ms), and deregisters on SIGTERM. Prints `registered <id>` once
+ * registered and `completed <task> <attempt>` for every completion juno acknowledged.
  *
  *   npx tsx test/chaos/agent-process.ts --name a1 --urls http://127.0.0.1:8080,... [--skill echo]
  */
@@ -41,6 +42,20 @@ const agent = new Agent({
   skills: [values.skill],
   capacity: 4,
   healthCheck: { type: "http" },
+});
+agent.handle("work", async (task, { signal }) => {
+  const data = task.data as { ms?: unknown } | null;
+  const waitMs = typeof data?.ms === "number" ? data.ms : 50;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, waitMs);
+    signal.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason as Error)), {
+      once: true,
+    });
+  });
+  return { by: name };
+});
+agent.on("task", (event) => {
+  if (event.outcome === "completed") console.log(`completed ${event.id} ${event.attempt}`);
 });
 agent.on("error", ({ error, during }) => {
   if (process.env["AGENT_DEBUG"] !== undefined) console.error(`${name}: ${during}: ${String(error)}`);

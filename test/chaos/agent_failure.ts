@@ -1,9 +1,12 @@
 /**
  * Agent failure: real agent processes (the SDK's Agent) beat against three juno nodes under a
- * write load, while agents are killed (SIGKILL) and paused (SIGSTOP, then SIGCONT) and the juno
- * leader is killed and paused. Prints how long each detection took; fails on any false positive
- * (an agent that was not faulted marked suspect or failed, read from the replicated log), on a
- * faulted agent never detected, and on a resumed agent that does not come back healthy.
+ * write load and run a stream of tasks, while agents are killed (SIGKILL) and paused (SIGSTOP,
+ * then SIGCONT) and the juno leader is killed and paused. Prints how long each detection took;
+ * fails on any false positive (an agent that was not faulted marked suspect or failed, read from
+ * the replicated log), on a faulted agent never detected, on a resumed agent that does not come
+ * back healthy, and on a task that does not end completed exactly once: every accepted task must
+ * end completed, by an attempt an agent heard acknowledged, and no task may have two attempts
+ * acknowledged complete.
  *
  *   npx tsx test/chaos/agent_failure.ts [--quick]
  */
@@ -35,7 +38,97 @@ interface AgentProcess {
 
 type Json = Record<string, unknown>;
 
-await runScript("agent_failure", quick ? 55_000 : 120_000, async (checks, cleanup) => {
+/** Every completion an agent process heard acknowledged: task id to the attempts. */
+const completions = new Map<string, Set<number>>();
+
+/** Tasks submitted now and then through the live nodes, each under its own idempotency key. */
+class TaskStream {
+  private readonly accepted = new Set<string>();
+  private stopped = false;
+  private submitted = 0;
+
+  constructor(
+    private readonly cluster: ProcessCluster,
+    private readonly live: () => string[],
+  ) {}
+
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      const n = ++this.submitted;
+      const body = {
+        task_type: "work",
+        team: "chaos",
+        requirements: { skills: ["echo"] },
+        data: { ms: 50 + (n % 5) * 50 },
+        idempotency_key: `chaos-${n}`,
+        max_attempts: 20,
+      };
+      // An unanswered submission is sent again under its key: it must not make a second task.
+      for (let tries = 0; tries < 5; tries++) {
+        const nodes = this.live();
+        const node = nodes[(n + tries) % nodes.length];
+        if (node === undefined) break;
+        const answer = await this.cluster
+          .request(node, "POST", "/api/v3/tasks/distribute", body, 2_000)
+          .catch(() => null);
+        if (answer !== null && (answer.status === 200 || answer.status === 201)) {
+          this.accepted.add((answer.body["task"] as Json)["id"] as string);
+          break;
+        }
+        await sleep(200);
+      }
+      await sleep(100);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Waits for every accepted task to finish, then checks each ended completed exactly once. */
+  async check(checks: { expect(condition: boolean, what: string): void }): Promise<void> {
+    const pending = new Set(this.accepted);
+    const final = new Map<string, Json>();
+    const deadline = Date.now() + 20_000;
+    while (pending.size > 0 && Date.now() < deadline) {
+      for (const id of [...pending]) {
+        const node = this.live()[0]!;
+        const answer = await this.cluster
+          .request(node, "GET", `/api/v3/tasks/${id}`, undefined, 2_000)
+          .catch(() => null);
+        const task = answer?.status === 200 ? (answer.body["task"] as Json) : null;
+        if (task === null) continue;
+        if (["completed", "failed", "cancelled", "dead_lettered"].includes(task["status"] as string)) {
+          pending.delete(id);
+          final.set(id, task);
+        }
+      }
+      if (pending.size > 0) await sleep(250);
+    }
+    checks.expect(
+      pending.size === 0,
+      `all ${this.accepted.size} accepted tasks finished (${pending.size} did not)`,
+    );
+    let twice = 0;
+    let unheard = 0;
+    let other = 0;
+    for (const [id, task] of final) {
+      const heard = completions.get(id) ?? new Set<number>();
+      if (heard.size > 1) twice++;
+      if (task["status"] !== "completed") other++;
+      else if (!heard.has(task["attempt"] as number)) unheard++;
+    }
+    checks.expect(other === 0, `every accepted task ended completed (${other} did not)`);
+    checks.expect(twice === 0, `no task had two attempts acknowledged complete (${twice} had)`);
+    checks.expect(
+      unheard === 0,
+      `every completed attempt was one an agent heard acknowledged (${unheard} were not)`,
+    );
+    say(`tasks: ${this.accepted.size} accepted, ${final.size} finished, ${twice} counted twice`);
+  }
+}
+
+await runScript("agent_failure", quick ? 75_000 : 150_000, async (checks, cleanup) => {
   const cluster = await ProcessCluster.start(3, SETTINGS);
   cleanup(() => cluster.stop());
   const ids = [...cluster.nodes.keys()];
@@ -46,11 +139,13 @@ await runScript("agent_failure", quick ? 55_000 : 120_000, async (checks, cleanu
     return Promise.resolve();
   });
   for (let i = 1; i <= AGENTS; i++) agents.push(await spawnAgent(`agent-${i}`, urls));
+  const tasks = new TaskStream(cluster, () => ids.filter((id) => !down.has(id)));
   // Every id an agent process ever had (a killed one comes back under a new id), to its faults.
   const incarnations = new Map(agents.map((agent) => [agent.id, agent]));
   say(`started ${ids.join(", ")} and ${AGENTS} agents`);
   const down = new Set<string>();
   const acks = new Acks(checks);
+  const submitting = tasks.run();
   const load = new WriteLoad(cluster, acks, "a", () => ids.filter((id) => !down.has(id)), 3_000);
   load.add(3);
 
@@ -130,6 +225,9 @@ await runScript("agent_failure", quick ? 55_000 : 120_000, async (checks, cleanu
     );
   }
   await load.stop();
+  tasks.stop();
+  await submitting;
+  await tasks.check(checks);
 
   // False positives, from the replicated log: every suspect or failed transition must fall in or
   // just after a fault of that agent (the grace: one failure timeout plus a second).
@@ -179,6 +277,18 @@ async function spawnAgent(name: string, urls: string): Promise<AgentProcess> {
       }
     });
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  });
+  let partial = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      const match = /^completed ([0-9a-f-]{36}) ([0-9]+)$/.exec(line.trim());
+      if (match === null) continue;
+      let attempts = completions.get(match[1]!);
+      if (attempts === undefined) completions.set(match[1]!, (attempts = new Set()));
+      attempts.add(Number(match[2]));
+    }
   });
   return { name, child, id, faults: [] };
 }
