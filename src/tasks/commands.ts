@@ -273,6 +273,7 @@ function newTask(state: TasksState, body: SubmitBody, nowMs: number): Task {
     result: null,
     error: null,
     previousAgents: [],
+    startedAttempts: 0,
   };
 }
 
@@ -300,7 +301,12 @@ export const startCommand: CommandSpec<TasksState, typeof StartBody, string[]> =
       const task = state.get(id);
       if (task === undefined || task.status !== "assigned" || task.agentId !== body.agent_id) continue;
       if (task.attempt !== attempt) continue;
-      state.put({ ...task, status: "running", startedAtMs: context.timestamp });
+      state.put({
+        ...task,
+        status: "running",
+        startedAtMs: context.timestamp,
+        startedAttempts: task.startedAttempts + 1,
+      });
       started.push(id);
     }
     return accept(started, rowsOf(state, started));
@@ -389,7 +395,10 @@ export const failCommand: CommandSpec<TasksState, typeof FailBody, Task> = {
     const stale = staleness(task, body.id, body.agent_id, body.attempt);
     if (stale !== null) return stale;
     const error: TaskError = { message: body.error, retryable: body.retryable, cause: "agent" };
-    endAttempt(state, task!, error, context.timestamp, true);
+    // An agent that reports a failure ran the attempt, whether or not it said it started.
+    const ran =
+      task!.status === "assigned" ? { ...task!, startedAttempts: task!.startedAttempts + 1 } : task!;
+    endAttempt(state, ran, error, context.timestamp, true);
     const touched = dispatchAfter(state, context, [body.id]);
     return accept(state.get(body.id)!, rowsOf(state, touched));
   },
@@ -425,7 +434,8 @@ function endAttempt(
     state.put({ ...base, status: "failed", completedAtMs: nowMs });
     return;
   }
-  if (task.attempt >= task.maxAttempts) {
+  // Only attempts that ran count: one its agent never took (lost, stopped before it polled) does not.
+  if (task.startedAttempts >= task.maxAttempts) {
     state.put({ ...base, status: "dead_lettered", completedAtMs: nowMs });
     return;
   }

@@ -119,6 +119,8 @@ export interface Task {
   readonly error: TaskError | null;
   /** The agents that held earlier attempts, oldest first (bounded). */
   readonly previousAgents: readonly string[];
+  /** Attempts its agents took (started); `maxAttempts` bounds these, not placements. */
+  readonly startedAttempts: number;
 }
 
 /** Most earlier agents remembered on a task. */
@@ -188,6 +190,7 @@ export const TaskRow = Type.Object(
       ),
     ),
     previousAgents: Type.Array(Text(36), { maxItems: PREVIOUS_AGENTS }),
+    startedAttempts: Type.Integer({ minimum: 0 }),
   },
   { additionalProperties: false },
 );

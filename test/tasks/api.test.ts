@@ -235,7 +235,8 @@ describe("tasks API", () => {
   it("moves a failed agent's tasks to another agent with the next attempt; the old attempt is refused", async () => {
     const silent = await agent("silent", ["deploy"], 4, false);
     const leader = await cluster.leader();
-    const submitted = await submit(leader, { requirements: { skills: ["deploy"] } });
+    // One attempt allowed: the silent agent never took it, so moving it does not use it up.
+    const submitted = await submit(leader, { requirements: { skills: ["deploy"] }, max_attempts: 1 });
     const id = (submitted.json["task"] as Json)["id"] as string;
     expect((submitted.json["task"] as Json)["assigned_agent"]).toBe(silent);
     const live = await agent("deployer", ["deploy"], 4);
