@@ -1,6 +1,6 @@
 /**
  * Agent failure: real agent processes (the SDK's Agent) beat against three juno nodes under a
- * write load and run a stream of tasks, while agents are killed (SIGKILL) and paused (SIGSTOP,
+ * write load and run a stream of tasks (one every 250 ms), while agents are killed (SIGKILL) and paused (SIGSTOP,
  * then SIGCONT) and the juno leader is killed and paused. Prints how long each detection took;
  * fails on any false positive (an agent that was not faulted marked suspect or failed, read from
  * the replicated log), on a faulted agent never detected, on a resumed agent that does not come
@@ -20,6 +20,8 @@ const AGENTS = quick ? 4 : 10;
 const ROUNDS = quick ? 2 : 5;
 const FAILURE_TIMEOUT_MS = 2_000;
 const DETECTION_BOUND_MS = 5 * FAILURE_TIMEOUT_MS;
+/** A task is submitted this often: a stream, light enough not to starve the agents' beats on two cores. */
+const TASK_EVERY_MS = 250;
 const SETTINGS = {
   ...NO_COMPACTION,
   AGENT_HEARTBEAT_INTERVAL: "0.2",
@@ -77,7 +79,7 @@ class TaskStream {
         }
         await sleep(200);
       }
-      await sleep(100);
+      await sleep(TASK_EVERY_MS);
     }
   }
 
