@@ -10,6 +10,8 @@
  * Candidates come in id order so every choice is deterministic given the same inputs.
  */
 
+import { finalize32, fnv1a } from "../control/hash.js";
+
 /** The strategies (fixed API names). */
 export const STRATEGIES = [
   "round_robin",
@@ -116,15 +118,5 @@ function rendezvous(candidates: readonly Candidate[], key: string): Candidate {
 
 /** FNV-1a over UTF-16 code units, then a murmur-style finaliser so nearby keys spread. */
 export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return finalize32(fnv1a(text));
 }

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import Type, { type Static } from "typebox";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { ApiError } from "../server/errors.js";
-import { checkCommand, isoTime, readConsistently } from "../server/route-helpers.js";
+import { checkCommand, isoTime, isUuid, readConsistently } from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
 import {
   AGENT_LIMITS,
@@ -543,10 +543,6 @@ function found(state: AgentsState, id: string): Agent {
   const agent = state.get(id);
   if (agent === undefined) throw new ApiError("agent_not_found", `no agent ${id}`);
   return agent;
-}
-
-function isUuid(id: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
 }
 
 function splitLabel(label: string): [string, string] {

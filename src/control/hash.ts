@@ -33,3 +33,21 @@ function mixWord(hash: number, value: number): number {
 export function hashText(hash: number): string {
   return hash.toString(16).padStart(8, "0");
 }
+
+/** 32-bit FNV-1a of a string's UTF-16 code units: the same on every replica and every run. */
+export function fnv1a(text: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
+  return hash >>> 0;
+}
+
+/** murmur3's 32-bit finaliser: spreads every input bit over the output (nearby keys scatter). */
+export function finalize32(value: number): number {
+  let hash = value;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
+}

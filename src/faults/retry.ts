@@ -3,6 +3,8 @@
  * data only (the task id and attempt seed the jitter), so every replica agrees on the same time.
  */
 
+import { fnv1a } from "../control/hash.js";
+
 /** A task's backoff policy (the API's `backoff`). */
 export interface Backoff {
   readonly initialMs: number;
@@ -26,7 +28,5 @@ export function backoffDelayMs(backoff: Backoff, attempt: number, seed: string):
 
 /** A number in [0, 1) from a string (FNV-1a), the same on every replica. */
 export function unitHash(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) / 0x1_0000_0000;
+  return fnv1a(text) / 0x1_0000_0000;
 }

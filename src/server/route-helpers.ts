@@ -25,3 +25,8 @@ export async function readConsistently(
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+/** Whether `id` is a UUID as juno writes them (lower-case hex): anything else names nothing. */
+export function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}

@@ -18,6 +18,7 @@
  */
 
 import type { Strategy } from "../agents/balancer.js";
+import { finalize32, fnv1a } from "../control/hash.js";
 import type { LiveStatus } from "../agents/state.js";
 import type { Requirements } from "./task.js";
 
@@ -100,7 +101,7 @@ export function candidateSet(requirements: Requirements, agents: Iterable<Placem
   }
   chosen.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const idHashes = new Uint32Array(chosen.length);
-  chosen.forEach((agent, i) => (idHashes[i] = fnv(agent.id)));
+  chosen.forEach((agent, i) => (idHashes[i] = fnv1a(agent.id)));
   const emptyReason =
     matching === 0
       ? `no agent has ${describe(requirements)}`
@@ -142,7 +143,7 @@ export function placeAmong(
   let chosen: number;
   switch (request.strategy) {
     case "least_connections":
-      chosen = leastConnections(set, load, usable, fnv(seed));
+      chosen = leastConnections(set, load, usable, fnv1a(seed));
       break;
     case "round_robin":
       chosen = roundRobin(set, usable, memory);
@@ -153,8 +154,8 @@ export function placeAmong(
     case "consistent_hash":
       chosen =
         request.affinityKey === null
-          ? leastConnections(set, load, usable, fnv(seed))
-          : rendezvous(set, usable, fnv(request.affinityKey));
+          ? leastConnections(set, load, usable, fnv1a(seed))
+          : rendezvous(set, usable, fnv1a(request.affinityKey));
       break;
   }
   if (chosen < 0) return { ok: false, reason: whyFull(set, load) };
@@ -297,29 +298,11 @@ function rendezvous(set: CandidateSet, usable: (i: number) => boolean, keyHash: 
   let bestScore = -1;
   const salted = Math.imul(keyHash, 0x9e3779b1);
   for (let i = 0; i < set.agents.length; i++) {
-    const value = mix(set.idHashes[i]! ^ salted);
+    const value = finalize32(set.idHashes[i]! ^ salted);
     if (value > bestScore && usable(i)) {
       bestIndex = i;
       bestScore = value;
     }
   }
   return bestIndex;
-}
-
-/** FNV-1a of a string. */
-function fnv(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
-}
-
-/** A 32-bit finaliser (murmur3's): spreads every input bit over the output. */
-function mix(value: number): number {
-  let hash = value;
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
 }

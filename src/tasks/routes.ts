@@ -12,7 +12,7 @@ import { breakerState } from "../faults/breaker.js";
 import { DEFAULT_BACKOFF } from "../faults/retry.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { ApiError } from "../server/errors.js";
-import { checkCommand, readConsistently } from "../server/route-helpers.js";
+import { checkCommand, isUuid, readConsistently } from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
 import {
   cancelCommand,
@@ -700,11 +700,6 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
     coolDownMs: state.settings.breakerCoolDownMs,
   };
   const ids = new Set<string>([...state.holders(), ...state.breakers.keys()]);
-  const running = new Map<string, number>();
-  for (const task of state.liveTasks()) {
-    if (task.status === "assigned" || task.status === "running")
-      running.set(task.team, (running.get(task.team) ?? 0) + 1);
-  }
   return {
     counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, state.count(status)])),
     queue: {
@@ -716,7 +711,7 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
       oldest_waiting_ms: oldest === null ? null : Math.max(0, now - oldest.enqueuedAtMs),
       oldest_task_id: oldest?.id ?? null,
     },
-    running_by_team: Object.fromEntries(running),
+    running_by_team: Object.fromEntries(state.runningByTeam()),
     assignment_latency_ms: {
       p50: state.stats.latencyPercentileMs(0.5),
       p99: state.stats.latencyPercentileMs(0.99),
@@ -740,8 +735,4 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
       };
     }),
   };
-}
-
-function isUuid(id: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
 }

@@ -144,6 +144,11 @@ export class TasksState {
     return this.teamRunning.get(team) ?? 0;
   }
 
+  /** Tasks holding a slot, by team. */
+  runningByTeam(): ReadonlyMap<string, number> {
+    return this.teamRunning;
+  }
+
   count(status: TaskStatus): number {
     return this.counts.get(status)!;
   }
