@@ -21,7 +21,7 @@ import {
   type Row,
   type RowChange,
 } from "../control/index.js";
-import { type Agent, type AgentsState, type HealthCheckSpec, type LiveStatus } from "./state.js";
+import { PULL, type Agent, type AgentsState, type HealthCheckSpec, type LiveStatus } from "./state.js";
 
 /** Bounds (the issue's "clear 4xx over it"). */
 export const AGENT_LIMITS = {
@@ -74,6 +74,16 @@ export const Registration = Type.Object(
       { additionalProperties: false },
     ),
     agent_card_url: Type.Union([HttpUrl(2048), Type.Null()]),
+    // Optional, so entries logged before push delivery existed still apply (as pull agents).
+    delivery: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal("pull"), Type.Literal("push")]),
+          url: Type.Union([HttpUrl(2048), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     source: Type.Union([
       Type.Literal("custom"),
       Type.Literal("dns"),
@@ -152,6 +162,8 @@ export function registrationProblem(body: Registration): string | null {
     if (keys.has(key)) return `label ${key} is given twice`;
     keys.add(key);
   }
+  if (body.delivery !== undefined && (body.delivery.mode === "push") !== (body.delivery.url !== null))
+    return "delivery.url is set exactly for push delivery";
   if ((body.source === "custom") !== (body.source_key === null))
     return "source_key is set exactly for discovered agents";
   return null;
@@ -313,6 +325,7 @@ function registered(body: Registration, existing: Agent | undefined, timestamp: 
     labels: body.labels.map(([key, value]) => [key, value] as const),
     metadata: body.metadata as JsonValue,
     healthCheck,
+    delivery: body.delivery ?? PULL,
     agentCardUrl: body.agent_card_url,
     source: body.source,
     sourceKey: body.source_key,

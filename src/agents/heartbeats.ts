@@ -41,6 +41,16 @@ export const MAX_RUNNING_PER_BEAT = 1_000;
 /** Hears, on the leader, every beat taken that lists what its agent runs. */
 export type RunningListener = (agentId: string, running: readonly RunningAttempt[]) => void;
 
+/** A running attempt that is no longer its agent's (cancelled, moved, timed out), and why. */
+export interface RevokedAttempt {
+  readonly id: string;
+  readonly attempt: number;
+  readonly reason: string;
+}
+
+/** On any node: which of the attempts an agent says it runs are no longer its own. */
+export type RevokedJudge = (agentId: string, running: readonly RunningAttempt[]) => RevokedAttempt[];
+
 /** How a beat was taken. */
 export type BeatAnswer =
   | { readonly ok: true; readonly status: LiveStatus; readonly leaseRemainingMs: number }
@@ -68,6 +78,7 @@ export class BeatRelay {
   private context: ControllerContext | null = null;
   private taker: BeatTaker | null = null;
   private readonly runningListeners = new Set<RunningListener>();
+  private judge: RevokedJudge | null = null;
   private readonly pending = new Map<number, Pending>();
   private outbox: WireBeat[] = [];
   private outboxLeader: NodeId | null = null;
@@ -102,6 +113,19 @@ export class BeatRelay {
   onRunning(listener: RunningListener): () => void {
     this.runningListeners.add(listener);
     return () => this.runningListeners.delete(listener);
+  }
+
+  /** On every node: the tasks module says which running attempts a beat's answer revokes. */
+  judgeRunning(judge: RevokedJudge): () => void {
+    this.judge = judge;
+    return () => {
+      if (this.judge === judge) this.judge = null;
+    };
+  }
+
+  /** The attempts of `running` no longer `agentId`'s, as this node knows (none without a judge). */
+  revoked(agentId: string, running: readonly RunningAttempt[]): RevokedAttempt[] {
+    return this.judge?.(agentId, running) ?? [];
   }
 
   /** The leader takes a beat: the monitor first, then whoever follows running attempts. */

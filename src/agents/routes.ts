@@ -92,6 +92,25 @@ const RegisterBody = Type.Object(
     agent_card_url: Type.Optional(
       Type.String({ minLength: 8, maxLength: 2048, pattern: "^https?://[^\\s]+$" }),
     ),
+    delivery: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal("pull"), Type.Literal("push")], {
+            description:
+              "pull (the default): the agent long-polls POST /tasks/poll. push: juno's leader POSTs its tasks to `url`.",
+          }),
+          url: Type.Optional(
+            Type.String({
+              minLength: 8,
+              maxLength: 2048,
+              pattern: "^https?://[^\\s]+$",
+              description: "Where pushed tasks go; default `{endpoint}/juno/tasks`. Push only.",
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   {
     additionalProperties: false,
@@ -157,6 +176,12 @@ const BeatAnswer = Type.Object({
   status: StatusSchema,
   lease_expires_at: Type.String({ format: "date-time" }),
   heartbeat_interval_ms: Type.Integer(),
+  cancelled: Type.Optional(
+    Type.Array(Type.Object({ id: Type.String(), attempt: Type.Integer(), reason: Type.String() }), {
+      description:
+        "With `running` in the beat: the attempts listed that are no longer this agent's (cancelled, moved, timed out); stop them.",
+    }),
+  ),
 });
 
 const CheckView = Type.Object({
@@ -409,7 +434,7 @@ export function agentRoutes(edge: AgentsEdge) {
         schema: {
           summary: "Beat: the agent is alive (and how loaded it is)",
           description:
-            "Any node takes it and passes it to the leader's memory in a batch; nothing is written to the log per beat. The answer says the agent's status and when its lease ends.",
+            "Any node takes it and passes it to the leader's memory in a batch; nothing is written to the log per beat. The answer says the agent's status and when its lease ends, and, when the beat lists `running`, which of those attempts were cancelled or moved.",
           tags,
           params: IdParams,
           body: Type.Optional(BeatBody),
@@ -420,11 +445,12 @@ export function agentRoutes(edge: AgentsEdge) {
         const id = request.params.id;
         const body = request.body ?? {};
         if (!isUuid(id)) throw new ApiError("agent_not_found", `no agent ${id}`);
+        const running = body.running?.map(({ id: task, attempt }) => [task, attempt] as const) ?? null;
         const answer = await edge.relay.beat(id, {
           activeTasks: body.active_tasks ?? null,
           draining: body.draining ?? null,
           overloaded: body.overloaded ?? null,
-          running: body.running?.map(({ id: task, attempt }) => [task, attempt] as const) ?? null,
+          running,
         });
         if (!answer.ok) {
           if (answer.code === "agent_not_found") throw new ApiError("agent_not_found", `no agent ${id}`);
@@ -439,6 +465,7 @@ export function agentRoutes(edge: AgentsEdge) {
           status: answer.status,
           lease_expires_at: isoTime(Date.now() + answer.leaseRemainingMs),
           heartbeat_interval_ms: edge.heartbeatIntervalMs,
+          ...(running === null ? {} : { cancelled: edge.relay.revoked(id, running) }),
         };
       },
     );
@@ -517,6 +544,13 @@ async function toRegistration(body: Static<typeof RegisterBody>, edge: AgentsEdg
       "name and endpoint are required unless agent_card_url gives them",
     );
   const check = body.health_check ?? {};
+  const mode = body.delivery?.mode ?? "pull";
+  if (mode === "pull" && body.delivery?.url !== undefined)
+    throw new ApiError("validation_failed", "delivery.url is for push delivery only");
+  const pushUrl =
+    mode === "push" ? (body.delivery?.url ?? `${endpoint.replace(/\/+$/, "")}/juno/tasks`) : null;
+  if (pushUrl !== null && pushUrl.length > 2048)
+    throw new ApiError("validation_failed", "delivery.url is longer than 2048 characters");
   return {
     id: randomUUID(),
     name,
@@ -534,6 +568,7 @@ async function toRegistration(body: Static<typeof RegisterBody>, edge: AgentsEdg
       failures_before_critical: check.failures_before_critical ?? null,
     },
     agent_card_url: body.agent_card_url ?? null,
+    delivery: { mode, url: pushUrl },
     source: "custom",
     source_key: null,
   };

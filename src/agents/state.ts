@@ -30,6 +30,16 @@ export const AGENT_SOURCES = ["custom", "dns", "consul", "kubernetes", "agent_ca
 export type AgentSource = (typeof AGENT_SOURCES)[number];
 
 /** How the leader checks an agent besides its heartbeats. */
+/** How an agent takes its tasks. */
+export interface Delivery {
+  readonly mode: "pull" | "push";
+  /** Where the leader POSTs tasks (push only). */
+  readonly url: string | null;
+}
+
+/** Agents poll unless they register otherwise. */
+export const PULL: Delivery = { mode: "pull", url: null };
+
 export interface HealthCheckSpec {
   readonly type: "http" | "tcp" | "none";
   /** The URL an http check GETs (null: `{endpoint}/health`). */
@@ -51,6 +61,8 @@ export interface Agent {
   readonly labels: readonly (readonly [string, string])[];
   readonly metadata: JsonValue | null;
   readonly healthCheck: HealthCheckSpec;
+  /** How it takes its tasks: it polls for them, or juno's leader POSTs them to `url`. */
+  readonly delivery: Delivery;
   readonly agentCardUrl: string | null;
   readonly source: AgentSource;
   /** The key its discovery source knows it by (null for agents registered through the API). */
@@ -88,6 +100,13 @@ export const AgentRow = Type.Object(
         failuresBeforeCritical: Nullable(Type.Integer({ minimum: 1 })),
       },
       { additionalProperties: false },
+    ),
+    // Optional: rows of snapshots taken before push delivery existed are pull agents.
+    delivery: Type.Optional(
+      Type.Object(
+        { mode: Type.Union([Type.Literal("pull"), Type.Literal("push")]), url: Nullable(Text(2048)) },
+        { additionalProperties: false },
+      ),
     ),
     agentCardUrl: Nullable(Text(2048)),
     source: Type.Union([
@@ -239,7 +258,7 @@ export const agentsSection: StateSection<AgentsState> = {
       add: (row: Static<typeof AgentRow>, text: string) => {
         if (state.get(row.id) !== undefined)
           throw new SnapshotError("invalid_row", `section agents: agent ${row.id} appears twice`);
-        state.restore(row as Agent, text);
+        state.restore({ ...row, delivery: row.delivery ?? PULL } as Agent, text);
       },
       finish: () => state,
     };

@@ -43,6 +43,10 @@ export const AgentView = Type.Object(
       failures_before_critical: Type.Union([Type.Integer(), Type.Null()]),
     }),
     agent_card_url: Type.Union([Type.String(), Type.Null()]),
+    delivery: Type.Object({
+      mode: Type.Union([Type.Literal("pull"), Type.Literal("push")]),
+      url: Type.Union([Type.String(), Type.Null()]),
+    }),
     status: StatusSchema,
     status_since: Time,
     status_reason: Type.String(),
@@ -73,6 +77,7 @@ export function agentView(agent: Agent, status: AgentStatus = agent.status) {
     metadata: agent.metadata,
     health_check: healthCheckBody(agent.healthCheck),
     agent_card_url: agent.agentCardUrl,
+    delivery: { mode: agent.delivery.mode, url: agent.delivery.url },
     status,
     status_since: isoTime(agent.statusSinceMs),
     status_reason: agent.statusReason,

@@ -143,6 +143,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         teamQueueLimit: config.taskTeamQueueLimit,
         teamRunningLimit: config.taskTeamRunningLimit,
       },
+      push: { timeoutMs: config.taskDeliveryTimeoutMs, breakerThreshold: config.circuitBreakerThreshold },
     },
   );
   const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });

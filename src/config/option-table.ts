@@ -100,6 +100,7 @@ export interface Settings {
   readonly taskTeamWeights: readonly (readonly [string, number])[];
   readonly taskTeamQueueLimit: number;
   readonly taskTeamRunningLimit: number;
+  readonly taskDeliveryTimeoutMs: number;
   readonly serviceDiscoveryType: ServiceDiscoveryType;
   readonly consulEndpoint: string;
   /** What a discovery provider looks for (SRV names, Service names, Consul service names), comma-separated. */
@@ -528,6 +529,18 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     meaning: "Most tasks of one team assigned or running at once; the rest wait queued.",
     reserved: null,
     codec: integerCodec(1, 1_000_000, "tasks"),
+  },
+  {
+    key: "taskDeliveryTimeoutMs",
+    group: "faults",
+    flag: "--task-delivery-timeout-s",
+    env: "TASK_DELIVERY_TIMEOUT",
+    default: "5",
+    unit: "s",
+    meaning:
+      "How long the leader waits for a push agent to accept a delivery (each try; two tries), after which the attempt goes to another agent and counts against the agent's breaker.",
+    reserved: null,
+    codec: secondsCodec(100, 600_000),
   },
   {
     key: "phase",

@@ -9,7 +9,7 @@
  *   tasks.complete   an attempt succeeded (refused unless it is the current attempt)
  *   tasks.fail       an attempt failed: retry with backoff, fail, or dead-letter
  *   tasks.cancel     stop a task; its agent hears on its next poll or beat
- *   tasks.expire     attempts the leader saw time out (start-to-close, pickup, schedule-to-start)
+ *   tasks.expire     attempts the leader saw time out (start-to-close, pickup, schedule-to-start, lease) or a push agent refuse
  *   tasks.release    an agent failed or left: its tasks go back to the queue
  *   tasks.configure  the settings apply depends on
  */
@@ -127,6 +127,7 @@ export const ExpireBody = Type.Object(
             Type.Literal("pickup"),
             Type.Literal("schedule_to_start"),
             Type.Literal("lease"),
+            Type.Literal("delivery"),
           ]),
         },
         { additionalProperties: false },
@@ -440,7 +441,10 @@ function endAttempt(
     return;
   }
   // Lost agents hand their tasks on at once; a failure waits its backoff.
-  const delayMs = error.cause === "agent_lost" ? 0 : backoffDelayMs(task.backoff, task.attempt, task.id);
+  const delayMs =
+    error.cause === "agent_lost" || error.cause === "delivery"
+      ? 0
+      : backoffDelayMs(task.backoff, task.attempt, task.id);
   state.put({
     ...base,
     status: "queued",
@@ -508,17 +512,20 @@ export const expireCommand: CommandSpec<TasksState, typeof ExpireBody, string[]>
         });
       } else {
         if (!HOLDING.has(task.status)) continue;
-        if (cause === "pickup" && task.status !== "assigned") continue;
+        if ((cause === "pickup" || cause === "delivery") && task.status !== "assigned") continue;
         if ((cause === "timeout" || cause === "lease") && task.status !== "running") continue;
         const message =
           cause === "timeout"
             ? "attempt ran past timeout_ms"
             : cause === "lease"
               ? "its agent's beats stopped listing the attempt (lease lapsed)"
-              : "the agent did not take the task in time";
-        // A lapsed lease means the agent lost the attempt (or is being lost): it moves on at
-        // once, like a lost agent's, instead of waiting out a failure's backoff.
-        const lostCause = cause === "lease" ? "agent_lost" : "timeout";
+              : cause === "delivery"
+                ? "its agent did not accept the pushed delivery"
+                : "the agent did not take the task in time";
+        // A lapsed lease means the agent lost the attempt (or is being lost), and a refused push
+        // never ran: either moves on at once, like a lost agent's, instead of waiting out a
+        // failure's backoff (the agent's breaker stops a loop between a task and a bad agent).
+        const lostCause = cause === "lease" ? "agent_lost" : cause === "delivery" ? "delivery" : "timeout";
         endAttempt(state, task, { message, retryable: true, cause: lostCause }, context.timestamp, true);
       }
       expired.push(id);

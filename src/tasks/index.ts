@@ -6,11 +6,14 @@
 
 import type { BeatRelay } from "../agents/heartbeats.js";
 import { DEFAULT_HEALTH_SETTINGS } from "../agents/health/settings.js";
+import type { Controller } from "../runtime/controllers.js";
 import type { DomainModule } from "../runtime/domain-module.js";
 import { completeIgnoringAttempts } from "./commands.js";
 import { tasksController } from "./controller.js";
 import { registerTaskMetrics } from "./metrics.js";
 import { tasksState } from "./module.js";
+import { DEFAULT_PUSH_OPTIONS, pushController, type PushOptions } from "./push.js";
+import { revokedOf } from "./revoked.js";
 import { taskRoutes } from "./routes.js";
 import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
 import type { TasksState } from "./state.js";
@@ -29,7 +32,9 @@ export interface TasksOptions {
   /** A queue with waiting tasks is offered to the agents again at least this often. */
   readonly redispatchMs?: number;
   /** Where beats listing running attempts arrive on the leader (the agents module's relay). */
-  readonly beats?: Pick<BeatRelay, "onRunning"> | null;
+  readonly beats?: Pick<BeatRelay, "onRunning" | "judgeRunning"> | null;
+  /** How the leader pushes tasks to agents registered for push delivery. */
+  readonly push?: Partial<PushOptions>;
   /** A running attempt its agent's beats stop listing lapses after this long. */
   readonly leaseMs?: number;
   /** Deliberately broken behaviour (the simulator's broken variants). */
@@ -51,17 +56,38 @@ export function createTasksModule(options: TasksOptions = {}): TasksModule {
           spec.kind === completeIgnoringAttempts.kind ? completeIgnoringAttempts : spec,
         )
       : tasksState.commands;
+  const beats = options.beats ?? null;
+  // On every node: a beat listing running attempts hears which of them are no longer its own.
+  const beatNews: Controller = {
+    name: "tasks.beat-news",
+    start: (context) => ({
+      stop:
+        beats?.judgeRunning((agentId, running) =>
+          revokedOf(
+            context.view.state(tasksState),
+            agentId,
+            running.map(([id, attempt]) => ({ id, attempt })),
+          ),
+        ) ?? (() => undefined),
+    }),
+  };
   return {
     ...tasksState,
     commands,
     routes: taskRoutes(),
     metrics: registerTaskMetrics,
+    services: [beatNews],
     controllers: [
+      pushController({
+        ...DEFAULT_PUSH_OPTIONS,
+        breakerThreshold: settings.breakerThreshold,
+        ...options.push,
+      }),
       tasksController({
         settings,
         tickMs: options.tickMs ?? 250,
         redispatchMs: options.redispatchMs ?? 1_000,
-        beats: options.beats ?? null,
+        beats,
         leaseMs: options.leaseMs ?? DEFAULT_HEALTH_SETTINGS.failureTimeoutMs,
       }),
     ],

@@ -27,8 +27,9 @@ import {
 import { tasksState } from "./module.js";
 import { planRebalance } from "./rebalance.js";
 import type { TasksState } from "./state.js";
+import { revokedOf } from "./revoked.js";
 import { requirementClass, StrategySchema, TASK_LIMITS, TASK_STATUSES, type Task } from "./task.js";
-import { TaskStatusSchema, TaskView, taskView } from "./views.js";
+import { delivery, TaskStatusSchema, TaskView, taskView } from "./views.js";
 
 const tags = ["tasks"];
 
@@ -377,7 +378,7 @@ export function taskRoutes() {
             throw new ApiError("agent_not_found", `no agent ${agentId}`);
         }
         const maxTasks = body.max_tasks ?? 1;
-        let cancelled = staleOf(state(), agentId, body.running ?? []);
+        let cancelled = revokedOf(state(), agentId, body.running ?? []);
         // Running attempts the agent does not list were lost on the way (an answer that never
         // arrived, a restarted process): they are delivered again, under the same attempt.
         const lost = body.running === undefined ? [] : lostBy(state(), agentId, body.running, maxTasks);
@@ -398,7 +399,7 @@ export function taskRoutes() {
               node,
               () =>
                 (maxTasks > 0 && hasAssigned(state(), agentId)) ||
-                staleOf(state(), agentId, running).length > 0,
+                revokedOf(state(), agentId, running).length > 0,
               body.wait_ms ?? 0,
               reply.raw,
             );
@@ -406,7 +407,7 @@ export function taskRoutes() {
             waitingPolls--;
           }
           offered = assignedTo(state(), agentId, maxTasks);
-          cancelled = staleOf(state(), agentId, body.running ?? []);
+          cancelled = revokedOf(state(), agentId, body.running ?? []);
         }
         if (offered.length === 0) return { tasks: [], cancelled };
         const committed = await node.propose(startCommand, {
@@ -564,20 +565,6 @@ function toSubmit(body: DistributeBody): SubmitBody {
   };
 }
 
-function delivery(task: Task) {
-  return {
-    id: task.id,
-    attempt: task.attempt,
-    task_type: task.taskType,
-    priority: task.priority,
-    team: task.team,
-    data: task.data,
-    timeout_ms: task.timeoutMs,
-    max_attempts: task.maxAttempts,
-    workflow_id: task.workflowId,
-  };
-}
-
 /** The agent's tasks waiting for it to take them, oldest first. */
 function assignedTo(state: TasksState, agentId: string, max: number): Task[] {
   const tasks: Task[] = [];
@@ -607,29 +594,6 @@ function lostBy(
 function hasAssigned(state: TasksState, agentId: string): boolean {
   for (const id of state.heldBy(agentId)) if (state.get(id)?.status === "assigned") return true;
   return false;
-}
-
-/** The attempts an agent says it runs that are no longer its own to run. */
-function staleOf(state: TasksState, agentId: string, running: readonly { id: string; attempt: number }[]) {
-  const stale: { id: string; attempt: number; reason: string }[] = [];
-  for (const { id, attempt } of running) {
-    const task = state.get(id);
-    if (
-      task !== undefined &&
-      task.agentId === agentId &&
-      task.attempt === attempt &&
-      task.status === "running"
-    )
-      continue;
-    const reason =
-      task === undefined
-        ? "the task is no longer kept"
-        : task.status === "cancelled"
-          ? "cancelled"
-          : `attempt ${attempt} is no longer current (the task is ${task.status}, attempt ${task.attempt})`;
-    stale.push({ id, attempt, reason });
-  }
-  return stale;
 }
 
 /** Resolves when `ready()` holds after a change, after `waitMs`, or when the client goes away (the response closes). */

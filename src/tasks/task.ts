@@ -78,8 +78,8 @@ export interface Requirements {
 export interface TaskError {
   readonly message: string;
   readonly retryable: boolean;
-  /** Where it came from: the agent, a lapsed lease, a timeout, a lost agent. */
-  readonly cause: "agent" | "timeout" | "agent_lost" | "schedule_to_start";
+  /** Where it came from: the agent, a lapsed lease, a timeout, a lost agent, a refused push. */
+  readonly cause: "agent" | "timeout" | "agent_lost" | "schedule_to_start" | "delivery";
 }
 
 export interface Task {
@@ -184,6 +184,7 @@ export const TaskRow = Type.Object(
             Type.Literal("timeout"),
             Type.Literal("agent_lost"),
             Type.Literal("schedule_to_start"),
+            Type.Literal("delivery"),
           ]),
         },
         { additionalProperties: false },

@@ -103,3 +103,18 @@ export function taskTableRow(task: Task): Row {
     error: task.error === null ? null : JSON.stringify(task.error),
   };
 }
+
+/** A task as it is delivered (pushed, or in a poll's answer). */
+export function delivery(task: Task) {
+  return {
+    id: task.id,
+    attempt: task.attempt,
+    task_type: task.taskType,
+    priority: task.priority,
+    team: task.team,
+    data: task.data,
+    timeout_ms: task.timeoutMs,
+    max_attempts: task.maxAttempts,
+    workflow_id: task.workflowId,
+  };
+}
