@@ -88,7 +88,7 @@ export function dispatch(tasks: TasksState, agents: AgentsState | null, nowMs: n
 }
 
 /** The candidate set of `task`'s class, built once per class until the registry changes. */
-function candidatesOf(tasks: TasksState, agents: AgentsState, task: Task, cls: string): CandidateSet {
+export function candidatesOf(tasks: TasksState, agents: AgentsState, task: Task, cls: string): CandidateSet {
   if (tasks.candidatesVersion !== agents.version) {
     tasks.candidates.clear();
     tasks.candidatesVersion = agents.version;

@@ -162,6 +162,16 @@ export function placeAmong(
   return { ok: true, agentId: agents[chosen]!.id };
 }
 
+/** The agent rendezvous hashing gives `key` among the set's agents that `usable` admits (null: none). */
+export function affinityHome(
+  set: CandidateSet,
+  key: string,
+  usable: (agentId: string) => boolean,
+): string | null {
+  const chosen = rendezvous(set, (i) => usable(set.agents[i]!.id), fnv1a(key));
+  return chosen < 0 ? null : set.agents[chosen]!.id;
+}
+
 function whyFull(set: CandidateSet, load: PlacementLoad): string {
   const admitted = set.agents.some((agent) => load.admits(agent.id));
   return admitted

@@ -169,7 +169,7 @@ const Counts = Type.Record(Type.String(), Type.Integer());
 const RebalanceRequest = Type.Optional(
   Type.Object(
     {
-      strategy: Type.Optional(Type.Literal("least_connections")),
+      strategy: Type.Optional(StrategySchema),
       dry_run: Type.Optional(Type.Boolean()),
       move_running: Type.Optional(Type.Boolean({ description: "move running tasks too (default false)" })),
     },
@@ -428,7 +428,7 @@ export function taskRoutes() {
         schema: {
           summary: "Offer the queue to the agents again and even out load",
           description:
-            "Places what queued tasks can be placed now, then moves tasks from the most loaded agents (by share of capacity in use) to eligible agents with more room: assigned tasks not yet taken, and with `move_running` running ones too (their agents hear on their next poll). Each move is a new attempt. `dry_run` reports the moves without making them. Load is balanced by `least_connections`, the only strategy rebalance takes for now.",
+            "Places what queued tasks can be placed now, then moves tasks from the most loaded agents (by share of capacity in use) to eligible agents with more room: assigned tasks not yet taken, and with `move_running` running ones too (their agents hear on their next poll). Each move is a new attempt. `dry_run` reports the moves without making them. Load is measured by `strategy`: least_connections (the default) by share of capacity, round_robin by count, weighted_round_robin by share of weight; consistent_hash sends each task with an affinity key to the agent its key now hashes to and balances the rest as least_connections. Queued tasks are placed by their own strategies.",
           tags,
           body: RebalanceRequest,
           response: responses({ 200: RebalanceAnswer }, [...CONSENSUS_ERRORS]),
@@ -445,6 +445,7 @@ export function taskRoutes() {
           node.view.state(agentsState),
           Date.now(),
           body.move_running ?? false,
+          body.strategy ?? "least_connections",
         );
         let moves = plan;
         if (!dryRun && plan.length > 0) {

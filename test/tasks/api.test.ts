@@ -285,7 +285,7 @@ describe("tasks API", () => {
     const after = await Promise.all(ids.map((id) => task(id)));
     expect(after.filter((t) => t["assigned_agent"] === second).map((t) => t["attempt"])).toEqual([2, 2]);
     expect(after.filter((t) => t["assigned_agent"] === first)).toHaveLength(2);
-    const bad = await call(leader, "POST", "/tasks/rebalance", { strategy: "round_robin" });
+    const bad = await call(leader, "POST", "/tasks/rebalance", { strategy: "fastest" });
     expect(bad.status).toBe(400);
   });
 
