@@ -8,6 +8,7 @@
  *   tasks.start      an agent took delivery of its assigned tasks
  *   tasks.complete   an attempt succeeded (refused unless it is the current attempt)
  *   tasks.fail       an attempt failed: retry with backoff, fail, or dead-letter
+ *   tasks.report     several completions and failures of one agent at once
  *   tasks.cancel     stop a task; its agent hears on its next poll or beat
  *   tasks.expire     attempts the leader saw time out (start-to-close, pickup, schedule-to-start, lease) or a push agent refuse
  *   tasks.release    an agent failed or left: its tasks go back to the queue
@@ -106,6 +107,29 @@ export const FailBody = Type.Object(
     attempt: Attempt,
     error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
     retryable: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+const ReportItem = Type.Object(
+  { id: Uuid, attempt: Attempt, result: Type.Unknown() },
+  { additionalProperties: false },
+);
+const FailItem = Type.Object(
+  {
+    id: Uuid,
+    attempt: Attempt,
+    error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
+    retryable: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+export const ReportBody = Type.Object(
+  {
+    agent_id: Uuid,
+    completed: Type.Array(ReportItem, { maxItems: TASK_LIMITS.reportBatch }),
+    failed: Type.Array(FailItem, { maxItems: TASK_LIMITS.reportBatch }),
   },
   { additionalProperties: false },
 );
@@ -337,6 +361,53 @@ function staleness(
   return null;
 }
 
+/** An attempt-fenced report applied in place: refused (nothing changed), or the task now. */
+type Reported = { readonly refused: Applied<never> } | { readonly task: Task; readonly changed: boolean };
+
+function completeOne(state: TasksState, body: Static<typeof CompleteBody>, timestamp: number): Reported {
+  const task = state.get(body.id);
+  // The same report again (its answer was lost) is answered like the first, changing nothing.
+  if (
+    task?.status === "completed" &&
+    task.attempt === body.attempt &&
+    task.previousAgents.at(-1) === body.agent_id
+  )
+    return { task, changed: false };
+  const stale = staleness(task, body.id, body.agent_id, body.attempt);
+  if (stale !== null) return { refused: stale };
+  state.put({
+    ...task!,
+    status: "completed",
+    agentId: null,
+    completedAtMs: timestamp,
+    startedAtMs: task!.startedAtMs ?? timestamp,
+    result: (body.result ?? null) as Task["result"],
+    error: null,
+    previousAgents: remember(task!),
+  });
+  state.setBreaker(body.agent_id, onSuccess(state.breaker(body.agent_id)));
+  return { task: state.get(body.id)!, changed: true };
+}
+
+function failOne(state: TasksState, body: Static<typeof FailBody>, timestamp: number): Reported {
+  const task = state.get(body.id);
+  const stale = staleness(task, body.id, body.agent_id, body.attempt);
+  if (stale !== null) return { refused: stale };
+  const error: TaskError = { message: body.error, retryable: body.retryable, cause: "agent" };
+  // An agent that reports a failure ran the attempt, whether or not it said it started.
+  const ran = task!.status === "assigned" ? { ...task!, startedAttempts: task!.startedAttempts + 1 } : task!;
+  endAttempt(state, ran, error, timestamp, true);
+  return { task: state.get(body.id)!, changed: true };
+}
+
+/** Answers one report as its own command: refused, or the task after dispatch used the slot. */
+function answerOne(state: TasksState, context: ApplyContext, id: string, reported: Reported): Applied<Task> {
+  if ("refused" in reported) return reported.refused;
+  if (!reported.changed) return accept(reported.task);
+  const touched = dispatchAfter(state, context, [id]);
+  return accept(state.get(id)!, rowsOf(state, touched));
+}
+
 export const completeCommand: CommandSpec<TasksState, typeof CompleteBody, Task> = {
   kind: "tasks.complete",
   schema: CompleteBody,
@@ -344,31 +415,8 @@ export const completeCommand: CommandSpec<TasksState, typeof CompleteBody, Task>
     dataBytes(body.result) > TASK_LIMITS.dataBytes
       ? `result is over ${TASK_LIMITS.dataBytes} bytes of JSON`
       : null,
-  apply(state, body, context) {
-    const task = state.get(body.id);
-    // The same report again (its answer was lost) is answered like the first, changing nothing.
-    if (
-      task?.status === "completed" &&
-      task.attempt === body.attempt &&
-      task.previousAgents.at(-1) === body.agent_id
-    )
-      return accept(task);
-    const stale = staleness(task, body.id, body.agent_id, body.attempt);
-    if (stale !== null) return stale;
-    state.put({
-      ...task!,
-      status: "completed",
-      agentId: null,
-      completedAtMs: context.timestamp,
-      startedAtMs: task!.startedAtMs ?? context.timestamp,
-      result: (body.result ?? null) as Task["result"],
-      error: null,
-      previousAgents: remember(task!),
-    });
-    state.setBreaker(body.agent_id, onSuccess(state.breaker(body.agent_id)));
-    const touched = dispatchAfter(state, context, [body.id]);
-    return accept(state.get(body.id)!, rowsOf(state, touched));
-  },
+  apply: (state, body, context) =>
+    answerOne(state, context, body.id, completeOne(state, body, context.timestamp)),
   entryType: () => "task_completed",
   logView: (body) => ({ data: { id: body.id, agent_id: body.agent_id, attempt: body.attempt } }),
 };
@@ -391,21 +439,81 @@ export const completeIgnoringAttempts: CommandSpec<TasksState, typeof CompleteBo
 export const failCommand: CommandSpec<TasksState, typeof FailBody, Task> = {
   kind: "tasks.fail",
   schema: FailBody,
-  apply(state, body, context) {
-    const task = state.get(body.id);
-    const stale = staleness(task, body.id, body.agent_id, body.attempt);
-    if (stale !== null) return stale;
-    const error: TaskError = { message: body.error, retryable: body.retryable, cause: "agent" };
-    // An agent that reports a failure ran the attempt, whether or not it said it started.
-    const ran =
-      task!.status === "assigned" ? { ...task!, startedAttempts: task!.startedAttempts + 1 } : task!;
-    endAttempt(state, ran, error, context.timestamp, true);
-    const touched = dispatchAfter(state, context, [body.id]);
-    return accept(state.get(body.id)!, rowsOf(state, touched));
-  },
+  apply: (state, body, context) =>
+    answerOne(state, context, body.id, failOne(state, body, context.timestamp)),
   entryType: () => "task_failed",
   logView: (body) => ({
     data: { id: body.id, agent_id: body.agent_id, attempt: body.attempt, retryable: body.retryable },
+  }),
+};
+
+/** One report's outcome in a tasks.report entry. */
+export type ReportOutcome =
+  | { readonly id: string; readonly attempt: number; readonly ok: true; readonly task: Task }
+  | {
+      readonly id: string;
+      readonly attempt: number;
+      readonly ok: false;
+      readonly code: string;
+      readonly message: string;
+    };
+
+/**
+ * tasks.report: many completions and failures of one agent's attempts in one entry (the SDK sends
+ * what finished meanwhile together). Each is fenced and answered on its own, exactly as
+ * tasks.complete and tasks.fail would; the freed slots are offered once, at the end.
+ */
+export const reportCommand: CommandSpec<TasksState, typeof ReportBody, ReportOutcome[]> = {
+  kind: "tasks.report",
+  schema: ReportBody,
+  check: (body) => {
+    const count = body.completed.length + body.failed.length;
+    if (count === 0) return "a report names at least one attempt";
+    if (count > TASK_LIMITS.reportBatch) return `a report names at most ${TASK_LIMITS.reportBatch} attempts`;
+    const ids = new Set([...body.completed, ...body.failed].map((item) => item.id));
+    if (ids.size !== count) return "a report names each task once";
+    let bytes = 0;
+    for (const item of body.completed) {
+      const size = dataBytes(item.result);
+      if (size > TASK_LIMITS.dataBytes)
+        return `the result of task ${item.id} is over ${TASK_LIMITS.dataBytes} bytes of JSON`;
+      bytes += size;
+    }
+    return bytes > TASK_LIMITS.reportBytes
+      ? `the results are over ${TASK_LIMITS.reportBytes} bytes of JSON together`
+      : null;
+  },
+  apply(state, body, context) {
+    const outcomes: ReportOutcome[] = [];
+    const touched: string[] = [];
+    const record = (id: string, attempt: number, reported: Reported): void => {
+      if ("refused" in reported) {
+        const refusal = reported.refused.outcome as { code: string; message: string };
+        outcomes.push({ id, attempt, ok: false, code: refusal.code, message: refusal.message });
+        return;
+      }
+      if (reported.changed) touched.push(id);
+      outcomes.push({ id, attempt, ok: true, task: reported.task });
+    };
+    for (const item of body.completed)
+      record(
+        item.id,
+        item.attempt,
+        completeOne(state, { ...item, agent_id: body.agent_id }, context.timestamp),
+      );
+    for (const item of body.failed)
+      record(item.id, item.attempt, failOne(state, { ...item, agent_id: body.agent_id }, context.timestamp));
+    if (touched.length === 0) return accept(outcomes);
+    const changed = dispatchAfter(state, context, touched);
+    // The tasks as they ended up (a freed slot may have been given to one of them again).
+    const final = outcomes.map((outcome) =>
+      outcome.ok ? { ...outcome, task: state.get(outcome.id)! } : outcome,
+    );
+    return accept(final, rowsOf(state, changed));
+  },
+  entryType: () => "tasks_reported",
+  logView: (body) => ({
+    data: { agent_id: body.agent_id, completed: body.completed.length, failed: body.failed.length },
   }),
 };
 
@@ -615,6 +723,7 @@ export const TASK_COMMANDS = [
   startCommand,
   completeCommand,
   failCommand,
+  reportCommand,
   cancelCommand,
   expireCommand,
   releaseCommand,

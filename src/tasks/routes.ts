@@ -19,6 +19,7 @@ import {
   completeCommand,
   dispatchCommand,
   rebalanceCommand,
+  reportCommand,
   failCommand,
   startCommand,
   submitCommand,
@@ -163,6 +164,52 @@ const FailRequest = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const ReportRequest = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1, maxLength: 64 }),
+    completed: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ minLength: 36, maxLength: 36, format: "uuid" }),
+            attempt: Type.Integer({ minimum: 1 }),
+            result: Type.Optional(Type.Unknown()),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: TASK_LIMITS.reportBatch },
+      ),
+    ),
+    failed: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ minLength: 36, maxLength: 36, format: "uuid" }),
+            attempt: Type.Integer({ minimum: 1 }),
+            error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
+            retryable: Type.Optional(Type.Boolean({ description: "default true" })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: TASK_LIMITS.reportBatch },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const ReportAnswer = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      attempt: Type.Integer(),
+      ok: Type.Boolean(),
+      status: Type.Optional(TaskStatusSchema),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
 
 const Counts = Type.Record(Type.String(), Type.Integer());
 
@@ -495,6 +542,62 @@ export function taskRoutes() {
         checkCommand(node, completeCommand.kind, body);
         const committed = await node.propose(completeCommand, body);
         return { task: view(state(), committed.value) };
+      },
+    );
+
+    app.post(
+      "/tasks/report",
+      {
+        schema: {
+          summary: "Report several attempts of one agent done or failed at once",
+          description: `Up to ${TASK_LIMITS.reportBatch} completions and failures in one request and one log entry; each is fenced and answered on its own in \`results\` (in the order given, completed first), exactly as /tasks/{id}/complete and /fail would answer it: \`ok\` with the task's status, or the error (stale_attempt, task_not_found). A task named twice, or none at all, is a 400 and changes nothing.`,
+          tags,
+          body: ReportRequest,
+          response: responses({ 200: ReportAnswer }, [...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const { agent_id } = request.body;
+        const completed = (request.body.completed ?? []).map(({ id, attempt, result }) => ({
+          id,
+          attempt,
+          result: result ?? null,
+        }));
+        const failed = (request.body.failed ?? []).map(({ id, attempt, error, retryable }) => ({
+          id,
+          attempt,
+          error,
+          retryable: retryable ?? true,
+        }));
+        if (!isUuid(agent_id)) {
+          const refusal = {
+            code: "stale_attempt",
+            message: `agent ${agent_id} holds no attempt of any task`,
+          };
+          return {
+            results: [...completed, ...failed].map(({ id, attempt }) => ({
+              id,
+              attempt,
+              ok: false,
+              error: refusal,
+            })),
+          };
+        }
+        const body = { agent_id, completed, failed };
+        checkCommand(node, reportCommand.kind, body);
+        const committed = await node.propose(reportCommand, body);
+        return {
+          results: committed.value.map((outcome) =>
+            outcome.ok
+              ? { id: outcome.id, attempt: outcome.attempt, ok: true, status: outcome.task.status }
+              : {
+                  id: outcome.id,
+                  attempt: outcome.attempt,
+                  ok: false,
+                  error: { code: outcome.code, message: outcome.message },
+                },
+          ),
+        };
       },
     );
 

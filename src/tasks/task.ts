@@ -64,6 +64,9 @@ export const TASK_LIMITS = {
   dispatchLook: 2_000,
   /** Ids in one start, expire or release entry. */
   batch: 1_000,
+  /** Reports in one tasks.report entry, and their results' bytes of JSON together. */
+  reportBatch: 256,
+  reportBytes: 1024 * 1024,
 } as const;
 
 /** What a task asks of the agent that takes it. */

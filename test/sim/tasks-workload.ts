@@ -15,7 +15,14 @@
  * registry does not call healthy, nor past an agent's capacity; a failed assertion ends the seed.
  */
 
-import { completeCommand, startCommand, submitCommand, type SubmitBody } from "../../src/tasks/index.js";
+import {
+  completeCommand,
+  reportCommand,
+  startCommand,
+  submitCommand,
+  type ReportOutcome,
+  type SubmitBody,
+} from "../../src/tasks/index.js";
 import type { SeededRandom } from "../../src/raft/index.js";
 import { SimViolation } from "./checkers.js";
 import type { EventQueue } from "./event-queue.js";
@@ -171,13 +178,22 @@ export class TaskWorkload {
       this.context.queue.after(RETRY_MS, () => this.finish(agent, id, attempt, tries + 1));
     if (host === null) return again();
     let answered = false;
-    const body = { id, agent_id: agent.id!, attempt, result: { by: agent.number } };
-    host.submit({ kind: completeCommand.kind, body }, (result) => {
+    // Odd agents report through tasks.report (the batched report), even ones through tasks.complete.
+    const result = { by: agent.number };
+    const proposal =
+      agent.number % 2 === 1
+        ? {
+            kind: reportCommand.kind,
+            body: { agent_id: agent.id!, completed: [{ id, attempt, result }], failed: [] },
+          }
+        : { kind: completeCommand.kind, body: { id, agent_id: agent.id!, attempt, result } };
+    host.submit(proposal, (answer) => {
       if (answered) return;
       answered = true;
-      if (!result.ok) return again();
+      if (!answer.ok) return again();
       this.working.get(agent.number)?.delete(id);
-      if (result.outcome.kind !== "ok") return; // stale_attempt: the task moved on; nothing counted
+      if (answer.outcome.kind !== "ok") return; // stale_attempt: the task moved on; nothing counted
+      if (proposal.kind === reportCommand.kind && !(answer.outcome.value as ReportOutcome[])[0]!.ok) return;
       this.completed++;
       const seen = this.completions.get(id) ?? [];
       seen.push(attempt);

@@ -158,6 +158,57 @@ describe("tasks API", () => {
     expect(twice.json["task"]).toMatchObject({ status: "completed", result: { ok: 1 } });
   });
 
+  it("reports several attempts in one request, each fenced and answered on its own", async () => {
+    const follower = await cluster.follower();
+    const agentId = await agent("reporter", ["report"], 3);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const submitted = await submit(follower, { requirements: { skills: ["report"] }, max_attempts: 1 });
+      ids.push((submitted.json["task"] as Json)["id"] as string);
+    }
+    for (const id of ids) await taskUntil(id, (t) => t["status"] === "assigned");
+    const polled = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 3 });
+    expect(polled.json["tasks"]).toHaveLength(3);
+    const [done, stale, failed] = ids as [string, string, string];
+    const report = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [
+        { id: done, attempt: 1, result: { n: 1 } },
+        { id: stale, attempt: 2 },
+      ],
+      failed: [{ id: failed, attempt: 1, error: "disk full", retryable: false }],
+    });
+    expect(report.status).toBe(200);
+    expect(report.json["results"]).toMatchObject([
+      { id: done, attempt: 1, ok: true, status: "completed" },
+      { id: stale, attempt: 2, ok: false, error: { code: "stale_attempt" } },
+      { id: failed, attempt: 1, ok: true, status: "failed" },
+    ]);
+    expect(await task(done)).toMatchObject({ status: "completed", result: { n: 1 } });
+    expect((await task(stale))["status"]).toBe("running");
+    expect(await task(failed)).toMatchObject({ status: "failed", error: { message: "disk full" } });
+    // The same completion again is answered like the first; a task named twice or none is a 400.
+    const again = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [{ id: done, attempt: 1, result: { n: 1 } }],
+    });
+    expect(again.json["results"]).toMatchObject([{ id: done, ok: true, status: "completed" }]);
+    const twice = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [{ id: stale, attempt: 1 }],
+      failed: [{ id: stale, attempt: 1, error: "x" }],
+    });
+    expect(twice.status).toBe(400);
+    const none = await call(follower, "POST", "/tasks/report", { agent_id: agentId });
+    expect(none.status).toBe(400);
+    expect((await task(stale))["status"]).toBe("running");
+    const finished = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [{ id: stale, attempt: 1 }],
+    });
+    expect(finished.json["results"]).toMatchObject([{ id: stale, ok: true, status: "completed" }]);
+  });
+
   it("answers the same task for the same idempotency key", async () => {
     const leader = await cluster.leader();
     const body = { team: "release", idempotency_key: "deploy-42", requirements: { skills: ["nobody"] } };
