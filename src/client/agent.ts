@@ -11,17 +11,36 @@
  * `stop()` drains first: it marks the agent draining (so no new task is placed on it), stops
  * polling, lets the running handlers finish and report within `drainTimeoutMs` while the beats
  * go on renewing their leases, and only then deregisters.
+ *
+ * An agent registered with `delivery: "push"` does not poll: juno's leader POSTs its tasks to its
+ * delivery URL (`deliveryUrl`, by default `{endpoint}/juno/tasks`). The agent's HTTP server is
+ * the user's: `pushListener()` gives the request handler to mount on it, or `listen()` starts a
+ * server of the agent's own (push.ts). Cancellations come on the beats' answers (as they also do,
+ * sooner than the next poll, for a pull agent). On `stop()` new pushes are refused 503 draining,
+ * so juno places them elsewhere, while the running handlers finish as above.
  */
 
 import { JunoClient, isAgentNotFound } from "./client.js";
 import { JunoApiError, NO_STATUS } from "./errors.js";
 import { TypedEvents, type Listener } from "./events.js";
+import {
+  DEFAULT_DELIVERY_PATH,
+  createPushListener,
+  listenOn,
+  type ListenOptions,
+  type PushListener,
+  type PushListenerOptions,
+  type PushServer,
+} from "./push.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
+import { expectAttempt, invalid } from "./shape.js";
 import { SYSTEM_TIMERS, deadline, type Timers } from "./timers.js";
 import { Worker, type TaskEvent, type TaskHandler, type WorkerOptions } from "./worker.js";
 import type {
   AgentStatus,
   AgentView,
+  CancelledAttempt,
+  DeliveryMode,
   HeartbeatRequest,
   HeartbeatResponse,
   RegisterAgentRequest,
@@ -62,6 +81,13 @@ export interface AgentOptions extends WorkerOptions {
   readonly healthCheck?: HealthCheckOptions;
   readonly agentCardUrl?: string;
   /**
+   * How the agent takes its tasks: "pull" (the default) long-polls for them; "push" has juno's
+   * leader POST them to `deliveryUrl`, served by `pushListener()` or `listen()`.
+   */
+  readonly delivery?: DeliveryMode;
+  /** Where juno POSTs a push agent's tasks, an http(s) URL; default `{endpoint}/juno/tasks`. Push only. */
+  readonly deliveryUrl?: string;
+  /**
    * Called before each beat; a throw or a slow answer is reported and the beat goes without it.
    * Without it, or when it gives no activeTasks, a beat reports the tasks the handlers run.
    */
@@ -79,7 +105,8 @@ export interface AgentOptions extends WorkerOptions {
 }
 
 /** What the agent was doing when an error came. */
-export type AgentActivity = "register" | "heartbeat" | "load" | "deregister" | "listener" | "poll" | "report";
+export type AgentActivity =
+  "register" | "heartbeat" | "load" | "deregister" | "listener" | "poll" | "report" | "push";
 
 /** The events an Agent emits, with their payloads. */
 export interface AgentEvents {
@@ -120,6 +147,9 @@ interface Registration {
 export const HEARTBEAT_INTERVAL_MIN_MS = 100;
 export const HEARTBEAT_INTERVAL_MAX_MS = 600_000;
 
+/** The longest delivery URL the server takes. */
+const DELIVERY_URL_LENGTH_MAX = 2_048;
+
 /** A beat's attempt waits at most an interval (within these bounds): a late beat is worth little. */
 const BEAT_TIMEOUT_MIN_MS = 1_000;
 const BEAT_TIMEOUT_MAX_MS = 10_000;
@@ -144,6 +174,8 @@ export class Agent {
   private readonly stopTimeoutMs: number;
   private readonly events: TypedEvents<AgentEvents>;
   private readonly worker: Worker;
+  /** Where juno POSTs the tasks of a push agent; null for pull. */
+  readonly deliveryUrl: string | null;
   /** Waiters for a registration: resolved with its id, or with null when there will be none. */
   private readonly registrationWaiters = new Set<(id: string | null) => void>();
   /** Fires when stop() begins: aborts the call in flight. */
@@ -160,12 +192,15 @@ export class Agent {
   private loop: Promise<void> = Promise.resolve();
   private stopping: Promise<boolean> | null = null;
   private started: { resolve(agent: AgentView | null): void; reject(error: unknown): void } | null = null;
+  /** The server listen() starts (null if it failed to); closed once stop() has deregistered. */
+  private listening: Promise<PushServer | null> | null = null;
 
   constructor(options: AgentOptions) {
     this.timers = options.timers ?? SYSTEM_TIMERS;
     this.random = options.random ?? Math.random;
     this.client = clientOf(options, this.timers, this.random);
     this.registerBody = registerBodyOf(options);
+    this.deliveryUrl = this.registerBody.delivery?.url ?? null;
     this.load = options.load ?? null;
     this.jitterRatio = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
     if (!(this.jitterRatio >= 0 && this.jitterRatio <= 0.5)) {
@@ -183,6 +218,7 @@ export class Agent {
     this.worker = new Worker(
       {
         client: this.client,
+        delivery: this.deliveryUrl === null ? "pull" : "push",
         capacity: this.registerBody.capabilities.capacity,
         timers: this.timers,
         random: this.random,
@@ -232,6 +268,56 @@ export class Agent {
     this.worker.handle(taskType, handler);
     if (this.state === "running") this.worker.start();
     return this;
+  }
+
+  /**
+   * The request handler of a push agent's deliveries, to mount on your own node:http server (or
+   * any with Node's request and response shapes): it answers POSTs to the delivery URL's path (or
+   * `options.path`) and returns true, and returns false for any other request, leaving it to you.
+   * Answers come at once, before the handlers run (see push.ts for each status).
+   */
+  pushListener(options: PushListenerOptions = {}): PushListener {
+    const url = this.deliveryUrl;
+    if (url === null) throw new Error('pushListener() is for an Agent with delivery: "push"');
+    const worker = this.worker;
+    return createPushListener(
+      {
+        timers: this.timers,
+        currentId: () => this.registration?.id ?? null,
+        registered: (signal) => this.registered(signal),
+        refusal: () => worker.pushRefusal(),
+        takePush: (agentId, tasks) => worker.takePush(agentId, tasks),
+        startWaiting: () => worker.startWaiting(),
+        emitError: (error) => this.events.emit("error", { error, during: "push" }),
+      },
+      options.path ?? new URL(url).pathname,
+    );
+  }
+
+  /**
+   * Serves the push agent's deliveries on a node:http server of its own (Node only), listening on
+   * `port` (and `host`): the push listener, `GET {endpoint path}/health` answered 200 for an http
+   * health check, and 404 for the rest. Resolves with the base URL it listens on; juno reaches the
+   * agent at its endpoint and delivery URL, so give the port those name. The server closes once
+   * stop() has deregistered. Call it before start() so that the first push finds it.
+   */
+  async listen(options: ListenOptions): Promise<string> {
+    const listener = this.pushListener();
+    if (this.stopping !== null || this.state === "stopped") throw new Error("the Agent is stopping");
+    if (this.listening !== null) throw new Error("an Agent listens once");
+    const healthPath = `${new URL(this.registerBody.endpoint).pathname.replace(/\/+$/, "")}/health`;
+    const starting = listenOn(listener, healthPath, options, (error) =>
+      this.events.emit("error", { error, during: "push" }),
+    );
+    const stored = starting.catch(() => null);
+    this.listening = stored;
+    try {
+      return (await starting).url;
+    } catch (error) {
+      // A port in use, say: listen() may be tried again.
+      if (this.listening === stored) this.listening = null;
+      throw error;
+    }
   }
 
   /** Listens to an event. */
@@ -399,8 +485,10 @@ export class Agent {
         timeoutMs,
       });
       registration.intervalMs = boundInterval(answer.heartbeat_interval_ms);
+      const cancelled = cancelledIn(answer);
       this.events.emit("heartbeat", answer);
       this.noteStatus(registration.id, answer.status);
+      this.worker.cancel(cancelled);
     } catch (error) {
       if (this.state !== "running") return;
       this.events.emit("error", { error, during: "heartbeat" });
@@ -510,6 +598,8 @@ export class Agent {
       this.drain();
       await this.worker.stop();
     }
+    // A worker that never started stops too, so that pushes from now on hear draining.
+    await this.worker.stop();
     this.state = "stopping";
     this.releaseWaiters(null);
     this.halt.abort(new Error("the agent is stopping"));
@@ -520,6 +610,7 @@ export class Agent {
     this.registration = null;
     const deregistered = registration === null ? false : await this.deregister(registration.id);
     this.state = "stopped";
+    await (await this.listening)?.close();
     return deregistered;
   }
 
@@ -580,6 +671,7 @@ function registerBodyOf(options: AgentOptions): RegisterAgentRequest {
     throw new RangeError(`capacity must be a whole number >= 1, got ${options.capacity}`);
   }
   const check = options.healthCheck;
+  const delivery = deliveryOf(options);
   return {
     name: options.name,
     endpoint: options.endpoint,
@@ -592,6 +684,8 @@ function registerBodyOf(options: AgentOptions): RegisterAgentRequest {
     },
     ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     ...(options.agentCardUrl === undefined ? {} : { agent_card_url: options.agentCardUrl }),
+    // A pull agent sends no delivery at all, so that servers older than push delivery take it.
+    ...(delivery === null ? {} : { delivery }),
     ...(check === undefined
       ? {}
       : {
@@ -607,6 +701,42 @@ function registerBodyOf(options: AgentOptions): RegisterAgentRequest {
           },
         }),
   };
+}
+
+/**
+ * The delivery a push agent registers with, its URL spelt out (the server's default, when none is
+ * given: `{endpoint}/juno/tasks`), so the listener knows its path; null for pull.
+ */
+function deliveryOf(options: AgentOptions): { readonly mode: "push"; readonly url: string } | null {
+  const mode = options.delivery ?? "pull";
+  if (mode !== "pull" && mode !== "push") {
+    throw new TypeError(`delivery must be "pull" or "push", got ${JSON.stringify(mode)}`);
+  }
+  if (mode === "pull") {
+    if (options.deliveryUrl !== undefined) throw new TypeError('deliveryUrl is for delivery: "push" only');
+    return null;
+  }
+  const url = options.deliveryUrl ?? `${options.endpoint.replace(/\/+$/, "")}${DEFAULT_DELIVERY_PATH}`;
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  if (
+    parsed === null ||
+    (parsed.protocol !== "http:" && parsed.protocol !== "https:") ||
+    url.length > DELIVERY_URL_LENGTH_MAX
+  ) {
+    throw new TypeError(
+      `deliveryUrl must be an http(s) URL of at most ${DELIVERY_URL_LENGTH_MAX} characters, got ${JSON.stringify(url)}`,
+    );
+  }
+  return { mode, url };
+}
+
+/** The attempts a beat's answer says are no longer the agent's; throws invalid_response on a bad list. */
+function cancelledIn(answer: HeartbeatResponse): readonly CancelledAttempt[] {
+  const cancelled: unknown = answer.cancelled;
+  if (cancelled === undefined) return [];
+  if (!Array.isArray(cancelled)) throw invalid("heartbeat.cancelled is not an array");
+  cancelled.forEach((attempt, index) => expectAttempt(attempt, `heartbeat.cancelled[${index}]`, "cancelled"));
+  return cancelled as CancelledAttempt[];
 }
 
 /** A refusal retrying cannot fix: the request itself is wrong (400) or too large (413). */

@@ -1,8 +1,9 @@
 /**
  * juno's SDK (`juno/client`): a typed HTTP client of a juno cluster that fails over between its
  * nodes (agents, tasks, consensus status), and the Agent helper that registers an agent, keeps it
- * beating, and runs the tasks handed to it with the handlers it is given. It needs nothing but
- * the global fetch, so it runs on Node 20 with no dependencies.
+ * beating, and runs the tasks handed to it (polled, or pushed by juno) with the handlers it is
+ * given. It needs nothing but the global fetch, so it runs on Node 20 with no dependencies;
+ * only `agent.listen()` needs node:http.
  */
 
 export { Agent, HEARTBEAT_INTERVAL_MAX_MS, HEARTBEAT_INTERVAL_MIN_MS } from "./agent.js";
@@ -15,6 +16,13 @@ export type { Listener } from "./events.js";
 export { DEFAULT_RESPONSE_BYTES_MAX, DEFAULT_TIMEOUT_MS, URLS_MAX } from "./http.js";
 export type { ApiRequest, ApiResponse, HttpMethod, QueryParameters } from "./http.js";
 export {
+  DEFAULT_DELIVERY_PATH,
+  PUSH_BODY_BYTES_MAX,
+  PUSH_REGISTRATION_WAIT_MS,
+  PUSH_TASKS_MAX,
+} from "./push.js";
+export type { ListenOptions, PushListener, PushListenerOptions, PushRequest, PushResponse } from "./push.js";
+export {
   DEFAULT_RETRY_POLICY,
   REFUSED_BEFORE_APPLYING_CODES,
   backoffDelayMs,
@@ -25,9 +33,16 @@ export {
 export type { AttemptOutcome, RetryPolicy, Verdict } from "./retry-policy.js";
 export { SYSTEM_TIMERS } from "./timers.js";
 export type { Sleep, Timers } from "./timers.js";
-export { AGENT_SOURCES, AGENT_STATUSES, FINISHED_TASK_STATUSES, TASK_STATUSES } from "./types.js";
+export {
+  AGENT_SOURCES,
+  AGENT_STATUSES,
+  DELIVERY_MODES,
+  FINISHED_TASK_STATUSES,
+  TASK_STATUSES,
+} from "./types.js";
 export type {
   AgentCapabilities,
+  AgentDelivery,
   AgentHealth,
   AgentListing,
   AgentPage,
@@ -39,6 +54,7 @@ export type {
   CompleteTaskRequest,
   ConsensusMember,
   ConsensusStatus,
+  DeliveryMode,
   FailTaskRequest,
   HealthCheckResult,
   HealthCheckSpec,
@@ -62,6 +78,8 @@ export type {
   TaskDelivery,
   TaskError,
   TaskMetrics,
+  TaskPush,
+  TaskPushAccepted,
   TaskRequirements,
   TaskStatus,
   TaskStatusFilter,

@@ -1,8 +1,10 @@
 /**
  * The worker inside an Agent: once a handler is registered (`agent.handle(taskType, handler)`),
- * one loop long-polls for the tasks assigned to the agent and runs each with the handler of its
- * task type, at most `capacity` at once, then reports the attempt complete (with the handler's
- * result) or failed (with its error). Reading starts at `run()`.
+ * it takes the tasks assigned to the agent and runs each with the handler of its task type, at
+ * most `capacity` at once, then reports the attempt complete (with the handler's result) or
+ * failed (with its error). A pull agent's tasks come from one loop that long-polls for them
+ * (reading starts at `run()`); a push agent's come from juno's leader through the push listener
+ * (push.ts), which hands them to `takePush()`, and the worker never polls.
  *
  * Rules, each for a reason:
  * - A poll asks for as many tasks as there are free slots, so the handlers running never exceed
@@ -20,6 +22,12 @@
  * - A report is retried with backoff until it lands, is refused as stale (the attempt is no
  *   longer this agent's: nothing is left to do), or REPORT_ROUNDS_MAX rounds have passed. The
  *   attempt keeps its slot meanwhile, as the server still counts it.
+ * - Beats list the attempts held here too, and those their answer says are no longer current
+ *   (`cancel()`) are revoked like a poll's `cancelled`: for a push agent the beats are the only news.
+ * - A push is taken whole or refused whole (partial acceptance is not in the API): refused while
+ *   the worker is not running (not started, or stopping: juno places the tasks elsewhere), or when
+ *   the live attempts here plus the new ones would pass the capacity. An attempt pushed again (a
+ *   new leader re-sends what it cannot know was taken) is acknowledged and not run twice.
  * - A handler whose attempt was revoked (cancelled, moved, timed out) is not reported: the server
  *   would refuse it. A handler aborted by stop() that then throws is not reported either: it was
  *   interrupted, not failed, and deregistration hands the task on without charging the agent.
@@ -29,7 +37,7 @@ import { isAgentNotFound, type JunoClient } from "./client.js";
 import { hasErrorCode, isRecord, JunoApiError } from "./errors.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { sleeperOn, type Sleep, type Timers } from "./timers.js";
-import type { RunningAttempt, TaskDelivery, TaskView } from "./types.js";
+import type { CancelledAttempt, DeliveryMode, RunningAttempt, TaskDelivery, TaskView } from "./types.js";
 
 /** Runs one task; resolves with its result (any JSON, or undefined for none) or throws to fail it. */
 export type TaskHandler = (task: TaskDelivery, context: TaskContext) => unknown;
@@ -106,6 +114,8 @@ export interface WorkerOptions {
 /** What the worker needs of its Agent. */
 export interface WorkerHost {
   readonly client: JunoClient;
+  /** pull: the worker polls. push: tasks arrive through takePush() and the worker never polls. */
+  readonly delivery: DeliveryMode;
   /** Invariant: a whole number >= 1. */
   readonly capacity: number;
   readonly timers: Timers;
@@ -146,6 +156,17 @@ const ABORT_GRACE_MS = 2_000;
 /** Attempts remembered as run here, so a late listing never runs one again. */
 const ENDED_MAX = 10_000;
 
+/**
+ * Why a push was refused: not_ready (the worker has not started: no handler yet, or the agent
+ * not started), draining (it is stopping), over_capacity (taking every new task would pass it).
+ */
+export type PushRefusal = "not_ready" | "draining" | "over_capacity";
+
+/** What takePush() came to: every task taken (`accepted` of them, repeats included), or none. */
+export type PushVerdict =
+  | { readonly ok: true; readonly accepted: number; readonly fresh: number }
+  | { readonly ok: false; readonly refusal: PushRefusal; readonly message: string };
+
 /** What a handler came to. */
 type HandlerOutcome =
   | { readonly ok: true; readonly result: unknown }
@@ -183,7 +204,7 @@ export class Worker {
   private readonly halt = new AbortController();
   /** Fires when stop() gives up on reports. */
   private readonly reportHalt = new AbortController();
-  private state: "idle" | "polling" | "stopping" | "stopped" = "idle";
+  private state: "idle" | "running" | "stopping" | "stopped" = "idle";
   private loop: Promise<void> = Promise.resolve();
   private nap: { readonly handle: unknown; readonly resolve: () => void; readonly onChange: boolean } | null =
     null;
@@ -245,10 +266,11 @@ export class Worker {
     this.handlers.set(taskType, handler);
   }
 
-  /** Starts the poll loop; once. */
+  /** Starts taking tasks (for a pull agent, the poll loop); once. */
   start(): void {
     if (this.state !== "idle") return;
-    this.state = "polling";
+    this.state = "running";
+    if (this.host.delivery === "push") return;
     this.loop = this.run().catch((error: unknown) => {
       // Only a bug of ours lands here; report it rather than leave a rejected promise behind.
       this.host.emitError(error, "poll");
@@ -262,13 +284,51 @@ export class Worker {
    */
   async stop(): Promise<void> {
     if (this.state === "stopping" || this.state === "stopped") return;
-    const wasPolling = this.state === "polling";
+    const wasRunning = this.state === "running";
     this.state = "stopping";
     this.halt.abort(new Error("the agent is stopping"));
     this.wakeNap(true);
     await this.loop;
-    if (wasPolling) await this.drain();
+    if (wasRunning) await this.drain();
     this.state = "stopped";
+  }
+
+  /**
+   * Takes the tasks juno's leader pushed to `agentId` (already checked to be the agent's id), or
+   * refuses them all. Taken ones wait for startWaiting(), which the caller calls once it has
+   * answered: juno hears the answer before any handler runs.
+   */
+  takePush(agentId: string, tasks: readonly TaskDelivery[]): PushVerdict {
+    assert(this.host.delivery === "push", "takePush is for push delivery");
+    const refused = this.pushRefusal();
+    if (refused !== null) return { ok: false, ...refused };
+    const fresh = new Map<string, TaskDelivery>();
+    for (const task of tasks) {
+      const key = keyOf(task);
+      if (!this.executions.has(key) && !this.ended.has(key)) fresh.set(key, task);
+    }
+    const live = this.liveCount();
+    if (live + fresh.size > this.host.capacity) {
+      return {
+        ok: false,
+        refusal: "over_capacity",
+        message: `${live} attempts run here and ${fresh.size} more would pass the capacity of ${this.host.capacity}`,
+      };
+    }
+    for (const [key, task] of fresh) this.hold(key, agentId, task);
+    return { ok: true, accepted: tasks.length, fresh: fresh.size };
+  }
+
+  /** Why a push would be refused now whatever it carries, or null while the worker takes pushes. */
+  pushRefusal(): { readonly refusal: PushRefusal; readonly message: string } | null {
+    if (this.state === "idle") return { refusal: "not_ready", message: "the agent runs no task handler yet" };
+    if (this.state !== "running") return { refusal: "draining", message: "the agent is stopping" };
+    return null;
+  }
+
+  /** The server says these attempts are no longer this agent's (a beat's answer): abort their handlers. */
+  cancel(cancelled: readonly CancelledAttempt[]): void {
+    for (const attempt of cancelled) this.revoke(keyOf(attempt), attempt.reason);
   }
 
   /** Ends stop()'s wait for running handlers now: their signals abort (a second SIGTERM). */
@@ -279,9 +339,9 @@ export class Worker {
 
   /** The loop: wait to be registered, look for lost tasks when due, then poll or check. */
   private async run(): Promise<void> {
-    while (this.state === "polling") {
+    while (this.state === "running") {
       const agentId = await this.host.registered(this.halt.signal);
-      if (agentId === null || this.state !== "polling") return;
+      if (agentId === null || this.state !== "running") return;
       if (this.reconcileRounds > 0) await this.checkRunning(agentId, true);
       if (this.freeSlots() > 0) {
         await this.poll(agentId);
@@ -289,7 +349,7 @@ export class Worker {
       }
       // No free slot: no poll (it would hand out a task); check the running ones for cancellations.
       await this.napFor(this.busyPollWaitMs, true);
-      if (this.state === "polling" && this.freeSlots() === 0) await this.checkRunning(agentId, false);
+      if (this.state === "running" && this.freeSlots() === 0) await this.checkRunning(agentId, false);
     }
   }
 
@@ -310,7 +370,7 @@ export class Worker {
       for (const cancelled of answer.cancelled) this.revoke(keyOf(cancelled), cancelled.reason);
       for (const task of answer.tasks) this.deliver(agentId, task);
     } catch (error) {
-      if (this.state !== "polling") return;
+      if (this.state !== "running") return;
       if (isAgentNotFound(error)) {
         this.host.lost(agentId);
         return;
@@ -333,11 +393,11 @@ export class Worker {
     try {
       listed = await this.listRunning(agentId);
     } catch (error) {
-      if (this.state === "polling") this.host.emitError(error, "poll");
+      if (this.state === "running") this.host.emitError(error, "poll");
       return;
     }
     if (adopt) this.reconcileRounds--;
-    if (listed === null || this.state !== "polling") return;
+    if (listed === null || this.state !== "running") return;
     const current = new Set(listed.map(keyOf));
     for (const execution of [...this.executions.values()]) {
       if (execution.phase !== "reporting" && !current.has(execution.key)) {
@@ -376,7 +436,14 @@ export class Worker {
   private deliver(agentId: string, task: TaskDelivery): void {
     const key = keyOf(task);
     if (this.executions.has(key) || this.ended.has(key)) return;
-    const execution: Execution = {
+    this.hold(key, agentId, task);
+    this.startWaiting();
+  }
+
+  /** Holds a new attempt as waiting for a slot. */
+  private hold(key: string, agentId: string, task: TaskDelivery): void {
+    assert(!this.executions.has(key) && !this.ended.has(key), `attempt ${key} is held once`);
+    this.executions.set(key, {
       key,
       task,
       agentId,
@@ -384,14 +451,12 @@ export class Worker {
       phase: "waiting",
       revoked: null,
       interrupted: false,
-    };
-    this.executions.set(key, execution);
-    this.startWaiting();
+    });
   }
 
   /** Starts waiting attempts, oldest first, while slots are free and the worker is not stopping. */
-  private startWaiting(): void {
-    if (this.state !== "polling") return;
+  startWaiting(): void {
+    if (this.state !== "running") return;
     let inUse = this.activeCount;
     for (const execution of this.executions.values()) {
       if (inUse >= this.host.capacity) return;
@@ -599,7 +664,16 @@ export class Worker {
     return false;
   }
 
-  /** The attempts a poll lists as running here (the first RUNNING_LIST_MAX). */
+  /**
+   * Attempts held here that the server has not revoked: what it counts against the capacity. A
+   * revoked handler slow to notice its signal keeps its slot, so what is pushed meanwhile waits.
+   */
+  private liveCount(): number {
+    let count = 0;
+    for (const execution of this.executions.values()) if (execution.revoked === null) count++;
+    return count;
+  }
+
   /** The attempts held here (running, waiting for a slot, or reporting), for polls and beats. */
   runningList(): RunningAttempt[] {
     const running: RunningAttempt[] = [];
@@ -614,7 +688,7 @@ export class Worker {
   /** Waits `delayMs`; stop() ends the wait, and so does a freed slot when `onChange`. */
   private napFor(delayMs: number, onChange: boolean): Promise<void> {
     return new Promise((resolve) => {
-      if (this.state !== "polling") {
+      if (this.state !== "running") {
         resolve();
         return;
       }
@@ -652,6 +726,7 @@ function deliveryOf(task: TaskView): TaskDelivery {
     data: task.data,
     timeout_ms: task.timeout_ms,
     workflow_id: task.workflow_id,
+    max_attempts: task.max_attempts,
   };
 }
 
@@ -728,6 +803,11 @@ function isRefusal(error: unknown): error is JunoApiError {
 
 function cut(text: string): string {
   return text.length > ERROR_LENGTH_MAX ? `${text.slice(0, ERROR_LENGTH_MAX - 3)}...` : text;
+}
+
+/** A broken invariant of this worker: a bug, so it throws rather than carry on. */
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`juno SDK worker: ${message}`);
 }
 
 function checkWhole(name: string, value: number, min: number, max: number): number {

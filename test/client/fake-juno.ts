@@ -2,13 +2,15 @@
  * A fake juno for the SDK's tests: an in-memory agents registry behind the API's routes, served
  * by one or more node:http servers on free loopback ports. Each fake node can be told to refuse
  * (503 no_leader with Retry-After, an outcome_unknown, any status), to hang, or to go away, to
- * prove failover; every request it sees is recorded.
+ * prove failover; every request it sees is recorded. For the task worker it also takes polls
+ * (handing out what a test assigns, held up to wait_ms), reports (recorded) and revocations (told
+ * on the poll and beat answers that list the attempt), without any placement of its own.
  */
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { AgentStatus, AgentView } from "../../src/client/index.js";
+import type { AgentStatus, AgentView, CancelledAttempt, TaskDelivery } from "../../src/client/index.js";
 
 /** A request a fake node saw. */
 export interface RecordedRequest {
@@ -49,6 +51,13 @@ export interface FakeAgent {
   beats: number;
 }
 
+/** A task report the fake took. */
+export interface FakeReport {
+  readonly id: string;
+  readonly verb: "complete" | "fail";
+  readonly body: Record<string, unknown>;
+}
+
 /** The registry every fake node of one fake cluster shares, like the replicated state. */
 export class FakeRegistry {
   readonly agents = new Map<string, FakeAgent>();
@@ -57,6 +66,33 @@ export class FakeRegistry {
   leaseMs = 3_000;
   /** The page size when a request gives no limit. */
   pageSize = 50;
+  /** Tasks assigned to an agent that its next poll hands out, by agent id. */
+  readonly assigned = new Map<string, TaskDelivery[]>();
+  /** Attempts no longer their agent's (`${id}#${attempt}` to the reason); reports of them are stale. */
+  readonly revoked = new Map<string, string>();
+  /** Whether poll answers tell revocations (beat answers always do). */
+  cancelOnPoll = true;
+  /** Every report taken, in order. */
+  readonly reports: FakeReport[] = [];
+  /** Woken when a task is assigned or an attempt revoked, for held polls. */
+  private readonly changeWaiters = new Set<() => void>();
+
+  /** Assigns `task` to the agent: its next poll hands it out. */
+  assign(agentId: string, task: TaskDelivery): void {
+    this.assigned.set(agentId, [...(this.assigned.get(agentId) ?? []), task]);
+    this.changed();
+  }
+
+  /** Takes an attempt back from its agent: polls and beats that list it hear `reason`. */
+  revoke(id: string, attempt: number, reason = "cancelled"): void {
+    this.revoked.set(`${id}#${attempt}`, reason);
+    this.changed();
+  }
+
+  /** The reports of task `id`. */
+  reportsOf(id: string): FakeReport[] {
+    return this.reports.filter((report) => report.id === id);
+  }
 
   /** The agent with `id`; fails the test when there is none. */
   agent(id: string): FakeAgent {
@@ -102,6 +138,10 @@ export class FakeRegistry {
     if (method === "GET" && path === "/api/v3/consensus/status") return { status: 200, body: STATUS };
     if (method === "POST" && path === "/api/v3/echo") return { status: 201, body: { echoed: request.body } };
     if (method === "POST" && path === "/api/v3/agents/register") return this.register(request.body);
+    const report = /^\/api\/v3\/tasks\/([^/]+)\/(complete|fail)$/.exec(path);
+    if (method === "POST" && report !== null) {
+      return this.report(decodeURIComponent(report[1] ?? ""), report[2] as "complete" | "fail", request.body);
+    }
     if (method === "GET" && path === "/api/v3/agents") return this.list(request.query);
     if (method === "GET" && path === "/api/v3/agents/health") return this.summary();
     if (method === "GET" && path === "/api/v3/agents/resolve") return this.resolve(request.query);
@@ -156,14 +196,100 @@ export class FakeRegistry {
       known.view = { ...known.view, capabilities, updated_at: new Date().toISOString() };
       return answer(known.view, 200);
     }
+    const delivery = (body as { delivery?: { mode: "pull" | "push"; url?: string } }).delivery;
     const view = this.add({
       name: request.name as string,
       endpoint: request.endpoint as string,
       team: request.team as string,
       capabilities,
       metadata: (request.metadata ?? {}) as Record<string, unknown>,
+      delivery:
+        delivery?.mode === "push"
+          ? { mode: "push", url: delivery.url ?? `${String(request.endpoint)}/juno/tasks` }
+          : { mode: "pull", url: null },
     });
     return answer(view, 201);
+  }
+
+  /** The answer to one request, for the routes that may wait (a poll); the rest as handle() does. */
+  async handleAsync(
+    request: RecordedRequest,
+    signal: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
+    const authorized = this.token === null || request.authorization === `Bearer ${this.token}`;
+    if (authorized && request.method === "POST" && request.path === "/api/v3/tasks/poll") {
+      return this.poll(request.body, signal);
+    }
+    return this.handle(request);
+  }
+
+  /** A poll: the agent's assigned tasks, and its revoked running attempts; held up to wait_ms for either. */
+  private async poll(body: unknown, signal: AbortSignal): Promise<{ status: number; body: unknown }> {
+    const request = (body ?? {}) as {
+      agent_id?: string;
+      max_tasks?: number;
+      wait_ms?: number;
+      running?: { id: string; attempt: number }[];
+    };
+    const agentId = request.agent_id ?? "";
+    if (!this.agents.has(agentId)) return refusal(404, "agent_not_found", `no agent ${agentId}`);
+    const deadline = Date.now() + (request.wait_ms ?? 0);
+    for (;;) {
+      const waiting = this.assigned.get(agentId) ?? [];
+      const tasks = waiting.splice(0, request.max_tasks ?? 1);
+      const cancelled = this.cancelOnPoll ? this.revokedAmong(request.running) : [];
+      if (tasks.length > 0 || cancelled.length > 0 || Date.now() >= deadline || signal.aborted) {
+        return { status: 200, body: { tasks, cancelled } };
+      }
+      await this.nextChange(Math.min(deadline - Date.now(), 100));
+    }
+  }
+
+  /** The listed attempts that are revoked, as a poll or beat answer tells them. */
+  private revokedAmong(running: unknown): CancelledAttempt[] {
+    if (!Array.isArray(running)) return [];
+    const cancelled: CancelledAttempt[] = [];
+    for (const { id, attempt } of running as { id: string; attempt: number }[]) {
+      const reason = this.revoked.get(`${id}#${attempt}`);
+      if (reason !== undefined) cancelled.push({ id, attempt, reason });
+    }
+    return cancelled;
+  }
+
+  private report(id: string, verb: "complete" | "fail", body: unknown): { status: number; body: unknown } {
+    const request = (body ?? {}) as Record<string, unknown>;
+    const attempt = request["attempt"] as number;
+    if (this.revoked.has(`${id}#${attempt}`)) {
+      return refusal(409, "stale_attempt", `attempt ${attempt} of ${id} is no longer current`);
+    }
+    this.reports.push({ id, verb, body: request });
+    const task = {
+      id,
+      task_type: "fake",
+      status: verb === "complete" ? "completed" : "queued",
+      attempt,
+      previous_agents: [request["agent_id"]],
+      result: request["result"] ?? null,
+      error: null,
+    };
+    return { status: 200, body: { task } };
+  }
+
+  private changed(): void {
+    for (const wake of [...this.changeWaiters]) wake();
+  }
+
+  /** Resolves at the next assign() or revoke(), or after `ms`. */
+  private nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.changeWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(ms, 0));
+      this.changeWaiters.add(done);
+    });
   }
 
   private beat(agent: FakeAgent, body: unknown): { status: number; body: unknown } {
@@ -175,6 +301,8 @@ export class FakeRegistry {
       last_heartbeat: new Date().toISOString(),
       draining: beat["draining"] === true,
     };
+    // Like juno: a beat that lists no running attempt hears nothing of them.
+    const cancelled = this.revokedAmong(beat["running"]);
     return {
       status: 200,
       body: {
@@ -182,6 +310,7 @@ export class FakeRegistry {
         status: agent.view.status,
         lease_expires_at: new Date(Date.now() + this.leaseMs).toISOString(),
         heartbeat_interval_ms: this.heartbeatIntervalMs,
+        ...(cancelled.length === 0 ? {} : { cancelled }),
       },
     };
   }
@@ -333,7 +462,20 @@ export class FakeNode {
     };
     this.requests.push(recorded);
     for (const arrived of this.arrivals.splice(0)) arrived(recorded);
-    this.answer(this.behaviorFor(recorded), recorded, response);
+    const behavior = this.behaviorFor(recorded);
+    if (behavior.kind === "serve" && recorded.path === "/api/v3/tasks/poll") {
+      // A held poll ends early when its client goes away or the node closes.
+      const gone = new AbortController();
+      response.on("close", () => gone.abort());
+      this.hanging.add(response);
+      const { status, body } = await this.registry.handleAsync(recorded, gone.signal);
+      this.hanging.delete(response);
+      if (!response.destroyed) {
+        response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      }
+      return;
+    }
+    this.answer(behavior, recorded, response);
   }
 
   private behaviorFor(request: RecordedRequest): Behavior {

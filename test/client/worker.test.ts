@@ -6,7 +6,11 @@
 // check brings the news; stop() drains (the running task completes before deregistration, no new
 // one starts) and past its drain timeout aborts the handlers; lost answers neither duplicate a
 // submission nor lose a report or a polled task; a poll that finds the agent gone registers again.
+// A push agent (delivery: "push", its listener on a server of the test's own) never polls: the
+// leader's pushes run once each and complete, and a cancel reaches the handler through the beats.
 
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   Agent,
@@ -541,5 +545,74 @@ describe("reports retried after a lost answer", () => {
     expect(failedBy(failed, { ...failure, error: "other" })).toBe(false);
     expect(failedBy(failed, { ...failure, retryable: false })).toBe(false);
     expect(failedBy({ ...failed, error: { ...failed.error, cause: "timeout" } }, failure)).toBe(false);
+  });
+});
+
+describe("push delivery", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("runs pushed tasks once each without polling, and a cancel reaches the handler through the beats", async () => {
+    let listener: ReturnType<Agent["pushListener"]> | null = null;
+    const server = createServer((request, response) => {
+      if (listener?.(request, response) !== true) response.writeHead(404).end();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const paths: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      paths.push(pathOf(input));
+      return fetch(input, init);
+    };
+    const { agent, events } = agentWith("pushed", {
+      endpoint,
+      delivery: "push",
+      client: client({ fetch: recording }),
+    });
+    listener = agent.pushListener();
+    const calls = new Map<string, number>();
+    agent.handle("echo", (task) => {
+      calls.set(task.id, (calls.get(task.id) ?? 0) + 1);
+      return { echoed: task.data };
+    });
+    const reasons = new Map<string, unknown>();
+    agent.handle("wait", (task, { signal }) => {
+      calls.set(task.id, (calls.get(task.id) ?? 0) + 1);
+      return new Promise((_resolve, reject) =>
+        signal.addEventListener("abort", () => {
+          reasons.set(task.id, signal.reason);
+          reject(signal.reason as Error);
+        }),
+      );
+    });
+    const view = await agent.start();
+    expect(view?.delivery).toEqual({ mode: "push", url: `${endpoint}/juno/tasks` });
+    const tasks = await Promise.all([0, 1, 2].map((n) => submit("pushed", "echo", { data: { n } })));
+    for (const [n, submitted] of tasks.entries()) {
+      const done = await taskUntil(submitted.id, (task) => task.status === "completed");
+      expect(done).toMatchObject({ attempt: 1, result: { echoed: { n } } });
+      expect(calls.get(submitted.id)).toBe(1);
+      await eventually("the report's outcome", () =>
+        outcomes(events, submitted.id).length === 2 ? true : undefined,
+      );
+      expect(outcomes(events, submitted.id)).toEqual(["started@1", "completed@1"]);
+    }
+    const waiting = await submit("pushed", "wait");
+    await taskUntil(waiting.id, (task) => task.status === "running");
+    await eventually("the handler started", () => (calls.has(waiting.id) ? true : undefined));
+    expect((await client().tasks.cancel(waiting.id)).status).toBe("cancelled");
+    const reason = await eventually("the signal aborted", () => reasons.get(waiting.id));
+    expect(reason).toMatchObject({ kind: "cancelled" });
+    await eventually("the attempt ended here", () =>
+      outcomes(events, waiting.id).includes("cancelled@1") ? true : undefined,
+    );
+    expect(paths.filter((path) => path.endsWith("/tasks/poll"))).toEqual([]);
+    expect(await agent.stop()).toBe(true);
   });
 });
