@@ -167,7 +167,7 @@ class TasksLoop implements Running {
       cause: "timeout" | "pickup" | "schedule_to_start" | "lease";
     }[] = [];
     const pickupMs = tasks.settings.pickupTimeoutMs;
-    for (const task of tasks.liveTasks()) {
+    for (const task of tasks.timed()) {
       if (expirations.length >= TASK_LIMITS.batch) break;
       if (task.scheduleToStartMs !== null && task.startedAtMs === null && task.status !== "running") {
         if (now - task.createdAtMs >= task.scheduleToStartMs) {

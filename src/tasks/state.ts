@@ -67,6 +67,8 @@ export class TasksState {
   private readonly live = new Map<string, Task>();
   private readonly byIdempotency = new Map<string, string>();
   private readonly byAgent = new Map<string, Set<string>>();
+  /** Queued tasks with a schedule_to_start deadline (the leader's timeout scan looks only at these and held ones). */
+  private readonly queuedDeadlines = new Set<string>();
   private readonly teamRunning = new Map<string, number>();
   private readonly counts = new Map<TaskStatus, number>(TASK_STATUSES.map((s) => [s, 0]));
   private readonly finished = new FinishedHeap();
@@ -118,6 +120,16 @@ export class TasksState {
   /** Tasks that are not finished, in submission order of their first arrival. */
   liveTasks(): IterableIterator<Task> {
     return this.live.values();
+  }
+
+  /**
+   * The tasks that can time out: every assigned or running one, and queued ones with a
+   * schedule_to_start deadline. Bounded by the agents' capacity plus those deadlines, not by the
+   * queue, so the leader's scan stays cheap with a million queued.
+   */
+  *timed(): IterableIterator<Task> {
+    for (const held of this.byAgent.values()) for (const id of held) yield this.live.get(id)!;
+    for (const id of this.queuedDeadlines) yield this.live.get(id)!;
   }
 
   /** Every kept task's id, in submission order. */
@@ -239,7 +251,10 @@ export class TasksState {
       return;
     }
     this.live.set(task.id, task);
-    if (task.status === "queued") this.queue.add(task);
+    if (task.status === "queued") {
+      this.queue.add(task);
+      if (task.scheduleToStartMs !== null) this.queuedDeadlines.add(task.id);
+    }
     if (HOLDING.has(task.status)) {
       assert(task.agentId !== null, () => `task ${task.id} is ${task.status} without an agent`);
       let held = this.byAgent.get(task.agentId);
@@ -254,8 +269,10 @@ export class TasksState {
     if (task.idempotencyKey !== null)
       this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
     this.live.delete(task.id);
-    if (task.status === "queued")
+    if (task.status === "queued") {
       assert(this.queue.remove(task.id) !== null, () => `task ${task.id} not queued`);
+      this.queuedDeadlines.delete(task.id);
+    }
     if (HOLDING.has(task.status)) {
       const held = this.byAgent.get(task.agentId!);
       assert(held?.delete(task.id) === true, () => `task ${task.id} not held by ${task.agentId}`);
