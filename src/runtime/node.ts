@@ -612,6 +612,16 @@ export class JunoNode implements NodeApi {
       if (leader !== null) this.counters.leaderChanges++;
       this.log.info({ leader, term: this.raftNode.term, role: this.raftNode.role }, "leader changed");
       this.forwarder.onLeaderChange(leader);
+      // A read a follower sent to a leader that is gone would wait out its whole timeout: ask
+      // the new leader (or this node, leading now) again. An index from either is safe to use,
+      // and the second answer for a context finds it served and is ignored.
+      if (leader !== null && this.requests.waitingReads().length > 0)
+        this.enqueue({
+          kind: "call",
+          run: () => {
+            for (const context of this.requests.waitingReads()) this.raftNode.readIndex(context);
+          },
+        });
     }
     if (this.raftNode.role === "candidate") {
       this.counters.elections++;

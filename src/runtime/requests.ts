@@ -146,6 +146,11 @@ export class RequestTracker {
     return context;
   }
 
+  /** The contexts of reads still waiting for Raft to give them an index. */
+  waitingReads(): number[] {
+    return [...this.reads.keys()];
+  }
+
   /** Raft gave the read its index: serve it once the state has applied that far. */
   readReady(context: number, index: number): void {
     const waiter = this.reads.get(context);

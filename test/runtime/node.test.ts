@@ -27,7 +27,7 @@ class TestCluster {
   readonly stores = new Map<string, SqliteStore>();
   readonly dir = mkdtempSync(join(tmpdir(), "juno-runtime-"));
 
-  constructor() {
+  constructor(private readonly requestTimeoutMs?: number) {
     cleanups.push(async () => {
       await Promise.all([...this.nodes.keys()].map((id) => this.stopNode(id)));
       rmSync(this.dir, { recursive: true, force: true });
@@ -36,7 +36,13 @@ class TestCluster {
   }
 
   startNode(id: string, founders: string[] | null = IDS): JunoNode {
-    const { node, store } = createLocalNode({ id, dir: this.dir, network: this.network, founders });
+    const { node, store } = createLocalNode({
+      id,
+      dir: this.dir,
+      network: this.network,
+      founders,
+      ...(this.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: this.requestTimeoutMs }),
+    });
     this.nodes.set(id, node);
     this.stores.set(id, store);
     node.start();
@@ -217,6 +223,23 @@ describe("JunoNode", () => {
       await node.readBarrier();
       expect(decision(node, committed.index)?.status).toBe("approved");
     }
+  });
+
+  it("a follower's read sent to a leader that is lost is asked of the new leader, not left to time out", async () => {
+    // Requests may wait a minute: only an answer from the new leader can end the read sooner.
+    const cluster = new TestCluster(60_000);
+    const leader = await cluster.leader();
+    const follower = [...cluster.nodes.values()].find((node) => node !== leader)!;
+    cluster.network.isolate(leader.id);
+    // The follower still believes in the old leader: its read_index goes there and is lost.
+    let outcome: Error | null | undefined;
+    follower.readBarrier().then(
+      () => (outcome = null),
+      (error: Error) => (outcome = error),
+    );
+    await until(() => outcome !== undefined, 30_000);
+    expect(outcome).toBeNull();
+    expect(follower.view.leaderId()).not.toBe(leader.id);
   });
 
   it("elects a new leader when the leader is lost, and a restarted node keeps its state", async () => {
