@@ -1,10 +1,14 @@
 /**
  * A real agent process built on the SDK (juno/client's Agent): it serves /health and an echo
  * route, registers with every juno URL it is given, beats on schedule across node failures, runs
- * "work" tasks (each sleeps data.ms), and deregisters on SIGTERM. Prints `registered <id>` once
- * registered and `completed <task> <attempt>` for every completion juno acknowledged.
+ * "work" tasks, and deregisters on SIGTERM. A task sleeps data.ms, or data.first_attempt_ms on its
+ * first attempt when given (a task that stalls the first agent to take it, for a test to kill).
+ * Prints `registered <id>` once registered and `completed <task> <attempt>` for every completion
+ * juno acknowledged; every other outcome of an attempt is a line `<outcome> <task> <attempt>` too
+ * (started, failed, cancelled, stale, interrupted, unreported), so a test knows what an agent is
+ * running when it kills it.
  *
- *   npx tsx test/chaos/agent-process.ts --name a1 --urls http://127.0.0.1:8080,... [--skill echo]
+ *   npx tsx test/chaos/agent-process.ts --name a1 --urls http://127.0.0.1:8080,... [--skill echo] [--capacity 4]
  */
 
 import { createServer } from "node:http";
@@ -18,6 +22,7 @@ const { values } = parseArgs({
     urls: { type: "string" },
     team: { type: "string", default: "chaos" },
     skill: { type: "string", default: "echo" },
+    capacity: { type: "string", default: "4" },
   },
 });
 if (values.name === undefined || values.urls === undefined) {
@@ -25,6 +30,11 @@ if (values.name === undefined || values.urls === undefined) {
   process.exit(2);
 }
 const name = values.name;
+const capacity = Number(values.capacity);
+if (!Number.isInteger(capacity) || capacity < 1) {
+  console.error(`--capacity must be a whole number >= 1, got ${values.capacity}`);
+  process.exit(2);
+}
 
 const server = createServer((request, response) => {
   response.writeHead(200, { "content-type": "application/json" });
@@ -40,12 +50,17 @@ const agent = new Agent({
   endpoint,
   team: values.team,
   skills: [values.skill],
-  capacity: 4,
+  capacity,
   healthCheck: { type: "http" },
 });
 agent.handle("work", async (task, { signal }) => {
-  const data = task.data as { ms?: unknown } | null;
-  const waitMs = typeof data?.ms === "number" ? data.ms : 50;
+  const data = task.data as { ms?: unknown; first_attempt_ms?: unknown } | null;
+  const waitMs =
+    task.attempt === 1 && typeof data?.first_attempt_ms === "number"
+      ? data.first_attempt_ms
+      : typeof data?.ms === "number"
+        ? data.ms
+        : 50;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, waitMs);
     signal.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason as Error)), {
@@ -54,9 +69,7 @@ agent.handle("work", async (task, { signal }) => {
   });
   return { by: name };
 });
-agent.on("task", (event) => {
-  if (event.outcome === "completed") console.log(`completed ${event.id} ${event.attempt}`);
-});
+agent.on("task", (event) => console.log(`${event.outcome} ${event.id} ${event.attempt}`));
 agent.on("error", ({ error, during }) => {
   if (process.env["AGENT_DEBUG"] !== undefined) console.error(`${name}: ${during}: ${String(error)}`);
 });

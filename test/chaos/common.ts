@@ -1,5 +1,7 @@
 /** Shared pieces of the chaos scripts: options, checks, write load, and the final log audit. */
 
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import type { ProcessCluster } from "../integration/harness.js";
 import { eventually } from "../integration/harness.js";
 
@@ -244,3 +246,313 @@ export async function runScript(
 
 /** Node environment that keeps the whole log servable, so the audit can check every write. */
 export const NO_COMPACTION = { RAFT_LOG_COMPACTION_THRESHOLD: "10000000" };
+
+// Agent processes (agent-process.ts) and the tasks they run: shared by load_spike.ts and the
+// integration test test/integration/agents-tasks.test.ts.
+
+/** The bearer token of ProcessCluster's nodes (test/integration/harness.ts), for agent processes. */
+const CLUSTER_TOKEN = "integration-token";
+/** Output of an agent process kept for a failure message. */
+const AGENT_OUTPUT_TAIL = 4_000;
+
+/** An acknowledged completion one agent process printed. */
+export interface HeardCompletion {
+  readonly agent: string;
+  readonly attempt: number;
+}
+
+/** What every agent process printed about attempts: the evidence "exactly once" is judged by. */
+export class TaskLedger {
+  /** Task id to every acknowledged completion printed for it (a list, so a repeat shows). */
+  readonly completions = new Map<string, HeardCompletion[]>();
+  /** Completion lines in all. */
+  completed = 0;
+
+  /** Records one `<outcome> <task> <attempt>` line of agent `agent`. */
+  record(agent: string, outcome: string, task: string, attempt: number): void {
+    if (outcome !== "completed") return;
+    this.completed++;
+    let heard = this.completions.get(task);
+    if (heard === undefined) this.completions.set(task, (heard = []));
+    heard.push({ agent, attempt });
+  }
+
+  /** Agent names that printed at least one completion. */
+  agentsThatCompleted(): Set<string> {
+    const names = new Set<string>();
+    for (const heard of this.completions.values()) for (const { agent } of heard) names.add(agent);
+    return names;
+  }
+}
+
+/** One agent process, its registered id, and the attempts it says it is running. */
+export class AgentProcess {
+  /** Attempts started here and not yet ended, as `task#attempt`. */
+  readonly running = new Set<string>();
+  output = "";
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly id: string,
+  ) {}
+
+  /** Whether the process still runs. */
+  alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kills the process with SIGKILL and waits until it is gone. */
+  async kill(): Promise<void> {
+    if (!this.alive()) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** How an agent process is started. */
+export interface AgentOptions {
+  readonly skill?: string;
+  readonly team?: string;
+  /** Tasks it runs at once (agent-process.ts's default is 4). */
+  readonly capacity?: number;
+  /** How long it may take to register. */
+  readonly registerTimeoutMs?: number;
+}
+
+/**
+ * Starts agent-process.ts as `name` against `urls` (the first is the node it prefers) and waits
+ * until it has registered; every attempt line it prints goes to `ledger`.
+ */
+export async function spawnAgent(
+  name: string,
+  urls: readonly string[],
+  ledger: TaskLedger,
+  options: AgentOptions = {},
+): Promise<AgentProcess> {
+  const args = ["--import", "tsx", join(import.meta.dirname, "agent-process.ts"), "--name", name];
+  args.push("--urls", urls.join(","));
+  if (options.skill !== undefined) args.push("--skill", options.skill);
+  if (options.team !== undefined) args.push("--team", options.team);
+  if (options.capacity !== undefined) args.push("--capacity", String(options.capacity));
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, JUNO_API_TOKEN: CLUSTER_TOKEN },
+  });
+  let agent: AgentProcess | null = null;
+  let output = "";
+  let partial = "";
+  const keep = (text: string): void => {
+    output = (output + text).slice(-AGENT_OUTPUT_TAIL);
+    if (agent !== null) agent.output = output;
+  };
+  const id = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not register: ${output}`)),
+      options.registerTimeoutMs ?? 30_000,
+    );
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it registered: ${output}`));
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      const text = chunk.toString();
+      keep(text);
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const registered = /^registered ([0-9a-f-]{36})$/.exec(line.trim());
+        if (registered !== null) {
+          clearTimeout(timer);
+          resolve(registered[1]!);
+          continue;
+        }
+        const attempt = /^([a-z_]+) ([0-9a-f-]{36}) ([0-9]+)$/.exec(line.trim());
+        if (attempt === null) continue;
+        const [, outcome, task, number] = attempt as unknown as [string, string, string, string];
+        const key = `${task}#${number}`;
+        if (outcome === "started") agent?.running.add(key);
+        else agent?.running.delete(key);
+        ledger.record(name, outcome, task, Number(number));
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => keep(chunk.toString()));
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+  try {
+    agent = new AgentProcess(name, child, await id);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  agent.output = output;
+  return agent;
+}
+
+/**
+ * Starts `count` agent processes in parallel, `${prefix}-1`...: agent i prefers node i mod n of
+ * `urls` and fails over to the others in turn. Every one that registered is added to `into` in
+ * order, even when another failed (so the caller can stop them); then the first failure is thrown.
+ */
+export async function spawnAgents(
+  prefix: string,
+  count: number,
+  urls: readonly string[],
+  ledger: TaskLedger,
+  options: AgentOptions,
+  into: AgentProcess[],
+): Promise<void> {
+  const settled = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => {
+      const shift = i % urls.length;
+      return spawnAgent(
+        `${prefix}-${i + 1}`,
+        [...urls.slice(shift), ...urls.slice(0, shift)],
+        ledger,
+        options,
+      );
+    }),
+  );
+  for (const result of settled) if (result.status === "fulfilled") into.push(result.value);
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+}
+
+/** A task as GET /api/v3/tasks answers show it: the fields the checks read. */
+export interface TaskFinal {
+  readonly id: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly previous_agents: readonly string[];
+}
+
+/**
+ * Waits until the cluster holds no task that is queued, assigned or running (asking the nodes
+ * `live()` names in turn), or `timeoutMs` passed; then reads every task, all pages. Returns the
+ * tasks by id and how long the wait took.
+ */
+export async function drainTasks(
+  cluster: ProcessCluster,
+  live: () => readonly string[],
+  timeoutMs: number,
+): Promise<{ tasks: Map<string, TaskFinal>; drainedMs: number | null }> {
+  const from = Date.now();
+  let asked = 0;
+  let drainedMs: number | null = null;
+  while (Date.now() - from < timeoutMs) {
+    const nodes = live();
+    const node = nodes[asked++ % nodes.length];
+    if (node === undefined) break;
+    const answer = await cluster.request(node, "GET", "/api/v3/tasks/status?limit=1", undefined, 3_000);
+    const counts = answer.body["counts"] as Record<string, number> | undefined;
+    if (answer.status === 200 && counts !== undefined) {
+      const unfinished = (counts["queued"] ?? 0) + (counts["assigned"] ?? 0) + (counts["running"] ?? 0);
+      if (unfinished === 0) {
+        drainedMs = Date.now() - from;
+        break;
+      }
+    }
+    await sleep(100);
+  }
+  return { tasks: await allTasks(cluster, live), drainedMs };
+}
+
+/** Every task the cluster holds, read page by page from a live node (linearizable reads). */
+async function allTasks(
+  cluster: ProcessCluster,
+  live: () => readonly string[],
+): Promise<Map<string, TaskFinal>> {
+  const tasks = new Map<string, TaskFinal>();
+  let cursor: string | null = null;
+  for (let pages = 0; pages < 1_000; pages++) {
+    const query: string = `limit=500${cursor === null ? "" : `&cursor=${cursor}`}`;
+    const answer = await eventually(
+      async () => {
+        for (const node of live()) {
+          const page = await cluster.request(node, "GET", `/api/v3/tasks/status?${query}`, undefined, 5_000);
+          if (page.status === 200) return page;
+        }
+        return undefined;
+      },
+      20_000,
+      200,
+      "a page of tasks",
+    );
+    for (const task of answer.body["tasks"] as TaskFinal[]) tasks.set(task.id, task);
+    cursor = answer.body["next_cursor"] as string | null;
+    if (cursor === null) return tasks;
+  }
+  throw new Error("more than 1000 pages of tasks");
+}
+
+/**
+ * Waits (up to `timeoutMs`) until the ledger has heard the completion of every task in `ids`
+ * completed by one of `agents` still alive: juno may show a task completed before the agent's
+ * line about it has come through the pipe. A killed agent's last acknowledgements may never come.
+ */
+export async function awaitHeard(
+  ids: Iterable<string>,
+  tasks: ReadonlyMap<string, TaskFinal>,
+  ledger: TaskLedger,
+  agents: readonly AgentProcess[],
+  timeoutMs = 5_000,
+): Promise<void> {
+  const alive = new Set(agents.filter((agent) => agent.alive()).map((agent) => agent.id));
+  const owed = [...ids].filter((id) => {
+    const task = tasks.get(id);
+    return task?.status === "completed" && alive.has(task.previous_agents.at(-1) ?? "");
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (owed.some((id) => !ledger.completions.has(id)) && Date.now() < deadline) await sleep(20);
+}
+
+/** How the accepted tasks ended, against what the agents heard acknowledged. */
+export interface TaskAudit {
+  readonly accepted: number;
+  /** Accepted tasks that ended completed. */
+  readonly completed: number;
+  /** Accepted tasks not completed (missing, unfinished or ended otherwise), as `id status`. */
+  readonly notCompleted: string[];
+  /** Tasks with more than one acknowledged completion. */
+  readonly twice: string[];
+  /** Tasks with an acknowledged completion of an attempt other than the one they ended with. */
+  readonly wrongAttempt: string[];
+  /** Completed tasks whose final attempt no agent printed as acknowledged. */
+  readonly unheard: TaskFinal[];
+}
+
+/**
+ * Judges "completed exactly once": every accepted task ended completed; no task had two
+ * acknowledged completions; the one acknowledged is the attempt it ended with. A completed task
+ * with none heard is listed apart: only an agent killed between the acknowledgement and its
+ * printing it explains one.
+ */
+export function auditTasks(
+  accepted: Iterable<string>,
+  tasks: ReadonlyMap<string, TaskFinal>,
+  ledger: TaskLedger,
+): TaskAudit {
+  const notCompleted: string[] = [];
+  const twice: string[] = [];
+  const wrongAttempt: string[] = [];
+  const unheard: TaskFinal[] = [];
+  let count = 0;
+  for (const id of accepted) {
+    count++;
+    const task = tasks.get(id);
+    const heard = ledger.completions.get(id) ?? [];
+    if (heard.length > 1) twice.push(id);
+    if (task?.status !== "completed") {
+      notCompleted.push(`${id} ${task?.status ?? "missing"}`);
+      continue;
+    }
+    if (heard.some(({ attempt }) => attempt !== task.attempt)) wrongAttempt.push(id);
+    if (heard.length === 0) unheard.push(task);
+  }
+  const completed = count - notCompleted.length;
+  return { accepted: count, completed, notCompleted, twice, wrongAttempt, unheard };
+}

@@ -4,6 +4,12 @@
  * the JSON error shape (never a 500, never a hang beyond the node's request timeout), and prints
  * p50 latency after the spike against the baseline (warns, does not fail, beyond 3x).
  *
+ * Tasks ride the same spike: a steady stream of submissions throughout and a burst when the spike
+ * begins, run by a few real agent processes (agent-process.ts). Refused submissions must be
+ * refused like the writes; every accepted one (200/201) must end completed exactly once (one
+ * acknowledged completion, of the attempt it ended with). Prints how many were accepted and
+ * completed, and how long the agents took to drain them once the load stopped.
+ *
  * `juno start` does not expose maxPendingRequests or requestTimeoutMs; the node defaults apply
  * (10 000 pending, 10 s).
  *
@@ -14,16 +20,24 @@ import { ProcessCluster } from "../integration/harness.js";
 import {
   Acks,
   NO_COMPACTION,
+  TaskLedger,
   WriteLoad,
   auditLogs,
+  auditTasks,
+  awaitHeard,
+  drainTasks,
   ms,
   percentile,
   quick,
   runScript,
   say,
   sleep,
+  spawnAgents,
   statusSummary,
+  type AgentProcess,
+  type Checks,
   type Sample,
+  type TaskFinal,
 } from "./common.js";
 
 const BASE = 64;
@@ -35,8 +49,138 @@ const RECOVERY_MS = quick ? 5_000 : 12_000;
 const MAX_PENDING = 60;
 /** The node's request timeout (src/runtime/node.ts) plus a margin: an answer later than this is a hang. */
 const HANG_MS = 10_000 + 2_000;
+/** Agent processes running the tasks, each up to 4 at once (agent-process.ts's default). */
+const AGENTS = 3;
+/** The steady stream: one submission this often, from the baseline to the end of the recovery. */
+const TASK_EVERY_MS = 100;
+/** Submissions at once when the spike begins. */
+const TASK_BURST = quick ? 100 : 300;
+/** How long the agents may take to finish the accepted tasks once the load stopped. */
+const DRAIN_BOUND_MS = 30_000;
 
-await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) => {
+/** Task submissions during the spike, sampled like the writes; the accepted ones are kept. */
+class TaskLoad {
+  readonly samples: Sample[] = [];
+  readonly accepted = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+  private stream: Promise<void> = Promise.resolve();
+  private seq = 0;
+
+  constructor(
+    private readonly cluster: ProcessCluster,
+    private readonly targets: readonly string[],
+  ) {}
+
+  /** Starts the steady stream: one submission every TASK_EVERY_MS, not waiting for answers. */
+  startStream(): void {
+    this.stream = (async () => {
+      const deadline = Date.now() + 120_000; // a hard bound; stop() ends it much earlier
+      while (!this.stopped && Date.now() < deadline) {
+        this.launch();
+        await sleep(TASK_EVERY_MS);
+      }
+    })();
+  }
+
+  /** `count` submissions at once. */
+  burst(count: number): void {
+    for (let i = 0; i < count; i++) this.launch();
+  }
+
+  /** Ends the stream and waits for every answer. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.stream;
+    await Promise.all([...this.inFlight]);
+  }
+
+  private launch(): void {
+    const submission = this.submit().finally(() => this.inFlight.delete(submission));
+    this.inFlight.add(submission);
+  }
+
+  private async submit(): Promise<void> {
+    const n = this.seq++;
+    const target = this.targets[n % this.targets.length]!;
+    const t0 = performance.now();
+    const answer = await this.cluster.request(
+      target,
+      "POST",
+      "/api/v3/tasks/distribute",
+      {
+        task_type: "work",
+        team: "spike",
+        requirements: { skills: ["spike"] },
+        data: { ms: 20 + (n % 3) * 20 },
+        idempotency_key: `spike-${n}`,
+        max_attempts: 20,
+      },
+      HANG_MS,
+    );
+    const error = answer.body["error"] as { code?: unknown } | undefined;
+    this.samples.push({
+      at: Date.now(),
+      status: answer.status,
+      latency: performance.now() - t0,
+      code: typeof error?.code === "string" ? error.code : null,
+      target,
+    });
+    if (answer.status === 200 || answer.status === 201)
+      this.accepted.add((answer.body["task"] as TaskFinal).id);
+  }
+}
+
+/** Waits for the accepted tasks to finish and checks each ended completed exactly once. */
+async function checkTasks(
+  cluster: ProcessCluster,
+  load: TaskLoad,
+  ledger: TaskLedger,
+  agents: readonly AgentProcess[],
+  stoppedAt: number,
+  checks: Checks,
+): Promise<void> {
+  const ids = [...cluster.nodes.keys()];
+  const from = Date.now();
+  const { tasks, drainedMs } = await drainTasks(cluster, () => ids, DRAIN_BOUND_MS);
+  const drainMs = drainedMs === null ? Number.NaN : from + drainedMs - stoppedAt;
+  checks.expect(
+    drainedMs !== null,
+    `every task finished within ${DRAIN_BOUND_MS / 1000} s of the load's end`,
+  );
+  await awaitHeard(load.accepted, tasks, ledger, agents);
+  const audit = auditTasks(load.accepted, tasks, ledger);
+  checks.expect(load.accepted.size > 0, `tasks were accepted (${load.accepted.size})`);
+  checks.expect(
+    audit.notCompleted.length === 0,
+    `every accepted task ended completed (${audit.notCompleted.length} did not${audit.notCompleted.length > 0 ? `: ${audit.notCompleted.slice(0, 5).join(", ")}` : ""})`,
+  );
+  checks.expect(
+    audit.twice.length === 0 && audit.wrongAttempt.length === 0 && audit.unheard.length === 0,
+    `each completed exactly once: one acknowledged completion, of its final attempt (${audit.twice.length} twice, ${audit.wrongAttempt.length} of another attempt, ${audit.unheard.length} unheard)`,
+  );
+  const wrong = load.samples.filter(
+    (s) =>
+      s.status !== 201 &&
+      s.status !== 200 &&
+      !([429, 503, 504].includes(s.status) && s.code !== null && s.code !== "unreachable"),
+  );
+  checks.expect(
+    wrong.length === 0,
+    `every refused submission is 429/503/504 with the JSON error shape (${wrong.length} others${wrong.length > 0 ? `: ${statusSummary(wrong.slice(0, 20))}` : ""})`,
+  );
+  checks.expect(
+    agents.every((agent) => agent.alive()),
+    `the ${agents.length} agent processes are alive`,
+  );
+  say(
+    `tasks: ${load.samples.length} submitted (${statusSummary(load.samples)}), ${load.accepted.size} accepted, ` +
+      `${audit.completed} of them completed, ${tasks.size} in the cluster; all finished ${ms(drainMs)} after the load stopped; ` +
+      `${ledger.agentsThatCompleted().size} of ${agents.length} agents completed tasks`,
+  );
+}
+
+await runScript("load_spike", quick ? 50_000 : 95_000, async (checks, cleanup) => {
   // A small bound on waiting requests, so the spike meets it and the refusal path is exercised.
   const cluster = await ProcessCluster.start(3, {
     ...NO_COMPACTION,
@@ -45,7 +189,14 @@ await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) =
   cleanup(() => cluster.stop());
   const ids = [...cluster.nodes.keys()];
   await cluster.leader(ids);
-  say(`started ${ids.join(", ")}`);
+  const urls = ids.map((id) => `http://127.0.0.1:${cluster.node(id).http}`);
+  const ledger = new TaskLedger();
+  const agents: AgentProcess[] = [];
+  cleanup(() => Promise.all(agents.map((agent) => agent.kill())).then(() => undefined));
+  // Each agent prefers another node: submissions, polls and reports reach all three.
+  await spawnAgents("spike-agent", AGENTS, urls, ledger, { skill: "spike", team: "spike" }, agents);
+  say(`started ${ids.join(", ")} and ${AGENTS} agents`);
+  const tasks = new TaskLoad(cluster, ids);
   const acks = new Acks(checks);
   const base = new WriteLoad(cluster, acks, "b", () => ids, HANG_MS);
   const spike = new WriteLoad(cluster, acks, "s", () => ids, HANG_MS);
@@ -61,20 +212,24 @@ await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) =
     return p50;
   };
 
-  say(`baseline: ${BASE} writers for ${BASELINE_MS / 1000} s`);
+  say(`baseline: ${BASE} writers for ${BASELINE_MS / 1000} s, and a task every ${TASK_EVERY_MS} ms`);
   base.add(BASE);
+  tasks.startStream();
   await sleep(1_000); // warm-up, not measured
   const t0 = Date.now();
   await sleep(BASELINE_MS - 1_000);
   const t1 = Date.now();
-  say(`spike: ${SPIKE} writers (${BASE} + ${SPIKE - BASE}) for ${SPIKE_MS / 1000} s`);
+  say(
+    `spike: ${SPIKE} writers (${BASE} + ${SPIKE - BASE}) for ${SPIKE_MS / 1000} s, and a burst of ${TASK_BURST} tasks`,
+  );
   spike.add(SPIKE - BASE);
+  tasks.burst(TASK_BURST);
   await sleep(SPIKE_MS);
   say(`back to ${BASE} writers for ${RECOVERY_MS / 1000} s`);
   await spike.stop();
   const t3 = Date.now();
   await sleep(RECOVERY_MS);
-  await base.stop();
+  await Promise.all([base.stop(), tasks.stop()]);
   const t4 = Date.now();
 
   const all = [...base.samples, ...spike.samples];
@@ -86,6 +241,7 @@ await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) =
   const wrong = all.filter(
     (s) =>
       s.status !== 201 &&
+      s.status !== 200 &&
       !([429, 503, 504].includes(s.status) && s.code !== null && s.code !== "unreachable"),
   );
   checks.expect(
@@ -113,5 +269,6 @@ await runScript("load_spike", quick ? 45_000 : 85_000, async (checks, cleanup) =
   const line = `p50 after the spike ${ms(afterP50)} vs baseline ${ms(baseP50)} (${ratio.toFixed(2)}x)`;
   if (Number.isFinite(ratio) && ratio <= 3) say(`ok: ${line}, within 3x`);
   else say(`WARNING (not failing on timing): ${line}, beyond 3x`);
+  await checkTasks(cluster, tasks, ledger, agents, t4, checks);
   await auditLogs(cluster, acks, checks);
 });
