@@ -142,6 +142,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         teamWeights: config.taskTeamWeights.map(([team, weight]) => [team, weight] as [string, number]),
         teamQueueLimit: config.taskTeamQueueLimit,
         teamRunningLimit: config.taskTeamRunningLimit,
+        retainedTasks: config.taskRetention,
       },
       push: { timeoutMs: config.taskDeliveryTimeoutMs, breakerThreshold: config.circuitBreakerThreshold },
     },

@@ -101,6 +101,7 @@ export interface Settings {
   readonly taskTeamQueueLimit: number;
   readonly taskTeamRunningLimit: number;
   readonly taskDeliveryTimeoutMs: number;
+  readonly taskRetention: number;
   readonly serviceDiscoveryType: ServiceDiscoveryType;
   readonly consulEndpoint: string;
   /** What a discovery provider looks for (SRV names, Service names, Consul service names), comma-separated. */
@@ -541,6 +542,18 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
       "How long the leader waits for a push agent to accept a delivery (each try; two tries), after which the attempt goes to another agent and counts against the agent's breaker.",
     reserved: null,
     codec: secondsCodec(100, 600_000),
+  },
+  {
+    key: "taskRetention",
+    group: "faults",
+    flag: "--task-retention",
+    env: "TASK_RETENTION",
+    default: "1000000",
+    unit: "tasks",
+    meaning:
+      "Finished tasks kept in the replicated state (readable, listable, idempotency keys remembered); past it the oldest go. About 1.2 KB of memory each on every node.",
+    reserved: null,
+    codec: integerCodec(0, 1_000_000, "tasks"),
   },
   {
     key: "phase",

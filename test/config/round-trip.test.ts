@@ -106,6 +106,7 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         taskTeamQueueLimit: fc.integer({ min: 1, max: 1_000_000 }).map(String),
         taskTeamRunningLimit: fc.integer({ min: 1, max: 1_000_000 }).map(String),
         taskDeliveryTimeoutMs: secondsArbitrary(100, 600_000),
+        taskRetention: fc.integer({ min: 0, max: 1_000_000 }).map(String),
         // "registry" is the deprecated name of custom; it must read back as custom.
         serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES, "registry"),
         consulEndpoint: fc.webUrl(),
