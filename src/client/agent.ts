@@ -6,6 +6,18 @@
  * agent_not_found (the agent was removed, or its registration lost) registers again. `stop()`
  * ends the loop and deregisters within a bounded time.
  *
+ * One juno node that stalls must never get the agent declared failed (the server does so after
+ * `lease_ms` without a beat), so a beat does not wait on it long:
+ * - Each attempt of a beat waits at most beatTimeoutMs(): the interval, and a quarter of the
+ *   lease, within [BEAT_TIMEOUT_MIN_MS, BEAT_TIMEOUT_MAX_MS].
+ * - A beat that times out or is refused for now (503 no_leader, say) goes again at once, after a
+ *   short backoff and without waiting out a Retry-After, to the next node: up to BEAT_ATTEMPTS_MAX
+ *   attempts, each on a different node while there are others. So a stalled node costs one beat
+ *   one attempt's timeout, and never a whole interval.
+ * - Beats keep a node of their own: the next one goes first to the node that answered the last
+ *   (or, after a failure, to the one after those it tried), whatever the client's other calls
+ *   (polls, reports) last found; a node that serves those but stalls beats is not tried again.
+ *
  * With a handler registered (`handle(taskType, handler)`), the agent also takes tasks: the
  * worker (worker.ts) polls for them and runs them, and each beat reports how many run. Then
  * `stop()` drains first: it marks the agent draining (so no new task is placed on it), stops
@@ -32,6 +44,7 @@ import {
   type PushListenerOptions,
   type PushServer,
 } from "./push.js";
+import type { NodePreference } from "./http.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { expectAttempt, invalid } from "./shape.js";
 import { SYSTEM_TIMERS, deadline, type Timers } from "./timers.js";
@@ -141,6 +154,8 @@ interface Registration {
   readonly id: string;
   /** Invariant: HEARTBEAT_INTERVAL_MIN_MS <= intervalMs <= HEARTBEAT_INTERVAL_MAX_MS. */
   intervalMs: number;
+  /** How long the server waits without a beat before it declares the agent failed; null when it said nothing usable. */
+  readonly leaseMs: number | null;
 }
 
 /** The bounds put on the server's heartbeat interval, so a bad answer cannot spin or stall the loop. */
@@ -150,9 +165,31 @@ export const HEARTBEAT_INTERVAL_MAX_MS = 600_000;
 /** The longest delivery URL the server takes. */
 const DELIVERY_URL_LENGTH_MAX = 2_048;
 
-/** A beat's attempt waits at most an interval (within these bounds): a late beat is worth little. */
-const BEAT_TIMEOUT_MIN_MS = 1_000;
-const BEAT_TIMEOUT_MAX_MS = 10_000;
+/**
+ * The bounds of a beat's attempt timeout (see beatTimeoutMs). The floor leaves a loaded network
+ * room to answer; juno's shortest lease (1 s) puts a quarter of it just above.
+ */
+export const BEAT_TIMEOUT_MIN_MS = 250;
+export const BEAT_TIMEOUT_MAX_MS = 10_000;
+
+/**
+ * Attempts of one beat, each on the next node: a beat that times out or is refused for now is
+ * tried twice more at once rather than left to the next interval. Three attempts of a quarter of
+ * the lease each, and their short backoffs, end before the lease does.
+ */
+export const BEAT_ATTEMPTS_MAX = 3;
+
+/**
+ * The retries of a beat: at once, after a short jittered backoff, to the next node. A Retry-After
+ * (1 s with no_leader) speaks for the node that sent it, and the retry goes elsewhere, so it is not
+ * waited out.
+ */
+const BEAT_RETRY: Partial<RetryPolicy> = {
+  maxAttempts: BEAT_ATTEMPTS_MAX,
+  initialMs: 100,
+  maxMs: 200,
+  retryAfterMaxMs: 0,
+};
 
 /** How long `load` may take before the beat goes without it. */
 const LOAD_TIMEOUT_MS = 1_000;
@@ -180,6 +217,8 @@ export class Agent {
   private readonly registrationWaiters = new Set<(id: string | null) => void>();
   /** Fires when stop() begins: aborts the call in flight. */
   private readonly halt = new AbortController();
+  /** The node the next beat goes to first: the one that answered the last, kept apart from the client's other calls. */
+  private readonly beatNode: NodePreference = { url: null };
 
   private state: AgentState = "idle";
   /** Null before the first registration and after a 404, until registered again. */
@@ -453,7 +492,8 @@ export class Agent {
   /** Takes a registration answer: the id and interval to beat with. */
   private adopt(answer: RegisteredAgent): void {
     const intervalMs = boundInterval(answer.heartbeat_interval_ms);
-    this.registration = { id: answer.agent.id, intervalMs };
+    const leaseMs = Number.isFinite(answer.lease_ms) && answer.lease_ms > 0 ? answer.lease_ms : null;
+    this.registration = { id: answer.agent.id, intervalMs, leaseMs };
     this.releaseWaiters(answer.agent.id);
     this.events.emit("registered", {
       agent: answer.agent,
@@ -478,11 +518,12 @@ export class Agent {
       // Listing what runs here renews those tasks' leases on the leader.
       ...(this.worker.hasHandlers ? { running: this.worker.runningList() } : {}),
     };
-    const timeoutMs = Math.min(Math.max(registration.intervalMs, BEAT_TIMEOUT_MIN_MS), BEAT_TIMEOUT_MAX_MS);
     try {
       const answer = await this.client.heartbeat(registration.id, request, {
         signal: this.halt.signal,
-        timeoutMs,
+        timeoutMs: beatTimeoutMs(registration),
+        retry: BEAT_RETRY,
+        prefer: this.beatNode,
       });
       registration.intervalMs = boundInterval(answer.heartbeat_interval_ms);
       const cancelled = cancelledIn(answer);
@@ -743,6 +784,20 @@ function cancelledIn(answer: HeartbeatResponse): readonly CancelledAttempt[] {
 function isFinalRefusal(error: unknown): boolean {
   if (!(error instanceof JunoApiError)) return true;
   return error.status === 400 || error.status === 413;
+}
+
+/**
+ * How long one attempt of a beat waits: at most the interval (a beat later than the next one is
+ * worth little) and a quarter of the lease (so BEAT_ATTEMPTS_MAX of them, on other nodes, end
+ * before it does), within [BEAT_TIMEOUT_MIN_MS, BEAT_TIMEOUT_MAX_MS].
+ */
+export function beatTimeoutMs(registration: {
+  readonly intervalMs: number;
+  readonly leaseMs: number | null;
+}): number {
+  const quarterLeaseMs = registration.leaseMs === null ? Infinity : Math.floor(registration.leaseMs / 4);
+  const timeoutMs = Math.min(registration.intervalMs, quarterLeaseMs);
+  return Math.min(Math.max(timeoutMs, BEAT_TIMEOUT_MIN_MS), BEAT_TIMEOUT_MAX_MS);
 }
 
 function boundInterval(intervalMs: number): number {

@@ -12,20 +12,25 @@
  *   stale_attempt, an earlier attempt may be the one that landed, so the client reads the task
  *   and answers it as a success if the task shows this very report (completed by this attempt
  *   of this agent; failed with this message by it); otherwise the stale_attempt stands;
+ * - report (POST /tasks/report, many completions and failures at once) is fenced the same way,
+ *   report by report: when the call was sent more than once, each report refused as stale is
+ *   checked against its task like that;
  * - cancel is a DELETE: a retry that hears 409 task_finished reads the task, and answers it when
  *   it is cancelled;
  * - poll is not safe to repeat (a poll that landed started its tasks): a lost answer is reported
  *   as outcome_unknown, and the worker finds the tasks it may have started in GET /tasks/status.
  */
 
-import { hasErrorCode, type JunoApiError } from "./errors.js";
+import { hasErrorCode, isRecord, type JunoApiError } from "./errors.js";
 import {
   DEFAULT_TIMEOUT_MS,
   HttpTransport,
   type ApiRequest,
   type ApiResponse,
   type HttpTransportOptions,
+  type NodePreference,
 } from "./http.js";
+import type { RetryPolicy } from "./retry-policy.js";
 import {
   expectAgentView,
   expectAttempt,
@@ -33,6 +38,7 @@ import {
   expectTaskView,
   invalid,
   isAgentStatus,
+  isTaskStatus,
 } from "./shape.js";
 import type {
   AgentHealth,
@@ -51,6 +57,9 @@ import type {
   PollTasksResponse,
   RegisterAgentRequest,
   RegisteredAgent,
+  ReportResult,
+  ReportTasksRequest,
+  ReportTasksResponse,
   ResolveQuery,
   ResolvedAgent,
   SubmitTaskRequest,
@@ -79,6 +88,8 @@ export interface TasksApi {
   status(filter?: TaskStatusFilter, options?: CallOptions): Promise<TaskStatusPage>;
   /** GET /tasks/metrics. */
   metrics(options?: CallOptions): Promise<TaskMetrics>;
+  /** POST /tasks/report: many attempts of one agent completed or failed at once; see JunoClient.reportTasks. */
+  report(request: ReportTasksRequest, options?: CallOptions): Promise<ReportTasksResponse>;
 }
 
 /** Per-call options. */
@@ -86,6 +97,14 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's per-attempt timeout for this call. */
   readonly timeoutMs?: number;
+  /** Overrides parts of the client's retry policy for this call (attempts, backoff). */
+  readonly retry?: Partial<RetryPolicy>;
+  /**
+   * Starts at this preference's node rather than the client's shared one, and records in it the
+   * node that answered (or the next to try after a failure): for a line of calls, like an
+   * agent's beats, that should stick to the node that serves them.
+   */
+  readonly prefer?: NodePreference;
 }
 
 /** Per-call options of listAllAgents. */
@@ -106,11 +125,17 @@ const ID_LENGTH_MAX = 256;
  */
 export const POLL_ANSWER_MARGIN_MS = DEFAULT_TIMEOUT_MS;
 
+/** The most reports one POST /tasks/report carries, the server's bound. */
+export const REPORT_ITEMS_MAX = 256;
+
+/** The most bytes of JSON the results of one POST /tasks/report take together, the server's bound. */
+export const REPORT_RESULTS_BYTES_MAX = 1024 * 1024;
+
 const API = "/api/v3";
 
 /** A typed client of one juno cluster, given the base URLs of some of its nodes. */
 export class JunoClient {
-  /** The tasks API as a namespace: submit, get, cancel, status, metrics. */
+  /** The tasks API as a namespace: submit, get, cancel, status, metrics, report. */
   readonly tasks: TasksApi;
   private readonly transport: HttpTransport;
   private readonly idempotencyKey: () => string;
@@ -126,6 +151,8 @@ export class JunoClient {
       cancel: (id: string, callOptions?: CallOptions) => this.cancelTask(id, callOptions),
       status: (filter?: TaskStatusFilter, callOptions?: CallOptions) => this.taskStatus(filter, callOptions),
       metrics: (callOptions?: CallOptions) => this.taskMetrics(callOptions),
+      report: (request: ReportTasksRequest, callOptions?: CallOptions) =>
+        this.reportTasks(request, callOptions),
     });
   }
 
@@ -373,6 +400,39 @@ export class JunoClient {
     return this.report(id, "fail", request, options, (task) => failedBy(task, request));
   }
 
+  /**
+   * POST /tasks/report: completions and failures of one agent's attempts in one request (and one
+   * log entry), each fenced by its attempt and answered on its own in `results`, in the order
+   * given, completed first, as completeTask and failTask would answer it: ok with the task's
+   * status, or refused (stale_attempt, task_not_found) changing nothing. Retried like them: when
+   * the call was sent more than once, a report refused as stale_attempt is checked against its
+   * task and answered ok if the task shows this very report. Throws RangeError for no report, more
+   * than REPORT_ITEMS_MAX, or a task named twice; a juno older than the route answers 404 not_found.
+   */
+  async reportTasks(request: ReportTasksRequest, options: CallOptions = {}): Promise<ReportTasksResponse> {
+    const items = reportItemsOf(request);
+    const answer = await this.send(
+      { method: "POST", path: `${API}/tasks/report`, body: request, idempotent: true },
+      options,
+    );
+    const results = reportResultsOf(answer.body, items);
+    if (answer.attempts.length === 0) return { results };
+    const confirmed: ReportResult[] = [];
+    // One read at a time: only stale reports of a call that was sent twice are read, rarely many.
+    for (const [index, result] of results.entries()) {
+      const item = items[index];
+      if (item === undefined || result.ok || result.error.code !== "stale_attempt") {
+        confirmed.push(result);
+        continue;
+      }
+      const task = await this.getTask(item.id, options);
+      confirmed.push(
+        item.landed(task) ? { id: item.id, attempt: item.attempt, ok: true, status: task.status } : result,
+      );
+    }
+    return { results: confirmed };
+  }
+
   /** Sends a report fenced by attempt; a retried one refused as stale is checked against the task. */
   private async report(
     id: string,
@@ -397,6 +457,65 @@ export class JunoClient {
   private send(request: ApiRequest, options: CallOptions): Promise<ApiResponse> {
     return this.transport.send({ ...request, ...options });
   }
+}
+
+/** One report of a POST /tasks/report, in the order its results come, and how to tell it landed. */
+interface ReportItem {
+  readonly id: string;
+  readonly attempt: number;
+  /** Whether `task` shows this very report, for one refused as stale after the call was sent twice. */
+  readonly landed: (task: TaskView) => boolean;
+}
+
+/** The reports of `request`, completed first; throws RangeError on a request no server takes. */
+function reportItemsOf(request: ReportTasksRequest): ReportItem[] {
+  const agentId = request.agent_id;
+  const items: ReportItem[] = [
+    ...(request.completed ?? []).map(({ id, attempt }) => ({
+      id,
+      attempt,
+      landed: (task: TaskView) => completedBy(task, { agent_id: agentId, attempt }),
+    })),
+    ...(request.failed ?? []).map((failure) => ({
+      id: failure.id,
+      attempt: failure.attempt,
+      landed: (task: TaskView) => failedBy(task, { ...failure, agent_id: agentId }),
+    })),
+  ];
+  if (items.length === 0 || items.length > REPORT_ITEMS_MAX) {
+    throw new RangeError(`a report carries 1..${REPORT_ITEMS_MAX} attempts, got ${items.length}`);
+  }
+  const ids = new Set<string>();
+  for (const item of items) {
+    pathSegment(item.id, "a task id");
+    if (ids.has(item.id)) throw new RangeError(`a report names each task once; ${item.id} is named twice`);
+    ids.add(item.id);
+  }
+  return items;
+}
+
+/** The results of a report's answer, checked against the reports sent: one each, in their order. */
+function reportResultsOf(body: unknown, items: readonly ReportItem[]): ReportResult[] {
+  const results = expectFields(body, "report", { results: "array" })["results"] as unknown[];
+  if (results.length !== items.length) {
+    throw invalid(`report.results has ${results.length} results for ${items.length} reports`);
+  }
+  return results.map((result, index) => {
+    const what = `report.results[${index}]`;
+    const item = items[index];
+    const fields = expectFields(result, what, { id: "string", attempt: "number" });
+    if (fields["id"] !== item?.id || fields["attempt"] !== item?.attempt) {
+      throw invalid(`${what} is not the answer to report ${index} (${item?.id}, attempt ${item?.attempt})`);
+    }
+    if (fields["ok"] === true) {
+      if (!isTaskStatus(fields["status"])) throw invalid(`${what}.status is not a task status`);
+      return result as ReportResult;
+    }
+    const error = fields["error"];
+    if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
+    expectFields(error, `${what}.error`, { code: "string", message: "string" });
+    return result as ReportResult;
+  });
 }
 
 /** Whether `error` is the server saying the agent is not (or no longer) registered. */
@@ -434,7 +553,7 @@ function wasRetried(error: JunoApiError): boolean {
 /** Whether `task` shows the completion `request` reports: completed in that attempt, by that agent. */
 export function completedBy(task: TaskView, request: CompleteTaskRequest): boolean {
   return (
-    task.status === "completed" &&
+    task.status === "succeeded" &&
     task.attempt === request.attempt &&
     task.previous_agents.at(-1) === request.agent_id
   );

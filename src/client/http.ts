@@ -4,6 +4,10 @@
  * with capped exponential backoff and full jitter, honouring Retry-After, up to a bound. A request
  * that is not safe to repeat is never sent again once it may have reached a server: the caller
  * hears `outcome_unknown` instead.
+ *
+ * The preferred node is shared by every request of the client, unless a request brings a
+ * NodePreference of its own (an agent's beats do): then it starts there, and the node that
+ * answered (or, after a failure, the next one to try) is written back to it alone.
  */
 
 import { JunoApiError, NO_STATUS, errorFromAnswer, type AttemptRecord } from "./errors.js";
@@ -48,6 +52,15 @@ export interface HttpTransportOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The node a line of requests (an agent's beats) goes to first, apart from the client's shared
+ * preference. Invariant: `url` is null (no preference yet) or one of the client's base URLs;
+ * any other value is ignored and the shared preference used instead.
+ */
+export interface NodePreference {
+  url: string | null;
+}
+
 /** One API request. */
 export interface ApiRequest {
   readonly method: HttpMethod;
@@ -65,6 +78,10 @@ export interface ApiRequest {
   readonly signal?: AbortSignal;
   /** Overrides the per-attempt timeout. */
   readonly timeoutMs?: number;
+  /** Overrides parts of the client's retry policy for this request. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Starts at this preference's node instead of the shared one, and writes back where to start next time. */
+  readonly prefer?: NodePreference;
 }
 
 /** A successful answer. */
@@ -74,6 +91,11 @@ export interface ApiResponse {
   readonly body: unknown;
   /** The base URL that answered. */
   readonly url: string;
+  /**
+   * The attempts that failed before this answer, in order; empty when the first one answered.
+   * When not empty, an earlier attempt may have reached a server and taken effect too.
+   */
+  readonly attempts: readonly AttemptRecord[];
 }
 
 /** More nodes than this in one client is a configuration mistake. */
@@ -153,33 +175,44 @@ export class HttpTransport {
   async send(request: ApiRequest): Promise<ApiResponse> {
     const idempotent = request.idempotent ?? IDEMPOTENT_METHODS.has(request.method);
     const timeoutMs = request.timeoutMs === undefined ? this.timeoutMs : checkTimeout(request.timeoutMs);
+    const policy =
+      request.retry === undefined ? this.policy : retryPolicy({ ...this.policy, ...request.retry });
     const target = `${request.path}${queryString(request.query)}`;
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     const attempts: AttemptRecord[] = [];
     let last: Exclude<Attempt, { kind: "ok" | "aborted" }> | null = null;
-    let index = this.preferred;
+    let index = this.startIndex(request.prefer);
     let delayMs = 0;
-    for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {
+    for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
       if (attempt > 1) await this.pause(delayMs, request, attempts);
       const url = this.urls[index] ?? "";
       const result = await this.attempt(url, target, body, request, timeoutMs);
       if (result.kind === "ok") {
-        this.preferred = index;
-        return result.response;
+        if (request.prefer === undefined) this.preferred = index;
+        else request.prefer.url = url;
+        return { ...result.response, attempts };
       }
       if (result.kind === "aborted") throw abortedError(request, url, attempts);
       attempts.push(recordOf(url, result));
       last = result;
       const verdict = judgeAttempt(outcomeOf(result), idempotent);
       if (verdict === "fail" && result.kind === "answered") throw withAttempts(result.error, attempts);
-      if (verdict === "outcome_unknown") throw outcomeUnknown(request, url, result, attempts);
       const failed = index;
       index = (index + 1) % this.urls.length;
+      // A request with its own preference tries elsewhere next time, whatever this one comes to.
+      if (request.prefer !== undefined) request.prefer.url = this.urls[index] ?? null;
+      if (verdict === "outcome_unknown") throw outcomeUnknown(request, url, result, attempts);
       // Concurrent requests that failed on the same node move the preference once, not once each.
       if (this.preferred === failed) this.preferred = index;
-      delayMs = retryDelayMs(attempt, this.policy, this.random, retryAfterOf(result));
+      delayMs = retryDelayMs(attempt, policy, this.random, retryAfterOf(result));
     }
     throw exhausted(request, last, attempts);
+  }
+
+  /** Where a request starts: its own preference when it names one of the nodes, else the shared one. */
+  private startIndex(prefer: NodePreference | undefined): number {
+    const own = prefer === undefined || prefer.url === null ? -1 : this.urls.indexOf(prefer.url);
+    return own >= 0 ? own : this.preferred;
   }
 
   /** Waits before the next attempt; the caller's abort ends the wait and the request. */
@@ -299,7 +332,7 @@ function answerOf(url: string, response: Response, text: string, nowMs: number):
       }
     }
   }
-  if (response.ok) return { kind: "ok", response: { status: response.status, body, url } };
+  if (response.ok) return { kind: "ok", response: { status: response.status, body, url, attempts: [] } };
   const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"), nowMs);
   return { kind: "answered", error: errorFromAnswer(response.status, body), retryAfterMs };
 }

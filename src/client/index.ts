@@ -8,13 +8,20 @@
 
 export { Agent, HEARTBEAT_INTERVAL_MAX_MS, HEARTBEAT_INTERVAL_MIN_MS } from "./agent.js";
 export type { AgentActivity, AgentEvents, AgentOptions, HealthCheckOptions, LoadReport } from "./agent.js";
-export { DEFAULT_PAGES_MAX, JunoClient, POLL_ANSWER_MARGIN_MS, isAgentNotFound } from "./client.js";
+export {
+  DEFAULT_PAGES_MAX,
+  JunoClient,
+  POLL_ANSWER_MARGIN_MS,
+  REPORT_ITEMS_MAX,
+  REPORT_RESULTS_BYTES_MAX,
+  isAgentNotFound,
+} from "./client.js";
 export type { CallOptions, JunoClientOptions, ListAllOptions, TasksApi } from "./client.js";
 export { CLIENT_ERROR_CODES, JunoApiError, NO_STATUS, hasErrorCode } from "./errors.js";
 export type { AttemptRecord, ClientErrorCode } from "./errors.js";
 export type { Listener } from "./events.js";
 export { DEFAULT_RESPONSE_BYTES_MAX, DEFAULT_TIMEOUT_MS, URLS_MAX } from "./http.js";
-export type { ApiRequest, ApiResponse, HttpMethod, QueryParameters } from "./http.js";
+export type { ApiRequest, ApiResponse, HttpMethod, NodePreference, QueryParameters } from "./http.js";
 export {
   DEFAULT_DELIVERY_PATH,
   PUSH_BODY_BYTES_MAX,
@@ -68,6 +75,11 @@ export type {
   RegisterAgentRequest,
   RegisterAgentResponse,
   RegisteredAgent,
+  ReportResult,
+  ReportTasksRequest,
+  ReportTasksResponse,
+  ReportedCompletion,
+  ReportedFailure,
   ResolveQuery,
   ResolvedAgent,
   RunningAttempt,

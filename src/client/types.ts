@@ -243,7 +243,7 @@ export const TASK_STATUSES = [
   "queued",
   "assigned",
   "running",
-  "completed",
+  "succeeded",
   "failed",
   "cancelled",
   "dead_lettered",
@@ -254,7 +254,7 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** The statuses a task ends in; it never leaves one. */
 export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [
-  "completed",
+  "succeeded",
   "failed",
   "cancelled",
   "dead_lettered",
@@ -474,4 +474,51 @@ export interface FailTaskRequest {
   readonly error: string;
   /** Whether another attempt may help; true when absent. */
   readonly retryable?: boolean;
+}
+
+/** One completion in POST /tasks/report. */
+export interface ReportedCompletion {
+  readonly id: string;
+  readonly attempt: number;
+  /** Any JSON, at most 64 KiB encoded. */
+  readonly result?: unknown;
+}
+
+/** One failure in POST /tasks/report. */
+export interface ReportedFailure {
+  readonly id: string;
+  readonly attempt: number;
+  /** At most 2000 characters. */
+  readonly error: string;
+  /** Whether another attempt may help; true when absent. */
+  readonly retryable?: boolean;
+}
+
+/**
+ * The body of POST /tasks/report: completions and failures of one agent's attempts, 1..256 in
+ * all, each task at most once, the results at most 64 KiB each and 1 MiB together.
+ */
+export interface ReportTasksRequest {
+  readonly agent_id: string;
+  readonly completed?: readonly ReportedCompletion[];
+  readonly failed?: readonly ReportedFailure[];
+}
+
+/**
+ * What one report of POST /tasks/report came to, as /tasks/{id}/complete or /fail would have
+ * answered it: taken (the task's status now), or refused with the code those answer with
+ * (stale_attempt, task_not_found), changing nothing.
+ */
+export type ReportResult =
+  | { readonly id: string; readonly attempt: number; readonly ok: true; readonly status: TaskStatus }
+  | {
+      readonly id: string;
+      readonly attempt: number;
+      readonly ok: false;
+      readonly error: { readonly code: string; readonly message: string };
+    };
+
+/** The answer to POST /tasks/report: a result per report, in the order given, completed first. */
+export interface ReportTasksResponse {
+  readonly results: readonly ReportResult[];
 }

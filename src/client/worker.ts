@@ -22,6 +22,10 @@
  * - A report is retried with backoff until it lands, is refused as stale (the attempt is no
  *   longer this agent's: nothing is left to do), or REPORT_ROUNDS_MAX rounds have passed. The
  *   attempt keeps its slot meanwhile, as the server still counts it.
+ * - Reports travel together: those of attempts that finish close together share one POST
+ *   /tasks/report (reporter.ts), one request in flight at a time, and each is still settled, retried
+ *   and given up on by itself, as the rule above says. On a juno without that route they go
+ *   through /tasks/{id}/complete and /fail, one request each, for the life of the agent.
  * - Beats list the attempts held here too, and those their answer says are no longer current
  *   (`cancel()`) are revoked like a poll's `cancelled`: for a push agent the beats are the only news.
  * - A push is taken whole or refused whole (partial acceptance is not in the API): refused while
@@ -35,6 +39,7 @@
 
 import { isAgentNotFound, type JunoClient } from "./client.js";
 import { hasErrorCode, isRecord, JunoApiError } from "./errors.js";
+import { Reporter, type AttemptReport, type HandlerOutcome } from "./reporter.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { sleeperOn, type Sleep, type Timers } from "./timers.js";
 import type { CancelledAttempt, DeliveryMode, RunningAttempt, TaskDelivery, TaskView } from "./types.js";
@@ -167,11 +172,6 @@ export type PushVerdict =
   | { readonly ok: true; readonly accepted: number; readonly fresh: number }
   | { readonly ok: false; readonly refusal: PushRefusal; readonly message: string };
 
-/** What a handler came to. */
-type HandlerOutcome =
-  | { readonly ok: true; readonly result: unknown }
-  | { readonly ok: false; readonly message: string; readonly retryable: boolean };
-
 /** One attempt this worker holds. */
 interface Execution {
   /** `${id}#${attempt}`. */
@@ -204,6 +204,8 @@ export class Worker {
   private readonly halt = new AbortController();
   /** Fires when stop() gives up on reports. */
   private readonly reportHalt = new AbortController();
+  /** Where the reports go: batched, or one by one on an older juno. */
+  private readonly reporter: Reporter;
   private state: "idle" | "running" | "stopping" | "stopped" = "idle";
   private loop: Promise<void> = Promise.resolve();
   private nap: { readonly handle: unknown; readonly resolve: () => void; readonly onChange: boolean } | null =
@@ -241,6 +243,11 @@ export class Worker {
     );
     this.pollRetry = retryPolicy({ ...DEFAULT_POLL_RETRY, ...options.pollRetry });
     this.sleep = sleeperOn(host.timers);
+    this.reporter = new Reporter({
+      client: host.client,
+      timers: host.timers,
+      signal: this.reportHalt.signal,
+    });
   }
 
   /** Attempts holding a slot: handlers running and reports under way. */
@@ -518,13 +525,13 @@ export class Worker {
 
   /** Reports the outcome until it lands or there is no point; emits what it came to. */
   private async report(execution: Execution, first: HandlerOutcome): Promise<void> {
-    let outcome = first;
+    let report = reportOf(execution, first);
     if (execution.revoked !== null) {
       this.emit(execution, "cancelled", execution.revoked);
       return;
     }
-    if (execution.interrupted && !outcome.ok) {
-      this.emit(execution, "interrupted", outcome.message);
+    if (execution.interrupted && !first.ok) {
+      this.emit(execution, "interrupted", first.message);
       return;
     }
     for (let round = 1; round <= REPORT_ROUNDS_MAX; round++) {
@@ -532,8 +539,9 @@ export class Worker {
         this.emit(execution, "cancelled", execution.revoked);
         return;
       }
+      const { outcome } = report;
       try {
-        await this.send(execution, outcome);
+        await this.reporter.send(report);
         this.emit(execution, outcome.ok ? "completed" : "failed", outcome.ok ? null : outcome.message);
         return;
       } catch (error) {
@@ -546,11 +554,11 @@ export class Worker {
         if (isRefusal(error)) {
           // A refused result is a failure of the task; a refused failure cannot be fixed by retrying.
           if (!outcome.ok) break;
-          outcome = {
+          report = reportOf(execution, {
             ok: false,
             message: cut(`the server refused the result: ${error.message}`),
             retryable: false,
-          };
+          });
           continue;
         }
         try {
@@ -560,26 +568,7 @@ export class Worker {
         }
       }
     }
-    this.emit(execution, "unreported", outcome.ok ? null : outcome.message);
-  }
-
-  private async send(execution: Execution, outcome: HandlerOutcome): Promise<void> {
-    const { task, agentId } = execution;
-    const options = { signal: this.reportHalt.signal };
-    if (outcome.ok) {
-      const request = { agent_id: agentId, attempt: task.attempt };
-      await this.host.client.completeTask(
-        task.id,
-        outcome.result === undefined ? request : { ...request, result: outcome.result },
-        options,
-      );
-    } else {
-      await this.host.client.failTask(
-        task.id,
-        { agent_id: agentId, attempt: task.attempt, error: outcome.message, retryable: outcome.retryable },
-        options,
-      );
-    }
+    this.emit(execution, "unreported", report.outcome.ok ? null : report.outcome.message);
   }
 
   /** The server says the attempt is no longer this agent's: abort its handler, or drop it unstarted. */
@@ -730,13 +719,19 @@ function deliveryOf(task: TaskView): TaskDelivery {
   };
 }
 
+/** The report of an attempt's outcome, sent again in each round until it is settled. */
+function reportOf(execution: Execution, outcome: HandlerOutcome): AttemptReport {
+  const { id, attempt } = execution.task;
+  return { agentId: execution.agentId, id, attempt, outcome, mayHaveLanded: false };
+}
+
 function keyOf(attempt: { readonly id: string; readonly attempt: number }): string {
   return `${attempt.id}#${attempt.attempt}`;
 }
 
 /** A handler's result as an outcome: refused (not retryable) when it is not JSON or too large. */
 function resultOutcome(result: unknown): HandlerOutcome {
-  if (result === undefined) return { ok: true, result };
+  if (result === undefined) return { ok: true, result, resultBytes: 0 };
   let text: string | undefined;
   try {
     text = JSON.stringify(result);
@@ -762,7 +757,7 @@ function resultOutcome(result: unknown): HandlerOutcome {
       retryable: false,
     };
   }
-  return { ok: true, result };
+  return { ok: true, result, resultBytes: bytes };
 }
 
 /** A thrown value as a failure message: "Name: message" unless the name says nothing. */

@@ -3,7 +3,9 @@
 // every interval the server asks for, up to a tenth early, with its load; it keeps beating
 // across a dead node and a leader change, registers again when the server no longer knows it,
 // reports status changes, sends draining, and on stop deregisters within a bounded time and
-// leaves no timer behind.
+// leaves no timer behind. A node that stalls costs a beat one short attempt timeout (the interval
+// or a quarter of the lease), not an interval; a beat refused for now goes at once to the next
+// node; and the beats stay on the node that answered them, whatever the client's other calls found.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,6 +15,7 @@ import {
   type AgentEvents,
   type AgentOptions,
 } from "../../src/client/index.js";
+import { BEAT_ATTEMPTS_MAX, beatTimeoutMs } from "../../src/client/agent.js";
 import { FakeCluster } from "./fake-juno.js";
 import { ManualTimers } from "./manual-timers.js";
 
@@ -260,6 +263,110 @@ describe("heartbeats", () => {
     await beat(subject);
     expect(cluster.registry.agent(id).lastBeat).toEqual({ draining: true });
     expect(cluster.registry.agent(id).beats).toBe(2);
+  });
+});
+
+/** Waits (in real time, up to 5 s) until the nodes have seen `counts` beats, node by node. */
+async function heard(counts: readonly number[]): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (JSON.stringify(seen("/heartbeat")) !== JSON.stringify(counts)) {
+    if (Date.now() > deadline) throw new Error(`the nodes saw ${JSON.stringify(seen("/heartbeat"))} beats`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("a node that stalls (issue 8)", () => {
+  /** The beats' per-attempt timeout with the fake's 1000 ms interval and 3000 ms lease: a quarter of the lease. */
+  const ATTEMPT_MS = 750;
+
+  it("times a beat's attempt out after the interval or a quarter of the lease, whichever is shorter", () => {
+    // juno's defaults: a 1 s interval, a 15 s lease.
+    expect(beatTimeoutMs({ intervalMs: 1_000, leaseMs: 15_000 })).toBe(1_000);
+    expect(beatTimeoutMs({ intervalMs: 10_000, leaseMs: 15_000 })).toBe(3_750);
+    expect(beatTimeoutMs({ intervalMs: 1_000, leaseMs: 3_000 })).toBe(ATTEMPT_MS);
+    expect(beatTimeoutMs({ intervalMs: 100, leaseMs: 1_000 })).toBe(250);
+    expect(beatTimeoutMs({ intervalMs: 600_000, leaseMs: null })).toBe(10_000);
+  });
+
+  it("costs a beat one attempt's timeout, not an interval, and the beats stay on the node that answered", async () => {
+    const subject = agent();
+    await subject.start();
+    cluster.node(0).when((request) => request.path.endsWith("/heartbeat"), { kind: "hang" });
+    const due = await timers.waitForTimer((timer) => timer.delayMs === BEAT_MS);
+    const answered = next(subject, "heartbeat");
+    timers.fire(due.id);
+    const timeout = await timers.waitForTimer((timer) => timer.delayMs === ATTEMPT_MS);
+    await heard([1, 0]);
+    timers.fire(timeout.id);
+    await answered;
+    // Landed on node 1 one attempt's timeout after it was due: well within one interval.
+    expect(timers.nowMs - due.atMs).toBe(ATTEMPT_MS);
+    expect(seen("/heartbeat")).toEqual([1, 1]);
+    // The client's other calls find node 0 again (node 1 refuses this one)...
+    cluster
+      .node(1)
+      .when(
+        (request) => request.path.endsWith("/consensus/status"),
+        { kind: "refuse", status: 503, code: "no_leader" },
+        1,
+      );
+    await subject.client.status();
+    expect(subject.client.preferredUrl).toBe(cluster.node(0).url);
+    // ...but the beats stay where they were answered, and are on time again.
+    const again = await timers.waitForTimer((timer) => timer.delayMs === BEAT_MS);
+    expect(again.atMs).toBe(timers.nowMs + BEAT_MS);
+    await beat(subject);
+    await beat(subject);
+    expect(seen("/heartbeat")).toEqual([1, 3]);
+  });
+
+  it("sends a beat refused for now (503 no_leader) to the next node at once, not after its Retry-After", async () => {
+    // Backoff on the test's clock, so the wait between the attempts shows.
+    const subject = agent({
+      client: new JunoClient({ urls: cluster.urls, timers, random: () => 0.5 }),
+    });
+    await subject.start();
+    cluster
+      .node(0)
+      .when(
+        (request) => request.path.endsWith("/heartbeat"),
+        { kind: "refuse", status: 503, code: "no_leader", retryAfter: "5" },
+        1,
+      );
+    const due = await timers.waitForTimer((timer) => timer.delayMs === BEAT_MS);
+    const answered = next(subject, "heartbeat");
+    timers.fire(due.id);
+    // Half (random 0.5) of the beat's first 100 ms backoff; the 5 s Retry-After is for node 0 alone.
+    const backoff = await timers.waitForTimer((timer) => timer.delayMs === 50);
+    expect(timers.pending().some((timer) => timer.delayMs >= 1_000 && timer.delayMs !== BEAT_MS)).toBe(false);
+    timers.fire(backoff.id);
+    await answered;
+    expect(seen("/heartbeat")).toEqual([1, 1]);
+  });
+
+  it(`gives a beat up after ${BEAT_ATTEMPTS_MAX} attempts on the nodes in turn, and beats again at the next interval`, async () => {
+    const subject = agent();
+    await subject.start();
+    // Node 0 stalls the first and third attempts, node 1 the second: then both answer again.
+    cluster.node(0).when((request) => request.path.endsWith("/heartbeat"), { kind: "hang" }, 2);
+    cluster.node(1).when((request) => request.path.endsWith("/heartbeat"), { kind: "hang" }, 1);
+    const failed = next(subject, "error");
+    const due = await timers.waitForTimer((timer) => timer.delayMs === BEAT_MS);
+    timers.fire(due.id);
+    for (const expected of [
+      [1, 0],
+      [1, 1],
+      [2, 1],
+    ]) {
+      const timeout = await timers.waitForTimer((timer) => timer.delayMs === ATTEMPT_MS);
+      await heard(expected);
+      timers.fire(timeout.id);
+    }
+    expect(await failed).toMatchObject({ during: "heartbeat", error: { code: "timeout" } });
+    expect(seen("/heartbeat")).toEqual([2, 1]);
+    // The next beat starts after the node the last attempt tried, and lands.
+    await beat(subject);
+    expect(seen("/heartbeat")).toEqual([2, 2]);
   });
 });
 

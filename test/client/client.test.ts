@@ -351,3 +351,118 @@ describe("the agents API", () => {
     expect((await failure(client().listAllAgents())).code).toBe("invalid_response");
   });
 });
+
+describe("per-call node preference and retry policy", () => {
+  it("start a call at its own preferred node, write back the one that answered, and leave the shared one alone", async () => {
+    const juno = client();
+    const own = { url: cluster.node(2).url };
+    await juno.status({ prefer: own });
+    expect(cluster.node(2).requests).toHaveLength(1);
+    expect(juno.preferredUrl).toBe(cluster.node(0).url);
+    cluster.node(2).behavior = { kind: "refuse", status: 503, code: "no_leader" };
+    await juno.status({ prefer: own });
+    expect(own.url).toBe(cluster.node(0).url);
+    // A preference naming no node of the client starts at the shared one.
+    await juno.status({ prefer: { url: "http://elsewhere.example" } });
+    expect(cluster.node(0).requests).toHaveLength(2);
+  });
+
+  it("after a call that failed everywhere, point its preference past the last node tried", async () => {
+    for (const node of cluster.nodes) node.behavior = { kind: "refuse", status: 503, code: "no_leader" };
+    const own = { url: cluster.node(0).url };
+    const error = await failure(client().status({ prefer: own, retry: { maxAttempts: 2 } }));
+    expect(error.attempts.map((attempt) => attempt.url)).toEqual([cluster.node(0).url, cluster.node(1).url]);
+    expect(own.url).toBe(cluster.node(2).url);
+  });
+
+  it("override the retry policy for one call, and tell on an answer the attempts that failed before it", async () => {
+    cluster.node(0).behavior = { kind: "refuse", status: 503, code: "no_leader", retryAfter: "5" };
+    const juno = client();
+    const answer = await juno.request({
+      method: "GET",
+      path: "/api/v3/consensus/status",
+      retry: { initialMs: 10, maxMs: 10, retryAfterMaxMs: 0 },
+    });
+    expect(answer.url).toBe(cluster.node(1).url);
+    expect(answer.attempts).toEqual([{ url: cluster.node(0).url, status: 503, code: "no_leader" }]);
+    // The backoff of the override (at most 10 ms), not the 5 s Retry-After.
+    expect(sleeps).toEqual([9]);
+    expect((await juno.request({ method: "GET", path: "/api/v3/consensus/status" })).attempts).toEqual([]);
+  });
+});
+
+describe("the tasks report API", () => {
+  const ids = ["00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"];
+
+  it("reports completions and failures at once, each answered on its own, completions first", async () => {
+    cluster.registry.staleReports.add(`${ids[1]}#2`);
+    const juno = client();
+    const { results } = await juno.tasks.report({
+      agent_id: "agent-1",
+      failed: [{ id: ids[1] ?? "", attempt: 2, error: "boom" }],
+      completed: [{ id: ids[0] ?? "", attempt: 1, result: { n: 1 } }],
+    });
+    expect(results).toEqual([
+      { id: ids[0], attempt: 1, ok: true, status: "succeeded" },
+      {
+        id: ids[1],
+        attempt: 2,
+        ok: false,
+        error: { code: "stale_attempt", message: `attempt 2 of ${ids[1]} is no longer current` },
+      },
+    ]);
+    expect(cluster.registry.batches).toEqual([
+      {
+        agent_id: "agent-1",
+        completed: [{ id: ids[0], attempt: 1, result: { n: 1 } }],
+        failed: [{ id: ids[1], attempt: 2, error: "boom" }],
+      },
+    ]);
+  });
+
+  it("refuses none, too many, or a task named twice before sending anything", async () => {
+    const juno = client();
+    await expect(juno.tasks.report({ agent_id: "a" })).rejects.toThrow(RangeError);
+    const many = Array.from({ length: 257 }, (_, n) => ({ id: `task-${n}`, attempt: 1 }));
+    await expect(juno.tasks.report({ agent_id: "a", completed: many })).rejects.toThrow(RangeError);
+    await expect(
+      juno.tasks.report({
+        agent_id: "a",
+        completed: [{ id: "t", attempt: 1 }],
+        failed: [{ id: "t", attempt: 1, error: "x" }],
+      }),
+    ).rejects.toThrow(RangeError);
+    expect(cluster.nodes.flatMap((node) => node.requests)).toEqual([]);
+  });
+
+  it("answers 404 not_found from a juno without the route", async () => {
+    cluster.registry.reportRoute = false;
+    const error = await failure(
+      client().tasks.report({ agent_id: "a", completed: [{ id: ids[0] ?? "", attempt: 1 }] }),
+    );
+    expect(error).toMatchObject({ status: 404, code: "not_found" });
+  });
+
+  it("refuses an answer whose results are not one per report, in order", async () => {
+    for (const body of [
+      { results: [] },
+      { results: [{ id: "other", attempt: 1, ok: true, status: "succeeded" }] },
+      { results: [{ id: ids[0], attempt: 1, ok: true, status: "done" }] },
+      { results: [{ id: ids[0], attempt: 1, ok: false }] },
+    ]) {
+      cluster.node(0).when(
+        (request) => request.path.endsWith("/tasks/report"),
+        {
+          kind: "raw",
+          status: 200,
+          body: JSON.stringify(body),
+        },
+        1,
+      );
+      const error = await failure(
+        client().tasks.report({ agent_id: "a", completed: [{ id: ids[0] ?? "", attempt: 1 }] }),
+      );
+      expect(error.code).toBe("invalid_response");
+    }
+  });
+});

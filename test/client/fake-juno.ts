@@ -4,7 +4,10 @@
  * (503 no_leader with Retry-After, an outcome_unknown, any status), to hang, or to go away, to
  * prove failover; every request it sees is recorded. For the task worker it also takes polls
  * (handing out what a test assigns, held up to wait_ms), reports (recorded) and revocations (told
- * on the poll and beat answers that list the attempt), without any placement of its own.
+ * on the poll and beat answers that list the attempt), without any placement of its own. Reports
+ * come one by one (/tasks/{id}/complete, /fail) or batched (/tasks/report, which a fake of an
+ * older juno lacks); like juno, a completion sent again is answered ok and taken once, a failure
+ * sent again is stale, and GET /tasks/{id} shows the last report taken.
  */
 
 import { randomUUID } from "node:crypto";
@@ -58,6 +61,11 @@ export interface FakeReport {
   readonly body: Record<string, unknown>;
 }
 
+/** The outcome of one report, as /tasks/{id}/complete or /fail answer it. */
+type ReportAnswer =
+  | { readonly ok: true; readonly task: Record<string, unknown> }
+  | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string };
+
 /** The registry every fake node of one fake cluster shares, like the replicated state. */
 export class FakeRegistry {
   readonly agents = new Map<string, FakeAgent>();
@@ -72,8 +80,19 @@ export class FakeRegistry {
   readonly revoked = new Map<string, string>();
   /** Whether poll answers tell revocations (beat answers always do). */
   cancelOnPoll = true;
-  /** Every report taken, in order. */
+  /** Every report taken, in order; a completion sent again is taken once. */
   readonly reports: FakeReport[] = [];
+  /** Whether POST /tasks/report is served; false makes a fake of a juno older than the route (404 not_found). */
+  reportRoute = true;
+  /** The body of every POST /tasks/report served, in order. */
+  readonly batches: Record<string, unknown>[] = [];
+  /**
+   * Attempts (`${id}#${attempt}`) whose reports are refused stale_attempt although no poll or beat
+   * says so: the news has not reached the agent yet.
+   */
+  readonly staleReports = new Set<string>();
+  /** The report that ended each attempt (`${id}#${attempt}`). */
+  private readonly ended = new Map<string, FakeReport>();
   /** Woken when a task is assigned or an attempt revoked, for held polls. */
   private readonly changeWaiters = new Set<() => void>();
 
@@ -138,10 +157,15 @@ export class FakeRegistry {
     if (method === "GET" && path === "/api/v3/consensus/status") return { status: 200, body: STATUS };
     if (method === "POST" && path === "/api/v3/echo") return { status: 201, body: { echoed: request.body } };
     if (method === "POST" && path === "/api/v3/agents/register") return this.register(request.body);
+    if (method === "POST" && path === "/api/v3/tasks/report" && this.reportRoute) {
+      return this.reportBatch(request.body);
+    }
     const report = /^\/api\/v3\/tasks\/([^/]+)\/(complete|fail)$/.exec(path);
     if (method === "POST" && report !== null) {
       return this.report(decodeURIComponent(report[1] ?? ""), report[2] as "complete" | "fail", request.body);
     }
+    const task = /^\/api\/v3\/tasks\/([^/]+)$/.exec(path);
+    if (method === "GET" && task !== null) return this.task(decodeURIComponent(task[1] ?? ""));
     if (method === "GET" && path === "/api/v3/agents") return this.list(request.query);
     if (method === "GET" && path === "/api/v3/agents/health") return this.summary();
     if (method === "GET" && path === "/api/v3/agents/resolve") return this.resolve(request.query);
@@ -257,22 +281,73 @@ export class FakeRegistry {
   }
 
   private report(id: string, verb: "complete" | "fail", body: unknown): { status: number; body: unknown } {
-    const request = (body ?? {}) as Record<string, unknown>;
-    const attempt = request["attempt"] as number;
-    if (this.revoked.has(`${id}#${attempt}`)) {
-      return refusal(409, "stale_attempt", `attempt ${attempt} of ${id} is no longer current`);
-    }
-    this.reports.push({ id, verb, body: request });
-    const task = {
-      id,
-      task_type: "fake",
-      status: verb === "complete" ? "completed" : "queued",
-      attempt,
-      previous_agents: [request["agent_id"]],
-      result: request["result"] ?? null,
-      error: null,
+    const answer = this.take(id, verb, (body ?? {}) as Record<string, unknown>);
+    return answer.ok
+      ? { status: 200, body: { task: answer.task } }
+      : refusal(answer.status, answer.code, answer.message);
+  }
+
+  /** POST /tasks/report: each report answered as its own endpoint would, completions first. */
+  private reportBatch(body: unknown): { status: number; body: unknown } {
+    const request = (body ?? {}) as {
+      agent_id?: string;
+      completed?: Record<string, unknown>[];
+      failed?: Record<string, unknown>[];
     };
-    return { status: 200, body: { task } };
+    const items = [
+      ...(request.completed ?? []).map((item) => ({ verb: "complete" as const, item })),
+      ...(request.failed ?? []).map((item) => ({ verb: "fail" as const, item })),
+    ];
+    const ids = new Set(items.map(({ item }) => item["id"]));
+    if (items.length === 0 || items.length > 256 || ids.size !== items.length) {
+      return refusal(400, "validation_failed", "a report names 1..256 attempts, each task once");
+    }
+    this.batches.push(request);
+    const results = items.map(({ verb, item }) => {
+      const { id: _id, ...fields } = item;
+      const id = item["id"] as string;
+      const answer = this.take(id, verb, { ...fields, agent_id: request.agent_id });
+      return answer.ok
+        ? { id, attempt: item["attempt"], ok: true, status: answer.task["status"] }
+        : { id, attempt: item["attempt"], ok: false, error: { code: answer.code, message: answer.message } };
+    });
+    return { status: 200, body: { results } };
+  }
+
+  /** Takes one report, or refuses it as juno would: stale when revoked or already ended. */
+  private take(id: string, verb: "complete" | "fail", request: Record<string, unknown>): ReportAnswer {
+    const attempt = request["attempt"] as number;
+    const key = `${id}#${attempt}`;
+    const ended = this.ended.get(key);
+    // The same completion again (its answer was lost) is answered like the first, taken once.
+    if (
+      ended !== undefined &&
+      verb === "complete" &&
+      ended.verb === "complete" &&
+      ended.body["agent_id"] === request["agent_id"]
+    ) {
+      return { ok: true, task: taskOf(ended) };
+    }
+    if (this.revoked.has(key) || this.staleReports.has(key) || ended !== undefined) {
+      return {
+        ok: false,
+        status: 409,
+        code: "stale_attempt",
+        message: `attempt ${attempt} of ${id} is no longer current`,
+      };
+    }
+    const report: FakeReport = { id, verb, body: request };
+    this.reports.push(report);
+    this.ended.set(key, report);
+    return { ok: true, task: taskOf(report) };
+  }
+
+  /** GET /tasks/{id}: the task as the last report taken left it. */
+  private task(id: string): { status: number; body: unknown } {
+    const last = this.reportsOf(id).at(-1);
+    return last === undefined
+      ? refusal(404, "task_not_found", `no task ${id}`)
+      : { status: 200, body: { task: taskOf(last) } };
   }
 
   private changed(): void {
@@ -378,6 +453,23 @@ const STATUS = {
   state_hash: "abc",
   members: [],
 };
+
+/** The task a report leaves: completed with its result, or queued again with its error. */
+function taskOf(report: FakeReport): Record<string, unknown> {
+  const { body } = report;
+  return {
+    id: report.id,
+    task_type: "fake",
+    status: report.verb === "complete" ? "succeeded" : body["retryable"] === false ? "failed" : "queued",
+    attempt: body["attempt"],
+    previous_agents: [body["agent_id"]],
+    result: body["result"] ?? null,
+    error:
+      report.verb === "complete"
+        ? null
+        : { message: body["error"], retryable: body["retryable"] !== false, cause: "agent" },
+  };
+}
 
 function healthOf(agent: FakeAgent): unknown {
   return {

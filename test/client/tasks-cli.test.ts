@@ -1,6 +1,6 @@
 // Proves `juno tasks` end to end against a real three-node cluster in this process: submit prints
 // the task and why it waits (or its JSON), the same idempotency key answers the same task, and
-// --wait follows a task an Agent runs to its end (exit 0 only when it completed, 1 when it failed
+// --wait follows a task an Agent runs to its end (exit 0 only when it succeeded, 1 when it failed
 // or the wait ran out); ls prints the counts and a filtered page, show one task's fields, cancel
 // cancels (a second time exits 1 with task_finished), metrics the queue and the agents; bad
 // arguments exit 2.
@@ -143,7 +143,7 @@ describe("juno tasks submit", () => {
     expect(JSON.parse(json.out)).toMatchObject({ created: false, task: { id } });
   });
 
-  it("--wait follows the task an agent runs to its end, and exits 0 when it completed", async () => {
+  it("--wait follows the task an agent runs to its end, and exits 0 when it succeeded", async () => {
     const { code, out, err } = await run([
       "submit",
       "--type",
@@ -158,7 +158,7 @@ describe("juno tasks submit", () => {
     ]);
     expect(code, err).toBe(0);
     const id = submittedId(err);
-    expect(out).toBe(`completed in attempt 1/3: ${id}\nresult: {"echoed":[1,2]}\n`);
+    expect(out).toBe(`succeeded in attempt 1/3: ${id}\nresult: {"echoed":[1,2]}\n`);
   });
 
   it("--wait exits 1 when the task failed, or is not finished in time", async () => {

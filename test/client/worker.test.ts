@@ -1,6 +1,7 @@
 // Proves the SDK's task worker against a real three-node cluster in this process: tasks submitted
 // with client.tasks.submit run once each on an Agent's handler and complete with its result; no
-// more handlers run at once than the capacity, and beats report how many do; a throwing handler
+// more handlers run at once than the capacity, and beats report how many do; handlers that finish
+// together are reported in one POST /tasks/report, each report settled on its own; a throwing handler
 // is retried into dead_lettered, a NonRetryableError or an unknown task type fails at once; a
 // cancelled task's handler sees its signal abort, whether a poll or (at full capacity) the status
 // check brings the news; stop() drains (the running task completes before deregistration, no new
@@ -179,7 +180,7 @@ describe("running tasks", () => {
       [0, 1, 2, 3, 4, 5].map((n) => submit("echo-once", "echo", { data: { n } })),
     );
     for (const [n, submitted] of tasks.entries()) {
-      const done = await taskUntil(submitted.id, (task) => task.status === "completed");
+      const done = await taskUntil(submitted.id, (task) => task.status === "succeeded");
       expect(done.result).toEqual({ echoed: { n }, attempt: 1 });
       expect(calls.get(submitted.id)).toEqual([1]);
       expect(outcomes(events, submitted.id)).toEqual(["started@1", "completed@1"]);
@@ -219,8 +220,54 @@ describe("running tasks", () => {
       expect(inside).toBeLessThanOrEqual(2);
       held.shift()?.();
     }
-    for (const task of tasks) await taskUntil(task.id, (t) => t.status === "completed");
+    for (const task of tasks) await taskUntil(task.id, (t) => t.status === "succeeded");
     expect(most).toBe(2);
+  });
+
+  it("reports handlers that finish together in one POST /tasks/report, each report settled on its own", async () => {
+    const reports: { completed: unknown[]; failed: unknown[] }[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const path = pathOf(input);
+      if (path.endsWith("/complete") || path.endsWith("/fail")) throw new Error(`reported alone: ${path}`);
+      if (path.endsWith("/tasks/report") && typeof init?.body === "string") {
+        reports.push(JSON.parse(init.body) as { completed: unknown[]; failed: unknown[] });
+      }
+      return fetch(input, init);
+    };
+    const { agent, events } = agentWith("batched", { capacity: 4, client: client({ fetch: recording }) });
+    const release = gate();
+    let inside = 0;
+    agent.handle("together", async (task) => {
+      inside++;
+      await release.promise;
+      if ((task.data as { fail?: boolean }).fail === true) throw new NonRetryableError("refused");
+      return { n: (task.data as { n: number }).n };
+    });
+    await agent.start();
+    const tasks = await Promise.all(
+      [0, 1, 2].map((n) => submit("batched", "together", { data: { n, fail: n === 2 } })),
+    );
+    await eventually("every handler running", () => (inside === 3 ? true : undefined));
+    release.open();
+    const [first, second, third] = tasks;
+    expect(await taskUntil(first?.id ?? "", (t) => t.status === "succeeded")).toMatchObject({
+      result: { n: 0 },
+    });
+    expect(await taskUntil(second?.id ?? "", (t) => t.status === "succeeded")).toMatchObject({
+      result: { n: 1 },
+    });
+    expect(await taskUntil(third?.id ?? "", (t) => t.status === "failed")).toMatchObject({
+      error: { message: "refused", retryable: false, cause: "agent" },
+    });
+    await eventually("every outcome", () =>
+      tasks.every((task) => outcomes(events, task.id).length === 2) ? true : undefined,
+    );
+    expect(tasks.map((task) => outcomes(events, task.id)[1])).toEqual([
+      "completed@1",
+      "completed@1",
+      "failed@1",
+    ]);
+    expect(reports.map((report) => [report.completed.length, report.failed.length])).toEqual([[2, 1]]);
   });
 
   it("retries a throwing handler until the task is dead-lettered", async () => {
@@ -338,7 +385,7 @@ describe("stopping", () => {
     release.open();
     expect(await stopped).toBe(true);
     expect(await client().tasks.get(first.id)).toMatchObject({
-      status: "completed",
+      status: "succeeded",
       result: { done: first.id },
     });
     expect(outcomes(events, first.id)).toEqual(["started@1", "completed@1"]);
@@ -414,21 +461,21 @@ describe("lost answers", () => {
   });
 
   it("a report whose answer was lost counts as done when the task shows it", async () => {
-    const dropping = droppingFetch((path) => path.endsWith("/complete"));
+    const dropping = droppingFetch((path) => path.endsWith("/tasks/report"));
     const { agent, events } = agentWith("lost-report", { client: client({ fetch: dropping }) });
     agent.handle("ok", () => "fine");
     await agent.start();
     const task = await submit("lost-report", "ok");
-    expect(await taskUntil(task.id, (t) => t.status === "completed")).toMatchObject({ result: "fine" });
+    expect(await taskUntil(task.id, (t) => t.status === "succeeded")).toMatchObject({ result: "fine" });
     await eventually("the report's outcome", () =>
       outcomes(events, task.id).length === 2 ? true : undefined,
     );
     expect(outcomes(events, task.id)).toEqual(["started@1", "completed@1"]);
-    expect(dropping.dropped).toEqual([`/api/v3/tasks/${task.id}/complete`]);
+    expect(dropping.dropped).toEqual(["/api/v3/tasks/report"]);
   });
 
   it("a failure report whose answer was lost counts as done when the task shows it", async () => {
-    const dropping = droppingFetch((path) => path.endsWith("/fail"));
+    const dropping = droppingFetch((path) => path.endsWith("/tasks/report"));
     const { agent, events } = agentWith("lost-fail", { client: client({ fetch: dropping }) });
     agent.handle("bad", () => {
       throw new NonRetryableError("no good");
@@ -442,7 +489,7 @@ describe("lost answers", () => {
       outcomes(events, task.id).length === 2 ? true : undefined,
     );
     expect(outcomes(events, task.id)).toEqual(["started@1", "failed@1"]);
-    expect(dropping.dropped).toEqual([`/api/v3/tasks/${task.id}/fail`]);
+    expect(dropping.dropped).toEqual(["/api/v3/tasks/report"]);
   });
 
   it("a poll whose answer was lost still runs the tasks it started, once", async () => {
@@ -460,7 +507,7 @@ describe("lost answers", () => {
     });
     await agent.start();
     const task = await submit("lost-poll", "ok");
-    expect(await taskUntil(task.id, (t) => t.status === "completed")).toMatchObject({
+    expect(await taskUntil(task.id, (t) => t.status === "succeeded")).toMatchObject({
       attempt: 1,
       result: "ran",
     });
@@ -480,7 +527,7 @@ describe("lost answers", () => {
     await client().deregisterAgent(first?.id ?? "");
     await eventually("registered again", () => (registrations > 0 && agent.id !== null ? true : undefined));
     const task = await submit("comeback", "ok");
-    expect(await taskUntil(task.id, (t) => t.status === "completed")).toMatchObject({ result: "back" });
+    expect(await taskUntil(task.id, (t) => t.status === "succeeded")).toMatchObject({ result: "back" });
   });
 });
 
@@ -521,7 +568,7 @@ describe("stopOnSignals", () => {
 describe("reports retried after a lost answer", () => {
   const base = {
     id: "t",
-    status: "completed",
+    status: "succeeded",
     attempt: 2,
     previous_agents: ["a1", "a2"],
     error: null,
@@ -541,7 +588,7 @@ describe("reports retried after a lost answer", () => {
     expect(failedBy(failed, failure)).toBe(true);
     // The next attempt was placed since, and has not ended: the error is still ours.
     expect(failedBy({ ...failed, status: "running", attempt: 3 }, failure)).toBe(true);
-    expect(failedBy({ ...failed, status: "completed", attempt: 3 }, failure)).toBe(false);
+    expect(failedBy({ ...failed, status: "succeeded", attempt: 3 }, failure)).toBe(false);
     expect(failedBy(failed, { ...failure, error: "other" })).toBe(false);
     expect(failedBy(failed, { ...failure, retryable: false })).toBe(false);
     expect(failedBy({ ...failed, error: { ...failed.error, cause: "timeout" } }, failure)).toBe(false);
@@ -595,7 +642,7 @@ describe("push delivery", () => {
     expect(view?.delivery).toEqual({ mode: "push", url: `${endpoint}/juno/tasks` });
     const tasks = await Promise.all([0, 1, 2].map((n) => submit("pushed", "echo", { data: { n } })));
     for (const [n, submitted] of tasks.entries()) {
-      const done = await taskUntil(submitted.id, (task) => task.status === "completed");
+      const done = await taskUntil(submitted.id, (task) => task.status === "succeeded");
       expect(done).toMatchObject({ attempt: 1, result: { echoed: { n } } });
       expect(calls.get(submitted.id)).toBe(1);
       await eventually("the report's outcome", () =>
