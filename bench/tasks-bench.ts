@@ -670,10 +670,10 @@ async function waitForCompleted(
   for (;;) {
     const counts = await juno.counts();
     queuedMax = Math.max(queuedMax, counts["queued"] ?? 0);
-    if ((counts["completed"] ?? 0) - completedBefore >= target()) return { doneAtMs: Date.now(), queuedMax };
+    if ((counts["succeeded"] ?? 0) - completedBefore >= target()) return { doneAtMs: Date.now(), queuedMax };
     if (Date.now() > deadlineMs)
       throw new Error(
-        `${what}: ${(counts["completed"] ?? 0) - completedBefore} of ${target()} completed within the bound; counts ${JSON.stringify(counts)}`,
+        `${what}: ${(counts["succeeded"] ?? 0) - completedBefore} of ${target()} completed within the bound; counts ${JSON.stringify(counts)}`,
       );
     await sleep(PROGRESS_POLL_MS);
   }
@@ -744,7 +744,7 @@ async function submitAndComplete(
   batch: SubmitBatch,
   timeoutMs: number,
 ): Promise<{ submitted: LoadSubmitted; doneAtMs: number; queuedMax: number }> {
-  const completedBefore = (await juno.counts())["completed"] ?? 0;
+  const completedBefore = (await juno.counts())["succeeded"] ?? 0;
   const deadlineMs = Date.now() + timeoutMs;
   let submitted: LoadSubmitted | null = null;
   const submitting = submitter
@@ -795,7 +795,7 @@ async function benchThroughput(juno: Juno, fleet: Fleet, submitter: LoadProcess)
   const countersAfter = await fleet.counters();
   const metrics = await juno.metrics();
   const accepted = submitted.created + submitted.foundByKey;
-  const views = await juno.list({ task_type: "bench", status: "completed" }, accepted);
+  const views = await juno.list({ task_type: "bench", status: "succeeded" }, accepted);
   if (views.length !== accepted)
     throw new Error(`the leader lists ${views.length} completed bench tasks, not ${accepted}`);
 
@@ -930,7 +930,7 @@ async function benchRecovery(juno: Juno, submitter: LoadProcess): Promise<Recove
  * every task the leader keeps, which would load the leader being measured.
  */
 async function timeRecovery(juno: Juno, holder: LoadProcess, holderId: string): Promise<Recovery> {
-  const completedBefore = (await juno.counts())["completed"] ?? 0;
+  const completedBefore = (await juno.counts())["succeeded"] ?? 0;
   const killedAtMs = Date.now();
   await holder.kill();
   let agentFailedMs = NaN;
@@ -954,14 +954,14 @@ async function timeRecovery(juno: Juno, holder: LoadProcess, holderId: string): 
         causesSeen[task.error.cause] = (causesSeen[task.error.cause] ?? 0) + 1;
       }
     // Nothing else completes meanwhile: the throughput agents are idle.
-    if ((onHolder.counts["completed"] ?? 0) - completedBefore >= HOLD_TASKS) {
+    if ((onHolder.counts["succeeded"] ?? 0) - completedBefore >= HOLD_TASKS) {
       allCompletedMs = now;
       break;
     }
     await sleep(KILL_POLL_MS);
   }
   const last = await juno.list({ task_type: "hold" }, HOLD_TASKS * 2);
-  if (!(last.length === HOLD_TASKS && last.every((task) => task.status === "completed")))
+  if (!(last.length === HOLD_TASKS && last.every((task) => task.status === "succeeded")))
     allCompletedMs = NaN;
   const attempts: Record<string, number> = {};
   for (const task of last) attempts[String(task.attempt)] = (attempts[String(task.attempt)] ?? 0) + 1;
@@ -979,7 +979,7 @@ async function timeRecovery(juno: Juno, holder: LoadProcess, holderId: string): 
     targetMs: RECOVERY_TARGET_MS,
     met: allCompletedMs <= RECOVERY_TARGET_MS,
     completedOnStandby: last.filter(
-      (task) => task.status === "completed" && task.previous_agents.at(-1) !== holderId,
+      (task) => task.status === "succeeded" && task.previous_agents.at(-1) !== holderId,
     ).length,
     attempts,
     causesSeen,
@@ -1036,7 +1036,7 @@ async function benchMillion(juno: Juno, submitter: LoadProcess): Promise<Million
   }
   const report = await submitting;
   const status = await juno.read<StatusPage>("/api/v3/tasks/status?limit=1&consistency=stale");
-  const finished = ["completed", "failed", "cancelled", "dead_lettered"].reduce(
+  const finished = ["succeeded", "failed", "cancelled", "dead_lettered"].reduce(
     (n, s) => n + (status.counts[s] ?? 0),
     0,
   );

@@ -113,7 +113,7 @@ const tasks = state.of(tasksState);
 const perTask = ((after.heap - before.heap) * 2 ** 20) / tasks.size;
 console.log();
 console.log(
-  `finished tasks retained                 ${tasks.size.toLocaleString("en-US")} (completed ${tasks.count("completed").toLocaleString("en-US")}, live ${tasks.liveCount})`,
+  `finished tasks retained                 ${tasks.size.toLocaleString("en-US")} (succeeded ${tasks.count("succeeded").toLocaleString("en-US")}, live ${tasks.liveCount})`,
 );
 console.log(
   `heap + buffers for them                     ${(after.heap - before.heap).toFixed(0)} MB (${perTask.toFixed(0)} bytes per task)`,

@@ -60,7 +60,7 @@ export async function tasksCommand(
 }
 
 /**
- * Runs a parsed command; returns the exit code: 0 done (for `submit --wait`: completed), 1 when
+ * Runs a parsed command; returns the exit code: 0 done (for `submit --wait`: succeeded), 1 when
  * the cluster refused or could not be reached, or a followed task did not complete in time or at
  * all, 2 when the command cannot be run as given. `clientOptions` and `follow` are for tests;
  * the command's URLs and token win over them.
@@ -162,7 +162,7 @@ async function submit(
     );
     return { text: command.json ? json({ task: await client.getTask(task.id) }) : "", code: 1 };
   }
-  const code = final.status === "completed" ? 0 : 1;
+  const code = final.status === "succeeded" ? 0 : 1;
   return { text: command.json ? json({ task: final }) : finishedText(final), code };
 }
 
@@ -214,8 +214,8 @@ export function progressOf(task: TaskView): string {
       return `assigned to ${agent} (attempt ${of})`;
     case "running":
       return `running on ${agent} (attempt ${of})`;
-    case "completed":
-      return `completed in attempt ${of}`;
+    case "succeeded":
+      return `succeeded in attempt ${of}`;
     case "failed":
       return `failed in attempt ${of}: ${error}`;
     case "dead_lettered":
@@ -228,7 +228,7 @@ export function progressOf(task: TaskView): string {
 /** The last line of `submit --wait`: how the task ended, with its result or error. */
 function finishedText(task: TaskView): string {
   const head = `${progressOf(task)}: ${printable(task.id)}`;
-  if (task.status !== "completed") return `${head}\n`;
+  if (task.status !== "succeeded") return `${head}\n`;
   return `${head}\nresult: ${jsonLine(task.result)}\n`;
 }
 

@@ -109,6 +109,10 @@ export const SQLITE_MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       error TEXT
     )`);
   },
+  // 5: a finished task's status takes its fixed API name, succeeded (it was written completed).
+  (db) => {
+    db.exec("UPDATE distributed_tasks SET status = 'succeeded' WHERE status = 'completed'");
+  },
 ];
 
 /** Brings `db` to the latest schema, each migration in its own transaction. */

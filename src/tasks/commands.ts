@@ -368,7 +368,7 @@ function completeOne(state: TasksState, body: Static<typeof CompleteBody>, times
   const task = state.get(body.id);
   // The same report again (its answer was lost) is answered like the first, changing nothing.
   if (
-    task?.status === "completed" &&
+    task?.status === "succeeded" &&
     task.attempt === body.attempt &&
     task.previousAgents.at(-1) === body.agent_id
   )
@@ -377,7 +377,7 @@ function completeOne(state: TasksState, body: Static<typeof CompleteBody>, times
   if (stale !== null) return { refused: stale };
   state.put({
     ...task!,
-    status: "completed",
+    status: "succeeded",
     agentId: null,
     completedAtMs: timestamp,
     startedAtMs: task!.startedAtMs ?? timestamp,

@@ -81,6 +81,10 @@ function invalid(row: number, message: string): SnapshotError {
   return new SnapshotError("invalid_row", `section tasks, row ${row}: ${message}`);
 }
 
+function isLegacyCompleted(row: unknown): row is Record<string, unknown> {
+  return typeof row === "object" && row !== null && (row as { status?: unknown }).status === "completed";
+}
+
 function restorer(): SectionRestorer<TasksState> {
   const state = new TasksState();
   let count = 0;
@@ -105,6 +109,11 @@ function restorer(): SectionRestorer<TasksState> {
             virtualPass: memory.virtualPass,
           });
         return;
+      }
+      // Snapshots written before the status took its fixed name say "completed" for "succeeded".
+      if (isLegacyCompleted(row)) {
+        row = { ...row, status: "succeeded" };
+        text = JSON.stringify(row);
       }
       if (!rowCheck.Check(row)) throw invalid(count, "not a task row");
       if (state.get(row.id) !== undefined) throw invalid(count, `task ${row.id} appears twice`);

@@ -201,7 +201,7 @@ export class TasksState {
   private record(previous: Task | undefined, task: Task): void {
     if (task.status === "assigned" && previous?.status === "queued")
       this.stats.onAssigned(task.assignedAtMs! - previous.enqueuedAtMs);
-    if (task.status === "completed") this.stats.onCompleted(task.completedAtMs!);
+    if (task.status === "succeeded") this.stats.onCompleted(task.completedAtMs!);
     if (task.status === "dead_lettered") this.stats.deadLettered++;
     if (task.status === "queued" && previous !== undefined && previous.status !== "queued")
       this.stats.retried++;

@@ -22,7 +22,7 @@ export const TASK_STATUSES = [
   "queued",
   "assigned",
   "running",
-  "completed",
+  "succeeded",
   "failed",
   "cancelled",
   "dead_lettered",
@@ -32,7 +32,7 @@ export const TaskStatusSchema = Type.Union([
   Type.Literal("queued"),
   Type.Literal("assigned"),
   Type.Literal("running"),
-  Type.Literal("completed"),
+  Type.Literal("succeeded"),
   Type.Literal("failed"),
   Type.Literal("cancelled"),
   Type.Literal("dead_lettered"),
@@ -40,7 +40,7 @@ export const TaskStatusSchema = Type.Union([
 
 /** Statuses a task ends in; it never leaves one. */
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set([
-  "completed",
+  "succeeded",
   "failed",
   "cancelled",
   "dead_lettered",

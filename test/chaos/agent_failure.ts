@@ -100,7 +100,7 @@ class TaskStream {
           .catch(() => null);
         const task = answer?.status === 200 ? (answer.body["task"] as Json) : null;
         if (task === null) continue;
-        if (["completed", "failed", "cancelled", "dead_lettered"].includes(task["status"] as string)) {
+        if (["succeeded", "failed", "cancelled", "dead_lettered"].includes(task["status"] as string)) {
           pending.delete(id);
           final.set(id, task);
         }
@@ -117,7 +117,7 @@ class TaskStream {
     for (const [id, task] of final) {
       const heard = completions.get(id) ?? new Set<number>();
       if (heard.size > 1) twice++;
-      if (task["status"] !== "completed") other++;
+      if (task["status"] !== "succeeded") other++;
       else if (!heard.has(task["attempt"] as number)) unheard++;
     }
     checks.expect(other === 0, `every accepted task ended completed (${other} did not)`);

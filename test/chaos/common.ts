@@ -504,7 +504,7 @@ export async function awaitHeard(
   const alive = new Set(agents.filter((agent) => agent.alive()).map((agent) => agent.id));
   const owed = [...ids].filter((id) => {
     const task = tasks.get(id);
-    return task?.status === "completed" && alive.has(task.previous_agents.at(-1) ?? "");
+    return task?.status === "succeeded" && alive.has(task.previous_agents.at(-1) ?? "");
   });
   const deadline = Date.now() + timeoutMs;
   while (owed.some((id) => !ledger.completions.has(id)) && Date.now() < deadline) await sleep(20);
@@ -546,7 +546,7 @@ export function auditTasks(
     const task = tasks.get(id);
     const heard = ledger.completions.get(id) ?? [];
     if (heard.length > 1) twice.push(id);
-    if (task?.status !== "completed") {
+    if (task?.status !== "succeeded") {
       notCompleted.push(`${id} ${task?.status ?? "missing"}`);
       continue;
     }

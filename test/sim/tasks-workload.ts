@@ -228,7 +228,7 @@ export class TaskWorkload {
     }
     for (const id of reference.ids()) {
       const task = reference.get(id)!;
-      if (task.status !== "completed")
+      if (task.status !== "succeeded")
         throw new SimViolation(
           "task liveness",
           `task ${id} is ${task.status} (attempt ${task.attempt}, agent ${task.agentId}) after the work drained`,

@@ -147,7 +147,7 @@ describe("tasks API", () => {
       result: { ok: 1 },
     });
     expect(done.status).toBe(200);
-    expect(done.json["task"]).toMatchObject({ status: "completed", result: { ok: 1 }, assigned_agent: null });
+    expect(done.json["task"]).toMatchObject({ status: "succeeded", result: { ok: 1 }, assigned_agent: null });
     // The same report again (a lost answer) hears the same answer and changes nothing.
     const twice = await call(follower, "POST", `/tasks/${id}/complete`, {
       agent_id: agentId,
@@ -155,7 +155,7 @@ describe("tasks API", () => {
       result: { other: true },
     });
     expect(twice.status).toBe(200);
-    expect(twice.json["task"]).toMatchObject({ status: "completed", result: { ok: 1 } });
+    expect(twice.json["task"]).toMatchObject({ status: "succeeded", result: { ok: 1 } });
   });
 
   it("reports several attempts in one request, each fenced and answered on its own", async () => {
@@ -180,11 +180,11 @@ describe("tasks API", () => {
     });
     expect(report.status).toBe(200);
     expect(report.json["results"]).toMatchObject([
-      { id: done, attempt: 1, ok: true, status: "completed" },
+      { id: done, attempt: 1, ok: true, status: "succeeded" },
       { id: stale, attempt: 2, ok: false, error: { code: "stale_attempt" } },
       { id: failed, attempt: 1, ok: true, status: "failed" },
     ]);
-    expect(await task(done)).toMatchObject({ status: "completed", result: { n: 1 } });
+    expect(await task(done)).toMatchObject({ status: "succeeded", result: { n: 1 } });
     expect((await task(stale))["status"]).toBe("running");
     expect(await task(failed)).toMatchObject({ status: "failed", error: { message: "disk full" } });
     // The same completion again is answered like the first; a task named twice or none is a 400.
@@ -192,7 +192,7 @@ describe("tasks API", () => {
       agent_id: agentId,
       completed: [{ id: done, attempt: 1, result: { n: 1 } }],
     });
-    expect(again.json["results"]).toMatchObject([{ id: done, ok: true, status: "completed" }]);
+    expect(again.json["results"]).toMatchObject([{ id: done, ok: true, status: "succeeded" }]);
     const twice = await call(follower, "POST", "/tasks/report", {
       agent_id: agentId,
       completed: [{ id: stale, attempt: 1 }],
@@ -206,7 +206,7 @@ describe("tasks API", () => {
       agent_id: agentId,
       completed: [{ id: stale, attempt: 1 }],
     });
-    expect(finished.json["results"]).toMatchObject([{ id: stale, ok: true, status: "completed" }]);
+    expect(finished.json["results"]).toMatchObject([{ id: stale, ok: true, status: "succeeded" }]);
   });
 
   it("answers the same task for the same idempotency key", async () => {

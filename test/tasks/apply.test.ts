@@ -247,4 +247,25 @@ describe("tasks apply", () => {
     expect(brokenTask).not.toBe(text);
     expect(() => restoreSnapshot(registry, new TextEncoder().encode(brokenTask))).toThrow(SnapshotError);
   });
+
+  it("restores a snapshot written when a finished task's status was called completed, as succeeded", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = uuid();
+    const body = submission("a", 5);
+    applyAll(state, [
+      log.add(registerCommand, registration(agent, 1)),
+      log.add(submitCommand, body),
+      log.add(completeCommand, { id: body.id, agent_id: agent, attempt: 1, result: null }),
+    ]);
+    const text = new TextDecoder().decode(writeSnapshot(state));
+    const legacy = text.replace('"status":"succeeded"', '"status":"completed"');
+    expect(legacy).not.toBe(text);
+    const restored = restoreSnapshot(registry, new TextEncoder().encode(legacy));
+    const tasks = restored.of(tasksState);
+    expect(tasks.get(body.id)?.status).toBe("succeeded");
+    expect(tasks.count("succeeded")).toBe(1);
+    // Written again, it says succeeded.
+    expect(new TextDecoder().decode(writeSnapshot(restored))).not.toContain('"status":"completed"');
+  });
 });

@@ -146,7 +146,7 @@ describe("push delivery", () => {
       result: { ok: true },
     });
     expect(done.status).toBe(200);
-    expect(await task(id)).toMatchObject({ status: "completed", result: { ok: true }, attempt: 1 });
+    expect(await task(id)).toMatchObject({ status: "succeeded", result: { ok: true }, attempt: 1 });
   });
 
   it("moves an attempt the agent refuses or leaves unanswered to another agent, and opens the refuser's breaker", async () => {
