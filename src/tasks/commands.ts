@@ -391,6 +391,17 @@ function completeOne(state: TasksState, body: Static<typeof CompleteBody>, times
 
 function failOne(state: TasksState, body: Static<typeof FailBody>, timestamp: number): Reported {
   const task = state.get(body.id);
+  // The same failure again (its answer was lost), while nothing has happened to the task since,
+  // is answered like the first, changing nothing.
+  if (
+    task !== undefined &&
+    task.agentId === null &&
+    task.attempt === body.attempt &&
+    task.previousAgents.at(-1) === body.agent_id &&
+    task.error?.cause === "agent" &&
+    task.error.message === body.error
+  )
+    return { task, changed: false };
   const stale = staleness(task, body.id, body.agent_id, body.attempt);
   if (stale !== null) return { refused: stale };
   const error: TaskError = { message: body.error, retryable: body.retryable, cause: "agent" };

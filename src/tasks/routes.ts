@@ -172,7 +172,7 @@ const ReportRequest = Type.Object(
       Type.Array(
         Type.Object(
           {
-            id: Type.String({ minLength: 36, maxLength: 36, format: "uuid" }),
+            id: Type.String({ minLength: 36, maxLength: 36, pattern: "^[0-9a-fA-F-]{36}$" }),
             attempt: Type.Integer({ minimum: 1 }),
             result: Type.Optional(Type.Unknown()),
           },
@@ -185,7 +185,7 @@ const ReportRequest = Type.Object(
       Type.Array(
         Type.Object(
           {
-            id: Type.String({ minLength: 36, maxLength: 36, format: "uuid" }),
+            id: Type.String({ minLength: 36, maxLength: 36, pattern: "^[0-9a-fA-F-]{36}$" }),
             attempt: Type.Integer({ minimum: 1 }),
             error: Type.String({ maxLength: TASK_LIMITS.errorLength }),
             retryable: Type.Optional(Type.Boolean({ description: "default true" })),

@@ -66,7 +66,7 @@ export const TASK_LIMITS = {
   batch: 1_000,
   /** Reports in one tasks.report entry, and their results' bytes of JSON together. */
   reportBatch: 256,
-  reportBytes: 1024 * 1024,
+  reportBytes: 512 * 1024,
 } as const;
 
 /** What a task asks of the agent that takes it. */

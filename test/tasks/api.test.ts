@@ -193,6 +193,12 @@ describe("tasks API", () => {
       completed: [{ id: done, attempt: 1, result: { n: 1 } }],
     });
     expect(again.json["results"]).toMatchObject([{ id: done, ok: true, status: "succeeded" }]);
+    // So is the same failure again.
+    const failedAgain = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      failed: [{ id: failed, attempt: 1, error: "disk full", retryable: false }],
+    });
+    expect(failedAgain.json["results"]).toMatchObject([{ id: failed, ok: true, status: "failed" }]);
     const twice = await call(follower, "POST", "/tasks/report", {
       agent_id: agentId,
       completed: [{ id: stale, attempt: 1 }],
