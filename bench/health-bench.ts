@@ -12,6 +12,7 @@
 
 import { performance } from "node:perf_hooks";
 import { HealthMonitor } from "../src/agents/health/index.js";
+import { seededRandom } from "../test/support/fixtures.js";
 
 /** What a run is configured with. */
 interface BenchSettings {
@@ -31,18 +32,6 @@ function parseSettings(argv: readonly string[]): BenchSettings {
   return settings;
 }
 
-/** A small seeded generator (mulberry32), so every run beats with the same jitter. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The value at `share` (0..1) of sorted `values`. */
 function percentile(sorted: readonly number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] ?? 0;
@@ -53,7 +42,7 @@ const BEAT_MS = 1_000;
 const WARMUP_SECONDS = 30;
 
 function run(settings: BenchSettings): void {
-  const random = seeded(20_250_101);
+  const random = seededRandom(20_250_101);
   const monitor = new HealthMonitor({ maxAgents: Math.max(settings.agents, 1) });
   const ids = Array.from({ length: settings.agents }, (_, i) => `agent-${i}`);
   for (const id of ids) monitor.add(id, {}, "healthy", 15_000);

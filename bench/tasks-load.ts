@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import type { Agent as SdkAgent, TaskHandler } from "../src/client/index.js";
+import { seededRandom } from "../test/support/fixtures.js";
 
 /** The SDK as the sources export it; with JUNO_FROM_DIST=1 the compiled copy users run is loaded. */
 type Sdk = typeof import("../src/client/index.js");
@@ -132,18 +133,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A generator of [0, 1) from a seed (mulberry32): the same priorities for the same seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
 }
 
 // ---------------------------------------------------------------- agents
@@ -264,7 +253,7 @@ class Submitter {
 
   /** Submits the batch: `concurrency` workers, round robin per request over the nodes. */
   async submit(batch: SubmitBatch): Promise<LoadSubmitted> {
-    const random = seeded(batch.seed);
+    const random = seededRandom(batch.seed);
     const priorities = Uint8Array.from({ length: batch.count }, () => Math.floor(random() * 10));
     const data = "d".repeat(batch.dataLength);
     const latencies = new Float64Array(Math.min(batch.count, batch.latenciesMax));

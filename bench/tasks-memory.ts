@@ -17,6 +17,7 @@ import { agentsState, registerCommand, type Registration } from "../src/agents/i
 import { ControlState, ModuleRegistry, encodeEnvelope, type CommandSpec } from "../src/control/index.js";
 import { reportCommand, submitCommand, tasksState, type SubmitBody } from "../src/tasks/index.js";
 import type { Static, TSchema } from "typebox";
+import { agentRegistration } from "../test/support/fixtures.js";
 
 const TASKS = Number(process.env["BENCH_MEMORY_TASKS"] ?? 1_000_000);
 const AGENTS = 50;
@@ -34,21 +35,14 @@ function uuid(n: number, space: number): string {
 }
 
 function registration(i: number): Registration {
-  return {
+  return agentRegistration({
     id: uuid(i, 1),
     name: `agent-${i}`,
     endpoint: `http://10.0.0.${i}:9000`,
     team: "bench",
     skills: ["bench"],
     capacity: CAPACITY,
-    weight: null,
-    labels: [],
-    metadata: null,
-    health_check: { type: "none", url: null, success_before_passing: null, failures_before_critical: null },
-    agent_card_url: null,
-    source: "custom",
-    source_key: null,
-  };
+  });
 }
 
 function submission(n: number): SubmitBody {

@@ -24,6 +24,7 @@ import {
   type Task,
 } from "../../src/tasks/index.js";
 import type { Entry } from "../../src/raft/index.js";
+import { agentRegistration } from "../support/fixtures.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
@@ -35,21 +36,7 @@ function uuid(): string {
 }
 
 function registration(id: string, capacity: number, skills = ["work"]): Registration {
-  return {
-    id,
-    name: `agent-${id.slice(-4)}`,
-    endpoint: `http://10.0.0.1/${id}`,
-    team: "ops",
-    skills,
-    capacity,
-    weight: null,
-    labels: [],
-    metadata: null,
-    health_check: { type: "none", url: null, success_before_passing: null, failures_before_critical: null },
-    agent_card_url: null,
-    source: "custom",
-    source_key: null,
-  };
+  return agentRegistration({ id, capacity, skills });
 }
 
 function submission(team: string, priority: number, overrides: Partial<SubmitBody> = {}): SubmitBody {

@@ -9,6 +9,7 @@ import { agentsState, registerCommand, type Registration } from "../../src/agent
 import { ControlState, ModuleRegistry } from "../../src/control/index.js";
 import { planRebalance } from "../../src/tasks/rebalance.js";
 import { rebalanceCommand, submitCommand, tasksState, type SubmitBody } from "../../src/tasks/index.js";
+import { agentRegistration } from "../support/fixtures.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
@@ -19,21 +20,7 @@ function uuid(): string {
 }
 
 function registration(id: string, capacity: number, weight: number | null = null): Registration {
-  return {
-    id,
-    name: `agent-${id.slice(-4)}`,
-    endpoint: `http://10.0.0.2/${id}`,
-    team: "ops",
-    skills: ["work"],
-    capacity,
-    weight,
-    labels: [],
-    metadata: null,
-    health_check: { type: "none", url: null, success_before_passing: null, failures_before_critical: null },
-    agent_card_url: null,
-    source: "custom",
-    source_key: null,
-  };
+  return agentRegistration({ id, capacity, weight });
 }
 
 function submission(affinityKey: string | null = null): SubmitBody {

@@ -18,6 +18,7 @@ import {
   type WorkflowEvent,
   type WorkflowRun,
 } from "../../src/workflows/index.js";
+import { seededRandom } from "../support/fixtures.js";
 
 type Rule = "all_success" | "all_done" | "one_success" | "one_failed" | "none_failed";
 type Outcome = "succeeded" | "failed" | "cancelled";
@@ -101,24 +102,12 @@ const scenario = (maxSteps: number): fc.Arbitrary<Scenario> =>
       steps,
       listing: shuffle(
         steps.map((_, i) => i),
-        prng(seed ^ 0x5bd1e995),
+        seededRandom(seed ^ 0x5bd1e995),
       ),
       onFailure,
       maxRunning,
       seed,
     }));
-
-/** mulberry32: a small seeded generator for delivery order. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   const out = [...items];
@@ -240,7 +229,7 @@ const TERMINAL = new Set<StepStatus>(["succeeded", "failed", "cancelled", "skipp
 
 function play(s: Scenario, expected: Oracle, cancelAt: number | null = null): Played {
   const definition = definitionOf(s);
-  const random = prng(s.seed);
+  const random = seededRandom(s.seed);
   const position = new Map<string, number>(s.steps.map((_, i) => [id(i), i]));
   const undoOf = new Map<string, number>(s.steps.map((_, i) => [undoId(i), i]));
   const outstanding: Outstanding[] = [];
