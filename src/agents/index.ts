@@ -17,6 +17,7 @@ import { agentsState } from "./module.js";
 import { AgentRouter, DEFAULT_ROUTER_OPTIONS, type RouterOptions } from "./router.js";
 import { agentRoutes, type AgentCard } from "./routes.js";
 import type { AgentsState } from "./state.js";
+import { deliveryKey } from "../faults/delivery-signature.js";
 
 export { agentsState } from "./module.js";
 export { networkChecks, type ActiveChecks } from "./active-checks.js";
@@ -49,6 +50,8 @@ export interface AgentsOptions {
   readonly bugs?: AgentBugs;
   /** A discovery provider the leader runs and syncs into the registry (SERVICE_DISCOVERY_TYPE). */
   readonly discovery?: { readonly provider: () => DiscoveryProvider; readonly removeAfterMs?: number } | null;
+  /** The cluster secret push agents' delivery keys derive from (null: pushes are not signed). */
+  readonly deliverySecret?: string | null;
 }
 
 /** The agents module, whole, and the relay its routes and controllers share. */
@@ -104,6 +107,10 @@ export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
       failureTimeoutMs: health.failureTimeoutMs,
       readCard,
       router: new AgentRouter({ ...DEFAULT_ROUTER_OPTIONS, ...options.router }),
+      deliveryKey:
+        options.deliverySecret === undefined || options.deliverySecret === null
+          ? null
+          : (agentId) => deliveryKey(options.deliverySecret!, agentId),
     }),
     controllers: [
       healthController,

@@ -41,6 +41,8 @@ export interface AgentsEdge {
   readonly readCard: ((url: string) => Promise<AgentCard>) | null;
   /** The request router behind /route/{skill}/{path}. */
   readonly router: AgentRouter;
+  /** A push agent's key for checking the leader's signatures (null: pushes are not signed). */
+  readonly deliveryKey: ((agentId: string) => string) | null;
 }
 
 /** What juno takes from an A2A agent card. */
@@ -123,6 +125,12 @@ const Registered = Type.Object({
   agent: AgentView,
   heartbeat_interval_ms: Type.Integer(),
   lease_ms: Type.Integer(),
+  delivery_key: Type.Optional(
+    Type.String({
+      description:
+        'Push agents of a cluster with a secret: the key (base64url) the leader signs each push with, in `x-juno-signature: t=<unix ms>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`. Check it, and that t is recent, before taking a push.',
+    }),
+  ),
 });
 
 const IdParams = Type.Object(
@@ -275,6 +283,9 @@ export function agentRoutes(edge: AgentsEdge) {
           agent: agentView(agent),
           heartbeat_interval_ms: edge.heartbeatIntervalMs,
           lease_ms: edge.failureTimeoutMs,
+          ...(agent.delivery.mode === "push" && edge.deliveryKey !== null
+            ? { delivery_key: edge.deliveryKey(agent.id) }
+            : {}),
         });
       },
     );

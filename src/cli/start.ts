@@ -123,6 +123,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
       failureTimeoutMs: config.failureDetectionTimeoutMs,
       healthCheckIntervalMs: config.healthCheckIntervalMs,
       router: { breakerThreshold: config.circuitBreakerThreshold },
+      deliverySecret: config.clusterSecret?.reveal() ?? null,
       discovery:
         discovery === null ? null : { provider: () => createDiscoveryProvider(discoveryOptions(config))! },
       checks: networkChecks({
@@ -144,7 +145,11 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         teamRunningLimit: config.taskTeamRunningLimit,
         retainedTasks: config.taskRetention,
       },
-      push: { timeoutMs: config.taskDeliveryTimeoutMs, breakerThreshold: config.circuitBreakerThreshold },
+      push: {
+        timeoutMs: config.taskDeliveryTimeoutMs,
+        breakerThreshold: config.circuitBreakerThreshold,
+        signingSecret: config.clusterSecret?.reveal() ?? null,
+      },
     },
   );
   const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });

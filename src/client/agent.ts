@@ -156,6 +156,8 @@ interface Registration {
   intervalMs: number;
   /** How long the server waits without a beat before it declares the agent failed; null when it said nothing usable. */
   readonly leaseMs: number | null;
+  /** The key pushes are signed with (push agents of a cluster with a secret), or null: unsigned. */
+  readonly deliveryKey: string | null;
 }
 
 /** The bounds put on the server's heartbeat interval, so a bad answer cannot spin or stall the loop. */
@@ -323,6 +325,7 @@ export class Agent {
       {
         timers: this.timers,
         currentId: () => this.registration?.id ?? null,
+        deliveryKey: () => this.registration?.deliveryKey ?? null,
         registered: (signal) => this.registered(signal),
         refusal: () => worker.pushRefusal(),
         takePush: (agentId, tasks) => worker.takePush(agentId, tasks),
@@ -493,7 +496,8 @@ export class Agent {
   private adopt(answer: RegisteredAgent): void {
     const intervalMs = boundInterval(answer.heartbeat_interval_ms);
     const leaseMs = Number.isFinite(answer.lease_ms) && answer.lease_ms > 0 ? answer.lease_ms : null;
-    this.registration = { id: answer.agent.id, intervalMs, leaseMs };
+    const deliveryKey = typeof answer.delivery_key === "string" ? answer.delivery_key : null;
+    this.registration = { id: answer.agent.id, intervalMs, leaseMs, deliveryKey };
     this.releaseWaiters(answer.agent.id);
     this.events.emit("registered", {
       agent: answer.agent,

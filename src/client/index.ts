@@ -27,6 +27,9 @@ export {
   PUSH_BODY_BYTES_MAX,
   PUSH_REGISTRATION_WAIT_MS,
   PUSH_TASKS_MAX,
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_MS,
+  signatureProblem,
 } from "./push.js";
 export type { ListenOptions, PushListener, PushListenerOptions, PushRequest, PushResponse } from "./push.js";
 export {

@@ -87,6 +87,8 @@ export interface PushHost {
   readonly timers: Timers;
   /** The agent's id now, or null while it is not registered. */
   currentId(): string | null;
+  /** The key the leader signs pushes with, from the registration answer (null: they come unsigned). */
+  deliveryKey(): string | null;
   /** Resolves with the id once registered, or null once `signal` fires or it never will be. */
   registered(signal: AbortSignal): Promise<string | null>;
   /** Why a push would be refused now whatever it carries (the worker's state), or null. */
@@ -153,6 +155,14 @@ async function serve(host: PushHost, request: PushRequest, response: PushRespons
     answer(host, response, refused(409, "wrong_agent", message));
     return;
   }
+  const key = host.deliveryKey();
+  if (key !== null) {
+    const problem = await signatureProblem(key, headerText(request.headers?.[SIGNATURE_HEADER]), read.bytes);
+    if (problem !== null) {
+      answer(host, response, refused(401, "bad_signature", problem));
+      return;
+    }
+  }
   // Taking and answering happen in one turn, so juno hears the answer before any handler runs and
   // a repeat of this push, however soon it comes, finds the attempts held.
   const verdict = host.takePush(id, push.tasks);
@@ -163,6 +173,60 @@ async function serve(host: PushHost, request: PushRequest, response: PushRespons
   const accepted: TaskPushAccepted = { accepted: verdict.accepted };
   answer(host, response, { status: 200, body: accepted, error: null });
   if (verdict.fresh > 0) host.startWaiting();
+}
+
+/** The header the leader signs pushes in: `t=<unix ms>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`. */
+export const SIGNATURE_HEADER = "x-juno-signature";
+/** How far a push's signing time may be from this agent's clock. */
+export const SIGNATURE_TOLERANCE_MS = 5 * 60_000;
+
+/** Why a push's signature does not hold (null: it does), checked with WebCrypto in constant time. */
+export async function signatureProblem(
+  key: string,
+  header: string | null,
+  body: Uint8Array,
+  nowMs: number = Date.now(),
+): Promise<string | null> {
+  if (header === null) return `the push carries no ${SIGNATURE_HEADER}`;
+  const parts = new Map(
+    header.split(",").map((part) => {
+      const at = part.indexOf("=");
+      return [part.slice(0, at).trim(), part.slice(at + 1).trim()] as const;
+    }),
+  );
+  const t = parts.get("t") ?? "";
+  const mac = parts.get("v1") ?? "";
+  if (!/^\d{1,16}$/.test(t) || !/^[0-9a-f]{64}$/.test(mac)) return `${SIGNATURE_HEADER} is malformed`;
+  if (Math.abs(nowMs - Number(t)) > SIGNATURE_TOLERANCE_MS)
+    return "the push was signed too long ago (or this agent's clock is off)";
+  const subtle = globalThis.crypto.subtle;
+  const cryptoKey = await subtle.importKey(
+    "raw",
+    base64urlBytes(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const prefix = new TextEncoder().encode(`${t}.`);
+  const signed = new Uint8Array(prefix.length + body.length);
+  signed.set(prefix);
+  signed.set(body, prefix.length);
+  const expected = new Uint8Array(await subtle.sign("HMAC", cryptoKey, signed));
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++)
+    difference |= expected[i]! ^ parseInt(mac.slice(i * 2, i * 2 + 2), 16);
+  return difference === 0 ? null : "the signature does not match";
+}
+
+function base64urlBytes(text: string): Uint8Array<ArrayBuffer> {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function headerText(value: string | readonly string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return typeof value === "string" ? value : (value[0] ?? null);
 }
 
 /** The agent's id once its registration is answered, waiting at most PUSH_REGISTRATION_WAIT_MS. */
@@ -195,7 +259,9 @@ function refused(status: number, code: string, message: string): Answer {
 async function readPush(
   request: PushRequest,
 ): Promise<
-  { readonly ok: true; readonly push: TaskPush } | { readonly ok: false; readonly reply: Answer } | "cut"
+  | { readonly ok: true; readonly push: TaskPush; readonly bytes: Uint8Array }
+  | { readonly ok: false; readonly reply: Answer }
+  | "cut"
 > {
   const bytes = await readBody(request);
   if (bytes === "cut") return "cut";
@@ -213,7 +279,7 @@ async function readPush(
   }
   const problem = pushProblem(body);
   if (problem !== null) return { ok: false, reply: refused(400, "bad_request", problem) };
-  return { ok: true, push: body as TaskPush };
+  return { ok: true, push: body as TaskPush, bytes };
 }
 
 /**

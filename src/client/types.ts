@@ -104,6 +104,8 @@ export interface RegisterAgentResponse {
   readonly heartbeat_interval_ms: number;
   /** How long the leader waits without a beat before it suspects the agent. */
   readonly lease_ms: number;
+  /** Push agents of a cluster with a secret: the key the leader signs pushes with (base64url). */
+  readonly delivery_key?: string;
 }
 
 /** A registration answer and whether it created the agent (201) or found it by name and endpoint (200). */

@@ -30,6 +30,7 @@ import {
   type IPolicy,
 } from "cockatiel";
 import { agentsState } from "../agents/module.js";
+import { deliveryKey, SIGNATURE_HEADER, signDelivery } from "../faults/delivery-signature.js";
 import type { Agent } from "../agents/state.js";
 import { command } from "../control/index.js";
 import type { TimerHandle } from "../runtime/clock.js";
@@ -40,8 +41,13 @@ import type { TasksState } from "./state.js";
 import { TASK_LIMITS, type Task } from "./task.js";
 import { delivery } from "./views.js";
 
-/** Sends one delivery; resolves when the agent accepted it (2xx), rejects otherwise. */
-export type PushSender = (url: string, agentId: string, body: string, signal: AbortSignal) => Promise<void>;
+/** Sends one delivery (with its headers); resolves when the agent accepted it (2xx), rejects otherwise. */
+export type PushSender = (
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+  signal: AbortSignal,
+) => Promise<void>;
 
 export interface PushOptions {
   /** How long one try may take (TASK_DELIVERY_TIMEOUT). */
@@ -54,6 +60,8 @@ export interface PushOptions {
   readonly halfOpenAfterMs: number;
   /** How the request goes out (the default: fetch). */
   readonly send?: PushSender;
+  /** The cluster secret each agent's delivery key derives from (null: pushes go unsigned). */
+  readonly signingSecret?: string | null;
 }
 
 export const DEFAULT_PUSH_OPTIONS: PushOptions = {
@@ -75,10 +83,10 @@ export function pushController(options: PushOptions): Controller {
 }
 
 /** POSTs the delivery with fetch; any answer but a 2xx is a refusal. */
-export const fetchSender: PushSender = async (url, agentId, body, signal) => {
+export const fetchSender: PushSender = async (url, headers, body, signal) => {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-juno-agent-id": agentId },
+    headers: { "content-type": "application/json", ...headers },
     body,
     signal,
     redirect: "error",
@@ -197,11 +205,16 @@ class PushLoop implements Running {
     const body = JSON.stringify({ agent_id: agent.id, tasks: batch.map(delivery) });
     const send = this.options.send ?? fetchSender;
     let refusal: string | null = null;
+    const secret = this.options.signingSecret ?? null;
+    const signingKey = secret === null ? null : deliveryKey(secret, agent.id);
     try {
-      await this.policy(agent.id, url).execute(
-        ({ signal }) => send(url, agent.id, body, AbortSignal.any([signal, this.abort.signal])),
-        this.abort.signal,
-      );
+      await this.policy(agent.id, url).execute(({ signal }) => {
+        // Signed at each try, so a retry carries a fresh time.
+        const headers: Record<string, string> = { "x-juno-agent-id": agent.id };
+        if (signingKey !== null)
+          headers[SIGNATURE_HEADER] = signDelivery(signingKey, this.context.clock.now(), body);
+        return send(url, headers, body, AbortSignal.any([signal, this.abort.signal]));
+      }, this.abort.signal);
     } catch (error) {
       refusal = error instanceof Error ? error.message : String(error);
     }

@@ -72,6 +72,8 @@ export class FakeRegistry {
   token: string | null = null;
   heartbeatIntervalMs = 1_000;
   leaseMs = 3_000;
+  /** Given to push agents in the register answer, as a cluster with a secret does (null: none). */
+  deliveryKey: string | null = null;
   /** The page size when a request gives no limit. */
   pageSize = 50;
   /** Tasks assigned to an agent that its next poll hands out, by agent id. */
@@ -211,7 +213,15 @@ export class FakeRegistry {
     };
     const answer = (agent: AgentView, status: number): { status: number; body: unknown } => ({
       status,
-      body: { agent, heartbeat_interval_ms: this.heartbeatIntervalMs, lease_ms: this.leaseMs },
+      body: {
+        agent,
+        heartbeat_interval_ms: this.heartbeatIntervalMs,
+        lease_ms: this.leaseMs,
+        ...(this.deliveryKey !== null &&
+        (request as { delivery?: { mode?: string } }).delivery?.mode === "push"
+          ? { delivery_key: this.deliveryKey }
+          : {}),
+      },
     });
     const known = [...this.agents.values()].find(
       (agent) => agent.view.name === request.name && agent.view.endpoint === request.endpoint,

@@ -17,11 +17,13 @@ import {
   JunoClient,
   NonRetryableError,
   PUSH_BODY_BYTES_MAX,
+  SIGNATURE_HEADER,
   TaskAbortedError,
   type AgentOptions,
   type TaskDelivery,
   type TaskEvent,
 } from "../../src/client/index.js";
+import { deliveryKey, signDelivery } from "../../src/faults/delivery-signature.js";
 import { FakeCluster, refusingUrl } from "./fake-juno.js";
 
 let cluster: FakeCluster;
@@ -282,6 +284,39 @@ describe("taking pushes", () => {
     expect(answer.json).toMatchObject({ error: { code: "wrong_agent" } });
     expect(errors).toContainEqual({ code: "wrong_agent", during: "push" });
     expect(runs).toBe(0);
+  });
+
+  it("with a delivery key, takes only pushes signed with it, recently, over these very bytes", async () => {
+    const key = deliveryKey("fake-cluster-secret", "any");
+    cluster.registry.deliveryKey = key;
+    const { agent, errors } = await pushAgent();
+    const ran: string[] = [];
+    agent.handle("work", (task) => void ran.push(task.id));
+    await agent.start();
+    const task = delivery();
+    const body = JSON.stringify({ agent_id: agent.id, tasks: [task] });
+    const send = async (headers: Record<string, string>) => {
+      const response = await fetch(agent.deliveryUrl ?? "", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      });
+      return { status: response.status, json: await response.json() };
+    };
+    const unsigned = await send({});
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.json).toMatchObject({ error: { code: "bad_signature" } });
+    const forged = await send({
+      [SIGNATURE_HEADER]: signDelivery(deliveryKey("guess", "any"), Date.now(), body),
+    });
+    expect(forged.status).toBe(401);
+    const old = await send({ [SIGNATURE_HEADER]: signDelivery(key, Date.now() - 3_600_000, body) });
+    expect(old.status).toBe(401);
+    expect(ran).toEqual([]);
+    expect(errors).toContainEqual({ code: "bad_signature", during: "push" });
+    const signed = await send({ [SIGNATURE_HEADER]: signDelivery(key, Date.now(), body) });
+    expect(signed.status).toBe(200);
+    await eventually("the signed push ran", () => (ran.includes(task.id) ? true : undefined));
   });
 
   it("refuses a body that is not a push with 400 bad_request", async () => {

@@ -8,11 +8,15 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SIGNATURE_HEADER, signatureProblem } from "../../src/client/index.js";
+import { deliveryKey, signDelivery } from "../../src/faults/delivery-signature.js";
 import { tasksState } from "../../src/tasks/index.js";
 import { ApiCluster, type Member } from "../server/cluster.js";
 import { until } from "../support/local-node.js";
 
 type Json = Record<string, unknown>;
+
+const SECRET = "push-test-cluster-secret";
 
 let cluster: ApiCluster;
 const servers: Server[] = [];
@@ -22,12 +26,12 @@ beforeAll(async () => {
   cluster = await ApiCluster.start(
     null,
     ["n1", "n2", "n3"],
-    { heartbeatIntervalMs: 100, failureTimeoutMs: 3_000, healthCheckIntervalMs: 300 },
+    { heartbeatIntervalMs: 100, failureTimeoutMs: 3_000, healthCheckIntervalMs: 300, deliverySecret: SECRET },
     {
       settings: { breakerThreshold: 3, breakerCoolDownMs: 600_000 },
       tickMs: 50,
       redispatchMs: 200,
-      push: { timeoutMs: 300, tries: 2, breakerThreshold: 100 },
+      push: { timeoutMs: 300, tries: 2, breakerThreshold: 100, signingSecret: SECRET },
     },
   );
   const leader = await cluster.leader();
@@ -51,6 +55,8 @@ async function call(member: Member, method: string, path: string, body?: unknown
 interface Pushed {
   readonly agentId: string;
   readonly header: string | undefined;
+  /** Why its signature failed the SDK's check against the agent's delivery key (null: it held). */
+  readonly signature: string | null;
   readonly tasks: { id: string; attempt: number; task_type: string; data: unknown }[];
 }
 
@@ -62,15 +68,19 @@ async function pushAgent(
 ): Promise<{ id: string; pushed: Pushed[]; running: Map<string, number> }> {
   const pushed: Pushed[] = [];
   const running = new Map<string, number>();
+  let key = "";
   const server = createServer((request, response) => {
-    void readJson(request).then((body) => {
+    void readBody(request).then(async (bytes) => {
+      const body = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
       const how = answer();
       if (how === "hang") return; // never answers: the leader's timeout must end it
       if (how >= 200 && how < 300) {
         const delivery = body as { agent_id: string; tasks: Pushed["tasks"] };
+        const header = request.headers[SIGNATURE_HEADER];
         pushed.push({
           agentId: delivery.agent_id,
           header: request.headers["x-juno-agent-id"] as string | undefined,
+          signature: await signatureProblem(key, typeof header === "string" ? header : null, bytes),
           tasks: delivery.tasks,
         });
         for (const task of delivery.tasks) running.set(task.id, task.attempt);
@@ -94,6 +104,8 @@ async function pushAgent(
   expect(registered.status).toBe(201);
   const agent = registered.json["agent"] as Json;
   expect(agent["delivery"]).toEqual({ mode: "push", url: `${endpoint}/juno/tasks` });
+  key = registered.json["delivery_key"] as string;
+  expect(key).toBe(deliveryKey(SECRET, agent["id"] as string));
   const id = agent["id"] as string;
   const timer = setInterval(() => {
     const list = [...running].map(([task, attempt]) => ({ id: task, attempt }));
@@ -103,11 +115,11 @@ async function pushAgent(
   return { id, pushed, running };
 }
 
-function readJson(request: IncomingMessage): Promise<unknown> {
+function readBody(request: IncomingMessage): Promise<Uint8Array> {
   return new Promise((resolve) => {
-    let text = "";
-    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
-    request.on("end", () => resolve(text === "" ? null : JSON.parse(text)));
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
   });
 }
 
@@ -136,6 +148,8 @@ describe("push delivery", () => {
     const delivery = agent.pushed.find((p) => p.tasks.some((t) => t.id === id))!;
     expect(delivery.agentId).toBe(agent.id);
     expect(delivery.header).toBe(agent.id);
+    // Signed with the agent's key, as the SDK checks it.
+    expect(delivery.signature).toBeNull();
     const sent = delivery.tasks.find((t) => t.id === id)!;
     expect(sent).toMatchObject({ attempt: 1, task_type: "deploy", data: { n: 1 } });
     await until(async () => (await task(id))["status"] === "running", 10_000);
@@ -203,5 +217,24 @@ describe("push delivery", () => {
     });
     expect(answer.status).toBe(400);
     expect((answer.json["error"] as Json)["code"]).toBe("validation_failed");
+  });
+
+  it("signs what the SDK checks: a wrong key, a changed body, an old time or no header are refused", async () => {
+    const key = deliveryKey(SECRET, "agent-1");
+    const body = new TextEncoder().encode('{"agent_id":"agent-1","tasks":[]}');
+    const now = 1_800_000_000_000;
+    const header = signDelivery(key, now, new TextDecoder().decode(body));
+    expect(await signatureProblem(key, header, body, now)).toBeNull();
+    expect(await signatureProblem(deliveryKey(SECRET, "agent-2"), header, body, now)).toMatch(
+      /does not match/,
+    );
+    expect(await signatureProblem(deliveryKey("another", "agent-1"), header, body, now)).toMatch(
+      /does not match/,
+    );
+    const changed = new TextEncoder().encode('{"agent_id":"agent-1","tasks":[1]}');
+    expect(await signatureProblem(key, header, changed, now)).toMatch(/does not match/);
+    expect(await signatureProblem(key, header, body, now + 10 * 60_000)).toMatch(/too long ago/);
+    expect(await signatureProblem(key, null, body, now)).toMatch(/no x-juno-signature/);
+    expect(await signatureProblem(key, "t=1,v1=zz", body, now)).toMatch(/malformed/);
   });
 });
