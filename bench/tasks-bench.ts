@@ -32,7 +32,8 @@
  * a phase does not finish within its bound.
  *
  * Options: --million. Environment: BENCH_TASKS, BENCH_AGENTS, BENCH_LOAD_PROCESSES,
- * BENCH_CONCURRENCY, BENCH_SEED, BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
+ * BENCH_CONCURRENCY, BENCH_SEED, BENCH_DELIVERY (pull, or push: the leader POSTs the agents'
+ * tasks to a server in their load process), BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
  * BENCH_MILLION_TIMEOUT_S (default 3600), BENCH_MILLION_TASKS (default 1,000,000; fewer only to
  * try the phase out). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that
  * exit by themselves (bench/profile-top.ts reads the profiles).
@@ -86,6 +87,8 @@ const AGENTS = numberFromEnv("BENCH_AGENTS", 50);
 const LOAD_PROCESSES = numberFromEnv("BENCH_LOAD_PROCESSES", 2);
 const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
 const SEED = numberFromEnv("BENCH_SEED", 1);
+/** How the agents take their tasks: long-poll (the default) or pushed by the leader (BENCH_DELIVERY=push). */
+const DELIVERY: "pull" | "push" = process.env["BENCH_DELIVERY"] === "push" ? "push" : "pull";
 const PHASE_TIMEOUT_MS = numberFromEnv("BENCH_PHASE_TIMEOUT_S", 300) * 1_000;
 const MILLION_TIMEOUT_MS = numberFromEnv("BENCH_MILLION_TIMEOUT_S", 3_600) * 1_000;
 /** --million's count; smaller only to try the phase out quickly. */
@@ -548,6 +551,7 @@ class Fleet {
           skills: ["bench"],
           taskTypes: ["bench", "bench-warmup", "bench-million"],
           mode: "instant",
+          delivery: DELIVERY,
           namePrefix: "bench-agent",
           readyTimeoutMs: 60_000,
         };
@@ -886,6 +890,7 @@ async function benchRecovery(juno: Juno, submitter: LoadProcess): Promise<Recove
     skills: ["hold"],
     taskTypes: ["hold"],
     mode,
+    delivery: DELIVERY,
     namePrefix,
     readyTimeoutMs: 30_000,
   });
@@ -1145,7 +1150,7 @@ const t = result.throughput;
 const r = result.recovery;
 console.log(
   `juno tasks benchmark: 3 juno nodes as real processes on this machine (${cpus().length} cores, ${process.version}); ` +
-    `${AGENTS} SDK agents (capacity ${CAPACITY}, instant handler answering null, all three nodes' URLs) in ` +
+    `${AGENTS} SDK agents (capacity ${CAPACITY}, instant handler answering null, all three nodes' URLs, tasks ${DELIVERY === "push" ? "pushed by the leader" : "taken by long-poll"}) in ` +
     `${LOAD_PROCESSES} load processes; ${TASKS.toLocaleString("en-US")} tasks with ${DATA_LENGTH}-character data ` +
     `and random priorities 0-9 (seed ${SEED}) submitted at concurrency ${CONCURRENCY}, round robin per request ` +
     `over the nodes, after ${WARMUP_TASKS.toLocaleString("en-US")} warm-up tasks. FAILURE_DETECTION_TIMEOUT=` +
@@ -1319,6 +1324,7 @@ console.log(
       agents: AGENTS,
       capacity: CAPACITY,
       loadProcesses: LOAD_PROCESSES,
+      delivery: DELIVERY,
       concurrency: CONCURRENCY,
       seed: SEED,
       failureTimeoutSeconds: FAILURE_TIMEOUT_S,

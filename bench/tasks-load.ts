@@ -16,6 +16,8 @@
  * a bound).
  */
 
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
@@ -37,6 +39,8 @@ export interface AgentsStart {
   readonly skills: readonly string[];
   readonly taskTypes: readonly string[];
   readonly mode: "instant" | "hold";
+  /** pull: the agents long-poll; push: the leader POSTs to a server this process runs for them. */
+  readonly delivery: "pull" | "push";
   readonly namePrefix: string;
   /** Registration must be done by then (ms from now), or the process gives up. */
   readonly readyTimeoutMs: number;
@@ -186,6 +190,18 @@ class Agents {
       return fetch(input, init);
     };
     const handler: TaskHandler = start.mode === "instant" ? () => null : holdUntilAborted;
+    // Push agents share one server of this process; each takes the pushes for its own path.
+    let base = "http://127.0.0.1:9";
+    const listeners: ((request: IncomingMessage, response: ServerResponse) => boolean)[] = [];
+    if (start.delivery === "push") {
+      const server = createServer((request, response) => {
+        for (const listener of listeners) if (listener(request, response)) return;
+        response.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      server.unref();
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
     for (let i = start.firstIndex; i < start.firstIndex + start.count; i++) {
       // Agent i tries node i mod N first: the client keeps to the node that last answered.
       const urls = start.origins.map((_, k) => start.origins[(i + k) % start.origins.length]!);
@@ -193,14 +209,16 @@ class Agents {
       const agent = new sdk.Agent({
         client,
         name: `${start.namePrefix}-${i}`,
-        endpoint: `http://127.0.0.1:9/${start.namePrefix}/${i}`,
+        endpoint: `${base}/${start.namePrefix}/${i}`,
         team: "bench",
         skills: start.skills,
         capacity: start.capacity,
         healthCheck: { type: "none" },
         drainTimeoutMs: 2_000,
+        delivery: start.delivery,
       });
       for (const taskType of start.taskTypes) agent.handle(taskType, handler);
+      if (start.delivery === "push") listeners.push(agent.pushListener());
       agent.on("task", (event) => count(this.tasks, event.outcome));
       agent.on("error", ({ error, during }) => {
         const code = (error as { code?: unknown } | null)?.code;
