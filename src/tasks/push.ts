@@ -29,6 +29,7 @@ import {
   wrap,
   type IPolicy,
 } from "cockatiel";
+import { request } from "undici";
 import { agentsState } from "../agents/module.js";
 import { deliveryKey, SIGNATURE_HEADER, signDelivery } from "../faults/delivery-signature.js";
 import type { Agent } from "../agents/state.js";
@@ -58,7 +59,7 @@ export interface PushOptions {
   readonly breakerThreshold: number;
   /** How long an open delivery breaker fails fast before it lets one try through. */
   readonly halfOpenAfterMs: number;
-  /** How the request goes out (the default: fetch). */
+  /** How the request goes out (the default: undici's request). */
   readonly send?: PushSender;
   /** The cluster secret each agent's delivery key derives from (null: pushes go unsigned). */
   readonly signingSecret?: string | null;
@@ -82,19 +83,21 @@ export function pushController(options: PushOptions): Controller {
   return { name: "tasks.push", start: (context) => new PushLoop(context, options) };
 }
 
-/** POSTs the delivery with fetch; any answer but a 2xx is a refusal. */
-export const fetchSender: PushSender = async (url, headers, body, signal) => {
-  const response = await fetch(url, {
+/**
+ * POSTs the delivery with undici's request (kept-alive connections; a good deal cheaper per call
+ * than fetch, which matters on the leader); any answer but a 2xx is a refusal.
+ */
+export const httpSender: PushSender = async (url, headers, body, signal) => {
+  const response = await request(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body,
     signal,
-    redirect: "error",
   });
   // Drain the body so the connection goes back to the pool.
-  await response.arrayBuffer().catch(() => undefined);
-  if (response.status < 200 || response.status > 299)
-    throw new Error(`the agent answered ${response.status}`);
+  await response.body.dump().catch(() => undefined);
+  if (response.statusCode < 200 || response.statusCode > 299)
+    throw new Error(`the agent answered ${response.statusCode}`);
 };
 
 class PushLoop implements Running {
@@ -203,7 +206,7 @@ class PushLoop implements Running {
     this.busy.add(agent.id);
     for (const k of keys) this.sending.add(k);
     const body = JSON.stringify({ agent_id: agent.id, tasks: batch.map(delivery) });
-    const send = this.options.send ?? fetchSender;
+    const send = this.options.send ?? httpSender;
     let refusal: string | null = null;
     const secret = this.options.signingSecret ?? null;
     const signingKey = secret === null ? null : deliveryKey(secret, agent.id);
