@@ -44,6 +44,17 @@ export function healthUrl(endpoint: string, path: string = DEFAULT_HEALTH_PATH):
   return `${endpoint.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
 }
 
+/**
+ * Runs `expire` one event-loop turn after the timeout fires, not at once: when the leader's own
+ * loop was stalled past the timeout (a long GC, a starved machine), the timer fires first on
+ * waking, before the I/O that came in meanwhile is read, and an answer the agent gave in time
+ * would count as its timeout. Deferred, that answer is taken first (as a slow pass), and only a
+ * check with no answer yet times out. So a stall of juno's is not counted against its agents.
+ */
+function afterPendingIo(expire: () => void): void {
+  setImmediate(expire);
+}
+
 /** Timing shared by both checks. */
 class CheckTiming {
   readonly timeoutMs: number;
@@ -96,10 +107,16 @@ export class HttpCheck implements Check {
     let timedOut = false;
     const cancel = (): void => controller.abort();
     signal.addEventListener("abort", cancel, { once: true });
-    const timer = timing.timers.setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timing.timeoutMs);
+    let answered = false;
+    const timer = timing.timers.setTimeout(
+      () =>
+        afterPendingIo(() => {
+          if (answered) return;
+          timedOut = true;
+          controller.abort();
+        }),
+      timing.timeoutMs,
+    );
     try {
       const response = await fetch(this.url, {
         method: "GET",
@@ -110,6 +127,7 @@ export class HttpCheck implements Check {
           "user-agent": "juno-health-check",
         },
       });
+      answered = true;
       // Only the status matters; dropping the body frees the connection for the next check.
       await response.body?.cancel().catch(() => undefined);
       return this.classify(startedMs, response.status, response.headers.get(OVERLOADED_HEADER));
@@ -169,7 +187,7 @@ export class TcpCheck implements Check {
       };
       const cancel = (): void => finish(false, "cancelled");
       const timer = timing.timers.setTimeout(
-        () => finish(false, `timed out after ${timing.timeoutMs} ms`),
+        () => afterPendingIo(() => finish(false, `timed out after ${timing.timeoutMs} ms`)),
         timing.timeoutMs,
       );
       signal.addEventListener("abort", cancel, { once: true });

@@ -1,7 +1,8 @@
 // Proves the active checks against real sockets on loopback: an HTTP check passes on 2xx, reads 429,
 // 503 and x-juno-overloaded as an overloaded but live agent, fails on other statuses, a refused
 // connection and its timeout (fired by the test through injected timers, so no test waits), does not
-// follow redirects, and is slow past half its timeout (measured on an injected clock); a TCP check passes
+// follow redirects, takes an answer that came in time though this process stalled past the timeout, and
+// is slow past half its timeout (measured on an injected clock); a TCP check passes
 // when a connection is accepted and fails on a closed port or its timeout; both never throw, and a
 // cancelled check settles at once.
 
@@ -17,6 +18,7 @@ let baseUrl: string;
 let port: number;
 let closedPort: number;
 const hanging: http.ServerResponse[] = [];
+let onStallEnd: () => void = () => undefined;
 
 /** Listens on an ephemeral loopback port and returns it. */
 function listen(target: http.Server | net.Server): Promise<number> {
@@ -36,6 +38,16 @@ beforeAll(async () => {
       "/broken": () => response.writeHead(500).end("boom"),
       "/moved": () => response.writeHead(302, { location: "http://127.0.0.1:1/health" }).end(),
       "/hang": () => void hanging.push(response),
+      "/answer-then-stall": () => {
+        // The agent answers; then this process stalls (as a leader under a long GC does) and,
+        // on waking, the timeout's timer runs before the answer that came meanwhile is read.
+        response.writeHead(200).end();
+        setTimeout(() => onStallEnd(), 0);
+        const until = Date.now() + 50;
+        while (Date.now() < until) {
+          // busy: the event loop is blocked
+        }
+      },
     };
     const route = routes[request.url ?? ""];
     if (route === undefined) response.writeHead(404).end();
@@ -109,6 +121,15 @@ describe("http check", () => {
     await eventually(() => hanging.length > hangingBefore, "the request to reach the server");
     expect(timers.fire(5_000)).toBe(1);
     expect(await pending).toMatchObject({ ok: false, detail: "timed out after 5000 ms" });
+  });
+
+  it("takes an answer that came before its timeout even when this process stalled past it", async () => {
+    const timers = new ManualTimers();
+    const check = new HttpCheck(`${baseUrl}/answer-then-stall`, { timeoutMs: 5_000, timers });
+    onStallEnd = () => timers.fire(5_000);
+    const result = await check.run(signal());
+    expect(timers.pending(5_000)).toHaveLength(0);
+    expect(result).toMatchObject({ ok: true, detail: "HTTP 200" });
   });
 
   it("is slow past half its timeout by default, or past its own threshold", async () => {
