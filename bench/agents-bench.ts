@@ -40,7 +40,7 @@
  */
 
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -57,6 +57,7 @@ import type {
   LoadSystem,
   LoadWindow,
 } from "./agents-load.js";
+import { CpuMeter } from "./proc-stats.js";
 
 const TOKEN = "integration-token";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -110,7 +111,6 @@ const ROUTE_CONCURRENCY = [1, 16];
 const BEATS_PER_ENTRY = 500;
 /** Connections per node per load process: enough for every beat of a slow second to be in flight. */
 const LOAD_CONNECTIONS = 128;
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,34 +146,6 @@ function loopBlocks(output: string): { count: number; blockedMs: number; cpuMs: 
 }
 
 // ---------------------------------------------------------------- measuring helpers
-
-/** CPU time a process has used so far (user + system), in seconds; NaN when it is gone. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name, which may itself hold spaces: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Measures the CPU of some processes between start and stop, as % of one core. */
-class CpuMeter {
-  private readonly before: number[];
-  private readonly startedMs = performance.now();
-
-  constructor(private readonly pids: readonly (number | undefined)[]) {
-    this.before = pids.map(cpuSeconds);
-  }
-
-  percentages(): number[] {
-    const seconds = (performance.now() - this.startedMs) / 1000;
-    return this.pids.map((pid, i) => ((cpuSeconds(pid) - this.before[i]!) / seconds) * 100);
-  }
-}
 
 /** The value at `share` (0..1) of sorted `values`; NaN when there are none. */
 function percentile(sorted: ArrayLike<number>, share: number): number {

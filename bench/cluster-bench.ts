@@ -27,12 +27,13 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { freePort } from "../src/cli/dev.js";
 import { GiveUp, ProcessCluster, eventually } from "../test/integration/harness.js";
+import { rssMb } from "./proc-stats.js";
 
 type Load = "leader" | "spread";
 
@@ -225,17 +226,6 @@ interface Juno extends System {
   readonly rssMb: () => number[];
   /** Writes a million entries to the leader, 256 at a time. */
   readonly writeMillion: () => Promise<void>;
-}
-
-function rssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-    return kb / 1024;
-  } catch {
-    return NaN;
-  }
 }
 
 async function startJuno(): Promise<Juno> {

@@ -39,8 +39,7 @@
  * exit by themselves (bench/profile-top.ts reads the profiles).
  */
 
-import { fork, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { fork, type ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
@@ -55,6 +54,7 @@ import type {
   LoadSubmitted,
   SubmitBatch,
 } from "./tasks-load.js";
+import { CpuMeter, rssMb } from "./proc-stats.js";
 
 const TOKEN = "integration-token";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -113,50 +113,10 @@ const KILL_POLL_MS = 50;
 const PAGE_LIMIT = 500;
 /** Everything, start to end, with room for the slowest machine; a watchdog ends the run past it. */
 const RUN_TIMEOUT_MS = 4 * PHASE_TIMEOUT_MS + (MILLION ? MILLION_TIMEOUT_MS : 0);
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- measuring helpers
-
-/** CPU time a process has used so far (user + system), in seconds; NaN when it is gone. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name, which may itself hold spaces: utime is field 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Measures the CPU of some processes between construction and `percentages()`, as % of one core. */
-class CpuMeter {
-  private readonly before: number[];
-  private readonly startedMs = performance.now();
-
-  constructor(private readonly pids: readonly (number | undefined)[]) {
-    this.before = pids.map(cpuSeconds);
-  }
-
-  percentages(): number[] {
-    const seconds = (performance.now() - this.startedMs) / 1000;
-    return this.pids.map((pid, i) => ((cpuSeconds(pid) - this.before[i]!) / seconds) * 100);
-  }
-}
-
-/** Resident memory of a process in MB; NaN when it is gone. */
-function rssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-    return kb / 1024;
-  } catch {
-    return NaN;
-  }
-}
 
 /** The value at `share` (0..1) of sorted `values`; NaN when there are none. */
 function percentile(sorted: ArrayLike<number>, share: number): number {
