@@ -156,6 +156,8 @@ class PushLoop implements Running {
       for (const id of this.policies.keys()) if (agents.get(id) === undefined) this.policies.delete(id);
       this.dirty = true;
     }
+    // A cluster with no push agents (most of them) pays nothing per Ready beyond this.
+    if (this.pushAgents.length === 0) return;
     if (!this.dirty && tasks.version === this.tasksVersion) return;
     this.tasksVersion = tasks.version;
     this.dirty = false;
