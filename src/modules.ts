@@ -10,6 +10,7 @@ import { ModuleRegistry } from "./control/index.js";
 import { decisionsModule } from "./decisions/index.js";
 import type { AnyDomainModule } from "./runtime/domain-module.js";
 import { createTasksModule, type TasksModule, type TasksOptions } from "./tasks/index.js";
+import { createWorkflowsModule, type WorkflowsModule, type WorkflowsOptions } from "./workflows/index.js";
 
 /** This node's modules, and its cluster module (whose directory the edge uses to find members). */
 export interface NodeModules {
@@ -17,6 +18,7 @@ export interface NodeModules {
   readonly cluster: ClusterModule;
   readonly agents: AgentsModule;
   readonly tasks: TasksModule;
+  readonly workflows: WorkflowsModule;
 }
 
 /** Builds the modules of one node, plus any `extra` ones (the simulator's test modules). */
@@ -25,6 +27,7 @@ export function nodeModules(
   extra: readonly AnyDomainModule[] = [],
   agents: AgentsOptions = {},
   tasks: TasksOptions = {},
+  workflows: WorkflowsOptions = {},
 ): NodeModules {
   const clusterModule = createClusterModule(cluster);
   const agentsModule = createAgentsModule(agents);
@@ -33,8 +36,10 @@ export function nodeModules(
     leaseMs: agents.failureTimeoutMs ?? DEFAULT_HEALTH_SETTINGS.failureTimeoutMs,
     ...tasks,
   });
+  const workflowsModule = createWorkflowsModule(workflows);
   return {
     cluster: clusterModule,
+    workflows: workflowsModule,
     agents: agentsModule,
     tasks: tasksModule,
     registry: new ModuleRegistry<AnyDomainModule>([
@@ -42,6 +47,7 @@ export function nodeModules(
       decisionsModule,
       agentsModule,
       tasksModule,
+      workflowsModule,
       ...extra,
     ]),
   };

@@ -11,8 +11,17 @@ import { assert } from "../raft/assert.js";
 import type { Entry } from "../raft/types.js";
 import { decodeEnvelope, EnvelopeError, type Envelope } from "./envelope.js";
 import { chainHash } from "./hash.js";
-import type { ApplyContext, RowChange, StateModule } from "./module.js";
-import type { ModuleRegistry } from "./registry.js";
+import type { Static, TSchema } from "typebox";
+import type {
+  Accepted,
+  ApplyContext,
+  CommandSpec,
+  Notice,
+  Refusal,
+  RowChange,
+  StateModule,
+} from "./module.js";
+import type { AnyStateModule, ModuleRegistry, RegisteredCommand } from "./registry.js";
 
 /** What one entry did when applied. */
 export type EntryOutcome =
@@ -29,6 +38,9 @@ export interface AppliedEntry {
 
 const NONE: EntryOutcome = { kind: "none" };
 
+/** Notices one entry may raise, and commands it may invoke, before the kernel calls it a runaway loop. */
+export const MAX_NOTICES_PER_ENTRY = 1_000_000;
+
 /** The replicated state: one state per module, the applied index and the state hash. */
 export class ControlState {
   /** The last applied index. */
@@ -37,9 +49,14 @@ export class ControlState {
   hash = 0;
   private readonly states = new Map<string, unknown>();
   private readonly reader = <S>(module: StateModule<S>): S => this.of(module);
+  /** Modules that raise notices, and modules that hear them, in registry order. */
+  private readonly raising: readonly AnyStateModule[];
+  private readonly hearing: readonly AnyStateModule[];
 
   constructor(readonly registry: ModuleRegistry) {
     for (const module of registry.modules) this.states.set(module.name, module.section.empty());
+    this.raising = registry.modules.filter((module) => module.takeNotices !== undefined);
+    this.hearing = registry.modules.filter((module) => module.onNotice !== undefined);
   }
 
   /** The state of `module` (read it; only apply changes it). */
@@ -70,13 +87,57 @@ export class ControlState {
       if (error instanceof EnvelopeError) assert(false, () => `entry ${entry.index}: ${error.message}`);
       throw error;
     }
+    const changes: RowChange[] = [];
+    let budget = MAX_NOTICES_PER_ENTRY;
+    const invoke = <S, T extends TSchema, R>(
+      spec: CommandSpec<S, T, R>,
+      body: Static<T>,
+    ): Accepted<R> | Refusal => {
+      assert(--budget > 0, () => `entry ${entry.index} invoked more than ${MAX_NOTICES_PER_ENTRY} commands`);
+      const registered = this.registry.command(spec.kind);
+      assert(registered !== undefined, () => `invoked command kind ${spec.kind} is not registered`);
+      const applied = this.applyBody(registered, body, context);
+      changes.push(...applied.changes);
+      const outcome = applied.outcome;
+      if (outcome.kind === "ok") return { ok: true, value: outcome.value as R };
+      assert(outcome.kind === "refused", "a command's outcome is ok or refused");
+      return { ok: false, code: outcome.code, message: outcome.message };
+    };
     const context: ApplyContext = {
       index: entry.index,
       term: entry.term,
       timestamp: envelope.ts,
       read: this.reader,
+      invoke,
     };
-    return { ...this.applyCommand(envelope, context), origin: envelope.origin };
+    const applied = this.applyCommand(envelope, context);
+    if (this.raising.length === 0) return { ...applied, origin: envelope.origin };
+    changes.unshift(...applied.changes);
+    this.hearNotices(context, changes, () => {
+      assert(--budget > 0, () => `entry ${entry.index} raised more than ${MAX_NOTICES_PER_ENTRY} notices`);
+    });
+    return { outcome: applied.outcome, changes, origin: envelope.origin };
+  }
+
+  /**
+   * Hands every notice the entry raised to the modules that hear notices, in the order they were
+   * raised, until none is left (a reaction may raise more: a task submitted for a workflow step
+   * that is placed at once, say).
+   */
+  private hearNotices(context: ApplyContext, changes: RowChange[], count: () => void): void {
+    const queue: Notice[] = [];
+    const gather = (): void => {
+      for (const module of this.raising) queue.push(...module.takeNotices!(this.states.get(module.name)));
+    };
+    gather();
+    for (let next = 0; next < queue.length; next++) {
+      count();
+      const notice = queue[next]!;
+      for (const module of this.hearing) {
+        changes.push(...module.onNotice!(this.states.get(module.name), notice, context));
+        gather();
+      }
+    }
   }
 
   private applyCommand(envelope: Envelope, context: ApplyContext): Omit<AppliedEntry, "origin"> {
@@ -91,6 +152,14 @@ export class ControlState {
     );
     const body =
       envelope.legacy === undefined ? envelope.body : registered.spec.legacy!.body(envelope.legacy);
+    return this.applyBody(registered, body, context);
+  }
+
+  private applyBody(
+    registered: RegisteredCommand,
+    body: unknown,
+    context: ApplyContext,
+  ): Omit<AppliedEntry, "origin"> {
     const problem = this.registry.problem(registered.spec.kind, body);
     if (problem !== null) {
       return { outcome: { kind: "refused", code: "invalid_command", message: problem }, changes: [] };

@@ -20,6 +20,27 @@ export interface ApplyContext {
    * a task by the agents it sees here. Every replica reads the same state at the same index.
    */
   readonly read?: <S>(module: StateModule<S>) => S;
+  /**
+   * Applies another module's command inside this entry, as if it were the entry's own: its rows
+   * join the entry's, its notices are heard after the current one, and a refusal comes back here
+   * having changed nothing. A workflow step's task is submitted in the entry that finished the
+   * step before it, so the two are one atomic change.
+   */
+  readonly invoke?: <S, T extends TSchema, R>(
+    spec: CommandSpec<S, T, R>,
+    body: Static<T>,
+  ) => Accepted<R> | Refusal;
+}
+
+/**
+ * A fact one module's command produced that other modules may react to in the same entry (a
+ * workflow's task ended, a decision was decided). Notices are never stored: each is heard in the
+ * entry that made it, on every replica alike.
+ */
+export interface Notice {
+  /** `<module>.<fact>`: "tasks.ended". */
+  readonly topic: string;
+  readonly data: unknown;
 }
 
 /** A value a projected table column holds. */
@@ -153,6 +174,17 @@ export interface StateModule<S = unknown> {
   /** Refusal codes this module's commands and routes answer with, and their HTTP status. */
   readonly errors?: Readonly<Record<string, number>>;
   readonly projection?: Projection<S>;
+  /**
+   * The notices this module's state gathered since the last call, handed over and forgotten. The
+   * kernel asks after every command it applies in an entry, so a module may collect them where
+   * its state changes instead of threading them through every command's result.
+   */
+  readonly takeNotices?: (state: S) => readonly Notice[];
+  /**
+   * Hears every notice of the entry (other modules' and its own) and may react: change its own
+   * state, apply commands through `context.invoke`. Returns its own row changes.
+   */
+  readonly onNotice?: (state: S, notice: Notice, context: ApplyContext) => readonly RowChange[];
   /** Called for every committed membership change, in log order. */
   readonly onMembershipChange?: (
     state: S,

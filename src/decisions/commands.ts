@@ -16,7 +16,14 @@ import {
   type Row,
   type RowChange,
 } from "../control/index.js";
-import { decide, voteOf, type Decision, type DecisionsState } from "./state.js";
+import {
+  DECISION_DECIDED,
+  decide,
+  voteOf,
+  type Decision,
+  type DecisionDecided,
+  type DecisionsState,
+} from "./state.js";
 
 /** The seed's consensus_log.entry_type is VARCHAR(50). */
 export const MAX_ENTRY_TYPE_LENGTH = 50;
@@ -115,6 +122,54 @@ export const proposeCommand: CommandSpec<DecisionsState, typeof ProposeBody, Pro
   },
 };
 
+/** decisions.open: a decision another module opens in its own entry (a workflow's approval step). */
+export const OpenBody = Type.Object(
+  {
+    entry_type: Type.String({ minLength: 1, maxLength: MAX_ENTRY_TYPE_LENGTH }),
+    data: Type.Unknown({ description: "any JSON value" }),
+    approval: Approval,
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * decisions.open: like a proposal with an approval rule, but only ever invoked by another
+ * module's command (no route proposes it), so its entry type may be one of juno's reserved ones.
+ * One decision per entry: the decision's id is the entry's index.
+ */
+export const openCommand: CommandSpec<DecisionsState, typeof OpenBody, Decision> = {
+  kind: "decisions.open",
+  schema: OpenBody,
+  check(body) {
+    if (!isJsonValue(body.data)) return "data must be a JSON value nested at most 64 deep";
+    if (body.approval.quorum > body.approval.voters.length)
+      return "approval.quorum must be an integer between 1 and the number of voters";
+    return null;
+  },
+  apply(state, body, context): Applied<Decision> {
+    if (state.decisions.get(context.index) !== undefined)
+      return refuse("decision_exists", `entry ${context.index} already opened a decision`);
+    const decision: Decision = {
+      index: context.index,
+      entryType: body.entry_type,
+      data: body.data as JsonValue,
+      voters: [...body.approval.voters],
+      quorum: body.approval.quorum,
+      votes: [],
+      status: "pending",
+      createdAt: context.timestamp,
+      decidedAt: null,
+    };
+    state.decisions.set(context.index, decision);
+    return accept(decision, [decisionChange(decision)]);
+  },
+  entryType: (body) => body.entry_type,
+  logView: (body) => ({
+    data: body.data as JsonValue,
+    approval: { voters: [...body.approval.voters], quorum: body.approval.quorum },
+  }),
+};
+
 /** decisions.vote */
 export const voteCommand: CommandSpec<DecisionsState, typeof VoteBody, Voted> = {
   kind: "decisions.vote",
@@ -133,6 +188,10 @@ export const voteCommand: CommandSpec<DecisionsState, typeof VoteBody, Voted> = 
       decidedAt: current.status === "pending" && status !== "pending" ? context.timestamp : current.decidedAt,
     };
     state.decisions.set(body.proposal, updated);
+    if (current.status === "pending" && status !== "pending") {
+      const decided: DecisionDecided = { index: updated.index, status, votes };
+      state.decided.push({ topic: DECISION_DECIDED, data: decided });
+    }
     return accept({ decision: updated }, [decisionChange(updated)]);
   },
   entryType: () => VOTE_ENTRY_TYPE,

@@ -1,15 +1,27 @@
 /** The decisions module's replicated half: commands, snapshot section, projection, error codes. */
 
 import type { StateModule } from "../control/index.js";
-import { decisionTableRow, proposeCommand, voteCommand } from "./commands.js";
+import { decisionTableRow, openCommand, proposeCommand, voteCommand } from "./commands.js";
 import { decisionsSection, type DecisionsState } from "./state.js";
 
 /** Decisions: proposals, and votes until a quorum decides. */
 export const decisionsState: StateModule<DecisionsState> = {
   name: "decisions",
-  commands: [proposeCommand, voteCommand],
+  commands: [proposeCommand, voteCommand, openCommand],
   section: decisionsSection,
-  errors: { unknown_proposal: 404, unknown_voter: 409, duplicate_vote: 409, not_a_decision: 409 },
+  takeNotices: (state) => {
+    if (state.decided.length === 0) return [];
+    const decided = state.decided;
+    state.decided = [];
+    return decided;
+  },
+  errors: {
+    unknown_proposal: 404,
+    unknown_voter: 409,
+    duplicate_vote: 409,
+    not_a_decision: 409,
+    decision_exists: 409,
+  },
   projection: {
     tables: [
       {

@@ -5,7 +5,14 @@
  */
 
 import Type, { type Static } from "typebox";
-import { Table, checkedRestorer, type Cursor, type JsonValue, type StateSection } from "../control/index.js";
+import {
+  Table,
+  checkedRestorer,
+  type Cursor,
+  type JsonValue,
+  type Notice,
+  type StateSection,
+} from "../control/index.js";
 
 /** Where a decision stands. */
 export type DecisionStatus = "pending" | "approved" | "rejected";
@@ -51,6 +58,18 @@ export interface Decision {
 /** The decisions module's state. */
 export class DecisionsState {
   readonly decisions = new Table<number, Decision>();
+  /** Decisions decided since the kernel last asked: "decisions.decided" notices. Never stored. */
+  decided: Notice[] = [];
+}
+
+/** The topic of a decision that reached approved or rejected. */
+export const DECISION_DECIDED = "decisions.decided";
+
+/** What the "decisions.decided" notice says. */
+export interface DecisionDecided {
+  readonly index: number;
+  readonly status: "approved" | "rejected";
+  readonly votes: readonly (readonly [string, VoteValue])[];
 }
 
 /** The vote `voter` cast on `decision`, if any. */

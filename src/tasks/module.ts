@@ -143,6 +143,7 @@ export const tasksState: StateModule<TasksState> = {
   name: "tasks",
   commands: [...TASK_COMMANDS],
   section: tasksSection,
+  takeNotices: (state) => state.takeEnded(),
   errors: {
     task_not_found: 404,
     stale_attempt: 409,

@@ -14,7 +14,7 @@
  */
 
 import { assert } from "../raft/assert.js";
-import { Table, type Cursor } from "../control/index.js";
+import { Table, type Cursor, type JsonValue, type Notice } from "../control/index.js";
 import { CLOSED, type Breaker } from "../faults/breaker.js";
 import { FairQueue } from "./queue.js";
 import { TaskStats } from "./stats.js";
@@ -93,6 +93,8 @@ export class TasksState {
   seq = 0;
   /** Bumped on every change, so watchers can tell cheaply whether anything moved. */
   version = 0;
+  /** Workflow tasks that ended since the kernel last asked (see tasksState.takeNotices). */
+  private ended: Notice[] = [];
 
   constructor() {
     this.queue = this.newQueue();
@@ -193,8 +195,17 @@ export class TasksState {
     }
     this.index(frozen);
     this.rows.set(task.id, frozen);
+    if (frozen.workflowId !== null && TERMINAL.has(frozen.status)) this.ended.push(endedNotice(frozen));
     this.evict();
     this.version++;
+  }
+
+  /** The "tasks.ended" notices gathered since the last call (the kernel hands them to the workflows). */
+  takeEnded(): readonly Notice[] {
+    if (this.ended.length === 0) return NO_NOTICES;
+    const ended = this.ended;
+    this.ended = [];
+    return ended;
   }
 
   /** Feeds the stats with one task's change. */
@@ -309,4 +320,34 @@ const EMPTY: ReadonlySet<string> = new Set();
 
 function idempotencyKeyOf(team: string, key: string): string {
   return `${team}\u0000${key}`;
+}
+
+const NO_NOTICES: readonly Notice[] = [];
+
+/** What the "tasks.ended" notice says: a task that belongs to a workflow reached its last status. */
+export interface TaskEnded {
+  readonly task_id: string;
+  readonly workflow_id: string;
+  readonly status: "succeeded" | "failed" | "cancelled" | "dead_lettered";
+  readonly result: JsonValue | null;
+  readonly error: string | null;
+  readonly retryable: boolean;
+  /** Attempts started. */
+  readonly attempts: number;
+}
+
+/** The topic of a workflow task's end. */
+export const TASK_ENDED = "tasks.ended";
+
+function endedNotice(task: Task): Notice {
+  const data: TaskEnded = {
+    task_id: task.id,
+    workflow_id: task.workflowId!,
+    status: task.status as TaskEnded["status"],
+    result: task.result,
+    error: task.error?.message ?? null,
+    retryable: task.error?.retryable ?? false,
+    attempts: task.attempt,
+  };
+  return { topic: TASK_ENDED, data };
 }

@@ -1,11 +1,46 @@
-/** The workflows domain: definitions (parse, validate, normalise) and the pure engine that runs them. */
+/**
+ * The workflows module: definitions (parse, validate, normalise, register by name and version),
+ * runs driven by the pure engine inside the entries that move them (the seed's
+ * cross_team_workflows table), the leader's loop that fires timers and opens approvals, and the
+ * /workflows routes.
+ */
+
+import type { DomainModule } from "../runtime/domain-module.js";
+import { workflowsController } from "./controller.js";
+import { workflowsState } from "./module.js";
+import { workflowRoutes } from "./routes.js";
+import { DEFAULT_WORKFLOW_SETTINGS, type WorkflowSettings, type WorkflowsState } from "./state.js";
+
+export * from "./commands.js";
 export * from "./definition.js";
 export * from "./engine.js";
+export * from "./executor.js";
 export * from "./ids.js";
 export * from "./iso-time.js";
 export * from "./limits.js";
 export * from "./progress.js";
 export * from "./run.js";
 export * from "./schema.js";
+export * from "./state.js";
 export * from "./template.js";
 export * from "./trigger.js";
+export * from "./views.js";
+export { workflowsState } from "./module.js";
+
+export interface WorkflowsOptions {
+  /** The settings this node proposes when it leads (they are replicated; the leader's win). */
+  readonly settings?: Partial<WorkflowSettings>;
+  /** The longest the leader's loop sleeps when no timer is due. */
+  readonly tickMs?: number;
+}
+
+export type WorkflowsModule = DomainModule<WorkflowsState>;
+
+export function createWorkflowsModule(options: WorkflowsOptions = {}): WorkflowsModule {
+  const settings: WorkflowSettings = { ...DEFAULT_WORKFLOW_SETTINGS, ...options.settings };
+  return {
+    ...workflowsState,
+    routes: workflowRoutes(),
+    controllers: [workflowsController({ settings, tickMs: options.tickMs ?? 250 })],
+  };
+}
