@@ -151,6 +151,15 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         signingSecret: config.clusterSecret?.reveal() ?? null,
       },
     },
+    {
+      settings: {
+        teamStepLimits: config.workflowTeamStepLimits.map(
+          ([team, limit]) => [team, limit] as [string, number],
+        ),
+        defaultTeamStepLimit: config.workflowTeamStepLimit === 0 ? null : config.workflowTeamStepLimit,
+        retainedRuns: config.workflowRetention,
+      },
+    },
   );
   const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });
   const node = new JunoNode({

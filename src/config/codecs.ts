@@ -196,29 +196,46 @@ export const httpUrlCodec: Codec<string> = {
 };
 
 /** Team weights, `team=weight,...` (a weight above 0, at most 1000; a team named once). */
-export const teamWeightsCodec: Codec<readonly (readonly [string, number])[]> = {
-  placeholder: "team=weight,...",
-  parse(text) {
-    if (text.trim() === "") return [];
-    const pairs: [string, number][] = [];
-    for (const part of text.split(",")) {
-      const match = /^\s*([A-Za-z0-9][A-Za-z0-9._:/-]{0,99})=([0-9]+(?:\.[0-9]+)?)\s*$/.exec(part);
-      if (match === null)
-        return new Invalid(
-          "malformed_team_weights",
-          `expected team=weight pairs separated by commas, got ${quote(part)}`,
-        );
-      const weight = Number(match[2]);
-      if (!(weight > 0 && weight <= 1000))
-        return new Invalid(
-          "out_of_range",
-          `expected a weight above 0 and at most 1000, got ${quote(match[2]!)}`,
-        );
-      if (pairs.some(([team]) => team === match[1]))
-        return new Invalid("malformed_team_weights", `team ${quote(match[1]!)} is named twice`);
-      pairs.push([match[1]!, weight]);
-    }
-    return pairs;
-  },
-  format: (value) => value.map(([team, weight]) => `${team}=${weight}`).join(","),
-};
+/** `team=value,...` pairs, each value checked by `value` (an error message, or the number). */
+function teamPairsCodec(
+  placeholder: string,
+  value: (text: string) => number | string,
+): Codec<readonly (readonly [string, number])[]> {
+  return {
+    placeholder,
+    parse(text) {
+      if (text.trim() === "") return [];
+      const pairs: [string, number][] = [];
+      for (const part of text.split(",")) {
+        const match = /^\s*([A-Za-z0-9][A-Za-z0-9._:/-]{0,99})=([0-9]+(?:\.[0-9]+)?)\s*$/.exec(part);
+        if (match === null)
+          return new Invalid(
+            "malformed_team_weights",
+            `expected ${placeholder} separated by commas, got ${quote(part)}`,
+          );
+        const parsed = value(match[2]!);
+        if (typeof parsed === "string") return new Invalid("out_of_range", parsed);
+        if (pairs.some(([team]) => team === match[1]))
+          return new Invalid("malformed_team_weights", `team ${quote(match[1]!)} is named twice`);
+        pairs.push([match[1]!, parsed]);
+      }
+      return pairs;
+    },
+    format: (pairs) => pairs.map(([team, n]) => `${team}=${n}`).join(","),
+  };
+}
+
+export const teamWeightsCodec = teamPairsCodec("team=weight,...", (text) => {
+  const weight = Number(text);
+  return weight > 0 && weight <= 1000
+    ? weight
+    : `expected a weight above 0 and at most 1000, got ${quote(text)}`;
+});
+
+/** `team=limit,...`: whole numbers from 1 to a million. */
+export const teamLimitsCodec = teamPairsCodec("team=limit,...", (text) => {
+  const limit = Number(text);
+  return Number.isInteger(limit) && limit >= 1 && limit <= 1_000_000
+    ? limit
+    : `expected a whole number from 1 to 1000000, got ${quote(text)}`;
+});

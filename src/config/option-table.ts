@@ -17,6 +17,7 @@ import {
   secondsCodec,
   secretCodec,
   storageCodec,
+  teamLimitsCodec,
   teamWeightsCodec,
   textCodec,
 } from "./codecs.js";
@@ -102,6 +103,9 @@ export interface Settings {
   readonly taskTeamRunningLimit: number;
   readonly taskDeliveryTimeoutMs: number;
   readonly taskRetention: number;
+  readonly workflowTeamStepLimits: readonly (readonly [string, number])[];
+  readonly workflowTeamStepLimit: number;
+  readonly workflowRetention: number;
   readonly serviceDiscoveryType: ServiceDiscoveryType;
   readonly consulEndpoint: string;
   /** What a discovery provider looks for (SRV names, Service names, Consul service names), comma-separated. */
@@ -554,6 +558,41 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
       "Finished tasks kept in the replicated state (readable, listable, idempotency keys remembered); past it the oldest go. About 1.2 KB of memory each on every node.",
     reserved: null,
     codec: integerCodec(0, 1_000_000, "tasks"),
+  },
+  {
+    key: "workflowTeamStepLimits",
+    group: "faults",
+    flag: "--workflow-team-step-limits",
+    env: "WORKFLOW_TEAM_STEP_LIMITS",
+    default: "",
+    unit: "team=limit,...",
+    meaning:
+      "Most workflow steps one team runs at once across every workflow (the seed's allocate_resources), on top of the task limits; a step past it waits, shown as task_status not_submitted, e.g. search=20,ads=5.",
+    reserved: null,
+    codec: teamLimitsCodec,
+  },
+  {
+    key: "workflowTeamStepLimit",
+    group: "faults",
+    flag: "--workflow-team-step-limit",
+    env: "WORKFLOW_TEAM_STEP_LIMIT",
+    default: "0",
+    unit: "steps",
+    meaning: "The step limit of a team WORKFLOW_TEAM_STEP_LIMITS does not name; 0 for none.",
+    reserved: null,
+    codec: integerCodec(0, 1_000_000, "steps"),
+  },
+  {
+    key: "workflowRetention",
+    group: "faults",
+    flag: "--workflow-retention",
+    env: "WORKFLOW_RETENTION",
+    default: "100000",
+    unit: "workflows",
+    meaning:
+      "Ended workflow runs kept in the replicated state (readable and listable); past it the oldest go.",
+    reserved: null,
+    codec: integerCodec(0, 100_000, "workflows"),
   },
   {
     key: "phase",

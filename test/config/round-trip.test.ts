@@ -107,6 +107,17 @@ const valuesArbitrary = idArbitrary.chain((id) =>
         taskTeamRunningLimit: fc.integer({ min: 1, max: 1_000_000 }).map(String),
         taskDeliveryTimeoutMs: secondsArbitrary(100, 600_000),
         taskRetention: fc.integer({ min: 0, max: 1_000_000 }).map(String),
+        workflowTeamStepLimits: fc
+          .uniqueArray(
+            fc.tuple(fc.constantFrom("search", "ads", "web", "ml"), fc.integer({ min: 1, max: 1_000_000 })),
+            {
+              selector: ([team]) => team,
+              maxLength: 4,
+            },
+          )
+          .map((pairs) => pairs.map(([team, limit]) => `${team}=${limit}`).join(",")),
+        workflowTeamStepLimit: fc.integer({ min: 0, max: 1_000_000 }).map(String),
+        workflowRetention: fc.integer({ min: 0, max: 100_000 }).map(String),
         // "registry" is the deprecated name of custom; it must read back as custom.
         serviceDiscoveryType: fc.constantFrom(...SERVICE_DISCOVERY_TYPES, "registry"),
         consulEndpoint: fc.webUrl(),
