@@ -20,6 +20,7 @@ import { cancelCommand, submitCommand, type SubmitBody } from "../tasks/commands
 import { tasksState } from "../tasks/module.js";
 import { TERMINAL } from "../tasks/task.js";
 import { advance, create } from "./engine.js";
+import { derivedUuid } from "./ids.js";
 import type { Advanced, WorkflowEffect, WorkflowEvent, WorkflowRun, Ignored } from "./run.js";
 import { WORKFLOW_TERMINAL } from "./run.js";
 import { RUN_LIMITS, type RunRecord, type WorkflowsState } from "./state.js";
@@ -260,6 +261,12 @@ export class Executor {
       workflow_id: workflowId,
     };
     const unit = { step: effect.step, index: effect.index, task_id: effect.task_id };
+    if (this.state.bugs.submitTwice === true)
+      invoke(submitCommand, {
+        ...body,
+        id: derivedUuid(body.id, "twice"),
+        idempotency_key: `${body.idempotency_key}:twice`,
+      });
     const outcome = invoke(submitCommand, body);
     if (!outcome.ok) {
       this.later(workflowId, {

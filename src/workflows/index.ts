@@ -9,7 +9,12 @@ import type { DomainModule } from "../runtime/domain-module.js";
 import { workflowsController } from "./controller.js";
 import { workflowsState } from "./module.js";
 import { workflowRoutes } from "./routes.js";
-import { DEFAULT_WORKFLOW_SETTINGS, type WorkflowSettings, type WorkflowsState } from "./state.js";
+import {
+  DEFAULT_WORKFLOW_SETTINGS,
+  type WorkflowBugs,
+  type WorkflowSettings,
+  type WorkflowsState,
+} from "./state.js";
 
 export * from "./commands.js";
 export * from "./definition.js";
@@ -32,14 +37,29 @@ export interface WorkflowsOptions {
   readonly settings?: Partial<WorkflowSettings>;
   /** The longest the leader's loop sleeps when no timer is due. */
   readonly tickMs?: number;
+  /** Deliberately broken behaviour (the simulator's broken variants). */
+  readonly bugs?: WorkflowBugs;
 }
 
 export type WorkflowsModule = DomainModule<WorkflowsState>;
 
 export function createWorkflowsModule(options: WorkflowsOptions = {}): WorkflowsModule {
   const settings: WorkflowSettings = { ...DEFAULT_WORKFLOW_SETTINGS, ...options.settings };
+  const bugs = options.bugs;
+  const section =
+    bugs === undefined
+      ? workflowsState.section
+      : {
+          ...workflowsState.section,
+          empty: () => Object.assign(workflowsState.section.empty(), { bugs }),
+          restore: () => {
+            const restorer = workflowsState.section.restore();
+            return { add: restorer.add, finish: () => Object.assign(restorer.finish(), { bugs }) };
+          },
+        };
   return {
     ...workflowsState,
+    section,
     routes: workflowRoutes(),
     controllers: [workflowsController({ settings, tickMs: options.tickMs ?? 250 })],
   };

@@ -168,7 +168,15 @@ export class TimerIndex {
   }
 }
 
+/** Deliberately broken behaviour, for the simulator to prove its checkers catch it. */
+export interface WorkflowBugs {
+  /** Submit every step's task twice (under two ids): a step's effect happens twice. */
+  readonly submitTwice?: boolean;
+}
+
 export class WorkflowsState {
+  /** Broken behaviour to run (never set in production). */
+  bugs: WorkflowBugs = {};
   readonly runs = new Map<string, RunRecord>();
   /** Registered definitions: name -> version -> definition. */
   readonly definitions = new Map<string, Map<number, RegisteredDefinition>>();

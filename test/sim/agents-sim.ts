@@ -16,6 +16,7 @@ import { decodeEnvelope } from "../../src/control/index.js";
 import type { Registration } from "../../src/agents/index.js";
 import type { AgentBugs } from "../../src/agents/health-controller.js";
 import type { TaskBugs } from "../../src/tasks/index.js";
+import type { WorkflowBugs } from "../../src/workflows/index.js";
 import { SeededRandom, type Entry, type NodeId } from "../../src/raft/index.js";
 import type { PeerMessage } from "../../src/transport/peer-message.js";
 import { SafetyChecker, SimViolation } from "./checkers.js";
@@ -23,6 +24,7 @@ import { EventQueue } from "./event-queue.js";
 import { SimHost } from "./host.js";
 import { CALM, SimNetwork } from "./network.js";
 import { TaskWorkload } from "./tasks-workload.js";
+import { WorkflowWorkload } from "./workflows-workload.js";
 
 const TICK_MS = 100;
 const HEARTBEAT_MS = 1_000;
@@ -39,6 +41,8 @@ export interface AgentSimOptions {
   readonly bugs?: AgentBugs;
   /** Run a deliberately broken tasks module (the task checkers must catch it). */
   readonly taskBugs?: TaskBugs;
+  /** Run a deliberately broken workflows module (the workflow checkers must catch it). */
+  readonly workflowBugs?: WorkflowBugs;
   readonly onTrace?: (line: string) => void;
 }
 
@@ -55,6 +59,7 @@ export interface AgentSimResult {
     transitions: number;
     tasksAccepted: number;
     tasksCompleted: number;
+    workflowsAccepted: number;
     crashedAgents: number;
     detectionsChecked: number;
     leaderChanges: number;
@@ -121,6 +126,7 @@ class AgentSimulation {
   private readonly nodeIds: NodeId[];
   private readonly faultPhaseMs: number;
   private readonly workload: TaskWorkload;
+  private readonly workflows: WorkflowWorkload;
   private faultsOn = true;
   private leaderId: NodeId | null = null;
   private leaderTerm = 0;
@@ -164,6 +170,7 @@ class AgentSimulation {
         settings: { pickupTimeoutMs: 5_000 },
         ...(options.taskBugs === undefined ? {} : { bugs: options.taskBugs }),
       },
+      workflows: options.workflowBugs === undefined ? {} : { bugs: options.workflowBugs },
     };
     for (const id of this.nodeIds) this.hosts.set(id, new SimHost(id, environment, this.nodeIds, TICK_MS));
     this.workload = new TaskWorkload({
@@ -173,6 +180,17 @@ class AgentSimulation {
       hosts: () => [...this.hosts.values()],
       trace: (line) => this.trace(line),
     });
+    this.workflows = new WorkflowWorkload(
+      {
+        seed: options.seed,
+        queue: this.queue,
+        random: new SeededRandom(r.nextU32()),
+        hosts: () => [...this.hosts.values()],
+        trace: (line) => this.trace(line),
+      },
+      () => this.agents,
+      (agent) => teamOf(agent.number),
+    );
   }
 
   run(): AgentSimResult {
@@ -183,9 +201,11 @@ class AgentSimulation {
       for (let number = 1; number <= agentCount; number++) this.startAgent(number);
       this.queue.after(3_000, () => this.scheduleFault());
       this.workload.start();
+      this.workflows.start();
       this.runUntil(this.faultPhaseMs);
       this.faultsOn = false;
       this.workload.stopSubmitting();
+      this.workflows.stopCreating();
       this.runLivenessPhase();
     } catch (error) {
       if (!(error instanceof SimViolation)) throw error;
@@ -204,6 +224,7 @@ class AgentSimulation {
         transitions: this.checker.transitions,
         tasksAccepted: this.workload.acceptedCount,
         tasksCompleted: this.workload.completed,
+        workflowsAccepted: this.workflows.acceptedCount,
         crashedAgents: this.agents.filter((a) => a.phase === "crashed").length,
         detectionsChecked: this.detectionsChecked,
         leaderChanges: this.leaderChanges,
@@ -261,9 +282,18 @@ class AgentSimulation {
     // A leader emerges, grants its grace, and settles every status.
     const settleMs = 3_000 + FAILURE_TIMEOUT_MS + 4 * HEARTBEAT_MS;
     this.runUntil(this.queue.now + settleMs);
-    // Then the tasks drain: released from crashed agents, retried, completed by live ones.
+    // Then the tasks drain: released from crashed agents, retried, completed by live ones, and
+    // the workflows' later steps after them (a chain of eight takes a while): 15 s at least, and
+    // on until nothing a live agent could take is left, for at most 45 s more.
     this.runUntil(this.queue.now + 15_000);
-    this.workload.check();
+    const servable = (team: string | null): boolean =>
+      team === null ||
+      this.agents.some((agent) => agent.phase !== "crashed" && teamOf(agent.number) === team);
+    for (let waited = 0; waited < 45_000 && !this.workload.drained(servable); waited += 1_000)
+      this.runUntil(this.queue.now + 1_000);
+    this.runUntil(this.queue.now + 1_000);
+    this.workload.check(servable);
+    this.workflows.check();
     for (const agent of this.agents) {
       if (agent.id === null)
         throw new SimViolation("agent liveness", `agent ${agent.number} never managed to register`);
@@ -296,7 +326,7 @@ class AgentSimulation {
       id: uuidFor(this.options.seed, agent.number),
       name: `agent-${agent.number}`,
       endpoint: `http://10.0.0.${agent.number}:8080`,
-      team: agent.number % 2 === 0 ? "blue" : "green",
+      team: teamOf(agent.number),
       skills: ["work"],
       capacity: 2,
       weight: null,
@@ -501,4 +531,9 @@ class AgentSimulation {
 function uuidFor(seed: number, number: number): string {
   const hex = (seed * 1_000 + number).toString(16).padStart(12, "0").slice(-12);
   return `00000000-0000-4000-8000-${hex}`;
+}
+
+/** The team of agent `number`: even ones are blue, odd ones green. */
+function teamOf(number: number): string {
+  return number % 2 === 0 ? "blue" : "green";
 }

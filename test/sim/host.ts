@@ -4,6 +4,7 @@
  * simulated clock, disk and network. A crash throws the process away; its disk stays.
  */
 
+import { workflowsState, type WorkflowsOptions, type WorkflowsState } from "../../src/workflows/index.js";
 import {
   agentsState,
   registerCommand,
@@ -73,6 +74,7 @@ export interface HostEnvironment {
   /** The agents module's settings (the agent scenarios). */
   readonly agents?: AgentsOptions;
   readonly tasks?: TasksOptions;
+  readonly workflows?: WorkflowsOptions;
 }
 
 /** Refusals that guarantee the proposal never entered the log. */
@@ -146,6 +148,7 @@ export class SimHost {
       [kvModule],
       this.env.agents ?? {},
       this.env.tasks ?? {},
+      this.env.workflows ?? {},
     );
     this.agents = agents;
     const bugs: LoopBugs = { sendBeforePersist: this.env.bugs.sendBeforePersist === true };
@@ -260,6 +263,11 @@ export class SimHost {
   /** This node's replica of the tasks (null when it is down). */
   tasks(): TasksState | null {
     return this.node?.view.state(tasksState) ?? null;
+  }
+
+  /** This node's replica of the workflows (null when it is down). */
+  workflows(): WorkflowsState | null {
+    return this.node?.view.state(workflowsState) ?? null;
   }
 
   /** The replicated status of agent `id` on this node (null when it is down or the agent unknown). */
