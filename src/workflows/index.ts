@@ -7,6 +7,7 @@
 
 import type { DomainModule } from "../runtime/domain-module.js";
 import { workflowsController } from "./controller.js";
+import { registerWorkflowMetrics } from "./metrics.js";
 import { workflowsState } from "./module.js";
 import { workflowRoutes } from "./routes.js";
 import {
@@ -54,13 +55,17 @@ export function createWorkflowsModule(options: WorkflowsOptions = {}): Workflows
           empty: () => Object.assign(workflowsState.section.empty(), { bugs }),
           restore: () => {
             const restorer = workflowsState.section.restore();
-            return { add: restorer.add, finish: () => Object.assign(restorer.finish(), { bugs }) };
+            return {
+              add: (row: unknown, text: string) => restorer.add(row, text),
+              finish: () => Object.assign(restorer.finish(), { bugs }),
+            };
           },
         };
   return {
     ...workflowsState,
     section,
     routes: workflowRoutes(),
+    metrics: registerWorkflowMetrics,
     controllers: [workflowsController({ settings, tickMs: options.tickMs ?? 250 })],
   };
 }
