@@ -1,10 +1,10 @@
 // The coordination patterns of examples/workflows, run from their YAML files through a three-node
 // cluster with SDK agents that handle the task types examples/agent.mjs handles (echo, sleep),
 // plus a platform coordinator: a pipeline runs in order and compensates in reverse order of
-// completion; a quorum join goes on at n of m and a for_each step fans out per item; event and
-// timer steps release and a trigger event starts a registered definition; a sub-workflow and a
-// delegated step's expansion run and are cancelled with their parent; an approval step passes
-// or fails on its votes.
+// completion; a quorum join goes on at n of m (the rest run on, or are skipped and cancelled once
+// n is out of reach) and a for_each step fans out per item; a trigger event starts a registered
+// definition whose event and timer steps release; a sub-workflow and a delegated step's
+// expansion run, and are cancelled with their parent; an approval step passes or fails on its votes.
 
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -154,7 +154,7 @@ async function coordinate(task: TaskDelivery, context: { signal: AbortSignal }):
   }, 20_000);
   if (context.signal.aborted) throw new Error("the delegated task was cancelled");
   if (workflow["status"] !== "succeeded")
-    throw new NonRetryableError(`expansion ${id} ${workflow["status"]}`);
+    throw new NonRetryableError(`expansion ${id} ${String(workflow["status"])}`);
   return workflow["output"];
 }
 
@@ -278,7 +278,7 @@ async function taskStatus(member: Member, taskId: string): Promise<string> {
   return (answer.json["task"] as Json)["status"] as string;
 }
 
-/** What the agents ran for one run, as `type@team`, in the order the handlers started. */
+/** What the agents ran for one run's tasks, in the order the handlers started. */
 const ranFor = (id: string): Ran[] => ran.filter((r) => r.workflowId === id);
 
 describe("pipeline.yaml", () => {
@@ -371,7 +371,7 @@ describe("parallel.yaml", () => {
     expect(load.aborted).toBe(false);
   });
 
-  it("a third check that fails after the quorum is handled: the run succeeds", async () => {
+  it("one failing check is handled, as the other two make the quorum: the run succeeds", async () => {
     const member = await cluster.follower();
     const id = await submitWithInput(member, "parallel.yaml", checks(0, 0, -1));
     const workflow = await ended(member, id);
@@ -438,8 +438,8 @@ describe("parallel.yaml", () => {
 });
 
 describe("event-driven.yaml", () => {
-  it("is started by its trigger event, waits for the event step, then the timer", async () => {
-    const member = await cluster.follower();
+  beforeAll(async () => {
+    const member = await cluster.leader();
     const registered = await call(
       member,
       "POST",
@@ -449,6 +449,10 @@ describe("event-driven.yaml", () => {
     );
     expect(registered.status).toBe(201);
     expect(registered.json).toEqual({ name: "canary-release", version: 1 });
+  });
+
+  it("is started by its trigger event, waits for the event step, then the timer", async () => {
+    const member = await cluster.follower();
     const triggered = await call(member, "POST", "/workflows/events", {
       name: "artifact-published",
       data: { service: "billing", version: "2.0.0" },
@@ -493,6 +497,34 @@ describe("event-driven.yaml", () => {
     });
     expect(ranFor(id).map((r) => r.data["traffic_percent"])).toEqual([5, 100]);
   });
+
+  it("keeps an event sent before its step is reached, and ignores a second one", async () => {
+    const member = await cluster.follower();
+    const canary = hold((task) => task.task_type === "echo" && dataOf(task)["service"] === "search");
+    const triggered = await call(member, "POST", "/workflows/events", {
+      name: "artifact-published",
+      data: { service: "search", version: "3.1.0" },
+    });
+    const id = (triggered.json["started"] as Json[])[0]!["id"] as string;
+    await until(() => canary.task !== null);
+    const early = await call(member, "POST", `/workflows/${id}/events`, {
+      name: "canary-healthy",
+      data: { checked_by: "early" },
+    });
+    expect(early.json["applied"]).toBe(true);
+    expect(status(early.json["workflow"] as Json, "canary_healthy")).toBe("pending");
+    const again = await call(member, "POST", `/workflows/${id}/events`, {
+      name: "canary-healthy",
+      data: { checked_by: "late" },
+    });
+    expect(again.json["applied"]).toBe(false);
+    expect(again.json["ignored"]).toMatchObject({ code: "duplicate_event" });
+    canary.release();
+    const workflow = await ended(member, id);
+    expect(workflow["status"]).toBe("succeeded");
+    expect(step(workflow, "canary_healthy")["output"]).toEqual({ checked_by: "early" });
+    expect(step(workflow, "promote")["output"]).toMatchObject({ checked_by: "early" });
+  });
 });
 
 describe("hierarchical.yaml", () => {
@@ -525,6 +557,8 @@ describe("hierarchical.yaml", () => {
       parent_id: id,
       parent: { workflow_id: id, step: "integration", index: null },
     });
+    const children = (await call(member, "GET", `/workflows?parent_id=${id}`)).json["workflows"] as Json[];
+    expect(children.map((c) => c["id"])).toEqual([childId]);
     const report = { image, passed: ["api", "ui"] };
     expect(step(workflow, "integration")["output"]).toEqual({ report });
 
