@@ -84,7 +84,11 @@ export const defineCommand: CommandSpec<WorkflowsState, typeof DefineBody, Defin
     if (versions !== undefined && versions.size >= RUN_LIMITS.versions)
       return refuse("limit_exceeded", `${given.name} has ${RUN_LIMITS.versions} versions, the limit`);
     const latest = versions === undefined ? 0 : Math.max(...versions.keys());
-    const version = raw["version"] === undefined ? latest + 1 : given.version;
+    // Without a version, the same definition as the latest is that version (a retry registers nothing).
+    const same =
+      latest > 0 &&
+      JSON.stringify(versions!.get(latest)!.definition) === JSON.stringify({ ...given, version: latest });
+    const version = raw["version"] === undefined ? (same ? latest : latest + 1) : given.version;
     const definition: WorkflowDefinition = { ...given, version };
     const known = versions?.get(version);
     if (known !== undefined) {
@@ -310,7 +314,11 @@ export const triggerCommand: CommandSpec<WorkflowsState, typeof TriggerBody, Tri
       if (definition.trigger?.event !== body.name) continue;
       if (state.liveCount >= RUN_LIMITS.liveRuns) break;
       const id = derivedUuid(body.id, `${definition.name}@${definition.version}`);
-      if (state.get(id) !== undefined) continue;
+      if (state.get(id) !== undefined) {
+        // The same event again (the same idempotency key): the runs it started, not new ones.
+        started.push({ id, name: definition.name, version: definition.version });
+        continue;
+      }
       const run = create(definition, body.data as Record<string, JsonValue>, { id }, context.timestamp);
       executor.add({
         run,

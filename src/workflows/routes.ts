@@ -25,6 +25,7 @@ import {
   triggerCommand,
 } from "./commands.js";
 import { validateDefinition, type DefinitionError } from "./definition.js";
+import { derivedUuid } from "./ids.js";
 import { WORKFLOW_LIMITS } from "./limits.js";
 import { workflowsState } from "./module.js";
 import { WORKFLOW_STATUSES, WORKFLOW_TERMINAL, type WorkflowStatus } from "./run.js";
@@ -78,7 +79,17 @@ const CreateRequest = Type.Object(
 );
 type CreateRequest = Static<typeof CreateRequest>;
 
-const CreateQuery = Type.Object({ execute: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const CreateQuery = Type.Object(
+  {
+    execute: Type.Optional(Type.Boolean()),
+    team: Type.Optional(Team),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  },
+  {
+    additionalProperties: false,
+    description: "for a body that is a bare definition (YAML): what a create request would say",
+  },
+);
 
 const WorkflowAnswer = Type.Object({ workflow: WorkflowView });
 
@@ -120,6 +131,13 @@ const TriggerRequest = Type.Object(
       Type.Record(Type.String(), Type.Unknown(), { description: "the started runs' input" }),
     ),
     team: Type.Optional(Team),
+    idempotency_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description: "the same key again answers the runs it started, starting none",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -221,7 +239,7 @@ export function workflowRoutes() {
         if (body.definition !== undefined) checkDefinition(body.definition);
         const command = {
           id: randomUUID(),
-          team: body.team ?? null,
+          team: body.team ?? request.query.team ?? null,
           definition: body.definition ?? null,
           ref:
             body.workflow === undefined
@@ -229,7 +247,7 @@ export function workflowRoutes() {
               : { name: body.workflow.name, version: body.workflow.version ?? null },
           input: body.input ?? {},
           execute: body.execute ?? request.query.execute ?? false,
-          idempotency_key: body.idempotency_key ?? null,
+          idempotency_key: body.idempotency_key ?? request.query.idempotency_key ?? null,
           expands_task: body.expands_task ?? null,
         };
         checkCommand(node, createCommand.kind, command);
@@ -449,8 +467,12 @@ export function workflowRoutes() {
         },
       },
       async (request) => {
+        const key = request.body.idempotency_key;
         const body = {
-          id: randomUUID(),
+          id:
+            key === undefined
+              ? randomUUID()
+              : derivedUuid("workflows.trigger", `${request.body.team ?? ""}\u0000${key}`),
           name: request.body.name,
           data: request.body.data ?? {},
           team: request.body.team ?? null,

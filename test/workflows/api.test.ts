@@ -153,8 +153,17 @@ describe("workflows API", () => {
       "    task_type: build",
       "    input: {n: 1}",
     ].join("\n");
-    const created = await call(member, "POST", "/workflows", yaml, "application/yaml");
+    const created = await call(member, "POST", "/workflows?idempotency_key=yaml-1", yaml, "application/yaml");
     expect(created.status).toBe(201);
+    const repeated = await call(
+      member,
+      "POST",
+      "/workflows?idempotency_key=yaml-1",
+      yaml,
+      "application/yaml",
+    );
+    expect(repeated.status).toBe(200);
+    expect((repeated.json["workflow"] as Json)["id"]).toBe((created.json["workflow"] as Json)["id"]);
     const workflow = created.json["workflow"] as Json;
     expect(workflow["status"]).toBe("created");
     const started = await call(member, "POST", `/workflows/${workflow["id"] as string}/execute`);
@@ -231,6 +240,10 @@ describe("workflows API", () => {
     expect(first.json).toEqual({ name: "registered-release", version: 1 });
     const second = await call(member, "POST", "/workflows/definitions", { ...definition, description: "v2" });
     expect(second.json).toEqual({ name: "registered-release", version: 2 });
+    // The same definition again without a version is the latest version: a retry registers nothing.
+    const again = await call(member, "POST", "/workflows/definitions", { ...definition, description: "v2" });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ name: "registered-release", version: 2 });
     const conflict = await call(member, "POST", "/workflows/definitions", {
       ...definition,
       version: 1,
@@ -247,12 +260,12 @@ describe("workflows API", () => {
     expect((await ended(member, (byName.json["workflow"] as Json)["id"] as string))["status"]).toBe(
       "succeeded",
     );
-    const triggered = await call(member, "POST", "/workflows/events", {
-      name: "release-wanted",
-      data: { version: "9" },
-    });
+    const event = { name: "release-wanted", data: { version: "9" }, idempotency_key: "release-9" };
+    const triggered = await call(member, "POST", "/workflows/events", event);
     expect(triggered.status).toBe(200);
     const started = triggered.json["started"] as Json[];
+    const retried = await call(member, "POST", "/workflows/events", event);
+    expect(retried.json["started"]).toEqual(started);
     expect(started).toHaveLength(1);
     expect(started[0]).toMatchObject({ name: "registered-release", version: 2 });
     const run = await ended(member, started[0]!["id"] as string);
