@@ -7,6 +7,7 @@ import { startCommand } from "./start.js";
 import { statusCommand } from "./status.js";
 import { agentsCommand } from "./agents.js";
 import { tasksCommand } from "./tasks.js";
+import { workflowsCommand } from "./workflows.js";
 
 const usage = `usage: juno <command> [options]
 
@@ -17,6 +18,10 @@ commands:
   agents    list, show or deregister agents (ls | show <id> | rm <id>), from any node
   tasks     submit, list, show or cancel tasks, and the queue's metrics
             (submit [--wait] | ls | show <id> | cancel <id> | metrics), from any node
+  workflows submit, follow, list, show or cancel workflow runs, send them events, trigger and
+            register definitions (submit -f <file> [--watch] | ls | show <id> | watch <id> |
+            cancel <id> | event <id> <name> | trigger <name> | definitions register | ls),
+            from any node
   demo      run three Raft nodes in one process: election, replication, failover
 
 juno <command> --help lists the command's flags and variables.
@@ -50,6 +55,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return agentsCommand(rest);
     case "tasks":
       return tasksCommand(rest);
+    case "workflows":
+      return workflowsCommand(rest);
     case "demo":
       return runDemo();
     case undefined:

@@ -19,10 +19,23 @@
  *   it is cancelled;
  * - poll is not safe to repeat (a poll that landed started its tasks): a lost answer is reported
  *   as outcome_unknown, and the worker finds the tasks it may have started in GET /tasks/status.
+ *
+ * The workflows API likewise:
+ * - create carries an idempotency key like submit (one is made up when the caller gives none);
+ *   a YAML definition sent as it is carries none, and is not retried once it may have landed;
+ * - execute and cancel are refused once done (409 workflow_started, workflow_ended): a retry that
+ *   hears so reads the run, and answers it when it shows the change asked for;
+ * - an event counts once per name: a retry that hears duplicate_event answers applied when the
+ *   run holds this very event;
+ * - register is safe to repeat when the definition names its version (the same one registered
+ *   again answers 200); without one each landing takes the next version, so it is not retried;
+ * - trigger starts runs each time it lands, so it is not retried either;
+ * - watch follows a run's stream, reconnecting to the next node when it drops (watch.ts).
  */
 
 import { hasErrorCode, isRecord, type JunoApiError } from "./errors.js";
 import {
+  DEFAULT_RESPONSE_BYTES_MAX,
   DEFAULT_TIMEOUT_MS,
   HttpTransport,
   type ApiRequest,
@@ -30,16 +43,19 @@ import {
   type HttpTransportOptions,
   type NodePreference,
 } from "./http.js";
-import type { RetryPolicy } from "./retry-policy.js";
+import { retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import {
   expectAgentView,
   expectAttempt,
   expectFields,
   expectTaskView,
+  expectWorkflowSummary,
+  expectWorkflowView,
   invalid,
   isAgentStatus,
   isTaskStatus,
 } from "./shape.js";
+import { SYSTEM_TIMERS, sleeperOn } from "./timers.js";
 import type {
   AgentHealth,
   AgentListing,
@@ -48,15 +64,20 @@ import type {
   AgentsHealthSummary,
   CompleteTaskRequest,
   ConsensusStatus,
+  CreateWorkflowRequest,
+  CreatedWorkflow,
+  DefinitionSummary,
   FailTaskRequest,
   HeartbeatRequest,
   HeartbeatResponse,
   LabelSelector,
   ListAgentsFilter,
+  ListWorkflowsFilter,
   PollTasksRequest,
   PollTasksResponse,
   RegisterAgentRequest,
   RegisteredAgent,
+  RegisteredDefinition,
   ReportResult,
   ReportTasksRequest,
   ReportTasksResponse,
@@ -68,7 +89,15 @@ import type {
   TaskStatusFilter,
   TaskStatusPage,
   TaskView,
+  TriggeredWorkflows,
+  WorkflowDefinitionInput,
+  WorkflowEventAnswer,
+  WorkflowPage,
+  WorkflowView,
+  WorkflowsStatus,
+  YamlWorkflowOptions,
 } from "./types.js";
+import { followWorkflow, type WatchOptions, type WatchSetup } from "./watch.js";
 
 /** How a JunoClient is set up: the transport's options, and where idempotency keys come from. */
 export interface JunoClientOptions extends HttpTransportOptions {
@@ -107,6 +136,12 @@ export interface CallOptions {
   readonly prefer?: NodePreference;
 }
 
+/** Per-call options of triggerWorkflows. */
+export interface TriggerOptions extends CallOptions {
+  /** The team that owns the runs it starts; each definition's first team when absent. */
+  readonly team?: string;
+}
+
 /** Per-call options of listAllAgents. */
 export interface ListAllOptions extends CallOptions {
   /** The most pages fetched; the listing says `truncated` when more were left. */
@@ -133,17 +168,36 @@ export const REPORT_RESULTS_BYTES_MAX = 1024 * 1024;
 
 const API = "/api/v3";
 
+/** The media type YAML bodies go as. */
+const YAML = "application/yaml";
+
 /** A typed client of one juno cluster, given the base URLs of some of its nodes. */
 export class JunoClient {
   /** The tasks API as a namespace: submit, get, cancel, status, metrics, report. */
   readonly tasks: TasksApi;
   private readonly transport: HttpTransport;
   private readonly idempotencyKey: () => string;
+  /** What watchWorkflow needs of this client: its own connections, with the transport's settings. */
+  private readonly watchSetup: WatchSetup;
 
   constructor(options: JunoClientOptions) {
     const { idempotencyKey, ...transport } = options;
     this.transport = new HttpTransport(transport);
     this.idempotencyKey = idempotencyKey ?? (() => globalThis.crypto.randomUUID());
+    const timers = options.timers ?? SYSTEM_TIMERS;
+    this.watchSetup = {
+      // The transport has checked the URLs and the token; these are the same, as it keeps them.
+      urls: options.urls.map((url) => url.replace(/\/+$/, "")),
+      firstUrl: () => this.transport.preferredUrl,
+      authorization: options.token === undefined ? null : `Bearer ${options.token}`,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      policy: retryPolicy(options.retry),
+      random: options.random ?? Math.random,
+      sleep: options.sleep ?? sleeperOn(timers),
+      timers,
+      now: options.now ?? Date.now,
+      eventLengthMax: options.responseBytesMax ?? DEFAULT_RESPONSE_BYTES_MAX,
+    };
     this.tasks = Object.freeze({
       submit: (request: SubmitTaskRequest, callOptions?: CallOptions) =>
         this.submitTask(request, callOptions),
@@ -433,6 +487,243 @@ export class JunoClient {
     return { results: confirmed };
   }
 
+  /**
+   * POST /workflows: a run of a definition, or of a registered one by name; started at once with
+   * `execute: true`, else left `created`. Safe to retry like submitTask: a request without an
+   * idempotency_key gets one made up here. A definition that does not validate is refused with
+   * 422 invalid_definition, every problem ({code, path, message}) in the error's `details.errors`.
+   */
+  async createWorkflow(request: CreateWorkflowRequest, options: CallOptions = {}): Promise<CreatedWorkflow> {
+    const body =
+      request.idempotency_key === undefined
+        ? { ...request, idempotency_key: this.idempotencyKey() }
+        : request;
+    const answer = await this.send(
+      { method: "POST", path: `${API}/workflows`, body, idempotent: true },
+      options,
+    );
+    return { workflow: workflowOf(answer.body), created: answer.status === 201 };
+  }
+
+  /**
+   * POST /workflows with a YAML definition, as `application/yaml`. With nothing but `execute`
+   * the text goes as it is, and is not sent again once it may have landed (a lost answer is
+   * outcome_unknown). With an input, a team or an idempotency key it goes inside a YAML create
+   * request, under `definition:`, with a key made up when none is given, and is retried like
+   * createWorkflow; the server's YAML syntax errors then point one line down and two columns
+   * right of the text given.
+   */
+  async createWorkflowFromYaml(
+    text: string,
+    run: YamlWorkflowOptions = {},
+    options: CallOptions = {},
+  ): Promise<CreatedWorkflow> {
+    const { execute, ...fields } = run;
+    const bare = Object.keys(fields).length === 0;
+    const body = bare
+      ? text
+      : yamlCreateRequest(text, {
+          ...fields,
+          ...(execute === undefined ? {} : { execute }),
+          idempotency_key: fields.idempotency_key ?? this.idempotencyKey(),
+        });
+    const answer = await this.send(
+      {
+        method: "POST",
+        path: `${API}/workflows`,
+        query: { execute: bare && execute !== undefined ? String(execute) : undefined },
+        body,
+        contentType: YAML,
+        idempotent: !bare,
+      },
+      options,
+    );
+    return { workflow: workflowOf(answer.body), created: answer.status === 201 };
+  }
+
+  /** GET /workflows/{id}: the run, its steps (status, attempts, task, agent, output, error, times) and progress. */
+  async getWorkflow(id: string, options: CallOptions = {}): Promise<WorkflowView> {
+    const { body } = await this.send({ method: "GET", path: workflowPath(id) }, options);
+    return workflowOf(body);
+  }
+
+  /** GET /workflows: one page of runs, newest first. */
+  async listWorkflows(filter: ListWorkflowsFilter = {}, options: CallOptions = {}): Promise<WorkflowPage> {
+    const { body } = await this.send(
+      { method: "GET", path: `${API}/workflows`, query: { ...filter } },
+      options,
+    );
+    const page = expectFields(body, "page", { workflows: "array", next_cursor: "string|null" });
+    (page["workflows"] as unknown[]).forEach((run, index) =>
+      expectWorkflowSummary(run, `page.workflows[${index}]`),
+    );
+    return page as unknown as WorkflowPage;
+  }
+
+  /** GET /workflows/status: runs counted by status and team, definitions, timers, approvals. */
+  async workflowStatus(options: CallOptions = {}): Promise<WorkflowsStatus> {
+    const { body } = await this.send({ method: "GET", path: `${API}/workflows/status` }, options);
+    expectFields(body, "workflow status", {
+      counts: "object",
+      total: "number",
+      live: "number",
+      by_team: "object",
+    });
+    return body as WorkflowsStatus;
+  }
+
+  /**
+   * POST /workflows/{id}/execute: starts a created run; 409 workflow_started when it had started.
+   * A retry that hears so reads the run, and answers it when it is no longer `created`.
+   */
+  async executeWorkflow(id: string, options: CallOptions = {}): Promise<WorkflowView> {
+    try {
+      const { body } = await this.send(
+        { method: "POST", path: `${workflowPath(id)}/execute`, idempotent: true },
+        options,
+      );
+      return workflowOf(body);
+    } catch (error) {
+      if (hasErrorCode(error, "workflow_started") && wasRetried(error)) {
+        const run = await this.getWorkflow(id, options);
+        if (run.status !== "created") return run;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * DELETE /workflows/{id}: cancels the run (its running tasks and sub-workflows too); 409
+   * workflow_ended when it had ended. A retry that hears so reads the run, and answers it when it
+   * is cancelled.
+   */
+  async cancelWorkflow(id: string, reason?: string, options: CallOptions = {}): Promise<WorkflowView> {
+    try {
+      const { body } = await this.send(
+        { method: "DELETE", path: workflowPath(id), query: { reason } },
+        options,
+      );
+      return workflowOf(body);
+    } catch (error) {
+      if (hasErrorCode(error, "workflow_ended") && wasRetried(error)) {
+        const run = await this.getWorkflow(id, options);
+        if (run.status === "cancelled") return run;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * POST /workflows/{id}/events: the event steps waiting for `name` take `data` as their output.
+   * The first event of a name counts; `applied: false` says why one changed nothing. A retry that
+   * hears duplicate_event answers applied when the run holds this very event.
+   */
+  async sendWorkflowEvent(
+    id: string,
+    name: string,
+    data: unknown = null,
+    options: CallOptions = {},
+  ): Promise<WorkflowEventAnswer> {
+    const answer = await this.send(
+      { method: "POST", path: `${workflowPath(id)}/events`, body: { name, data }, idempotent: true },
+      options,
+    );
+    const delivered = expectFields(answer.body, "event answer", { workflow: "object" });
+    if (typeof delivered["applied"] !== "boolean") throw invalid("event answer.applied is not a boolean");
+    const workflow = workflowOf(delivered);
+    const result = delivered as unknown as WorkflowEventAnswer;
+    const ours = workflow.events.find((event) => event.name === name);
+    const landedBefore =
+      answer.attempts.length > 0 &&
+      result.ignored?.code === "duplicate_event" &&
+      ours !== undefined &&
+      JSON.stringify(ours.data) === JSON.stringify(data);
+    return landedBefore ? { applied: true, ignored: null, workflow } : { ...result, workflow };
+  }
+
+  /**
+   * POST /workflows/events: starts a run of the latest version of every registered definition
+   * whose trigger.event is `name`, with `data` as input. Each landing starts runs, so it is not
+   * sent again once it may have landed (a lost answer is outcome_unknown).
+   */
+  async triggerWorkflows(
+    name: string,
+    data: Readonly<Record<string, unknown>> = {},
+    options: TriggerOptions = {},
+  ): Promise<TriggeredWorkflows> {
+    const { team, ...callOptions } = options;
+    const { body } = await this.send(
+      {
+        method: "POST",
+        path: `${API}/workflows/events`,
+        body: { name, data, ...(team === undefined ? {} : { team }) },
+      },
+      callOptions,
+    );
+    expectFields(body, "trigger answer", { started: "array" });
+    return body as TriggeredWorkflows;
+  }
+
+  /**
+   * POST /workflows/definitions: registers a definition (an object, or YAML text) by name and
+   * version, the next version when it names none. Safe to repeat only when it names its version
+   * (the same definition again answers 200, another one 409 version_exists), so only then is it
+   * retried after a lost answer.
+   */
+  async registerDefinition(
+    definition: WorkflowDefinitionInput | string,
+    options: CallOptions = {},
+  ): Promise<RegisteredDefinition> {
+    const yaml = typeof definition === "string";
+    const answer = await this.send(
+      {
+        method: "POST",
+        path: `${API}/workflows/definitions`,
+        body: definition,
+        ...(yaml ? { contentType: YAML } : {}),
+        idempotent: !yaml && definition.version !== undefined,
+      },
+      options,
+    );
+    const registered = expectFields(answer.body, "registration", { name: "string", version: "number" });
+    return { ...(registered as unknown as RegisteredDefinition), created: answer.status === 201 };
+  }
+
+  /** GET /workflows/definitions: every registered version, by name (or of one name). */
+  async listDefinitions(
+    filter: { readonly name?: string } = {},
+    options: CallOptions = {},
+  ): Promise<readonly DefinitionSummary[]> {
+    const { body } = await this.send(
+      { method: "GET", path: `${API}/workflows/definitions`, query: { ...filter } },
+      options,
+    );
+    const listing = expectFields(body, "definitions", { definitions: "array" })["definitions"] as unknown[];
+    listing.forEach((summary, index) =>
+      expectFields(summary, `definitions[${index}]`, { name: "string", version: "number" }),
+    );
+    return listing as DefinitionSummary[];
+  }
+
+  /**
+   * GET /workflows/{id}/watch: calls `onUpdate` with the run at once and after every change, and
+   * resolves with its last view once it ended. A dropped stream starts again at the next node of
+   * the client's list (watch.ts says when it gives up); `signal` ends the watch (code aborted).
+   */
+  watchWorkflow(
+    id: string,
+    onUpdate: (view: WorkflowView) => void,
+    options: WatchOptions = {},
+  ): Promise<WorkflowView> {
+    return followWorkflow(
+      this.watchSetup,
+      `${workflowPath(id)}/watch`,
+      onUpdate,
+      () => this.getWorkflow(id, options.signal === undefined ? {} : { signal: options.signal }),
+      options,
+    );
+  }
+
   /** Sends a report fenced by attempt; a retried one refused as stale is checked against the task. */
   private async report(
     id: string,
@@ -518,6 +809,30 @@ function reportResultsOf(body: unknown, items: readonly ReportItem[]): ReportRes
   });
 }
 
+/** The run of a `{workflow: WorkflowView}` answer. */
+function workflowOf(body: unknown): WorkflowView {
+  const workflow = expectFields(body, "answer", { workflow: "object" })["workflow"];
+  expectWorkflowView(workflow, "answer.workflow");
+  return workflow as WorkflowView;
+}
+
+/**
+ * A YAML create request around a YAML definition: the text indented under `definition:`, then
+ * the other fields as JSON, which YAML reads as it is. A leading `---` and a trailing `...` mark
+ * the document, which the request now is, so they are dropped.
+ */
+function yamlCreateRequest(text: string, fields: Readonly<Record<string, unknown>>): string {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+  const start = lines.findIndex((line) => !/^\s*(#.*)?$/.test(line));
+  if (start >= 0 && /^---\s*(#.*)?$/.test(lines[start] ?? "")) lines.splice(start, 1);
+  let end = lines.length - 1;
+  while (end >= 0 && /^\s*(#.*)?$/.test(lines[end] ?? "")) end--;
+  if (end >= 0 && /^\.\.\.\s*(#.*)?$/.test(lines[end] ?? "")) lines.splice(end, 1);
+  const definition = lines.map((line) => (line === "" ? line : `  ${line}`)).join("\n");
+  const rest = Object.entries(fields).map(([name, value]) => `${name}: ${JSON.stringify(value)}`);
+  return `definition:\n${definition}\n${rest.join("\n")}\n`;
+}
+
 /** Whether `error` is the server saying the agent is not (or no longer) registered. */
 export function isAgentNotFound(error: unknown): boolean {
   return hasErrorCode(error, "agent_not_found");
@@ -590,4 +905,9 @@ function agentPath(id: string): string {
 
 function taskPath(id: string): string {
   return pathSegment(id, "a task id");
+}
+
+/** The path of one run, `/api/v3/workflows/{id}`. */
+function workflowPath(id: string): string {
+  return `${API}/workflows/${pathSegment(id, "a workflow id")}`;
 }

@@ -67,8 +67,13 @@ export interface ApiRequest {
   /** The path from the base URL, `/api/v3/...`. */
   readonly path: string;
   readonly query?: QueryParameters;
-  /** Sent as JSON when present. */
+  /** Sent as JSON when present, unless `contentType` says otherwise. */
   readonly body?: unknown;
+  /**
+   * The media type of a body that is already text (`application/yaml`): it is sent as it is.
+   * Without it the body is sent as JSON.
+   */
+  readonly contentType?: string;
   /**
    * Whether the request may be sent twice: true by default for GET, PUT and DELETE, false for
    * POST and PATCH. An API that makes a POST safe (register by name and endpoint, heartbeats)
@@ -178,7 +183,7 @@ export class HttpTransport {
     const policy =
       request.retry === undefined ? this.policy : retryPolicy({ ...this.policy, ...request.retry });
     const target = `${request.path}${queryString(request.query)}`;
-    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const body = bodyText(request);
     const attempts: AttemptRecord[] = [];
     let last: Exclude<Attempt, { kind: "ok" | "aborted" }> | null = null;
     let index = this.startIndex(request.prefer);
@@ -251,7 +256,7 @@ export class HttpTransport {
     try {
       const response = await this.fetch(`${url}${target}`, {
         method: request.method,
-        headers: this.headers(body !== undefined),
+        headers: this.headers(body === undefined ? null : (request.contentType ?? "application/json")),
         body,
         signal,
       });
@@ -274,12 +279,20 @@ export class HttpTransport {
     }
   }
 
-  private headers(hasBody: boolean): Record<string, string> {
+  private headers(contentType: string | null): Record<string, string> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (hasBody) headers["content-type"] = "application/json";
+    if (contentType !== null) headers["content-type"] = contentType;
     if (this.authorization !== null) headers["authorization"] = this.authorization;
     return headers;
   }
+}
+
+/** The body as it goes on the wire: JSON, or the text itself when the request names its media type. */
+function bodyText(request: ApiRequest): string | undefined {
+  if (request.body === undefined) return undefined;
+  if (request.contentType === undefined) return JSON.stringify(request.body);
+  if (typeof request.body !== "string") throw new TypeError(`a ${request.contentType} body is text`);
+  return request.body;
 }
 
 /** An answer body beyond the bound. */
@@ -293,7 +306,7 @@ class ResponseTooLarge extends Error {
 }
 
 /** The body as text, refusing one larger than `bytesMax` without reading all of it. */
-async function readBoundedText(response: Response, bytesMax: number): Promise<string> {
+export async function readBoundedText(response: Response, bytesMax: number): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > bytesMax) {
     await response.body?.cancel();

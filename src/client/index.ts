@@ -1,6 +1,6 @@
 /**
  * juno's SDK (`juno/client`): a typed HTTP client of a juno cluster that fails over between its
- * nodes (agents, tasks, consensus status), and the Agent helper that registers an agent, keeps it
+ * nodes (agents, tasks, workflows and their live streams, consensus status), and the Agent helper that registers an agent, keeps it
  * beating, and runs the tasks handed to it (polled, or pushed by juno) with the handlers it is
  * given. It needs nothing but the global fetch, so it runs on Node 20 with no dependencies;
  * only `agent.listen()` needs node:http.
@@ -16,7 +16,7 @@ export {
   REPORT_RESULTS_BYTES_MAX,
   isAgentNotFound,
 } from "./client.js";
-export type { CallOptions, JunoClientOptions, ListAllOptions, TasksApi } from "./client.js";
+export type { CallOptions, JunoClientOptions, ListAllOptions, TasksApi, TriggerOptions } from "./client.js";
 export { CLIENT_ERROR_CODES, JunoApiError, NO_STATUS, hasErrorCode } from "./errors.js";
 export type { AttemptRecord, ClientErrorCode } from "./errors.js";
 export type { Listener } from "./events.js";
@@ -48,7 +48,10 @@ export {
   AGENT_STATUSES,
   DELIVERY_MODES,
   FINISHED_TASK_STATUSES,
+  FINISHED_WORKFLOW_STATUSES,
   TASK_STATUSES,
+  WORKFLOW_STATUSES,
+  WORKFLOW_STEP_STATUSES,
 } from "./types.js";
 export type {
   AgentCapabilities,
@@ -64,6 +67,9 @@ export type {
   CompleteTaskRequest,
   ConsensusMember,
   ConsensusStatus,
+  CreateWorkflowRequest,
+  CreatedWorkflow,
+  DefinitionSummary,
   DeliveryMode,
   FailTaskRequest,
   HealthCheckResult,
@@ -72,12 +78,14 @@ export type {
   HeartbeatResponse,
   LabelSelector,
   ListAgentsFilter,
+  ListWorkflowsFilter,
   PlacementStrategy,
   PollTasksRequest,
   PollTasksResponse,
   RegisterAgentRequest,
   RegisterAgentResponse,
   RegisteredAgent,
+  RegisteredDefinition,
   ReportResult,
   ReportTasksRequest,
   ReportTasksResponse,
@@ -100,7 +108,26 @@ export type {
   TaskStatusFilter,
   TaskStatusPage,
   TaskView,
+  TriggeredWorkflows,
+  WorkflowCounts,
+  WorkflowDefinitionInput,
+  WorkflowEventAnswer,
+  WorkflowPage,
+  WorkflowProgress,
+  WorkflowStatus,
+  WorkflowStepError,
+  WorkflowStepInput,
+  WorkflowStepStatus,
+  WorkflowStepView,
+  WorkflowSummary,
+  WorkflowTeamProgress,
+  WorkflowUnitView,
+  WorkflowView,
+  WorkflowsStatus,
+  YamlWorkflowOptions,
 } from "./types.js";
+export { DEFAULT_WATCH_IDLE_TIMEOUT_MS } from "./watch.js";
+export type { WatchOptions } from "./watch.js";
 export {
   ERROR_LENGTH_MAX,
   NonRetryableError,

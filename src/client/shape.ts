@@ -1,11 +1,19 @@
 /**
  * Checks of the answers the SDK acts on: an agent's id and status, the heartbeat interval, a page
- * and its cursor, a task's id, status and attempt, the tasks a poll hands out. A server that answers something else fails loudly here, as invalid_response,
+ * and its cursor, a task's id, status and attempt, the tasks a poll hands out, a workflow run and
+ * its steps. A server that answers something else fails loudly here, as invalid_response,
  * instead of scheduling a heartbeat every NaN milliseconds.
  */
 
 import { JunoApiError, NO_STATUS, isRecord } from "./errors.js";
-import { AGENT_STATUSES, TASK_STATUSES, type AgentStatus, type TaskStatus } from "./types.js";
+import {
+  AGENT_STATUSES,
+  TASK_STATUSES,
+  WORKFLOW_STATUSES,
+  type AgentStatus,
+  type TaskStatus,
+  type WorkflowStatus,
+} from "./types.js";
 
 /** `body` as an object with `fields` of the given JSON types; throws invalid_response otherwise. */
 export function expectFields(
@@ -55,6 +63,33 @@ export function expectTaskView(value: unknown, what: string): void {
     previous_agents: "array",
   });
   if (!isTaskStatus(task["status"])) throw invalid(`${what}.status is not a task status`);
+}
+
+/** Whether `value` is one of the workflow status values. */
+export function isWorkflowStatus(value: unknown): value is WorkflowStatus {
+  return typeof value === "string" && (WORKFLOW_STATUSES as readonly string[]).includes(value);
+}
+
+/** Checks the parts of a workflow run's summary the SDK and the CLI rely on. */
+export function expectWorkflowSummary(value: unknown, what: string): void {
+  const run = expectFields(value, what, {
+    id: "string",
+    name: "string",
+    status: "string",
+    revision: "number",
+    progress: "object",
+  });
+  if (!isWorkflowStatus(run["status"])) throw invalid(`${what}.status is not a workflow status`);
+  expectFields(run["progress"], `${what}.progress`, { total: "number", done: "number", teams: "array" });
+}
+
+/** Checks the parts of a whole workflow run the SDK and the CLI rely on, its steps among them. */
+export function expectWorkflowView(value: unknown, what: string): void {
+  expectWorkflowSummary(value, what);
+  const steps = expectFields(value, what, { steps: "array", events: "array" })["steps"] as unknown[];
+  steps.forEach((step, index) =>
+    expectFields(step, `${what}.steps[${index}]`, { id: "string", team: "string", status: "string" }),
+  );
 }
 
 /** Checks the parts of a poll's delivery or cancellation the worker acts on. */

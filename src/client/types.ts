@@ -1,6 +1,6 @@
 /**
- * The agents and tasks APIs as they travel on the wire (under /api/v3, snake_case as the server
- * writes it), plus the consensus status. Values only: nothing here does I/O.
+ * The agents, tasks and workflows APIs as they travel on the wire (under /api/v3, snake_case as
+ * the server writes it), plus the consensus status. Values only: nothing here does I/O.
  */
 
 /** Agent status values, fixed by the design so that clients can match on them. */
@@ -523,4 +523,321 @@ export type ReportResult =
 /** The answer to POST /tasks/report: a result per report, in the order given, completed first. */
 export interface ReportTasksResponse {
   readonly results: readonly ReportResult[];
+}
+
+/** Workflow run statuses, fixed by the API so that clients can match on them. */
+export const WORKFLOW_STATUSES = ["created", "running", "succeeded", "failed", "cancelled"] as const;
+
+/** A workflow run's status. */
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+/** The statuses a run ends in; it never leaves one. */
+export const FINISHED_WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["succeeded", "failed", "cancelled"];
+
+/** Step statuses: the run's, plus pending, ready, waiting (events, timers, approvals) and skipped. */
+export const WORKFLOW_STEP_STATUSES = [
+  "pending",
+  "ready",
+  "waiting",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+] as const;
+
+/** A workflow step's status. */
+export type WorkflowStepStatus = (typeof WORKFLOW_STEP_STATUSES)[number];
+
+/**
+ * One step of a definition as it is written; which fields each `type` takes (task by default)
+ * the server checks, answering 422 invalid_definition with every problem and its JSON pointer.
+ */
+export interface WorkflowStepInput {
+  readonly id: string;
+  readonly team: string;
+  readonly type?: "task" | "event" | "timer" | "workflow" | "approval";
+  readonly task_type?: string;
+  readonly skills?: readonly string[];
+  /** Any JSON; strings may hold `{{input.x}}` and `{{steps.<id>.output...}}` templates. */
+  readonly input?: unknown;
+  readonly depends_on?: readonly string[];
+  readonly when?: "all_success" | "all_done" | "one_success" | "one_failed" | "none_failed";
+  readonly join?: "all" | "any" | { readonly quorum: number };
+  /** A template resolving to a list, or a list: the step runs once per item. */
+  readonly for_each?: string | readonly unknown[];
+  readonly retry?: {
+    readonly max_attempts: number;
+    readonly backoff?: {
+      readonly initial_ms?: number;
+      readonly multiplier?: number;
+      readonly max_ms?: number;
+      readonly jitter?: number;
+    };
+  };
+  readonly timeout_ms?: number;
+  readonly priority?: number;
+  /** The step that undoes this one if the run fails after it succeeded. */
+  readonly compensate?: string;
+  /** The team whose agents with the `coordinator` skill take this step's task. */
+  readonly delegate_to?: string;
+  readonly event?: string;
+  readonly duration_ms?: number;
+  /** An RFC 3339 time, or milliseconds since the epoch. */
+  readonly at?: string | number;
+  readonly workflow?: { readonly name: string; readonly version?: number; readonly team?: string };
+  readonly voters?: readonly string[];
+  readonly quorum?: number;
+}
+
+/** A workflow definition as it is written (the object form of a YAML or JSON definition). */
+export interface WorkflowDefinitionInput {
+  readonly name: string;
+  readonly version?: number;
+  readonly description?: string;
+  readonly teams: readonly string[];
+  readonly pattern?: "dag" | "pipeline";
+  readonly timeout_ms?: number;
+  readonly on_failure?: "fail_fast" | "continue";
+  readonly max_running_steps?: number;
+  /** Default input; a run's input is laid over it. */
+  readonly input?: Readonly<Record<string, unknown>>;
+  /** What the run returns; strings may hold templates. By default the outputs of the last steps. */
+  readonly output?: unknown;
+  /** Start a run of the registered definition whenever this event is triggered. */
+  readonly trigger?: { readonly event: string };
+  readonly steps: readonly WorkflowStepInput[];
+}
+
+/** The body of POST /workflows: a definition, or a registered one by name, and how to run it. */
+export interface CreateWorkflowRequest {
+  /** A whole definition; give either this or `workflow`. */
+  readonly definition?: WorkflowDefinitionInput;
+  /** A registered definition by name, its latest version unless `version` says. */
+  readonly workflow?: { readonly name: string; readonly version?: number };
+  readonly input?: Readonly<Record<string, unknown>>;
+  /** Start at once; a run is left `created` otherwise. */
+  readonly execute?: boolean;
+  /** The team that owns the run; the definition's first team when absent. */
+  readonly team?: string;
+  /**
+   * The same key from the same team answers the run it made before instead of a second one.
+   * createWorkflow makes one up when none is given, so that its own retries are safe.
+   */
+  readonly idempotency_key?: string;
+  /** The delegated task this run expands: juno cancels the run if the task ends otherwise. */
+  readonly expands_task?: string;
+}
+
+/** How createWorkflowFromYaml runs the definition it sends. */
+export interface YamlWorkflowOptions {
+  readonly execute?: boolean;
+  readonly input?: Readonly<Record<string, unknown>>;
+  readonly team?: string;
+  readonly idempotency_key?: string;
+}
+
+/** Why a step did not succeed. */
+export interface WorkflowStepError {
+  /** task_failed, task_cancelled, workflow_failed, step_timeout, approval_rejected, ... */
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+/** What runs for a step, or for one item of a for_each step. */
+export interface WorkflowUnitView {
+  readonly status: WorkflowStepStatus;
+  /** Tasks or sub-workflows started for it. */
+  readonly attempts: number;
+  readonly task_id: string | null;
+  /** The task's own status, or not_submitted while its team is at its step limit. */
+  readonly task_status: string | null;
+  readonly task_attempts: number | null;
+  /** The agent holding or last holding its task. */
+  readonly agent_id: string | null;
+  /** Its sub-workflow. */
+  readonly workflow_id: string | null;
+  /** An approval step's open decision: vote on it at POST /consensus/vote. */
+  readonly approval: {
+    readonly decision: number | null;
+    readonly voters: readonly string[];
+    readonly quorum: number;
+  } | null;
+  readonly output: unknown;
+  readonly error: WorkflowStepError | null;
+  /** Template references in its input that resolved to nothing. */
+  readonly missing: readonly string[];
+  readonly ready_at: string | null;
+  readonly started_at: string | null;
+  readonly ended_at: string | null;
+}
+
+/** One step of a run. */
+export interface WorkflowStepView extends WorkflowUnitView {
+  readonly id: string;
+  readonly type: string;
+  readonly team: string;
+  readonly task_type: string | null;
+  readonly depends_on: readonly string[];
+  readonly when: string;
+  readonly compensates: string | null;
+  readonly delegate_to: string | null;
+  /** A for_each step's items, once it started. */
+  readonly items: readonly (WorkflowUnitView & { readonly index: number; readonly item: unknown })[] | null;
+}
+
+/** Progress of one team's forward steps. */
+export interface WorkflowTeamProgress {
+  readonly team: string;
+  readonly total: number;
+  readonly done: number;
+  readonly running: number;
+  readonly percent: number;
+}
+
+/** Progress of a run: forward steps that ended, overall and per team. */
+export interface WorkflowProgress {
+  readonly total: number;
+  readonly done: number;
+  /** done / total in whole percent, rounded down: 100 means every step ended. */
+  readonly percent: number;
+  readonly by_status: Readonly<Partial<Record<WorkflowStepStatus, number>>>;
+  /** Per team, sorted by name. */
+  readonly teams: readonly WorkflowTeamProgress[];
+  /** Compensation steps: how many there are, and how many ran or run. */
+  readonly compensation: { readonly total: number; readonly started: number };
+}
+
+/** A run as GET /workflows lists it. */
+export interface WorkflowSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly version: number;
+  readonly status: WorkflowStatus;
+  /** The team that owns it. */
+  readonly team: string;
+  readonly teams: readonly string[];
+  readonly parent_id: string | null;
+  /** Grows with every change of the run. */
+  readonly revision: number;
+  readonly progress: WorkflowProgress;
+  readonly created_at: string;
+  readonly started_at: string | null;
+  readonly ended_at: string | null;
+}
+
+/** A run, whole, as GET /workflows/{id} and the watch stream show it. */
+export interface WorkflowView extends WorkflowSummary {
+  readonly description: string;
+  /** Whether it runs a registered definition. */
+  readonly registered: boolean;
+  readonly idempotency_key: string | null;
+  readonly expands_task: string | null;
+  readonly parent: {
+    readonly workflow_id: string;
+    readonly step: string;
+    readonly index: number | null;
+  } | null;
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly output: unknown;
+  readonly failure: {
+    readonly code: string;
+    readonly step: string | null;
+    readonly message: string;
+  } | null;
+  readonly deadline_at: string | null;
+  /** forward, compensating or ended. */
+  readonly phase: string;
+  /** Compensation steps still to run, next first. */
+  readonly compensation: readonly string[];
+  readonly events: readonly { readonly name: string; readonly data: unknown; readonly at: string }[];
+  readonly timers: readonly {
+    readonly id: string;
+    readonly at: string;
+    readonly purpose: string;
+    readonly step: string | null;
+  }[];
+  readonly steps: readonly WorkflowStepView[];
+}
+
+/** A create's answer and whether it made the run (201) or found it by idempotency key (200). */
+export interface CreatedWorkflow {
+  readonly workflow: WorkflowView;
+  readonly created: boolean;
+}
+
+/** Filters of GET /workflows; absent ones do not filter. */
+export interface ListWorkflowsFilter {
+  readonly status?: WorkflowStatus;
+  /** Runs this team owns or has steps in. */
+  readonly team?: string;
+  /** The definition's name. */
+  readonly name?: string;
+  /** Sub-workflows of this run. */
+  readonly parent_id?: string;
+  /** Page size, 1..500 (100 when absent). */
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** One page of GET /workflows, newest first. */
+export interface WorkflowPage {
+  readonly workflows: readonly WorkflowSummary[];
+  /** The cursor of the next page, or null on the last. */
+  readonly next_cursor: string | null;
+}
+
+/** Runs counted by status. */
+export type WorkflowCounts = Readonly<Partial<Record<WorkflowStatus, number>>>;
+
+/** GET /workflows/status. */
+export interface WorkflowsStatus {
+  readonly counts: WorkflowCounts;
+  readonly total: number;
+  /** Runs not yet ended. */
+  readonly live: number;
+  /** Counts by the team that owns the runs. */
+  readonly by_team: Readonly<Record<string, WorkflowCounts>>;
+  /** Registered definitions, every version counted. */
+  readonly definitions: number;
+  /** Timers the live runs wait on. */
+  readonly timers: number;
+  /** Approval steps waiting for votes. */
+  readonly approvals: number;
+  /** Per team, steps whose tasks wait for one of the team's step slots. */
+  readonly steps_waiting_for_team_slots: Readonly<Record<string, number>>;
+}
+
+/** The answer to POST /workflows/{id}/events. */
+export interface WorkflowEventAnswer {
+  /** false when it changed nothing: a later duplicate, or a name no step waits for. */
+  readonly applied: boolean;
+  /** Why it changed nothing (duplicate_event, unknown_event), or null. */
+  readonly ignored: { readonly code: string; readonly message: string } | null;
+  readonly workflow: WorkflowView;
+}
+
+/** The answer to POST /workflows/events: the runs the event started. */
+export interface TriggeredWorkflows {
+  readonly started: readonly { readonly id: string; readonly name: string; readonly version: number }[];
+}
+
+/** The answer to POST /workflows/definitions, and whether it registered (201) or found the same (200). */
+export interface RegisteredDefinition {
+  readonly name: string;
+  readonly version: number;
+  readonly created: boolean;
+}
+
+/** One registered version of a definition, as GET /workflows/definitions lists it. */
+export interface DefinitionSummary {
+  readonly name: string;
+  readonly version: number;
+  readonly teams: readonly string[];
+  /** Forward and compensation steps. */
+  readonly steps: number;
+  /** The event that starts it, or null. */
+  readonly trigger: string | null;
+  readonly registered_at: string;
 }

@@ -42,7 +42,15 @@ import { hasErrorCode, isRecord, JunoApiError } from "./errors.js";
 import { Reporter, type AttemptReport, type HandlerOutcome } from "./reporter.js";
 import { backoffDelayMs, retryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { sleeperOn, type Sleep, type Timers } from "./timers.js";
-import type { CancelledAttempt, DeliveryMode, RunningAttempt, TaskDelivery, TaskView } from "./types.js";
+import {
+  FINISHED_WORKFLOW_STATUSES,
+  type CancelledAttempt,
+  type DeliveryMode,
+  type RunningAttempt,
+  type TaskDelivery,
+  type TaskView,
+  type WorkflowDefinitionInput,
+} from "./types.js";
 
 /** Runs one task; resolves with its result (any JSON, or undefined for none) or throws to fail it. */
 export type TaskHandler = (task: TaskDelivery, context: TaskContext) => unknown;
@@ -57,6 +65,14 @@ export interface TaskContext {
   readonly attempt: number;
   readonly taskType: string;
   readonly data: unknown;
+  /**
+   * For a delegated task (a coordinator taking a step delegated to its team): runs `definition`
+   * as a sub-workflow that expands this task, waits for it to end, and resolves with its output;
+   * throws a NonRetryableError when it failed or was cancelled. Its idempotency key is this
+   * task's id, so an attempt retried on another coordinator finds the run the first one started.
+   * The signal ends the wait; juno cancels the sub-workflow itself when the task is cancelled.
+   */
+  expand(definition: WorkflowDefinitionInput, input?: Readonly<Record<string, unknown>>): Promise<unknown>;
 }
 
 /**
@@ -513,6 +529,8 @@ export class Worker {
       attempt: task.attempt,
       taskType: task.task_type,
       data: task.data,
+      expand: (definition, input) =>
+        expandTask(this.host.client, task.id, controller.signal, definition, input ?? {}),
     };
     try {
       return resultOutcome(await Promise.resolve().then(() => handler(task, context)));
@@ -702,6 +720,26 @@ export class Worker {
     const { id, attempt, task_type } = execution.task;
     this.host.emitTask({ id, attempt, taskType: task_type, outcome, detail });
   }
+}
+
+/** context.expand: the sub-workflow that expands task `taskId`, followed to its end; its output. */
+async function expandTask(
+  client: JunoClient,
+  taskId: string,
+  signal: AbortSignal,
+  definition: WorkflowDefinitionInput,
+  input: Readonly<Record<string, unknown>>,
+): Promise<unknown> {
+  const { workflow } = await client.createWorkflow(
+    { definition, input, execute: true, expands_task: taskId, idempotency_key: `expand:${taskId}` },
+    { signal },
+  );
+  const final = FINISHED_WORKFLOW_STATUSES.includes(workflow.status)
+    ? workflow
+    : await client.watchWorkflow(workflow.id, () => undefined, { signal });
+  if (final.status === "succeeded") return final.output;
+  const why = final.failure === null ? "" : `: ${final.failure.message}`;
+  throw new NonRetryableError(`the sub-workflow ${final.id} expanding this task ${final.status}${why}`);
 }
 
 /** The delivery a running task's view stands for, for an attempt adopted after a lost poll answer. */
