@@ -42,6 +42,8 @@ export interface AgentsStart {
   /** pull: the agents long-poll; push: the leader POSTs to a server this process runs for them. */
   readonly delivery: "pull" | "push";
   readonly namePrefix: string;
+  /** The agents' team (default "bench"): workflow steps ask for their team's agents. */
+  readonly team?: string;
   /** Registration must be done by then (ms from now), or the process gives up. */
   readonly readyTimeoutMs: number;
 }
@@ -210,7 +212,7 @@ class Agents {
         client,
         name: `${start.namePrefix}-${i}`,
         endpoint: `${base}/${start.namePrefix}/${i}`,
-        team: "bench",
+        team: start.team ?? "bench",
         skills: start.skills,
         capacity: start.capacity,
         healthCheck: { type: "none" },
