@@ -26,7 +26,7 @@ function runQuick(script: string, limitMs: number): Promise<{ code: number | nul
 }
 
 describe("chaos scripts (--quick)", () => {
-  const limits: Record<string, number> = { "agent_failure.ts": 80_000 };
+  const limits: Record<string, number> = { "agent_failure.ts": 80_000, "node_failure.ts": 80_000 };
   for (const script of ["network_partition.ts", "node_failure.ts", "load_spike.ts", "agent_failure.ts"]) {
     const limitMs = limits[script] ?? 55_000;
     it(`${script} holds its expectations`, { timeout: limitMs + 5_000 }, async () => {

@@ -25,7 +25,7 @@ import {
 const ROUNDS = quick ? 5 : 9;
 const FAULTS = ["SIGKILL", "SIGSTOP", "SIGTERM"] as const;
 
-await runScript("node_failure", quick ? 50_000 : 85_000, async (checks, cleanup) => {
+await runScript("node_failure", quick ? 75_000 : 85_000, async (checks, cleanup) => {
   const cluster = await ProcessCluster.start(3, NO_COMPACTION);
   cleanup(() => cluster.stop());
   const ids = [...cluster.nodes.keys()];
