@@ -9,9 +9,8 @@ import { Agent } from "../../src/client/index.js";
 import { tasksState } from "../../src/tasks/index.js";
 import { workflowsState } from "../../src/workflows/index.js";
 import { ApiCluster, type Member } from "../server/cluster.js";
+import { call, stopAll, type Json } from "./http.js";
 import { until } from "../support/local-node.js";
-
-type Json = Record<string, unknown>;
 
 let cluster: ApiCluster;
 const agents: Agent[] = [];
@@ -60,27 +59,7 @@ beforeAll(async () => {
   await until(() => leader.node.view.state(tasksState).liveCount === 0);
 });
 
-afterAll(async () => {
-  await Promise.all(agents.map((agent) => agent.stop()));
-  // A poll cut short by stop() can leave a connection that never carried a request; let it go.
-  for (const member of cluster.members.values()) member.app.server.closeAllConnections();
-  await cluster.stop();
-}, 30_000);
-
-async function call(
-  member: Member,
-  method: string,
-  path: string,
-  body?: unknown,
-  contentType = "application/json",
-) {
-  const response = await fetch(`http://${member.http}/api/v3${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": contentType },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Json };
-}
+afterAll(() => stopAll(agents, cluster), 30_000);
 
 async function ended(member: Member, id: string): Promise<Json> {
   let workflow: Json = {};

@@ -12,9 +12,8 @@ import { parse as parseYaml } from "yaml";
 import { Agent, NonRetryableError, type TaskDelivery } from "../../src/client/index.js";
 import { tasksState } from "../../src/tasks/index.js";
 import { ApiCluster, type Member } from "../server/cluster.js";
+import { call, stopAll, type Json } from "./http.js";
 import { until } from "../support/local-node.js";
-
-type Json = Record<string, unknown>;
 
 const EXAMPLES = new URL("../../examples/workflows/", import.meta.url);
 const TERMINAL = ["succeeded", "failed", "cancelled"];
@@ -200,27 +199,7 @@ afterEach(() => {
   holds.length = 0;
 });
 
-afterAll(async () => {
-  await Promise.all(agents.map((agent) => agent.stop()));
-  // A poll cut short by stop() can leave a connection that never carried a request; let it go.
-  for (const member of cluster.members.values()) member.app.server.closeAllConnections();
-  await cluster.stop();
-}, 30_000);
-
-async function call(
-  member: Member,
-  method: string,
-  path: string,
-  body?: unknown,
-  contentType = "application/json",
-) {
-  const response = await fetch(`http://${member.http}/api/v3${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": contentType },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Json };
-}
+afterAll(() => stopAll(agents, cluster), 30_000);
 
 /** POSTs an example's YAML as the README's curl does (`?execute=true`); the new run's id. */
 async function submitYaml(member: Member, file: string): Promise<string> {
