@@ -160,7 +160,7 @@ export const createCommand: CommandSpec<WorkflowsState, typeof CreateBody, Creat
       definition = registered.definition;
       ref = `${definition.name}@${definition.version}`;
     } else {
-      definition = normalised(body.definition);
+      definition = state.shared(normalised(body.definition));
     }
     const team = body.team ?? definition.teams[0]!;
     if (body.idempotency_key !== null) {

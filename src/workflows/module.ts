@@ -229,7 +229,7 @@ function restorer(): SectionRestorer<WorkflowsState> {
           throw invalid(count, `run ${saved.run.id} runs ${saved.ref}, which is not in the section`);
       } else {
         if (saved.definition === null) throw invalid(count, `run ${saved.run.id} has no definition`);
-        definition = saved.definition as unknown as WorkflowDefinition;
+        definition = state.shared(saved.definition as unknown as WorkflowDefinition);
       }
       const run = { ...(saved.run as unknown as Omit<WorkflowRun, "definition">), definition } as WorkflowRun;
       if (

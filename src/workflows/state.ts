@@ -201,6 +201,12 @@ export class WorkflowsState {
   private endedHead = 0;
   /** Ids evicted since the last drain (their projected rows go too). */
   evicted: string[] = [];
+  /**
+   * Definitions given whole with a run, one copy per distinct text, with the runs holding it:
+   * a thousand runs of the same inline definition share one object, as runs of a registered one
+   * do. A cache of values, never read by apply's decisions.
+   */
+  private readonly inline = new Map<string, { definition: WorkflowDefinition; runs: number }>();
   settings: WorkflowSettings = DEFAULT_WORKFLOW_SETTINGS;
   /** The last creation sequence handed out. */
   seq = 0;
@@ -238,6 +244,11 @@ export class WorkflowsState {
     this.version++;
   }
 
+  /** The shared copy of an inline definition equal to `definition`, or `definition` (put() shares it). */
+  shared(definition: WorkflowDefinition): WorkflowDefinition {
+    return this.inline.get(JSON.stringify(definition))?.definition ?? definition;
+  }
+
   /** Adds or replaces a run's record, keeping counts, timers and retention true. */
   put(record: RunRecord): void {
     const previous = this.runs.get(record.run.id);
@@ -252,6 +263,7 @@ export class WorkflowsState {
     }
     this.counts.set(record.run.status, this.count(record.run.status) + 1);
     this.runs.set(record.run.id, record);
+    if (previous === undefined && record.ref === null) this.holdInline(record.run.definition, 1);
     if (record.expands_task !== null && previous === undefined)
       this.expansions.set(record.expands_task, record.run.id);
     if (WORKFLOW_TERMINAL.has(record.run.status)) {
@@ -260,6 +272,17 @@ export class WorkflowsState {
       this.evict();
     }
     this.version++;
+  }
+
+  private holdInline(definition: WorkflowDefinition, change: number): void {
+    const key = JSON.stringify(definition);
+    const entry = this.inline.get(key);
+    if (entry === undefined) {
+      if (change > 0) this.inline.set(key, { definition, runs: change });
+      return;
+    }
+    entry.runs += change;
+    if (entry.runs <= 0) this.inline.delete(key);
   }
 
   byIdempotency(team: string, key: string): RunRecord | undefined {
@@ -291,6 +314,7 @@ export class WorkflowsState {
       const record = this.runs.get(id);
       if (record === undefined) continue;
       this.runs.delete(id);
+      if (record.ref === null) this.holdInline(record.run.definition, -1);
       this.counts.set(record.run.status, this.count(record.run.status) - 1);
       if (record.idempotency_key !== null) this.byKey.delete(keyOf(record.team, record.idempotency_key));
       this.evicted.push(id);
