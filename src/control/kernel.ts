@@ -111,33 +111,32 @@ export class ControlState {
       invoke,
     };
     const applied = this.applyCommand(envelope, context);
-    if (this.raising.length === 0) return { ...applied, origin: envelope.origin };
-    changes.unshift(...applied.changes);
-    this.hearNotices(context, changes, () => {
-      assert(--budget > 0, () => `entry ${entry.index} raised more than ${MAX_NOTICES_PER_ENTRY} notices`);
-    });
-    return { outcome: applied.outcome, changes, origin: envelope.origin };
-  }
-
-  /**
-   * Hands every notice the entry raised to the modules that hear notices, in the order they were
-   * raised, until none is left (a reaction may raise more: a task submitted for a workflow step
-   * that is placed at once, say).
-   */
-  private hearNotices(context: ApplyContext, changes: RowChange[], count: () => void): void {
-    const queue: Notice[] = [];
-    const gather = (): void => {
-      for (const module of this.raising) queue.push(...module.takeNotices!(this.states.get(module.name)));
-    };
-    gather();
+    const queue = this.takeNotices([]);
+    // Most entries invoke nothing and raise nothing: their own rows are the entry's.
+    if (changes.length === 0 && queue.length === 0) return { ...applied, origin: envelope.origin };
+    const all = [...applied.changes, ...changes];
+    // What reactions invoke lands in `changes` from here on: hand it to `all` after each one.
+    changes.length = 0;
     for (let next = 0; next < queue.length; next++) {
-      count();
+      assert(--budget > 0, () => `entry ${entry.index} raised more than ${MAX_NOTICES_PER_ENTRY} notices`);
       const notice = queue[next]!;
       for (const module of this.hearing) {
-        changes.push(...module.onNotice!(this.states.get(module.name), notice, context));
-        gather();
+        const own = module.onNotice!(this.states.get(module.name), notice, context);
+        all.push(...changes, ...own);
+        changes.length = 0;
+        this.takeNotices(queue);
       }
     }
+    return { outcome: applied.outcome, changes: all, origin: envelope.origin };
+  }
+
+  /** Appends to `queue` the notices every module raised since it was last asked; returns the queue. */
+  private takeNotices(queue: Notice[]): Notice[] {
+    for (const module of this.raising) {
+      const raised = module.takeNotices!(this.states.get(module.name));
+      if (raised.length > 0) queue.push(...raised);
+    }
+    return queue;
   }
 
   private applyCommand(envelope: Envelope, context: ApplyContext): Omit<AppliedEntry, "origin"> {

@@ -115,23 +115,9 @@ export const SQLITE_MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   },
   // 6: cross_team_workflows becomes the projection of the workflows module: the seed's columns
   // plus the definition's version, the owning team, the parent run and the start and end times.
-  // Nothing ever wrote the table before, so it is made again.
+  // Nothing ever wrote the table before; it goes, and the module's own DDL makes it again.
   (db) => {
     db.exec("DROP TABLE IF EXISTS cross_team_workflows");
-    db.exec(`CREATE TABLE cross_team_workflows (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL,
-      teams TEXT NOT NULL,
-      status TEXT NOT NULL,
-      dependencies TEXT,
-      progress TEXT,
-      created_at INTEGER NOT NULL,
-      version INTEGER NOT NULL,
-      team TEXT NOT NULL,
-      parent_id TEXT,
-      started_at INTEGER,
-      ended_at INTEGER
-    )`);
   },
 ];
 

@@ -38,6 +38,8 @@ class WorkflowsLoop implements Running {
   private readonly unsubscribe: () => void;
   private readonly wanted: string;
   private lastVersion = -1;
+  /** The committed settings last seen equal to the wanted ones (the settings object changes on configure). */
+  private checked: unknown = null;
 
   constructor(
     private readonly context: ControllerContext,
@@ -86,11 +88,12 @@ class WorkflowsLoop implements Running {
     if (!view.isLeader()) return;
     const state = view.state(workflowsState);
     const now = this.context.clock.now();
-    if (JSON.stringify(state.settings) !== this.wanted)
+    if (state.settings !== this.checked && JSON.stringify(state.settings) !== this.wanted)
       this.propose(
         "configure",
         command(configureWorkflowsCommand, { settings: canonicalSettings(this.options.settings) }),
       );
+    else this.checked = state.settings;
     const due = state.timers.due(now, RUN_LIMITS.fireBatch);
     if (due.length > 0)
       this.propose(

@@ -184,9 +184,7 @@ export class Executor {
   }
 
   private finished(record: RunRecord, effect: Extract<WorkflowEffect, { type: "workflow_finished" }>): void {
-    for (const timer of record.run.timers) this.state.timers.remove(timer.id);
-    for (const [approvalId, approval] of this.state.approvals)
-      if (approval.workflow_id === record.run.id) this.closeApproval(approvalId);
+    // The engine's finish already cleared the run's timers and cancelled its approvals (effects).
     if (effect.parent !== null) {
       this.later(effect.parent.workflow_id, {
         type: "workflow_ended",

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Type, { type Static } from "typebox";
+import { Compile } from "typebox/compile";
 import { parse as parseYaml } from "yaml";
 import { isRecord } from "../control/index.js";
 import type { NodeApi } from "../runtime/domain-module.js";
@@ -647,35 +648,12 @@ export function workflowRoutes() {
   };
 }
 
-const createShape = (() => {
-  const fields = new Set(Object.keys(CreateRequest.properties));
-  return (body: Record<string, unknown>): string | null => {
-    for (const key of Object.keys(body)) if (!fields.has(key)) return `unknown field ${key}`;
-    if (body["input"] !== undefined && !isRecord(body["input"])) return "input must be an object";
-    if (body["execute"] !== undefined && typeof body["execute"] !== "boolean")
-      return "execute must be true or false";
-    const team = body["team"];
-    if (team !== undefined && (typeof team !== "string" || team.length === 0 || team.length > 100))
-      return "team must be a team name";
-    const key = body["idempotency_key"];
-    if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > 255))
-      return "idempotency_key must be 1 to 255 characters";
-    const expands = body["expands_task"];
-    if (expands !== undefined && (typeof expands !== "string" || !isUuid(expands)))
-      return "expands_task must be a task id";
-    const workflow = body["workflow"];
-    if (workflow !== undefined) {
-      if (!isRecord(workflow) || typeof workflow["name"] !== "string")
-        return "workflow must be {name, version?}";
-      const version = workflow["version"];
-      if (version !== undefined && (!Number.isInteger(version) || (version as number) < 1))
-        return "workflow.version must be a positive integer";
-    }
-    return null;
-  };
-})();
+const createCheck = Compile(CreateRequest);
 
+/** The body is a create request (a bare definition was wrapped already): the schema's first complaint, else nothing. */
 function checkShape(body: CreateRequest): void {
-  const problem = createShape(body);
-  if (problem !== null) throw new ApiError("validation_failed", problem);
+  for (const error of createCheck.Errors(body)) {
+    const where = error.instancePath === "" ? "the body" : error.instancePath.slice(1).replaceAll("/", ".");
+    throw new ApiError("validation_failed", `${where} ${error.message}`);
+  }
 }
