@@ -13,6 +13,7 @@ import { BeatRelay } from "./heartbeats.js";
 import { discoveryController } from "./discovery-controller.js";
 import { readAgentCard, type DiscoveryProvider } from "../discovery/index.js";
 import { cardRefreshController } from "./card-refresh.js";
+import { agentPerformance, registerAgentMetrics } from "./metrics.js";
 import { agentsState } from "./module.js";
 import { AgentRouter, DEFAULT_ROUTER_OPTIONS, type RouterOptions } from "./router.js";
 import { agentRoutes, type AgentCard } from "./routes.js";
@@ -100,6 +101,8 @@ export function createAgentsModule(options: AgentsOptions = {}): AgentsModule {
   return {
     ...agentsState,
     relay,
+    metrics: registerAgentMetrics,
+    performance: agentPerformance,
     routes: agentRoutes({
       relay,
       observer: () => observer,

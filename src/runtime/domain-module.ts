@@ -43,10 +43,32 @@ export type AnyDomainModule = DomainModule<any>;
 /** A module's Prometheus metrics: registers its collectors on `registry`, reading `view`. */
 export type ModuleMetrics = (registry: Registry, view: NodeView) => void;
 
+/** One figure of `/metrics/performance`, beside the seed's target for it. */
+export interface PerformanceFigure {
+  /** The figure itself (null: nothing measured yet). */
+  readonly value: number | null;
+  readonly unit: string;
+  /** The seed's target, as its specification states it ("< 100 ms"). */
+  readonly target: string;
+  /** Whether the figure meets the target (null: not measured, or not what this figure can tell). */
+  readonly meets: boolean | null;
+  /** What the figure is, in a sentence, and any figures beside it (percentiles, samples). */
+  readonly about: string;
+  readonly detail?: Readonly<Record<string, number | null>>;
+}
+
+/** A module's part of `/metrics/performance`: figures beside their targets, and its counts. */
+export interface ModulePerformance {
+  readonly figures?: Readonly<Record<string, PerformanceFigure>>;
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
 /** One domain module. */
 export interface DomainModule<S = unknown> extends StateModule<S> {
   readonly routes?: ModuleRoutes;
   readonly metrics?: ModuleMetrics;
+  /** This node's figures for `/metrics/performance`, read when asked. */
+  readonly performance?: (view: NodeView) => ModulePerformance;
   /** Loops that run on the leader only. */
   readonly controllers?: readonly Controller[];
   /** Loops that run on every node. */

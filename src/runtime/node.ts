@@ -49,6 +49,7 @@ import type { AnyDomainModule, Committed, NodeApi } from "./domain-module.js";
 import { CommandRefused, NodeError } from "./errors.js";
 import { Forwarder } from "./forwarder.js";
 import { RequestTracker, type ReadDone, type SubmitDone, type SubmitResult } from "./requests.js";
+import { ConsensusStats } from "./performance.js";
 import { Snapshots, type SliceSizes } from "./snapshots.js";
 import type { NodeStorage, ReadyWrite } from "./storage.js";
 import type { NodeCounters, NodeView } from "./view.js";
@@ -145,6 +146,7 @@ export class JunoNode implements NodeApi {
   private readonly requests: RequestTracker;
   private readonly forwarder: Forwarder;
   private readonly controllers: ControllerHost;
+  private readonly consensus: ConsensusStats;
   private readonly counters: NodeCounters = {
     proposals: 0,
     proposalsFailed: 0,
@@ -188,6 +190,7 @@ export class JunoNode implements NodeApi {
     this.bugs = options.bugs ?? {};
     this.schedulePump = oncePerTurnOn(this.clock, () => this.pump());
     this.background = new BackgroundWork(this.clock);
+    this.consensus = new ConsensusStats(this.clock.now());
     const seed = options.seed ?? hashSeed(this.id, this.clock.now());
     const stored = this.storage.load();
     this.raftNode = new RaftNode(
@@ -273,7 +276,15 @@ export class JunoNode implements NodeApi {
         error: new NodeError("overloaded", "too many requests waiting; retry later", this.raftNode.leaderId),
       });
     }
-    this.enqueue({ kind: "submit", command, done });
+    const started = performance.now();
+    this.enqueue({
+      kind: "submit",
+      command,
+      done: (result) => {
+        if (result.ok) this.consensus.onWriteApplied(performance.now() - started);
+        done(result);
+      },
+    });
   }
 
   /** Calls `done` once this node's state reflects every write committed before the call (ReadIndex). */
@@ -571,6 +582,8 @@ export class JunoNode implements NodeApi {
   private settle(ready: Ready, applied: readonly AppliedEntry[]): void {
     ready.committedEntries.forEach((entry, i) => this.requests.settle(entry, applied[i]!));
     this.counters.appliedEntries += ready.committedEntries.length;
+    if (ready.committedEntries.length > 0)
+      this.consensus.onApplied(this.counters.appliedEntries, this.clock.now());
     for (const failure of ready.readFailures) this.requests.failRead(failure.context, failure.reason);
     for (const readState of ready.readStates) this.requests.readReady(readState.context, readState.index);
     if (ready.snapshot !== null) this.requests.failCoveredBy(ready.snapshot.index);
@@ -588,6 +601,8 @@ export class JunoNode implements NodeApi {
     }
     this.raftNode.advance();
     if (ready.softState !== null) this.onSoftState();
+    if (ready.entries.length > 0 && this.raftNode.role === "leader")
+      this.consensus.onAppended(this.raftNode.log.lastIndex(), this.clock.now());
     this.controllers.update(this.isLeader(), this.raftNode.log.lastIndex(), this.state.appliedIndex);
     if (installed) this.snapshots.rebuildProjection();
     this.busy = false;
@@ -610,6 +625,7 @@ export class JunoNode implements NodeApi {
     const leader = this.raftNode.leaderId;
     if (leader !== this.lastLeader) {
       if (leader !== null) this.counters.leaderChanges++;
+      this.consensus.onLeader(leader, this.raftNode.term, this.clock.now());
       this.log.info({ leader, term: this.raftNode.term, role: this.raftNode.role }, "leader changed");
       this.forwarder.onLeaderChange(leader);
       // A read a follower sent to a leader that is gone would wait out its whole timeout: ask
@@ -655,6 +671,7 @@ export class JunoNode implements NodeApi {
       commitIndex: () => this.raftNode.log.committed,
       stateHash: () => this.state.hash,
       counters: () => this.counters,
+      consensus: () => this.consensus,
       readLog: (from, to, limit) => this.storage.readLog(from, to, limit),
       firstLogIndex: () => this.storage.firstIndex(),
       onChange: (listener) => this.onChange(listener),

@@ -7,6 +7,7 @@
 import type { ModuleRegistry, StateModule } from "../control/index.js";
 import type { Membership, NodeId, RaftStatus, Role } from "../raft/index.js";
 import type { AnyDomainModule } from "./domain-module.js";
+import type { ConsensusStats } from "./performance.js";
 import type { CommittedRecord } from "./storage.js";
 
 /** Counters and gauges for metrics. */
@@ -49,6 +50,8 @@ export interface NodeView {
   /** The hash chain over every applied entry: equal on every replica at the same index. */
   stateHash(): number;
   counters(): Readonly<NodeCounters>;
+  /** What this node measured of consensus: write latency, applied rate, elections, lag in ms. */
+  consensus(): ConsensusStats;
   /** Committed log rows from the store. */
   readLog(from: number, to: number, limit: number): CommittedRecord[];
   /** The first index still in the log (older ones are in the snapshot), or null. */

@@ -27,6 +27,7 @@ import type { StoreTimings } from "../store/sqlite-store.js";
 import { ApiError, ErrorCatalog } from "./errors.js";
 import { forwardToLeader } from "./forward.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { performanceRoutes } from "./performance.js";
 import { ErrorBody, responses } from "./schemas.js";
 import { validatorCompiler } from "./validation.js";
 
@@ -158,6 +159,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (moduleRoutes !== undefined)
       await app.register(async (scope) => moduleRoutes(scope, node), { prefix: "/api/v3" });
   }
+  await app.register(
+    (scope, _options, done) => {
+      performanceRoutes(scope, node);
+      done();
+    },
+    { prefix: "/api/v3" },
+  );
   registerOwnRoutes(app, node, metrics);
   await app.ready();
   return app;

@@ -10,7 +10,7 @@ import type { Controller } from "../runtime/controllers.js";
 import type { DomainModule } from "../runtime/domain-module.js";
 import { completeIgnoringAttempts } from "./commands.js";
 import { tasksController } from "./controller.js";
-import { registerTaskMetrics } from "./metrics.js";
+import { registerTaskMetrics, taskPerformance } from "./metrics.js";
 import { tasksState } from "./module.js";
 import { DEFAULT_PUSH_OPTIONS, pushController, type PushOptions } from "./push.js";
 import { revokedOf } from "./revoked.js";
@@ -76,6 +76,7 @@ export function createTasksModule(options: TasksOptions = {}): TasksModule {
     commands,
     routes: taskRoutes(),
     metrics: registerTaskMetrics,
+    performance: taskPerformance,
     services: [beatNews],
     controllers: [
       pushController({

@@ -1,7 +1,9 @@
 /** The tasks module's Prometheus metrics, read from this node's replica when scraped. */
 
 import { Gauge, type Registry } from "prom-client";
+import type { ModulePerformance } from "../runtime/domain-module.js";
 import { counterReading } from "../server/metrics.js";
+import { below, round } from "../server/performance.js";
 import type { NodeView } from "../runtime/view.js";
 import { tasksState } from "./module.js";
 import { TASK_STATUSES } from "./task.js";
@@ -71,4 +73,40 @@ export function registerTaskMetrics(registry: Registry, view: NodeView): void {
     () => tasks().stats.retried,
   );
   counter("juno_tasks_dead_lettered_total", "Tasks out of attempts.", () => tasks().stats.deadLettered);
+}
+
+/** The seed's targets for task distribution. */
+const ALLOCATION_MS = 10;
+const TASKS_PER_HOUR = 10_000;
+
+/** The tasks module's part of /metrics/performance. */
+export function taskPerformance(view: NodeView): ModulePerformance {
+  const state = view.state(tasksState);
+  const p50 = round(state.stats.latencyPercentileMs(0.5));
+  const p99 = round(state.stats.latencyPercentileMs(0.99));
+  const perHour = state.stats.completedLastMinute(Date.now()) * 60;
+  const oldest = state.queue.oldest();
+  return {
+    figures: {
+      task_allocation_ms: {
+        value: p99,
+        unit: "ms",
+        target: `< ${ALLOCATION_MS} ms`,
+        meets: below(p99, ALLOCATION_MS),
+        about:
+          "99th percentile of submit-to-assigned latency of recent placements (a task that waited for a free agent counts its wait)",
+        detail: { p50, p99 },
+      },
+      task_throughput_per_hour: {
+        value: perHour,
+        unit: "tasks/h",
+        target: `>= ${TASKS_PER_HOUR.toLocaleString("en")} per hour`,
+        meets: perHour >= TASKS_PER_HOUR ? true : null,
+        about:
+          "completions in the last minute, times 60: the present load, not the capacity (npm run bench measures that)",
+        detail: { oldest_queued_ms: oldest === null ? null : Math.max(0, Date.now() - oldest.enqueuedAtMs) },
+      },
+    },
+    counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, state.count(status)])),
+  };
 }

@@ -7,7 +7,7 @@
 
 import type { DomainModule } from "../runtime/domain-module.js";
 import { workflowsController } from "./controller.js";
-import { registerWorkflowMetrics } from "./metrics.js";
+import { registerWorkflowMetrics, workflowPerformance } from "./metrics.js";
 import { workflowsState } from "./module.js";
 import { workflowRoutes } from "./routes.js";
 import {
@@ -66,6 +66,7 @@ export function createWorkflowsModule(options: WorkflowsOptions = {}): Workflows
     section,
     routes: workflowRoutes(),
     metrics: registerWorkflowMetrics,
+    performance: workflowPerformance,
     controllers: [workflowsController({ settings, tickMs: options.tickMs ?? 250 })],
   };
 }

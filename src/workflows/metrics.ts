@@ -1,6 +1,7 @@
 /** The workflows module's Prometheus metrics, read from this node's replica when scraped. */
 
 import { Gauge, type Registry } from "prom-client";
+import type { ModulePerformance } from "../runtime/domain-module.js";
 import type { NodeView } from "../runtime/view.js";
 import { workflowsState } from "./module.js";
 import { WORKFLOW_STATUSES } from "./run.js";
@@ -53,4 +54,26 @@ export function registerWorkflowMetrics(registry: Registry, view: NodeView): voi
       this.set(workflows().approvals.size);
     },
   });
+}
+
+/** The seed's targets: 100+ concurrent workflows orchestrated, 500+ simultaneous. */
+const CONCURRENT_WORKFLOWS = 500;
+
+/** The workflows module's part of /metrics/performance. */
+export function workflowPerformance(view: NodeView): ModulePerformance {
+  const state = view.state(workflowsState);
+  const running = state.count("running");
+  return {
+    figures: {
+      concurrent_workflows: {
+        value: running,
+        unit: "runs",
+        target: `>= ${CONCURRENT_WORKFLOWS} simultaneous`,
+        meets: running >= CONCURRENT_WORKFLOWS ? true : null,
+        about:
+          "workflow runs running now: the present load, not the capacity (npm run bench:workflows runs 500 at once)",
+      },
+    },
+    counts: Object.fromEntries(WORKFLOW_STATUSES.map((status) => [status, state.count(status)])),
+  };
 }

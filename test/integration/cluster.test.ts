@@ -34,6 +34,27 @@ describe("a cluster of real processes", () => {
         { via: "n3" },
       ]);
     }
+    // The seed's monitoring URLs all answer, on every node.
+    for (const id of cluster.running()) {
+      const node = cluster.nodes.get(id)!;
+      const consensus = await fetch(`http://127.0.0.1:${node.raft}/metrics/consensus`);
+      expect(consensus.status).toBe(200);
+      const text = await consensus.text();
+      expect(text).toMatch(/^juno_raft_term\{[^}]*\} \d+$/m);
+      expect(text).toMatch(/^juno_proposals_total/m);
+      expect(text).not.toMatch(/^juno_tasks/m);
+      expect((await cluster.request(id, "GET", "/api/v3/agents/health")).status).toBe(200);
+      expect((await cluster.request(id, "GET", "/api/v3/workflows/status")).status).toBe(200);
+      const performance = await cluster.request(id, "GET", "/api/v3/metrics/performance");
+      expect(performance.status).toBe(200);
+      const figures = performance.body["figures"] as Record<string, { value: unknown; target: string }>;
+      // This node took a write, so it measured one; it saw the start-up election end.
+      expect(figures["consensus_latency_ms"]!.value).toEqual(expect.any(Number));
+      expect(figures["consensus_latency_ms"]!.target).toBe("< 100 ms");
+      expect(figures["leader_election_ms"]!.value).toEqual(expect.any(Number));
+      for (const name of ["task_allocation_ms", "concurrent_workflows", "agent_cluster_size"])
+        expect(Object.keys(figures)).toContain(name);
+    }
   });
 
   it("survives SIGKILL of its leader; the old leader restarts and catches up", async () => {
