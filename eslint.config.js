@@ -2,6 +2,7 @@
 // and a hard wall around the pure core (src/raft, src/control): no node: imports, no timers,
 // no Date, no Math.random, nothing async. The simulator depends on that purity.
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 const pureCoreRestrictions = {
@@ -59,6 +60,17 @@ export default tseslint.config(
   { files: ["src/raft/**/*.ts", "src/control/**/*.ts"], rules: pureCoreRestrictions },
   // Configuration parsing is pure too: it is handed argv and the environment, so tests need no process.
   { files: ["src/config/**/*.ts"], rules: pureCoreRestrictions },
+  // The dashboard's page (bundled by scripts/build-ui.ts) runs in the browser: DOM globals, no Node.
+  {
+    files: ["src/ui/app/**/*.ts"],
+    languageOptions: { globals: globals.browser },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["node:*"], message: "The dashboard's page runs in the browser." }] },
+      ],
+    },
+  },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
   // The examples are plain JavaScript run against the built package, outside the TypeScript project.
   { files: ["examples/**/*.mjs"], ...tseslint.configs.disableTypeChecked },

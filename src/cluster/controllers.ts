@@ -11,17 +11,43 @@ import type { ClusterDirectory } from "./directory.js";
 import { clusterState } from "./module.js";
 import { memberCommand } from "./state.js";
 
-/** A new leader records its addresses unless the log already has them. */
-export function announceController(directory: ClusterDirectory): Controller {
+/** Pause before a node tries again to record its addresses after a refused proposal. */
+const ANNOUNCE_RETRY_MS = 1_000;
+
+/**
+ * Every member records where it is reached unless the log already has it: the leader at once
+ * (followers send it leader-only requests), a follower once it knows a leader (its proposal goes
+ * there). So the cluster status names every member's HTTP address, not only those that have
+ * led, and a dashboard or client that loses its node can go to another directly.
+ */
+export function announceService(directory: ClusterDirectory): Controller {
   return {
     name: "cluster.announce",
     start(context: ControllerContext): Running {
-      const { raft, http } = directory.advertise;
-      const recorded = context.view.state(clusterState).members.get(directory.self);
-      if ((raft !== null || http !== null) && (recorded?.raft !== raft || recorded.http !== http)) {
-        context.submit(command(memberCommand, { id: directory.self, raft_addr: raft, http_addr: http }));
-      }
-      return { stop: () => undefined };
+      let pending = false;
+      let retryAtMs = 0;
+      const check = (): void => {
+        const view = context.view;
+        if (pending || view.leaderId() === null || context.clock.now() < retryAtMs) return;
+        const { raft, http } = directory.advertise;
+        if (raft === null && http === null) return;
+        const membership = view.membership();
+        if (!membership.voters.includes(directory.self) && !membership.learners.includes(directory.self))
+          return;
+        const recorded = view.state(clusterState).members.get(directory.self);
+        if (recorded?.raft === raft && recorded.http === http) return;
+        pending = true;
+        context.submit(
+          command(memberCommand, { id: directory.self, raft_addr: raft, http_addr: http }),
+          (result) => {
+            pending = false;
+            if (!result.ok) retryAtMs = context.clock.now() + ANNOUNCE_RETRY_MS;
+          },
+        );
+      };
+      const unsubscribe = context.view.onChange(check);
+      check();
+      return { stop: unsubscribe };
     },
   };
 }

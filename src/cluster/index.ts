@@ -6,7 +6,7 @@
 
 import type { NodeId } from "../raft/types.js";
 import type { DomainModule } from "../runtime/domain-module.js";
-import { announceController, peerService, promoteController } from "./controllers.js";
+import { announceService, peerService, promoteController } from "./controllers.js";
 import { ClusterDirectory } from "./directory.js";
 import { clusterState } from "./module.js";
 import { clusterRoutes } from "./routes.js";
@@ -44,7 +44,10 @@ export function createClusterModule(options: ClusterOptions): ClusterModule {
     ...clusterState,
     directory,
     routes: clusterRoutes(directory),
-    controllers: [announceController(directory), promoteController()],
-    services: [peerService(directory, options.onPeersChanged ?? (() => undefined))],
+    controllers: [promoteController()],
+    services: [
+      announceService(directory),
+      peerService(directory, options.onPeersChanged ?? (() => undefined)),
+    ],
   };
 }

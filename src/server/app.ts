@@ -24,6 +24,7 @@ import type { NodeId } from "../raft/types.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { CommandRefused, NodeError } from "../runtime/errors.js";
 import type { StoreTimings } from "../store/sqlite-store.js";
+import { registerCors, uiPlugin } from "../ui/index.js";
 import { ApiError, ErrorCatalog } from "./errors.js";
 import { forwardToLeader } from "./forward.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -125,6 +126,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const metrics = createMetrics(node.view, options.storeTimings);
   registerErrorHandling(app, catalog);
   registerMetricsHooks(app, metrics);
+  // Before auth: a CORS preflight carries no token (the dashboard reads other members directly).
+  await registerCors(app);
   registerAuth(app, options.apiToken);
   // Closing the server aborts forwarded requests in flight, so a shutdown never waits on a leader
   // that stopped answering (paused, partitioned) until the forward's own timeout.
@@ -159,6 +162,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (moduleRoutes !== undefined)
       await app.register(async (scope) => moduleRoutes(scope, node), { prefix: "/api/v3" });
   }
+  await app.register(
+    uiPlugin(node, { httpAddressOf: options.httpAddressOf, tokenRequired: options.apiToken !== null }),
+  );
   await app.register(
     (scope, _options, done) => {
       performanceRoutes(scope, node);
