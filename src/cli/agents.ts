@@ -1,69 +1,70 @@
 /**
  * `juno agents ls | show <id> | rm <id>`: the agent registry as an operator sees it, asked of any
  * of the nodes given, with the SDK's failover. Its options are the AGENTS_*_COMMAND tables in
- * src/config/agents-command.ts.
+ * src/config/agents-command.ts and the shared client options.
  */
 
-import { JunoApiError, JunoClient, type AgentView, type JunoClientOptions } from "../client/index.js";
+import type { AgentView, JunoClient, JunoClientOptions } from "../client/index.js";
 import { agentsHelpText, parseAgentsCommand, type AgentsCommand } from "../config/agents-command.js";
-import { ConfigError, refusalText, wantsHelp, type Environment } from "../config/index.js";
+import { wantsJson } from "../config/client-options.js";
+import { wantsHelp, type Environment } from "../config/index.js";
+import { FROM_DISK } from "./config-file.js";
+import { clientOf } from "./connect.js";
+import {
+  EXIT,
+  cell,
+  fieldLines,
+  json,
+  printable,
+  processIo,
+  reportFailure,
+  table,
+  type CommandIo,
+} from "./output.js";
 
-/** Where a command writes: process.stdout and process.stderr, or a test's buffers. */
-export interface CommandIo {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
-}
+export { printable, type CommandIo } from "./output.js";
 
-/** Cells longer than this are cut in tables (ids never are), so one odd name cannot wreck the layout. */
-const CELL_LENGTH_MAX = 40;
-
-/** Parses the words after `juno agents`, prints help or a refusal (exit 2), or runs the command. */
+/**
+ * Parses the words after `juno agents`, prints help or a refusal (exit 2), or runs the command.
+ * `clientOptions` is for tests (timers, sleeps).
+ */
 export async function agentsCommand(
   argv: readonly string[],
   env: Environment = process.env,
-  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+  io: CommandIo = processIo(),
+  clientOptions: Partial<JunoClientOptions> = {},
 ): Promise<number> {
   if (wantsHelp(argv)) {
     io.stdout.write(agentsHelpText(argv));
-    return 0;
+    return EXIT.ok;
   }
-  const command = parseAgentsCommand(argv, env);
-  if (command instanceof ConfigError) {
-    io.stderr.write(refusalText("agents", command));
-    return 2;
-  }
-  return runAgents(command, io);
+  const command = parseAgentsCommand(argv, env, FROM_DISK);
+  if (command instanceof Error)
+    return reportFailure(io, { command: "juno agents", json: wantsJson(argv) }, command);
+  return runAgents(command, io, clientOptions);
 }
 
 /**
- * Runs a parsed command; returns the exit code: 0 done, 1 when the cluster refused or could not
- * be reached, 2 when the command cannot be run as given. `clientOptions` is for tests (timers,
- * sleep); the command's URLs and token win over it.
+ * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done, 1 when the cluster
+ * refused or could not be reached, 3 when the agent does not exist. `clientOptions` is for tests
+ * (timers, sleep); the command's nodes, token and timeout win over it.
  */
 export async function runAgents(
   command: AgentsCommand,
   io: CommandIo,
   clientOptions: Partial<JunoClientOptions> = {},
 ): Promise<number> {
-  const token = command.connection.token;
-  let client: JunoClient;
+  const context = {
+    command: `juno agents ${command.action}`,
+    json: command.json,
+    origin: command.connection.origin,
+  };
   try {
-    client = new JunoClient({
-      ...clientOptions,
-      urls: command.connection.urls,
-      ...(token === null ? {} : { token: token.reveal() }),
-    });
-  } catch (error) {
-    io.stderr.write(`juno agents ${command.action}: ${(error as Error).message}\n`);
-    return 2;
-  }
-  try {
+    const client = clientOf(command.connection, clientOptions);
     io.stdout.write(await outputOf(command, client, io));
-    return 0;
+    return EXIT.ok;
   } catch (error) {
-    if (!(error instanceof JunoApiError)) throw error;
-    io.stderr.write(`juno agents ${command.action}: error [${error.code}]: ${printable(error.message)}\n`);
-    return 1;
+    return reportFailure(io, context, error);
   }
 }
 
@@ -78,12 +79,13 @@ async function outputOf(command: AgentsCommand, client: JunoClient, io: CommandI
         ...(status === null ? {} : { status }),
         ...(label === null ? {} : { label }),
       });
-      if (listing.truncated) {
+      if (command.json) return json(listing);
+      if (listing.truncated && !command.quiet) {
         io.stderr.write(
           `juno agents ls: stopped after the page limit with ${listing.agents.length} agents; more exist, narrow the filters\n`,
         );
       }
-      return command.json ? json(listing) : agentsTable(listing.agents);
+      return agentsTable(listing.agents);
     }
     case "show": {
       const agent = await client.getAgent(command.id);
@@ -109,14 +111,7 @@ export function agentsTable(agents: readonly AgentView[]): string {
     String(agent.capabilities.capacity),
     agent.last_heartbeat ?? "never",
   ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((text, column) => (column === cells.length - 1 ? text : text.padEnd(widths[column] ?? 0)))
-      .join("  ");
-  return `${[header, ...rows].map(line).join("\n")}\n`;
+  return table(header, rows);
 }
 
 /** One agent, a field per line. */
@@ -140,25 +135,5 @@ export function agentDetails(agent: AgentView): string {
     ["source", agent.source],
     ["metadata", JSON.stringify(agent.metadata)],
   ];
-  const width = Math.max(...fields.map(([name]) => name.length));
-  return `${fields.map(([name, value]) => `${name.padEnd(width)}  ${printable(value)}`).join("\n")}\n`;
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** A table cell: printable, and cut to CELL_LENGTH_MAX characters. */
-function cell(text: string): string {
-  const shown = printable(text);
-  return shown.length > CELL_LENGTH_MAX ? `${shown.slice(0, CELL_LENGTH_MAX - 3)}...` : shown;
-}
-
-/**
- * Text from the registry with control characters replaced: agents name themselves, and a name
- * carrying terminal escapes must not rewrite the operator's screen.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return fieldLines(fields);
 }

@@ -6,26 +6,10 @@ import { devCommand } from "./dev.js";
 import { startCommand } from "./start.js";
 import { statusCommand } from "./status.js";
 import { agentsCommand } from "./agents.js";
+import { membersCommand } from "./members.js";
 import { tasksCommand } from "./tasks.js";
+import { usage } from "./usage.js";
 import { workflowsCommand } from "./workflows.js";
-
-const usage = `usage: juno <command> [options]
-
-commands:
-  start     run one node
-  dev       run a local cluster, 3 nodes unless --nodes says otherwise; Ctrl-C stops it
-  status    show who leads, the term and replication, from any node
-  agents    list, show or deregister agents (ls | show <id> | rm <id>), from any node
-  tasks     submit, list, show or cancel tasks, and the queue's metrics
-            (submit [--wait] | ls | show <id> | cancel <id> | metrics), from any node
-  workflows submit, follow, list, show or cancel workflow runs, send them events, trigger and
-            register definitions (submit -f <file> [--watch] | ls | show <id> | watch <id> |
-            cancel <id> | event <id> <name> | trigger <name> | definitions register | ls),
-            from any node
-  demo      run three Raft nodes in one process: election, replication, failover
-
-juno <command> --help lists the command's flags and variables.
-`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -51,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return devCommand(rest);
     case "status":
       return statusCommand(rest);
+    case "members":
+      return membersCommand(rest);
     case "agents":
       return agentsCommand(rest);
     case "tasks":
@@ -62,10 +48,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case undefined:
     case "help":
     case "--help":
-      process.stdout.write(usage);
+    case "-h":
+      process.stdout.write(usage());
       return 0;
     default:
-      process.stderr.write(`juno: unknown command '${command}'\n${usage}`);
+      process.stderr.write(`juno: unknown command '${command}' (juno --help lists them)\n`);
       return 2;
   }
 }

@@ -1,31 +1,44 @@
 /**
  * `juno tasks submit | ls | show <id> | cancel <id> | metrics`: the tasks API as an operator
  * (or a script) uses it, asked of any of the nodes given, with the SDK's failover and its safe
- * retries. Its options are the TASKS_*_COMMAND tables in src/config/tasks-command.ts.
+ * retries. Its options are the TASKS_*_COMMAND tables in src/config/tasks-command.ts and the
+ * shared client options.
  */
 
 import {
   FINISHED_TASK_STATUSES,
-  JunoApiError,
-  JunoClient,
   TASK_STATUSES,
+  type JunoClient,
   type JunoClientOptions,
   type SubmitTaskRequest,
   type TaskMetrics,
   type TaskStatusPage,
   type TaskView,
 } from "../client/index.js";
-import { ConfigError, refusalText, wantsHelp, type Environment } from "../config/index.js";
+import { CliError } from "../config/cli-errors.js";
+import { wantsJson } from "../config/client-options.js";
+import { wantsHelp, type Environment } from "../config/index.js";
 import { parseTasksCommand, tasksHelpText, type TasksCommand } from "../config/tasks-command.js";
-import { printable, type CommandIo } from "./agents.js";
+import { FROM_DISK } from "./config-file.js";
+import { clientOf } from "./connect.js";
+import {
+  EXIT,
+  cell,
+  countsText,
+  fieldLines,
+  json,
+  jsonText,
+  printable,
+  processIo,
+  reportFailure,
+  table,
+  type CommandIo,
+} from "./output.js";
+import { progressFor, type Progress } from "./progress.js";
+import { pollUntil, type WaitOptions } from "./wait.js";
 
 /** How `submit --wait` follows a task: how often it reads it, and the clock it waits on (tests shorten them). */
-export interface FollowOptions {
-  /** Between two reads of the task; default 500 ms. */
-  readonly intervalMs?: number;
-  readonly sleep?: (delayMs: number) => Promise<void>;
-  readonly now?: () => number;
-}
+export type FollowOptions = WaitOptions;
 
 /** What a command prints on stdout, and its exit code. */
 interface Output {
@@ -33,37 +46,31 @@ interface Output {
   readonly code: number;
 }
 
-const DEFAULT_FOLLOW_INTERVAL_MS = 500;
-
-/** Cells longer than this are cut in tables (ids never are). */
-const CELL_LENGTH_MAX = 40;
-
-/** The longest JSON shown on one line of `show` and `submit --wait`; --json prints all of it. */
-const JSON_LENGTH_MAX = 2_000;
-
-/** Parses the words after `juno tasks`, prints help or a refusal (exit 2), or runs the command. */
+/**
+ * Parses the words after `juno tasks`, prints help or a refusal (exit 2), or runs the command.
+ * `clientOptions` is for tests (timers, sleeps).
+ */
 export async function tasksCommand(
   argv: readonly string[],
   env: Environment = process.env,
-  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+  io: CommandIo = processIo(),
+  clientOptions: Partial<JunoClientOptions> = {},
 ): Promise<number> {
   if (wantsHelp(argv)) {
     io.stdout.write(tasksHelpText(argv));
-    return 0;
+    return EXIT.ok;
   }
-  const command = parseTasksCommand(argv, env);
-  if (command instanceof ConfigError) {
-    io.stderr.write(refusalText("tasks", command));
-    return 2;
-  }
-  return runTasks(command, io);
+  const command = parseTasksCommand(argv, env, FROM_DISK);
+  if (command instanceof Error)
+    return reportFailure(io, { command: "juno tasks", json: wantsJson(argv) }, command);
+  return runTasks(command, io, clientOptions);
 }
 
 /**
- * Runs a parsed command; returns the exit code: 0 done (for `submit --wait`: succeeded), 1 when
- * the cluster refused or could not be reached, or a followed task did not complete in time or at
- * all, 2 when the command cannot be run as given. `clientOptions` and `follow` are for tests;
- * the command's URLs and token win over them.
+ * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done (for `submit --wait`:
+ * succeeded), 1 when the cluster refused or could not be reached, or a followed task failed or
+ * did not finish in time, 3 when the task does not exist. `clientOptions` and `follow` are for
+ * tests; the command's nodes, token and timeout win over them.
  */
 export async function runTasks(
   command: TasksCommand,
@@ -71,26 +78,34 @@ export async function runTasks(
   clientOptions: Partial<JunoClientOptions> = {},
   follow: FollowOptions = {},
 ): Promise<number> {
-  const token = command.connection.token;
-  let client: JunoClient;
+  const context = {
+    command: `juno tasks ${command.action}`,
+    json: command.json,
+    origin: command.connection.origin,
+  };
+  const progress = progressFor(io, command, follow.now);
   try {
-    client = new JunoClient({
-      ...clientOptions,
-      urls: command.connection.urls,
-      ...(token === null ? {} : { token: token.reveal() }),
-    });
-  } catch (error) {
-    io.stderr.write(`juno tasks ${command.action}: ${(error as Error).message}\n`);
-    return 2;
-  }
-  try {
-    const output = await outputOf(command, client, io, follow);
+    const client = clientOf(command.connection, clientOptions);
+    const output = await outputOf(command, client, io, progress, follow);
     io.stdout.write(output.text);
     return output.code;
   } catch (error) {
-    if (!(error instanceof JunoApiError)) throw error;
-    io.stderr.write(`juno tasks ${command.action}: error [${error.code}]: ${printable(error.message)}\n`);
-    return 1;
+    progress.done();
+    if (error instanceof Unfinished) {
+      io.stdout.write(error.text);
+      return reportFailure(io, context, error.error);
+    }
+    return reportFailure(io, context, error);
+  }
+}
+
+/** A wait that ran out: what to print on stdout all the same, and the wait_timeout to report. */
+class Unfinished extends Error {
+  constructor(
+    readonly text: string,
+    readonly error: CliError,
+  ) {
+    super(error.message);
   }
 }
 
@@ -99,11 +114,12 @@ async function outputOf(
   command: TasksCommand,
   client: JunoClient,
   io: CommandIo,
+  progress: Progress,
   follow: FollowOptions,
 ): Promise<Output> {
   switch (command.action) {
     case "submit":
-      return submit(command, client, io, follow);
+      return submit(command, client, progress, follow);
     case "ls": {
       const { status, team, agent, taskType, workflow, limit, cursor } = command.filter;
       const page = await client.taskStatus({
@@ -115,10 +131,11 @@ async function outputOf(
         ...(limit === null ? {} : { limit }),
         ...(cursor === null ? {} : { cursor }),
       });
-      if (page.next_cursor !== null) {
+      if (command.json) return done(json(page));
+      if (page.next_cursor !== null && !command.quiet) {
         io.stderr.write(`juno tasks ls: more tasks follow: --cursor ${printable(page.next_cursor)}\n`);
       }
-      return done(command.json ? json(page) : tasksListing(page));
+      return done(tasksListing(page));
     }
     case "show": {
       const task = await client.getTask(command.id);
@@ -139,7 +156,7 @@ async function outputOf(
 async function submit(
   command: Extract<TasksCommand, { action: "submit" }>,
   client: JunoClient,
-  io: CommandIo,
+  progress: Progress,
   follow: FollowOptions,
 ): Promise<Output> {
   const spec = command.submit;
@@ -154,45 +171,50 @@ async function submit(
   const { task, created } = await client.submitTask(request);
   const said = `${created ? "submitted" : "already submitted (same idempotency key)"} ${printable(task.id)}: ${progressOf(task)}\n`;
   if (command.waitMs === null) return done(command.json ? json({ task, created }) : said);
-  io.stderr.write(said);
-  const final = await followTask(client, task, io, command.waitMs, follow);
+  progress.line(said.trimEnd());
+  const final = await followTask(client, task, progress, command.waitMs, follow);
+  progress.done();
   if (final === null) {
-    io.stderr.write(
-      `juno tasks submit: ${printable(task.id)} is not finished after ${command.waitMs / 1000} s; it goes on\n`,
+    const current = await client.getTask(task.id);
+    const error = new CliError(
+      "wait_timeout",
+      "--wait-timeout",
+      `${task.id} is not finished after ${command.waitMs / 1000} s (${current.status}); it goes on`,
     );
-    return { text: command.json ? json({ task: await client.getTask(task.id) }) : "", code: 1 };
+    throw new Unfinished(command.json ? json({ task: current, created }) : "", error);
   }
-  const code = final.status === "succeeded" ? 0 : 1;
-  return { text: command.json ? json({ task: final }) : finishedText(final), code };
+  const code = final.status === "succeeded" ? EXIT.ok : EXIT.failed;
+  return { text: command.json ? json({ task: final, created }) : finishedText(final), code };
 }
 
 /**
- * Reads the task every intervalMs until it is finished, writing each change of its progress on
- * stderr; null when `waitMs` passed first.
+ * Reads the task every intervalMs until it is finished, showing where it is as progress and each
+ * change as a line of it; null when `waitMs` passed first.
  */
 async function followTask(
   client: JunoClient,
   task: TaskView,
-  io: CommandIo,
+  progress: Progress,
   waitMs: number,
   options: FollowOptions,
 ): Promise<TaskView | null> {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((delayMs) => new Promise<void>((resolve) => setTimeout(resolve, delayMs)));
-  const intervalMs = options.intervalMs ?? DEFAULT_FOLLOW_INTERVAL_MS;
-  const deadlineMs = now() + waitMs;
-  let current = task;
   let shown = progressOf(task);
-  while (!isFinished(current)) {
-    const leftMs = deadlineMs - now();
-    if (leftMs <= 0) return null;
-    await sleep(Math.min(intervalMs, leftMs));
-    current = await client.getTask(task.id);
-    const progress = progressOf(current);
-    if (progress !== shown) io.stderr.write(`${printable(task.id)}: ${progress}\n`);
-    shown = progress;
-  }
-  return current;
+  let read = false;
+  return pollUntil(
+    async () => {
+      // The submission's answer is the first reading.
+      const current = read ? await client.getTask(task.id) : task;
+      read = true;
+      const now = progressOf(current);
+      if (now !== shown) progress.line(`${printable(task.id)}: ${now}`);
+      shown = now;
+      if (isFinished(current)) return current;
+      progress.update(`waiting for ${printable(task.id)}: ${current.status}`);
+      return undefined;
+    },
+    waitMs,
+    options,
+  );
 }
 
 function isFinished(task: TaskView): boolean {
@@ -229,15 +251,13 @@ export function progressOf(task: TaskView): string {
 function finishedText(task: TaskView): string {
   const head = `${progressOf(task)}: ${printable(task.id)}`;
   if (task.status !== "succeeded") return `${head}\n`;
-  return `${head}\nresult: ${jsonLine(task.result)}\n`;
+  return `${head}\nresult: ${jsonText(task.result)}\n`;
 }
 
 /** `ls`: the counts by status, then the page as a table. */
 export function tasksListing(page: TaskStatusPage): string {
-  const counts = TASK_STATUSES.filter((status) => (page.counts[status] ?? 0) > 0).map(
-    (status) => `${status} ${page.counts[status] ?? 0}`,
-  );
-  const head = `${page.total} tasks${counts.length === 0 ? "" : `: ${counts.join(", ")}`}\n`;
+  const counts = countsText(TASK_STATUSES, page.counts);
+  const head = `${page.total} tasks${counts === "none" ? "" : `: ${counts}`}\n`;
   if (page.tasks.length === 0) return `${head}no tasks match\n`;
   const rows = page.tasks.map((task) => [
     printable(task.id),
@@ -277,8 +297,8 @@ export function taskDetails(task: TaskView): string {
     ["assigned", task.assigned_at ?? "-"],
     ["started", task.started_at ?? "-"],
     ["completed", task.completed_at ?? "-"],
-    ["data", jsonLine(task.data)],
-    ["result", jsonLine(task.result)],
+    ["data", jsonText(task.data)],
+    ["result", jsonText(task.result)],
     [
       "error",
       task.error === null
@@ -286,8 +306,7 @@ export function taskDetails(task: TaskView): string {
         : `${task.error.message} (${task.error.cause}${task.error.retryable ? ", retryable" : ""})`,
     ],
   ];
-  const width = Math.max(...fields.map(([name]) => name.length));
-  return `${fields.map(([name, value]) => `${name.padEnd(width)}  ${printable(value)}`).join("\n")}\n`;
+  return fieldLines(fields);
 }
 
 /** `metrics`: the queue, running tasks by team, then the agents as a table. */
@@ -309,8 +328,7 @@ export function metricsText(metrics: TaskMetrics): string {
     ["by team", pairs(queue.by_team)],
     ["running by team", pairs(metrics.running_by_team)],
   ];
-  const width = Math.max(...fields.map(([name]) => name.length));
-  const head = `${fields.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join("\n")}\n`;
+  const head = fieldLines(fields);
   if (metrics.agents.length === 0) return `${head}\nno agents hold tasks\n`;
   const rows = metrics.agents.map((agent) => [
     printable(agent.id),
@@ -322,34 +340,6 @@ export function metricsText(metrics: TaskMetrics): string {
   return `${head}\n${table(["AGENT", "ACTIVE", "CAPACITY", "BREAKER", "FAILURES"], rows)}`;
 }
 
-/** Rows under a header, columns padded to their widest cell (the last one is not padded). */
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((text, column) => (column === cells.length - 1 ? text : text.padEnd(widths[column] ?? 0)))
-      .join("  ");
-  return `${[header, ...rows].map(line).join("\n")}\n`;
-}
-
 function done(text: string): Output {
-  return { text, code: 0 };
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** A JSON value on one line, cut to JSON_LENGTH_MAX characters. */
-function jsonLine(value: unknown): string {
-  const text = JSON.stringify(value) ?? "null";
-  return text.length > JSON_LENGTH_MAX ? `${text.slice(0, JSON_LENGTH_MAX - 3)}...` : text;
-}
-
-/** A table cell: printable, and cut to CELL_LENGTH_MAX characters. */
-function cell(text: string): string {
-  const shown = printable(text);
-  return shown.length > CELL_LENGTH_MAX ? `${shown.slice(0, CELL_LENGTH_MAX - 3)}...` : shown;
+  return { text, code: EXIT.ok };
 }

@@ -12,11 +12,10 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import {
-  JunoApiError,
-  JunoClient,
   WORKFLOW_STATUSES,
   type CreatedWorkflow,
   type DefinitionSummary,
+  type JunoClient,
   type JunoClientOptions,
   type WatchOptions,
   type WorkflowDefinitionInput,
@@ -24,18 +23,32 @@ import {
   type WorkflowsStatus,
   type WorkflowView,
 } from "../client/index.js";
-import { ConfigError, refusalText, wantsHelp, type Environment } from "../config/index.js";
+import { CliError } from "../config/cli-errors.js";
+import { wantsJson } from "../config/client-options.js";
+import { wantsHelp, type Environment } from "../config/index.js";
 import {
   parseWorkflowsCommand,
   workflowsHelpText,
   type WorkflowSubmitSpec,
   type WorkflowsCommand,
 } from "../config/workflows-command.js";
-import { printable, type CommandIo } from "./agents.js";
+import { FROM_DISK } from "./config-file.js";
+import { clientOf } from "./connect.js";
+import {
+  EXIT,
+  cell,
+  json,
+  jsonLine,
+  jsonText,
+  printable,
+  reportFailure,
+  tableLines,
+  type CommandIo,
+} from "./output.js";
+import { progressFor, type Progress } from "./progress.js";
 
 /** Where a workflows command writes, and where `-f -` reads from. */
 export interface WorkflowsIo extends CommandIo {
-  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number };
   /** Read for `-f -`; process.stdin by default. */
   readonly stdin?: AsyncIterable<string | Uint8Array>;
 }
@@ -51,45 +64,40 @@ type Source =
   | { readonly format: "yaml"; readonly text: string }
   | { readonly format: "json"; readonly definition: WorkflowDefinitionInput };
 
-/** A definition file that cannot be read or parsed: the command cannot run as given (exit 2). */
-class SourceError extends Error {}
-
 /** The largest definition file read, the server's bound on a request body. */
 const SOURCE_BYTES_MAX = 2 * 1024 * 1024;
-
-/** Cells longer than this are cut in tables (ids never are). */
-const CELL_LENGTH_MAX = 40;
-
-/** The longest JSON shown on one line; --json prints all of it. */
-const JSON_LENGTH_MAX = 2_000;
 
 /** The characters of a team's progress bar. */
 const BAR_WIDTH = 10;
 
-/** Parses the words after `juno workflows`, prints help or a refusal (exit 2), or runs the command. */
+/**
+ * Parses the words after `juno workflows`, prints help or a refusal (exit 2), or runs the command.
+ * `clientOptions` is for tests (timers, sleeps).
+ */
 export async function workflowsCommand(
   argv: readonly string[],
   env: Environment = process.env,
   io: WorkflowsIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+  clientOptions: Partial<JunoClientOptions> = {},
 ): Promise<number> {
   if (wantsHelp(argv)) {
     io.stdout.write(workflowsHelpText(argv));
-    return 0;
+    return EXIT.ok;
   }
-  const command = parseWorkflowsCommand(argv, env);
-  if (command instanceof ConfigError) {
-    io.stderr.write(refusalText("workflows", command));
-    return 2;
+  const command = parseWorkflowsCommand(argv, env, FROM_DISK);
+  if (command instanceof Error) {
+    return reportFailure(io, { command: "juno workflows", json: wantsJson(argv) }, command);
   }
-  return runWorkflows(command, io);
+  return runWorkflows(command, io, clientOptions);
 }
 
 /**
- * Runs a parsed command; returns the exit code: 0 done (for a watch: the run succeeded), 1 when
- * the cluster refused (an invalid definition among them: each problem is printed with its path)
- * or could not be reached, or a watched run failed or was cancelled, 2 when the command cannot be
- * run as given (a definition file that cannot be read). `clientOptions` and `watch` are for
- * tests; the command's URLs and token win over them.
+ * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done (for a watch: the run
+ * succeeded), 1 when the cluster refused (an invalid definition among them: each problem is
+ * printed with its path) or could not be reached, or a watched run failed or was cancelled, 2
+ * when the command cannot be run as given (a definition file that cannot be read), 3 when the
+ * run does not exist. `clientOptions` and `watch` are for tests; the command's nodes, token and
+ * timeout win over them.
  */
 export async function runWorkflows(
   command: WorkflowsCommand,
@@ -97,31 +105,20 @@ export async function runWorkflows(
   clientOptions: Partial<JunoClientOptions> = {},
   watch: WatchOptions = {},
 ): Promise<number> {
-  const name = `juno workflows ${command.action}`;
-  const token = command.connection.token;
-  let client: JunoClient;
+  const context = {
+    command: `juno workflows ${command.action}`,
+    json: command.json,
+    origin: command.connection.origin,
+  };
+  const progress = progressFor(io, command);
   try {
-    client = new JunoClient({
-      ...clientOptions,
-      urls: command.connection.urls,
-      ...(token === null ? {} : { token: token.reveal() }),
-    });
-  } catch (error) {
-    io.stderr.write(`${name}: ${(error as Error).message}\n`);
-    return 2;
-  }
-  try {
-    const output = await outputOf(command, client, io, watch);
+    const client = clientOf(command.connection, clientOptions);
+    const output = await outputOf(command, client, io, progress, watch);
     io.stdout.write(output.text);
     return output.code;
   } catch (error) {
-    if (error instanceof SourceError) {
-      io.stderr.write(`${name}: ${printable(error.message)}\n`);
-      return 2;
-    }
-    if (!(error instanceof JunoApiError)) throw error;
-    io.stderr.write(`${name}: error [${error.code}]: ${printable(error.message)}\n${problemsOf(error)}`);
-    return 1;
+    progress.done();
+    return reportFailure(io, context, error);
   }
 }
 
@@ -130,11 +127,12 @@ async function outputOf(
   command: WorkflowsCommand,
   client: JunoClient,
   io: WorkflowsIo,
+  progress: Progress,
   watch: WatchOptions,
 ): Promise<Output> {
   switch (command.action) {
     case "submit":
-      return submit(command.submit, command.watch, command.json, client, io, watch);
+      return submit(command.submit, command.watch, command.json, client, io, progress, watch);
     case "ls": {
       const { status, team, name, parent, limit, cursor } = command.filter;
       const page = await client.listWorkflows({
@@ -145,10 +143,10 @@ async function outputOf(
         ...(limit === null ? {} : { limit }),
         ...(cursor === null ? {} : { cursor }),
       });
-      if (page.next_cursor !== null) {
+      if (command.json) return done(json(page));
+      if (page.next_cursor !== null && !command.quiet) {
         io.stderr.write(`juno workflows ls: more runs follow: --cursor ${printable(page.next_cursor)}\n`);
       }
-      if (command.json) return done(json(page));
       return done(workflowsListing(await client.workflowStatus(), page));
     }
     case "show": {
@@ -156,7 +154,7 @@ async function outputOf(
       return done(command.json ? json({ workflow }) : workflowDetails(workflow));
     }
     case "watch":
-      return follow(client, command.id, command.json, io, watch);
+      return follow(client, command.id, command.json, io, progress, watch);
     case "cancel": {
       const workflow = await client.cancelWorkflow(command.id, command.reason ?? undefined);
       return done(command.json ? json({ workflow }) : `cancelled ${printable(workflow.id)}\n`);
@@ -206,6 +204,7 @@ async function submit(
   asJson: boolean,
   client: JunoClient,
   io: WorkflowsIo,
+  progress: Progress,
   watch: WatchOptions,
 ): Promise<Output> {
   const source = await readSource(spec.file, io);
@@ -222,27 +221,49 @@ async function submit(
   const { workflow } = created;
   const said = `${created.created ? "created" : "already created (same idempotency key)"} ${printable(workflow.id)} (${printable(workflow.name)} v${workflow.version}): ${workflow.status}\n`;
   if (!watchRun) return done(asJson ? json(created) : said);
-  io.stderr.write(said);
-  return follow(client, workflow.id, asJson, io, watch);
+  // The stream's first line is the creation's answer, as submit without --watch prints it.
+  if (asJson) io.stdout.write(jsonLine(created));
+  else progress.line(said.trimEnd());
+  return follow(client, workflow.id, asJson, io, progress, watch);
 }
 
 /**
- * Follows a run to its end, drawing it on stdout (on stderr with --json, which prints the last
- * view on stdout); exits 0 only when it succeeded.
+ * Follows a run to its end, and exits 0 only when it succeeded. With --json, a line of JSON per
+ * change on stdout, `{"workflow": ...}`, the last one the run as it ended. Otherwise the drawing
+ * on stdout: redrawn in place on a terminal, appended lines elsewhere; then, when stdout is not a
+ * terminal but stderr is, where the run stands shows as progress on stderr too.
  */
 async function follow(
   client: JunoClient,
   id: string,
   asJson: boolean,
   io: WorkflowsIo,
+  progress: Progress,
   watch: WatchOptions,
 ): Promise<Output> {
-  const screen = asJson ? io.stderr : io.stdout;
-  const terminal = !asJson && io.stdout.isTTY === true;
-  const draw = drawer(screen, terminal ? (io.stdout.columns ?? 80) : null);
-  const final = await client.watchWorkflow(id, draw, watch);
-  const code = final.status === "succeeded" ? 0 : 1;
-  if (asJson) return { text: json({ workflow: final }), code };
+  let revision = -1;
+  const terminal = io.stdout.isTTY === true;
+  const draw = asJson ? null : drawer(io.stdout, terminal ? (io.stdout.columns ?? 80) : null);
+  const final = await client.watchWorkflow(
+    id,
+    (view) => {
+      revision = view.revision;
+      if (draw === null) {
+        io.stdout.write(jsonLine({ workflow: view }));
+        return;
+      }
+      draw(view);
+      if (!terminal)
+        progress.update(
+          `watching ${printable(view.id)}: ${view.status}, ${view.progress.done}/${view.progress.total} steps`,
+        );
+    },
+    watch,
+  );
+  progress.done();
+  const code = final.status === "succeeded" ? EXIT.ok : EXIT.failed;
+  // The watch may end on a view it read itself, after the stream's last.
+  if (asJson) return { text: final.revision === revision ? "" : jsonLine({ workflow: final }), code };
   return { text: endingText(final), code };
 }
 
@@ -279,7 +300,7 @@ function drawer(
 export function workflowBlock(view: WorkflowView): string[] {
   const { progress } = view;
   const head = `${printable(view.name)} v${view.version} ${printable(view.id)}: ${view.status}, ${progress.done}/${progress.total} steps (${progress.percent}%)`;
-  const steps = table(
+  const steps = tableLines(
     ["STEP", "STATUS", "TEAM", "ATTEMPTS", "AGENT"],
     view.steps.map((step) => [
       cell(step.id),
@@ -324,7 +345,7 @@ export function bar(percent: number): string {
 /** The last line of a watch: how the run ended, with its output or why it failed. */
 function endingText(view: WorkflowView): string {
   const head = `${view.status}: ${printable(view.id)}`;
-  if (view.status === "succeeded") return `${head}\noutput: ${jsonLine(view.output)}\n`;
+  if (view.status === "succeeded") return `${head}\noutput: ${jsonText(view.output)}\n`;
   if (view.failure === null) return `${head}\n`;
   const at = view.failure.step === null ? "" : ` at step ${printable(view.failure.step)}`;
   return `${head}\nfailure: ${printable(view.failure.code)}${at}: ${printable(view.failure.message)}\n`;
@@ -345,8 +366,8 @@ export function workflowDetails(view: WorkflowView): string {
     ["started", view.started_at ?? "-"],
     ["ended", view.ended_at ?? "-"],
     ["deadline", view.deadline_at ?? "-"],
-    ["input", jsonLine(view.input)],
-    ["output", jsonLine(view.output)],
+    ["input", jsonText(view.input)],
+    ["output", jsonText(view.output)],
     [
       "failure",
       view.failure === null
@@ -383,7 +404,7 @@ export function workflowsListing(status: WorkflowsStatus, page: WorkflowPage): s
     `${run.progress.percent}% (${run.progress.done}/${run.progress.total})`,
     run.created_at,
   ]);
-  return `${head}${table(["ID", "NAME", "VERSION", "STATUS", "TEAM", "PROGRESS", "CREATED"], rows).join("\n")}\n`;
+  return `${head}${tableLines(["ID", "NAME", "VERSION", "STATUS", "TEAM", "PROGRESS", "CREATED"], rows).join("\n")}\n`;
 }
 
 /** `definitions ls`: a row per registered version. */
@@ -397,19 +418,7 @@ export function definitionsTable(definitions: readonly DefinitionSummary[]): str
     cell(definition.trigger ?? "-"),
     definition.registered_at,
   ]);
-  return `${table(["NAME", "VERSION", "TEAMS", "STEPS", "TRIGGER", "REGISTERED"], rows).join("\n")}\n`;
-}
-
-/** The problems of a 422 invalid_definition, a line each with the JSON pointer of the field; "" otherwise. */
-function problemsOf(error: JunoApiError): string {
-  const problems = error.details["errors"];
-  if (!Array.isArray(problems)) return "";
-  return problems
-    .map((problem: unknown) => {
-      const { code, path, message } = (problem ?? {}) as Record<string, unknown>;
-      return `  ${printable(String(path) || "/")}: ${printable(String(message))} [${printable(String(code))}]\n`;
-    })
-    .join("");
+  return `${tableLines(["NAME", "VERSION", "TEAMS", "STEPS", "TRIGGER", "REGISTERED"], rows).join("\n")}\n`;
 }
 
 /**
@@ -427,10 +436,10 @@ async function readSource(file: string, io: WorkflowsIo): Promise<Source> {
   try {
     definition = JSON.parse(text);
   } catch (error) {
-    throw new SourceError(`${file === "-" ? "stdin" : file} is not JSON: ${(error as Error).message}`);
+    throw unreadable(`${file === "-" ? "stdin" : file} is not JSON: ${(error as Error).message}`);
   }
   if (typeof definition !== "object" || definition === null || Array.isArray(definition)) {
-    throw new SourceError(`${file === "-" ? "stdin" : file} does not hold a definition (a JSON object)`);
+    throw unreadable(`${file === "-" ? "stdin" : file} does not hold a definition (a JSON object)`);
   }
   return { format: "json", definition: definition as WorkflowDefinitionInput };
 }
@@ -440,10 +449,10 @@ async function readDefinitionFile(file: string): Promise<string> {
   try {
     bytes = await readFile(file);
   } catch (error) {
-    throw new SourceError(`cannot read ${file}: ${(error as Error).message}`);
+    throw unreadable(`cannot read ${file}: ${(error as Error).message}`);
   }
   if (bytes.byteLength > SOURCE_BYTES_MAX) {
-    throw new SourceError(`${file} is larger than ${SOURCE_BYTES_MAX} bytes, more than a definition may be`);
+    throw unreadable(`${file} is larger than ${SOURCE_BYTES_MAX} bytes, more than a definition may be`);
   }
   return bytes.toString("utf8");
 }
@@ -458,41 +467,18 @@ async function readStdin(io: WorkflowsIo): Promise<string> {
     const data = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
     bytes += data.byteLength;
     if (bytes > SOURCE_BYTES_MAX) {
-      throw new SourceError(`stdin holds more than ${SOURCE_BYTES_MAX} bytes, more than a definition may be`);
+      throw unreadable(`stdin holds more than ${SOURCE_BYTES_MAX} bytes, more than a definition may be`);
     }
     text += decoder.decode(data, { stream: true });
   }
   return text + decoder.decode();
 }
 
-/** Rows under a header, columns padded to their widest cell (the last one is not padded). */
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((text, column) => (column === cells.length - 1 ? text : text.padEnd(widths[column] ?? 0)))
-      .join("  ");
-  return [header, ...rows].map(line);
+/** A definition file (or stdin) that cannot be used: the command cannot run as given (exit 2). */
+function unreadable(message: string): CliError {
+  return new CliError("unreadable_file", "--file", message);
 }
 
 function done(text: string): Output {
-  return { text, code: 0 };
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** A JSON value on one line, cut to JSON_LENGTH_MAX characters. */
-function jsonLine(value: unknown): string {
-  const text = JSON.stringify(value) ?? "null";
-  return printable(text.length > JSON_LENGTH_MAX ? `${text.slice(0, JSON_LENGTH_MAX - 3)}...` : text);
-}
-
-/** A table cell: printable, and cut to CELL_LENGTH_MAX characters. */
-function cell(text: string): string {
-  const shown = printable(text);
-  return shown.length > CELL_LENGTH_MAX ? `${shown.slice(0, CELL_LENGTH_MAX - 3)}...` : shown;
+  return { text, code: EXIT.ok };
 }

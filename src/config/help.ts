@@ -1,6 +1,8 @@
 /** Every subcommand's `--help` and the README's configuration tables, all generated from option tables. */
 
 import { isSwitch } from "./argv.js";
+import { CLI_ERROR_CODES } from "./cli-errors.js";
+import { CLIENT_OPTIONS } from "./client-options.js";
 import type { CommandSpec } from "./command.js";
 import { CONFIG_ERROR_CODES } from "./errors.js";
 import type { OptionSpec } from "./option-spec.js";
@@ -51,6 +53,57 @@ export function commandHelpText(command: CommandSpec): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The heading the shared client options go under, in every client command's help. */
+export const CLIENT_OPTIONS_TITLE =
+  "Client options (every status, members, agents, tasks and workflows command)";
+
+/**
+ * The help of one client command (`juno agents ls`): its usage (`words` are its positional
+ * arguments, "<id> "), summary and own flags, then the shared client options once.
+ */
+export function clientCommandHelpText(command: CommandSpec, words = ""): string {
+  const lines = [`usage: juno ${command.name} ${words}[flags]`, "", ...wrap(command.summary, "")];
+  const own = Object.values(command.options);
+  if (own.length > 0) {
+    lines.push("", "Flags:");
+    for (const option of own) lines.push(...optionHelp(option));
+  }
+  lines.push("", ...clientOptionsHelp());
+  return `${lines.join("\n")}\n`;
+}
+
+/** The shared client options under their heading, then the exit codes: the tail of every client command's help. */
+export function clientOptionsHelp(): string[] {
+  const lines = [`${CLIENT_OPTIONS_TITLE}:`];
+  lines.push(
+    ...wrap(
+      "Each is taken from its flag, else its variable, else the config file (the context chosen, " +
+        "then the file's top level), else its default.",
+      "  ",
+    ),
+  );
+  for (const option of Object.values(CLIENT_OPTIONS)) lines.push(...optionHelp(option));
+  lines.push(
+    "",
+    ...wrap(
+      "Exit codes: 0 done; 1 the cluster refused or could not be reached, or what was waited for " +
+        "failed or did not happen in time; 2 the command, a variable or the config file is wrong; 3 " +
+        "the agent, task, workflow or member named does not exist.",
+      "",
+    ),
+  );
+  return lines;
+}
+
+/** Lines that list actions (or commands) with what each does, names padded to one width and text wrapped. */
+export function actionLines(actions: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...actions.map(([name]) => name.length)) + 2;
+  return actions.flatMap(([name, text]) => {
+    const [first = "", ...rest] = wrap(text, " ".repeat(width + 2));
+    return [`  ${name.padEnd(width)}${first.trimStart()}`, ...rest];
+  });
+}
+
 /** The lines help prints for one option: how it is written, then what it does and its default. */
 export function optionHelp(option: OptionSpec): string[] {
   return [`  ${usage(option)}`, ...wrap(`${description(option)} Default: ${defaultText(option)}.`, INDENT)];
@@ -65,6 +118,27 @@ export function markdownOptionsTable(): string {
       code(option.env),
       typeof option.default === "string" ? code(option.default) : prose(option.default.derived),
       option.unit,
+      prose(description(option)),
+    ]),
+  );
+}
+
+/** The README's table of the client commands' own error codes, in Markdown. */
+export function markdownCliErrorCodesTable(): string {
+  return markdownTable(
+    ["Code", "Meaning"],
+    Object.entries(CLI_ERROR_CODES).map(([errorCode, meaning]) => [code(errorCode), prose(meaning)]),
+  );
+}
+
+/** The README's table of the client options, in Markdown. */
+export function markdownClientOptionsTable(): string {
+  return markdownTable(
+    ["Flag", "Variable", "Default", "Meaning"],
+    Object.values(CLIENT_OPTIONS).map((option) => [
+      option.flag === null ? "(variable only)" : code(option.flag),
+      option.env === null ? "" : code(option.env),
+      typeof option.default === "string" ? code(option.default) : prose(option.default.derived),
       prose(description(option)),
     ]),
   );

@@ -1,21 +1,23 @@
 /**
  * `juno tasks submit | ls | show <id> | cancel <id> | metrics`: their option tables and the parser
- * that turns the words after `tasks` into a typed command. The connection flags are `juno
- * agents`' (--url repeats, --token, --json); --skill repeats too, each one a skill the task needs.
+ * that turns the words after `tasks` into a typed command. The shared client options are every
+ * client command's (src/config/client-options.ts); --skill repeats, each one a skill the task needs.
  */
 
 import { TASK_STATUSES, type TaskStatus } from "../client/types.js";
+import { wordCodec } from "./agents-command.js";
 import {
-  CONNECTION_OPTIONS,
-  connectionOf,
-  parseWithUrls,
-  wordCodec,
-  type AgentsConnection,
-} from "./agents-command.js";
+  parseClientCommand,
+  positionalWords,
+  sharedSettings,
+  type ClientParseOptions,
+  type ClientSettings,
+  type UsageError,
+} from "./client-options.js";
 import { booleanCodec, choiceCodec, integerCodec, secondsCodec, type Codec } from "./codecs.js";
 import { defineCommand } from "./command.js";
 import { ConfigError, Invalid, quote } from "./errors.js";
-import { commandHelpText } from "./help.js";
+import { actionLines, clientCommandHelpText, clientOptionsHelp } from "./help.js";
 import type { Environment } from "./option-spec.js";
 
 /** What `juno tasks` does. */
@@ -82,9 +84,9 @@ export const TASKS_SUBMIT_COMMAND = defineCommand({
   name: "tasks submit",
   summary:
     "Submits a task. It is placed on an agent that has every --skill, or waits queued, saying why. " +
-    "With --wait, follows it until it is finished, printing each change, and exits 0 only when it completed.",
+    "With --wait, follows it until it is finished (on a terminal, with progress lines on stderr), " +
+    "and exits 0 only when it succeeded.",
   options: {
-    ...CONNECTION_OPTIONS,
     taskType: {
       flag: "--type",
       env: null,
@@ -131,7 +133,9 @@ export const TASKS_SUBMIT_COMMAND = defineCommand({
       flag: "--wait",
       env: null,
       default: "false",
-      meaning: "Follow the task until it is finished, printing each change on stderr.",
+      meaning:
+        "Follow the task until it is finished, then print how it ended; on a terminal, each change " +
+        "shows on stderr meanwhile.",
       codec: booleanCodec,
     },
     waitTimeoutMs: {
@@ -152,7 +156,6 @@ export const TASKS_LS_COMMAND = defineCommand({
     "Prints how many tasks are in each status, and one page of tasks, oldest first, optionally only " +
     "those in a status, of a team, on an agent, of a type or of a workflow.",
   options: {
-    ...CONNECTION_OPTIONS,
     status: {
       flag: "--status",
       env: null,
@@ -211,14 +214,14 @@ export const TASKS_SHOW_COMMAND = defineCommand({
   name: "tasks show",
   summary:
     "Shows one task: its status and why it waits, its attempts and agents, its data, result and error.",
-  options: CONNECTION_OPTIONS,
+  options: {},
 });
 
 /** `juno tasks cancel <id>`. */
 export const TASKS_CANCEL_COMMAND = defineCommand({
   name: "tasks cancel",
   summary: "Cancels a task that has not finished. A running task's agent hears of it on its next poll.",
-  options: CONNECTION_OPTIONS,
+  options: {},
 });
 
 /** `juno tasks metrics`. */
@@ -227,7 +230,7 @@ export const TASKS_METRICS_COMMAND = defineCommand({
   summary:
     "Shows the queue (depth by priority and team, the oldest waiting task), running tasks by team, " +
     "and each agent's load and circuit breaker.",
-  options: CONNECTION_OPTIONS,
+  options: {},
 });
 
 /** What `juno tasks submit` sends. */
@@ -253,28 +256,18 @@ export interface TasksFilter {
 }
 
 /** A parsed `juno tasks` command. */
-export type TasksCommand =
-  | {
-      readonly action: "submit";
-      readonly connection: AgentsConnection;
-      readonly json: boolean;
-      readonly submit: SubmitSpec;
-      /** How long to follow the task, or null without --wait. */
-      readonly waitMs: number | null;
-    }
-  | {
-      readonly action: "ls";
-      readonly connection: AgentsConnection;
-      readonly json: boolean;
-      readonly filter: TasksFilter;
-    }
-  | {
-      readonly action: "show" | "cancel";
-      readonly id: string;
-      readonly connection: AgentsConnection;
-      readonly json: boolean;
-    }
-  | { readonly action: "metrics"; readonly connection: AgentsConnection; readonly json: boolean };
+export type TasksCommand = ClientSettings &
+  (
+    | {
+        readonly action: "submit";
+        readonly submit: SubmitSpec;
+        /** How long to follow the task, or null without --wait. */
+        readonly waitMs: number | null;
+      }
+    | { readonly action: "ls"; readonly filter: TasksFilter }
+    | { readonly action: "show" | "cancel"; readonly id: string }
+    | { readonly action: "metrics" }
+  );
 
 /** The usage line of `juno tasks`. */
 const USAGE =
@@ -282,9 +275,13 @@ const USAGE =
 
 /**
  * Parses the words after `juno tasks` and the environment into a command, or the refusal to
- * print before exiting with 2. Pure: it reads nothing but its arguments.
+ * print before exiting with 2. Reads nothing but its arguments and the client config file.
  */
-export function parseTasksCommand(argv: readonly string[], env: Environment): TasksCommand | ConfigError {
+export function parseTasksCommand(
+  argv: readonly string[],
+  env: Environment,
+  options: ClientParseOptions = {},
+): TasksCommand | UsageError {
   const [action, ...rest] = argv;
   if (action === undefined || action.startsWith("--")) {
     return new ConfigError("missing_required", "tasks", `an action is required: ${USAGE}`);
@@ -294,44 +291,30 @@ export function parseTasksCommand(argv: readonly string[], env: Environment): Ta
   }
   switch (action) {
     case "submit":
-      return parseSubmit(rest, env);
+      return parseSubmit(rest, env, options);
     case "ls": {
-      const values = parseWithUrls(TASKS_LS_COMMAND, rest, env);
-      if (values instanceof ConfigError) return values;
-      const { status, team, agent, taskType, workflow, limit, cursor } = values;
+      const parsed = parseClientCommand(TASKS_LS_COMMAND, rest, env, options);
+      if (parsed instanceof Error) return parsed;
+      const { status, team, agent, taskType, workflow, limit, cursor } = parsed.values;
       return {
         action,
-        connection: connectionOf(values),
-        json: values.json,
+        ...sharedSettings(parsed),
         filter: { status, team, agent, taskType, workflow, limit, cursor },
       };
     }
     case "metrics": {
-      const values = parseWithUrls(TASKS_METRICS_COMMAND, rest, env);
-      if (values instanceof ConfigError) return values;
-      return { action, connection: connectionOf(values), json: values.json };
+      const parsed = parseClientCommand(TASKS_METRICS_COMMAND, rest, env, options);
+      if (parsed instanceof Error) return parsed;
+      return { action, ...sharedSettings(parsed) };
     }
     case "show":
     case "cancel": {
-      const [id, ...flags] = rest;
-      if (id === undefined || id.startsWith("--")) {
-        return new ConfigError(
-          "missing_required",
-          "<id>",
-          `juno tasks ${action} needs the task's id: ${USAGE}`,
-        );
-      }
-      if (id.trim() === "" || id.length > ID_LENGTH_MAX) {
-        return new ConfigError(
-          "out_of_range",
-          "<id>",
-          `expected a task id of 1..${ID_LENGTH_MAX} characters`,
-        );
-      }
+      const words = positionalWords(rest, ["<id>"], `juno tasks ${action}`, USAGE, ID_LENGTH_MAX);
+      if (words instanceof ConfigError) return words;
       const table = action === "show" ? TASKS_SHOW_COMMAND : TASKS_CANCEL_COMMAND;
-      const values = parseWithUrls(table, flags, env);
-      if (values instanceof ConfigError) return values;
-      return { action, id, connection: connectionOf(values), json: values.json };
+      const parsed = parseClientCommand(table, words.flags, env, options);
+      if (parsed instanceof Error) return parsed;
+      return { action, id: words.values[0] ?? "", ...sharedSettings(parsed) };
     }
   }
 }
@@ -339,36 +322,40 @@ export function parseTasksCommand(argv: readonly string[], env: Environment): Ta
 /** The help `juno tasks [<action>] --help` prints: every action's, or one action's. */
 export function tasksHelpText(argv: readonly string[]): string {
   const action = argv[0];
-  if (action === "submit") return commandHelpText(TASKS_SUBMIT_COMMAND);
-  if (action === "ls") return commandHelpText(TASKS_LS_COMMAND);
-  if (action === "metrics") return commandHelpText(TASKS_METRICS_COMMAND);
-  if (action === "show" || action === "cancel") {
-    const command = action === "show" ? TASKS_SHOW_COMMAND : TASKS_CANCEL_COMMAND;
-    return commandHelpText(command).replace(
-      `juno tasks ${action} [flags]`,
-      `juno tasks ${action} <id> [flags]`,
-    );
-  }
-  const actions = [
+  if (action === "submit") return clientCommandHelpText(TASKS_SUBMIT_COMMAND);
+  if (action === "ls") return clientCommandHelpText(TASKS_LS_COMMAND);
+  if (action === "metrics") return clientCommandHelpText(TASKS_METRICS_COMMAND);
+  if (action === "show") return clientCommandHelpText(TASKS_SHOW_COMMAND, "<id> ");
+  if (action === "cancel") return clientCommandHelpText(TASKS_CANCEL_COMMAND, "<id> ");
+  const lines = [
     USAGE,
     "",
     "actions:",
-    `  submit       ${TASKS_SUBMIT_COMMAND.summary}`,
-    `  ls           ${TASKS_LS_COMMAND.summary}`,
-    `  show <id>    ${TASKS_SHOW_COMMAND.summary}`,
-    `  cancel <id>  ${TASKS_CANCEL_COMMAND.summary}`,
-    `  metrics      ${TASKS_METRICS_COMMAND.summary}`,
+    ...actionLines([
+      ["submit", TASKS_SUBMIT_COMMAND.summary],
+      ["ls", TASKS_LS_COMMAND.summary],
+      ["show <id>", TASKS_SHOW_COMMAND.summary],
+      ["cancel <id>", TASKS_CANCEL_COMMAND.summary],
+      ["metrics", TASKS_METRICS_COMMAND.summary],
+    ]),
     "",
-    "juno tasks <action> --help lists the action's flags and variables.",
+    "juno tasks <action> --help lists the action's own flags.",
+    "",
+    ...clientOptionsHelp(),
   ];
-  return `${actions.join("\n")}\n`;
+  return `${lines.join("\n")}\n`;
 }
 
-function parseSubmit(argv: readonly string[], env: Environment): TasksCommand | ConfigError {
+function parseSubmit(
+  argv: readonly string[],
+  env: Environment,
+  options: ClientParseOptions,
+): TasksCommand | UsageError {
   const gathered = gatherSkills(argv);
   if (gathered instanceof ConfigError) return gathered;
-  const values = parseWithUrls(TASKS_SUBMIT_COMMAND, gathered, env);
-  if (values instanceof ConfigError) return values;
+  const parsed = parseClientCommand(TASKS_SUBMIT_COMMAND, gathered, env, options);
+  if (parsed instanceof Error) return parsed;
+  const { values } = parsed;
   for (const [name, flag] of [
     ["taskType", "--type"],
     ["team", "--team"],
@@ -379,8 +366,7 @@ function parseSubmit(argv: readonly string[], env: Environment): TasksCommand | 
   }
   return {
     action: "submit",
-    connection: connectionOf(values),
-    json: values.json,
+    ...sharedSettings(parsed),
     submit: {
       taskType: values.taskType ?? "",
       team: values.team ?? "",

@@ -1,23 +1,25 @@
 /**
  * `juno workflows submit | ls | show <id> | watch <id> | cancel <id> | event <id> <name> |
  * trigger <name> | definitions register | definitions ls`: their option tables and the parser
- * that turns the words after `workflows` into a typed command. The connection flags are `juno
- * agents`' (--url repeats, --token, --json). Three spellings are read before the tables: `-f` is
- * --file, `--no-execute` is --execute=false, and --input repeats, each one key=value.
+ * that turns the words after `workflows` into a typed command. The shared client options are
+ * every client command's (src/config/client-options.ts). Three spellings are read before the
+ * tables: `-f` is --file, `--no-execute` is --execute=false, and --input repeats, each one key=value.
  */
 
 import { WORKFLOW_STATUSES, type WorkflowStatus } from "../client/types.js";
+import { wordCodec } from "./agents-command.js";
 import {
-  CONNECTION_OPTIONS,
-  connectionOf,
-  parseWithUrls,
-  wordCodec,
-  type AgentsConnection,
-} from "./agents-command.js";
+  parseClientCommand,
+  positionalWords,
+  sharedSettings,
+  type ClientParseOptions,
+  type ClientSettings,
+  type UsageError,
+} from "./client-options.js";
 import { booleanCodec, choiceCodec, integerCodec, type Codec } from "./codecs.js";
-import { defineCommand } from "./command.js";
+import { defineCommand, type CommandOptions, type CommandSpec } from "./command.js";
 import { ConfigError, Invalid, quote } from "./errors.js";
-import { commandHelpText } from "./help.js";
+import { actionLines, clientCommandHelpText, clientOptionsHelp } from "./help.js";
 import type { Environment } from "./option-spec.js";
 
 /** The largest --input-json or --data-json accepted, in characters: the server keeps 64 KiB of input. */
@@ -115,7 +117,6 @@ export const WORKFLOWS_SUBMIT_COMMAND = defineCommand({
     "Creates a run of the definition in --file and starts it (unless --no-execute). With --watch, " +
     "follows it live, a line per step and a progress bar per team, and exits 0 only when it succeeded.",
   options: {
-    ...CONNECTION_OPTIONS,
     file: FILE_OPTION,
     input: {
       flag: "--input",
@@ -142,7 +143,9 @@ export const WORKFLOWS_SUBMIT_COMMAND = defineCommand({
       flag: "--watch",
       env: null,
       default: "false",
-      meaning: "Follow the run until it ends (redrawn in place on a terminal, appended lines otherwise).",
+      meaning:
+        "Follow the run until it ends: redrawn in place on a terminal, appended lines otherwise, a " +
+        "line of JSON per change with --json.",
       codec: booleanCodec,
     },
     team: {
@@ -173,7 +176,6 @@ export const WORKFLOWS_LS_COMMAND = defineCommand({
     "Prints how many runs are in each status, and one page of runs, newest first, optionally only " +
     "those in a status, of a team, of a definition or under a parent run.",
   options: {
-    ...CONNECTION_OPTIONS,
     status: {
       flag: "--status",
       env: null,
@@ -226,14 +228,14 @@ export const WORKFLOWS_SHOW_COMMAND = defineCommand({
   summary:
     "Shows one run: its status, a line per step (status, team, attempts, agent), each team's " +
     "progress, and its output or why it failed.",
-  options: CONNECTION_OPTIONS,
+  options: {},
 });
 
 /** `juno workflows watch <id>`. */
 export const WORKFLOWS_WATCH_COMMAND = defineCommand({
   name: "workflows watch",
   summary: "Follows one run live until it ends, as submit --watch does; exits 0 only when it succeeded.",
-  options: CONNECTION_OPTIONS,
+  options: {},
 });
 
 /** `juno workflows cancel <id>`. */
@@ -241,7 +243,6 @@ export const WORKFLOWS_CANCEL_COMMAND = defineCommand({
   name: "workflows cancel",
   summary: "Cancels a run that has not ended: its running tasks and sub-workflows too; no compensation runs.",
   options: {
-    ...CONNECTION_OPTIONS,
     reason: {
       flag: "--reason",
       env: null,
@@ -264,7 +265,6 @@ export const WORKFLOWS_EVENT_COMMAND = defineCommand({
     "Sends a named event to a run: the steps waiting for it take --data-json as their output. The " +
     "first event of a name counts; a later one changes nothing, and says so.",
   options: {
-    ...CONNECTION_OPTIONS,
     data: {
       flag: "--data-json",
       env: null,
@@ -281,7 +281,6 @@ export const WORKFLOWS_TRIGGER_COMMAND = defineCommand({
   summary:
     "Starts a run of every registered definition whose trigger.event is <name>, with --data-json as input.",
   options: {
-    ...CONNECTION_OPTIONS,
     data: {
       flag: "--data-json",
       env: null,
@@ -305,7 +304,7 @@ export const WORKFLOWS_DEFINITIONS_REGISTER_COMMAND = defineCommand({
   summary:
     "Registers the definition in --file under its name and version (the next version when it names " +
     "none), so that runs, workflow steps and triggers can start it by name.",
-  options: { ...CONNECTION_OPTIONS, file: FILE_OPTION },
+  options: { file: FILE_OPTION },
 });
 
 /** `juno workflows definitions ls`. */
@@ -313,7 +312,6 @@ export const WORKFLOWS_DEFINITIONS_LS_COMMAND = defineCommand({
   name: "workflows definitions ls",
   summary: "Lists the registered definitions, every version, with their teams, steps and trigger.",
   options: {
-    ...CONNECTION_OPTIONS,
     name: {
       flag: "--name",
       env: null,
@@ -345,14 +343,8 @@ export interface WorkflowsFilter {
   readonly cursor: string | null;
 }
 
-/** Where and how a command connects, and whether it prints JSON. */
-interface Common {
-  readonly connection: AgentsConnection;
-  readonly json: boolean;
-}
-
 /** A parsed `juno workflows` command. */
-export type WorkflowsCommand = Common &
+export type WorkflowsCommand = ClientSettings &
   (
     | { readonly action: "submit"; readonly submit: WorkflowSubmitSpec; readonly watch: boolean }
     | { readonly action: "ls"; readonly filter: WorkflowsFilter }
@@ -391,12 +383,13 @@ const USAGE =
 
 /**
  * Parses the words after `juno workflows` and the environment into a command, or the refusal to
- * print before exiting with 2. Pure: it reads nothing but its arguments.
+ * print before exiting with 2. Reads nothing but its arguments and the client config file.
  */
 export function parseWorkflowsCommand(
   argv: readonly string[],
   env: Environment,
-): WorkflowsCommand | ConfigError {
+  options: ClientParseOptions = {},
+): WorkflowsCommand | UsageError {
   const [action, ...rest] = argv;
   if (action === undefined || action.startsWith("-")) {
     return new ConfigError("missing_required", "workflows", `an action is required: ${USAGE}`);
@@ -404,100 +397,103 @@ export function parseWorkflowsCommand(
   if (!isAction(action)) {
     return new ConfigError("unexpected_argument", action, `unknown action ${quote(action)}: ${USAGE}`);
   }
+  /** The positional words of this action, then its flags parsed by `table`. */
+  const parse = <O extends CommandOptions>(table: CommandSpec<O>, names: readonly string[], flags = rest) => {
+    const words = positionalWords(flags, names, `juno ${table.name}`, USAGE, ID_LENGTH_MAX);
+    if (words instanceof ConfigError) return words;
+    const parsed = parseClientCommand(table, words.flags, env, options);
+    if (parsed instanceof Error) return parsed;
+    return { words: words.values, values: parsed.values, settings: sharedSettings(parsed) };
+  };
   switch (action) {
     case "submit":
-      return parseSubmit(rest, env);
+      return parseSubmit(rest, env, options);
     case "ls": {
-      const values = parseWithUrls(WORKFLOWS_LS_COMMAND, rest, env);
-      if (values instanceof ConfigError) return values;
-      const { status, team, name, parent, limit, cursor } = values;
-      return {
-        action,
-        ...common(values),
-        filter: { status, team, name, parent, limit, cursor },
-      };
+      const parsed = parse(WORKFLOWS_LS_COMMAND, []);
+      if (parsed instanceof Error) return parsed;
+      const { status, team, name, parent, limit, cursor } = parsed.values;
+      return { action, ...parsed.settings, filter: { status, team, name, parent, limit, cursor } };
     }
     case "show":
     case "watch": {
-      const words = positional(rest, ["<id>"], `juno workflows ${action}`);
-      if (words instanceof ConfigError) return words;
-      const table = action === "show" ? WORKFLOWS_SHOW_COMMAND : WORKFLOWS_WATCH_COMMAND;
-      const values = parseWithUrls(table, words.flags, env);
-      if (values instanceof ConfigError) return values;
-      return { action, id: words.values[0] ?? "", ...common(values) };
+      const parsed = parse(action === "show" ? WORKFLOWS_SHOW_COMMAND : WORKFLOWS_WATCH_COMMAND, ["<id>"]);
+      if (parsed instanceof Error) return parsed;
+      return { action, id: parsed.words[0] ?? "", ...parsed.settings };
     }
     case "cancel": {
-      const words = positional(rest, ["<id>"], "juno workflows cancel");
-      if (words instanceof ConfigError) return words;
-      const values = parseWithUrls(WORKFLOWS_CANCEL_COMMAND, words.flags, env);
-      if (values instanceof ConfigError) return values;
-      return { action, id: words.values[0] ?? "", reason: values.reason, ...common(values) };
+      const parsed = parse(WORKFLOWS_CANCEL_COMMAND, ["<id>"]);
+      if (parsed instanceof Error) return parsed;
+      return { action, id: parsed.words[0] ?? "", reason: parsed.values.reason, ...parsed.settings };
     }
     case "event": {
-      const words = positional(rest, ["<id>", "<name>"], "juno workflows event");
-      if (words instanceof ConfigError) return words;
-      const values = parseWithUrls(WORKFLOWS_EVENT_COMMAND, words.flags, env);
-      if (values instanceof ConfigError) return values;
-      const [id, name] = words.values;
-      return { action, id: id ?? "", name: name ?? "", data: values.data, ...common(values) };
+      const parsed = parse(WORKFLOWS_EVENT_COMMAND, ["<id>", "<name>"]);
+      if (parsed instanceof Error) return parsed;
+      const [id = "", name = ""] = parsed.words;
+      return { action, id, name, data: parsed.values.data, ...parsed.settings };
     }
     case "trigger": {
-      const words = positional(rest, ["<name>"], "juno workflows trigger");
-      if (words instanceof ConfigError) return words;
-      const values = parseWithUrls(WORKFLOWS_TRIGGER_COMMAND, words.flags, env);
-      if (values instanceof ConfigError) return values;
+      const parsed = parse(WORKFLOWS_TRIGGER_COMMAND, ["<name>"]);
+      if (parsed instanceof Error) return parsed;
       return {
         action,
-        name: words.values[0] ?? "",
-        data: values.data ?? {},
-        team: values.team,
-        ...common(values),
+        name: parsed.words[0] ?? "",
+        data: parsed.values.data ?? {},
+        team: parsed.values.team,
+        ...parsed.settings,
       };
     }
     case "definitions":
-      return parseDefinitions(rest, env);
+      return parseDefinitions(rest, env, options);
   }
 }
 
 /** The help `juno workflows [<action>] --help` prints: every action's, or one action's. */
 export function workflowsHelpText(argv: readonly string[]): string {
   const [action, sub] = argv;
-  const one = (command: typeof WORKFLOWS_SHOW_COMMAND, words: string): string =>
-    commandHelpText(command).replace(`juno ${command.name} [flags]`, `juno ${command.name} ${words}[flags]`);
-  if (action === "submit") return one(WORKFLOWS_SUBMIT_COMMAND, "-f <file> ");
-  if (action === "ls") return one(WORKFLOWS_LS_COMMAND, "");
-  if (action === "show") return one(WORKFLOWS_SHOW_COMMAND, "<id> ");
-  if (action === "watch") return one(WORKFLOWS_WATCH_COMMAND, "<id> ");
-  if (action === "cancel") return one(WORKFLOWS_CANCEL_COMMAND, "<id> ");
-  if (action === "event") return one(WORKFLOWS_EVENT_COMMAND, "<id> <name> ");
-  if (action === "trigger") return one(WORKFLOWS_TRIGGER_COMMAND, "<name> ");
+  if (action === "submit") return clientCommandHelpText(WORKFLOWS_SUBMIT_COMMAND, "-f <file> ");
+  if (action === "ls") return clientCommandHelpText(WORKFLOWS_LS_COMMAND);
+  if (action === "show") return clientCommandHelpText(WORKFLOWS_SHOW_COMMAND, "<id> ");
+  if (action === "watch") return clientCommandHelpText(WORKFLOWS_WATCH_COMMAND, "<id> ");
+  if (action === "cancel") return clientCommandHelpText(WORKFLOWS_CANCEL_COMMAND, "<id> ");
+  if (action === "event") return clientCommandHelpText(WORKFLOWS_EVENT_COMMAND, "<id> <name> ");
+  if (action === "trigger") return clientCommandHelpText(WORKFLOWS_TRIGGER_COMMAND, "<name> ");
   if (action === "definitions" && sub === "register")
-    return one(WORKFLOWS_DEFINITIONS_REGISTER_COMMAND, "-f <file> ");
-  if (action === "definitions" && sub === "ls") return one(WORKFLOWS_DEFINITIONS_LS_COMMAND, "");
-  const actions = [
+    return clientCommandHelpText(WORKFLOWS_DEFINITIONS_REGISTER_COMMAND, "-f <file> ");
+  if (action === "definitions" && sub === "ls")
+    return clientCommandHelpText(WORKFLOWS_DEFINITIONS_LS_COMMAND);
+  const lines = [
     USAGE,
     "",
     "actions:",
-    `  submit -f <file>               ${WORKFLOWS_SUBMIT_COMMAND.summary}`,
-    `  ls                             ${WORKFLOWS_LS_COMMAND.summary}`,
-    `  show <id>                      ${WORKFLOWS_SHOW_COMMAND.summary}`,
-    `  watch <id>                     ${WORKFLOWS_WATCH_COMMAND.summary}`,
-    `  cancel <id>                    ${WORKFLOWS_CANCEL_COMMAND.summary}`,
-    `  event <id> <name>              ${WORKFLOWS_EVENT_COMMAND.summary}`,
-    `  trigger <name>                 ${WORKFLOWS_TRIGGER_COMMAND.summary}`,
-    `  definitions register -f <file> ${WORKFLOWS_DEFINITIONS_REGISTER_COMMAND.summary}`,
-    `  definitions ls                 ${WORKFLOWS_DEFINITIONS_LS_COMMAND.summary}`,
+    ...actionLines([
+      ["submit -f <file>", WORKFLOWS_SUBMIT_COMMAND.summary],
+      ["ls", WORKFLOWS_LS_COMMAND.summary],
+      ["show <id>", WORKFLOWS_SHOW_COMMAND.summary],
+      ["watch <id>", WORKFLOWS_WATCH_COMMAND.summary],
+      ["cancel <id>", WORKFLOWS_CANCEL_COMMAND.summary],
+      ["event <id> <name>", WORKFLOWS_EVENT_COMMAND.summary],
+      ["trigger <name>", WORKFLOWS_TRIGGER_COMMAND.summary],
+      ["definitions register -f <file>", WORKFLOWS_DEFINITIONS_REGISTER_COMMAND.summary],
+      ["definitions ls", WORKFLOWS_DEFINITIONS_LS_COMMAND.summary],
+    ]),
     "",
-    "juno workflows <action> --help lists the action's flags and variables.",
+    "juno workflows <action> --help lists the action's own flags.",
+    "",
+    ...clientOptionsHelp(),
   ];
-  return `${actions.join("\n")}\n`;
+  return `${lines.join("\n")}\n`;
 }
 
-function parseSubmit(argv: readonly string[], env: Environment): WorkflowsCommand | ConfigError {
+function parseSubmit(
+  argv: readonly string[],
+  env: Environment,
+  options: ClientParseOptions,
+): WorkflowsCommand | UsageError {
   const gathered = gatherInputs(respell(argv));
   if (gathered instanceof ConfigError) return gathered;
-  const values = parseWithUrls(WORKFLOWS_SUBMIT_COMMAND, gathered, env);
-  if (values instanceof ConfigError) return values;
+  const parsed = parseClientCommand(WORKFLOWS_SUBMIT_COMMAND, gathered, env, options);
+  if (parsed instanceof Error) return parsed;
+  const { values } = parsed;
   if (values.file === null) {
     return new ConfigError("missing_required", "--file", `juno workflows submit needs -f <file>: ${USAGE}`);
   }
@@ -512,7 +508,7 @@ function parseSubmit(argv: readonly string[], env: Environment): WorkflowsComman
     values.inputJson === null && values.input === null ? null : { ...values.inputJson, ...values.input };
   return {
     action: "submit",
-    ...common(values),
+    ...sharedSettings(parsed),
     submit: {
       file: values.file,
       input,
@@ -524,25 +520,29 @@ function parseSubmit(argv: readonly string[], env: Environment): WorkflowsComman
   };
 }
 
-function parseDefinitions(argv: readonly string[], env: Environment): WorkflowsCommand | ConfigError {
+function parseDefinitions(
+  argv: readonly string[],
+  env: Environment,
+  options: ClientParseOptions,
+): WorkflowsCommand | UsageError {
   const [sub, ...rest] = argv;
   const usage = "usage: juno workflows definitions register -f <file> [flags] | definitions ls [flags]";
   if (sub === "register") {
-    const values = parseWithUrls(WORKFLOWS_DEFINITIONS_REGISTER_COMMAND, respell(rest), env);
-    if (values instanceof ConfigError) return values;
-    if (values.file === null) {
+    const parsed = parseClientCommand(WORKFLOWS_DEFINITIONS_REGISTER_COMMAND, respell(rest), env, options);
+    if (parsed instanceof Error) return parsed;
+    if (parsed.values.file === null) {
       return new ConfigError(
         "missing_required",
         "--file",
         `juno workflows definitions register needs -f <file>`,
       );
     }
-    return { action: "definitions register", file: values.file, ...common(values) };
+    return { action: "definitions register", file: parsed.values.file, ...sharedSettings(parsed) };
   }
   if (sub === "ls") {
-    const values = parseWithUrls(WORKFLOWS_DEFINITIONS_LS_COMMAND, rest, env);
-    if (values instanceof ConfigError) return values;
-    return { action: "definitions ls", name: values.name, ...common(values) };
+    const parsed = parseClientCommand(WORKFLOWS_DEFINITIONS_LS_COMMAND, rest, env, options);
+    if (parsed instanceof Error) return parsed;
+    return { action: "definitions ls", name: parsed.values.name, ...sharedSettings(parsed) };
   }
   if (sub === undefined || sub.startsWith("-")) {
     return new ConfigError("missing_required", "definitions", `an action is required: ${usage}`);
@@ -550,30 +550,10 @@ function parseDefinitions(argv: readonly string[], env: Environment): WorkflowsC
   return new ConfigError("unexpected_argument", sub, `unknown action ${quote(sub)}: ${usage}`);
 }
 
-/** The words before the flags, one per name in `names`, each a non-empty id or name. */
-function positional(
-  argv: readonly string[],
-  names: readonly string[],
-  command: string,
-): { readonly values: readonly string[]; readonly flags: readonly string[] } | ConfigError {
-  const values = argv.slice(0, names.length);
-  for (const [index, name] of names.entries()) {
-    const word = values[index];
-    if (word === undefined || word.startsWith("--")) {
-      return new ConfigError("missing_required", name, `${command} needs ${names.join(" ")}: ${USAGE}`);
-    }
-    if (word.trim() === "" || word.length > ID_LENGTH_MAX) {
-      return new ConfigError("out_of_range", name, `expected ${name} of 1..${ID_LENGTH_MAX} characters`);
-    }
-  }
-  return { values, flags: argv.slice(names.length) };
-}
-
 /** `-f x` as `--file x`, and `--no-execute` as `--execute=false`, for the table's reader. */
 function respell(argv: readonly string[]): readonly string[] {
   return argv.map((word) => (word === "-f" ? "--file" : word === "--no-execute" ? "--execute=false" : word));
 }
-
 /**
  * Every --input gathered into one flag, its pairs apart by a NUL, so that the table's reader,
  * which refuses a flag given twice, sees it once; an --input without a value is refused here.
@@ -598,14 +578,6 @@ function gatherInputs(argv: readonly string[]): readonly string[] | ConfigError 
   }
   if (pairs.length > 0) rest.push(`--input=${pairs.join(PAIR_SEPARATOR)}`);
   return rest;
-}
-
-function common(values: {
-  readonly urls: readonly string[];
-  readonly token: AgentsConnection["token"];
-  readonly json: boolean;
-}): Common {
-  return { connection: connectionOf(values), json: values.json };
 }
 
 function isAction(word: string): word is WorkflowAction {

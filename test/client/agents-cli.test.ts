@@ -1,11 +1,11 @@
 // Proves `juno agents` end to end against fake juno nodes: ls prints every page as a table or
 // JSON with its filters sent, show and rm act on one agent, a dead first node is failed over,
-// and refusals and unreachable clusters exit 1 (2 for bad arguments) with the error's code.
+// and refusals and unreachable clusters exit 1 (3 for an unknown agent, 2 for bad arguments) with
+// the error's code.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { agentsCommand, runAgents, type CommandIo } from "../../src/cli/agents.js";
 import { parseAgentsCommand, type AgentsCommand } from "../../src/config/agents-command.js";
-import { ConfigError } from "../../src/config/index.js";
 import { FakeCluster, refusingUrl } from "./fake-juno.js";
 
 let cluster: FakeCluster;
@@ -30,7 +30,7 @@ function buffers(): CommandIo & { out: () => string; err: () => string } {
 
 function command(argv: readonly string[]): AgentsCommand {
   const parsed = parseAgentsCommand(argv, { JUNO_URL: cluster.urls.join(",") });
-  if (parsed instanceof ConfigError) throw parsed;
+  if (parsed instanceof Error) throw parsed;
   return parsed;
 }
 
@@ -90,7 +90,7 @@ describe("juno agents ls", () => {
     seed();
     const io = buffers();
     const parsed = parseAgentsCommand(["ls", "--url", await refusingUrl(), "--url", cluster.node(1).url], {});
-    if (parsed instanceof ConfigError) throw parsed;
+    if (parsed instanceof Error) throw parsed;
     expect(await runAgents(parsed, io, { sleep: () => Promise.resolve() })).toBe(0);
     expect(io.out()).toContain("summariser-1");
   });
@@ -118,9 +118,9 @@ describe("juno agents show and rm", () => {
     expect(cluster.registry.agents.has(first ?? "")).toBe(false);
   });
 
-  it("exits 1 with the server's code for an unknown agent, or a refused token", async () => {
+  it("exits 3 for an unknown agent and 1 for a refused token, with the server's code", async () => {
     const missing = await run(["show", "no-such-agent"]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.err).toMatch(/^juno agents show: error \[agent_not_found\]: /);
     cluster.registry.token = "right";
     const refused = await run(["rm", "x", "--token", "wrong"]);
@@ -132,7 +132,7 @@ describe("juno agents show and rm", () => {
   it("exits 1 with unreachable when no node answers", async () => {
     const io = buffers();
     const parsed = parseAgentsCommand(["ls", "--url", await refusingUrl()], {});
-    if (parsed instanceof ConfigError) throw parsed;
+    if (parsed instanceof Error) throw parsed;
     expect(await runAgents(parsed, io, { sleep: () => Promise.resolve() })).toBe(1);
     expect(io.err()).toContain("[unreachable]");
   });

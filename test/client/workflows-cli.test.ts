@@ -24,7 +24,6 @@ import {
   type WorkflowView,
 } from "../../src/client/index.js";
 import { EventStreamReader, type StreamEvent } from "../../src/client/event-stream.js";
-import { ConfigError } from "../../src/config/index.js";
 import { parseWorkflowsCommand, type WorkflowsCommand } from "../../src/config/workflows-command.js";
 import { ApiCluster } from "../server/cluster.js";
 
@@ -124,7 +123,7 @@ function buffers(terminal = false, stdin = ""): WorkflowsIo & { out: () => strin
 
 function command(argv: readonly string[]): WorkflowsCommand {
   const parsed = parseWorkflowsCommand(argv, { JUNO_URL: urls.join(",") });
-  if (parsed instanceof ConfigError) throw parsed;
+  if (parsed instanceof Error) throw parsed;
   return parsed;
 }
 
@@ -179,8 +178,9 @@ describe("juno workflows submit", () => {
     const path = file("pipeline.yaml", PIPELINE);
     const { code, out, err } = await run(["submit", "-f", path, "--input", "service=web", "--watch"]);
     expect(code, err).toBe(0);
-    const id = runId(err);
-    expect(err).toMatch(new RegExp(`^created ${id} \\(wf-cli-pipeline v1\\): running\\n$`));
+    // Without a terminal on stderr no progress is shown there; the drawing is the output.
+    expect(err).toBe("");
+    const id = runId(out);
     const lines = out.trimEnd().split("\n");
     expect(lines[0]).toMatch(
       new RegExp(`^workflow ${id} \\(wf-cli-pipeline v1\\): running, 0% \\(0/2 steps\\)$`),
@@ -195,17 +195,27 @@ describe("juno workflows submit", () => {
     expect(lines.slice(-2)).toEqual([`succeeded: ${id}`, 'output: {"tested":"registry/web"}']);
   });
 
-  it("--watch on a terminal redraws the drawing in place; --json prints the last view", async () => {
+  it("--watch on a terminal redraws the drawing in place; --json prints a line of JSON per change", async () => {
     const shown = await run(["submit", "-f", file("redraw.yaml", PIPELINE), "--watch"], { terminal: true });
     expect(shown.code, shown.err).toBe(0);
     expect(shown.out).toContain("\u001b[");
     expect(shown.out).toMatch(/ {2}STEP\s+STATUS\s+TEAM\s+ATTEMPTS\s+AGENT\n/);
     expect(shown.out).toMatch(/ {2}team build {2}\[##########\] 100% {2}1\/1 done\n/);
-    const quiet = await run(["submit", "-f", file("quiet.yaml", PIPELINE), "--watch", "--json"]);
+    const quiet = await run(["submit", "-f", file("quiet.yaml", PIPELINE), "--watch", "--json"], {
+      terminal: true,
+    });
     expect(quiet.code).toBe(0);
-    const final = (JSON.parse(quiet.out) as { workflow: WorkflowView }).workflow;
+    const lines = quiet.out
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { workflow: WorkflowView });
+    // The first line is the creation's answer, then the run after each change; the last as it ended.
+    expect(lines[0]).toMatchObject({ created: true, workflow: { status: "running" } });
+    const final = lines.at(-1)?.workflow;
     expect(final).toMatchObject({ status: "succeeded", output: { tested: "registry/api" } });
-    expect(quiet.err).toContain(`workflow ${final.id} (wf-cli-pipeline v1): succeeded, 100% (2/2 steps)`);
+    const revisions = lines.slice(1).map((line) => line.workflow.revision);
+    expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+    expect(quiet.err).toBe("");
   });
 
   it("reads JSON from stdin; --no-execute leaves the run created; a key answers the same run", async () => {
@@ -278,7 +288,7 @@ describe("juno workflows ls, show, watch, cancel, event", () => {
     expect(watched.code).toBe(1);
     expect(watched.out.trimEnd().split("\n").at(-1)).toBe(`cancelled: ${id}`);
     const missing = await run(["show", "00000000-0000-4000-8000-000000000000"]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.err).toMatch(/^juno workflows show: error \[workflow_not_found\]: /);
   });
 
@@ -342,7 +352,7 @@ describe("juno workflows definitions and trigger", () => {
     expect(triggered.code, triggered.err).toBe(0);
     expect(triggered.out).toMatch(/^started [0-9a-f-]{36} \(wf-cli-triggered v1\)\n$/);
     const watched = await run(["watch", runId(triggered.out), "--json"]);
-    expect(JSON.parse(watched.out)).toMatchObject({
+    expect(JSON.parse(watched.out.trimEnd().split("\n").at(-1) ?? "")).toMatchObject({
       workflow: { status: "succeeded", registered: true, output: { check: { echoed: "billing" } } },
     });
     const nothing = await run(["trigger", "wf-cli-nobody-listens"]);
@@ -371,7 +381,9 @@ describe("workflowsCommand", () => {
     expect(pair.err()).toContain("[missing_value]");
     const unreadable = await run(["submit", "-f", join(dir, "no-such-file.yaml")]);
     expect(unreadable.code).toBe(2);
-    expect(unreadable.err).toMatch(/^juno workflows submit: cannot read .*no-such-file\.yaml: /);
+    expect(unreadable.err).toMatch(
+      /^juno workflows submit: error \[unreadable_file\]: cannot read .*no-such-file\.yaml: /,
+    );
     const notJson = await run(["submit", "-f", file("broken.json", "{nope")]);
     expect(notJson.code).toBe(2);
     expect(notJson.err).toMatch(/broken\.json is not JSON: /);

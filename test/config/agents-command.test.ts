@@ -1,7 +1,7 @@
 // Proves that `juno agents` parses its action, id and flags into a typed command by `juno
-// start`'s rules (flag over variable over default, stable error codes), that --url repeats and
-// --urls a,b and JUNO_URL=a,b say the same, that filters belong to ls alone, and that help is
-// generated from the tables.
+// start`'s rules (flag over variable over default, stable error codes), that --nodes, its old
+// names --url and --urls, and JUNO_NODES or JUNO_URL say the same, that filters belong to ls
+// alone, and that help is generated from the tables with the shared client options once.
 
 import { describe, expect, it } from "vitest";
 import {
@@ -17,7 +17,7 @@ import { ConfigError, refusalText, type Environment } from "../../src/config/ind
 
 function parse(argv: readonly string[], env: Environment = {}): AgentsCommand {
   const command = parseAgentsCommand(argv, env);
-  if (command instanceof ConfigError) throw new Error(`${command.code}: ${command.message}`);
+  if (command instanceof Error) throw new Error(`${command.code}: ${command.message}`);
   return command;
 }
 
@@ -31,8 +31,9 @@ describe("juno agents", () => {
   it("lists with defaults: the local node, no token, a table, no filters", () => {
     expect(parse(["ls"])).toEqual({
       action: "ls",
-      connection: { urls: ["http://127.0.0.1:8080"], token: null },
+      connection: { urls: ["http://127.0.0.1:8080"], token: null, timeoutMs: 10_000, origin: "the default" },
       json: false,
+      quiet: false,
       filter: { team: null, skill: null, status: null, label: null },
     });
   });
@@ -76,6 +77,23 @@ describe("juno agents", () => {
     ]);
   });
 
+  it("takes --nodes and JUNO_NODES as the same list, host:port meaning http, JUNO_NODES over JUNO_URL", () => {
+    const urls = (argv: readonly string[], environment: Environment = {}): readonly string[] =>
+      parse(argv, environment).connection.urls;
+    expect(urls(["ls", "--nodes", "10.0.0.1:8080,https://b.example/", "--url", "http://c:1"])).toEqual([
+      "http://10.0.0.1:8080",
+      "https://b.example",
+      "http://c:1",
+    ]);
+    expect(urls(["ls"], { JUNO_NODES: "a:1", JUNO_URL: "http://b:2" })).toEqual(["http://a:1"]);
+    expect(urls(["ls", "--nodes", "0.0.0.0:8080,[::]:8081"])).toEqual([
+      "http://127.0.0.1:8080",
+      "http://[::1]:8081",
+    ]);
+    expect(parse(["ls"], { JUNO_NODES: "a:1" }).connection.origin).toBe("JUNO_NODES");
+    expect(parse(["ls", "--url", "http://a:1"]).connection.origin).toBe("--nodes");
+  });
+
   it("reads the token from --token or JUNO_API_TOKEN, flag first, and never prints it", () => {
     const fromEnv = parse(["ls"], { JUNO_API_TOKEN: "env-token" }).connection.token;
     expect(fromEnv?.reveal()).toBe("env-token");
@@ -99,10 +117,15 @@ describe("juno agents", () => {
     expect(refusal(["ls", "--url"]).code).toBe("missing_value");
     expect(refusal(["ls", "--url", "--json"]).code).toBe("missing_value");
     expect(refusal(["ls", "--url", "ftp://a"]).code).toBe("malformed_url");
-    expect(refusal(["ls"], { JUNO_URL: "a:8080" })).toMatchObject({
+    expect(refusal(["ls"], { JUNO_URL: "a" })).toMatchObject({
       code: "malformed_url",
       source: "JUNO_URL",
     });
+    expect(refusal(["ls"], { JUNO_NODES: "http://" })).toMatchObject({
+      code: "malformed_url",
+      source: "JUNO_NODES",
+    });
+    expect(refusal(["ls", "--http", "127.0.0.1:8080"]).code).toBe("unknown_flag");
     const many = Array.from({ length: AGENTS_URLS_MAX + 1 }, (_, i) => `http://n${i}:8080`).join(",");
     expect(refusal(["ls", "--urls", many]).code).toBe("out_of_range");
     expect(refusal(["ls", "--token", "has space"]).code).toBe("malformed_secret");
@@ -119,8 +142,13 @@ describe("juno agents", () => {
     for (const action of ["ls", "show <id>", "rm <id>"]) expect(overview).toContain(action);
     const ls = agentsHelpText(["ls", "--help"]);
     for (const option of Object.values(AGENTS_LS_COMMAND.options)) expect(ls).toContain(option.flag);
+    for (const flag of ["--nodes", "--token", "--timeout", "--context", "--config", "--json", "--quiet"]) {
+      // The shared options are listed once, under their own heading.
+      expect(ls.split(`\n  ${flag} `).length + ls.split(`\n  ${flag}[`).length - 2, flag).toBe(1);
+    }
     expect(ls).toContain("JUNO_URL");
     expect(ls).toContain("JUNO_API_TOKEN");
+    expect(overview).toContain("Client options");
     expect(agentsHelpText(["show"])).toContain("usage: juno agents show <id> [flags]");
     expect(agentsHelpText(["rm"])).toContain("usage: juno agents rm <id> [flags]");
     expect(Object.keys(AGENTS_SHOW_COMMAND.options)).toEqual(Object.keys(AGENTS_RM_COMMAND.options));

@@ -1,4 +1,4 @@
-// Proves that `juno dev` and `juno status` declare their options as tables that parse by `juno start`'s rules (both flag forms, switches that never take the next word, flag over variable over default, the same stable error codes) and get help generated from the table, and that no CLI command parses arguments with node:util.
+// Proves that `juno dev` and `juno status` (its own options; the shared client ones are tested in client-options.test.ts) declare their options as tables that parse by `juno start`'s rules (both flag forms, switches that never take the next word, flag over variable over default, the same stable error codes) and get help generated from the table, and that no CLI command parses arguments with node:util.
 
 import { readFileSync, readdirSync } from "node:fs";
 import fc from "fast-check";
@@ -24,6 +24,7 @@ import {
   type Environment,
 } from "../../src/config/index.js";
 import { booleanCodec, integerCodec, textCodec } from "../../src/config/codecs.js";
+import { parseStatusCommand, type StatusCommand } from "../../src/config/status-command.js";
 import { Invalid } from "../../src/config/errors.js";
 
 /** The values `argv` and `env` parse to, failing the test on a refusal. */
@@ -292,36 +293,51 @@ describe("juno dev", () => {
 });
 
 describe("juno status", () => {
-  it("asks 127.0.0.1:8080 for a table, with no token, unless told otherwise", () => {
-    expect(parse(STATUS_COMMAND, [])).toEqual({
-      http: { host: "127.0.0.1", port: 8080 },
+  /** The parsed command, failing the test on a refusal. */
+  function status(argv: readonly string[], env: Environment = {}): StatusCommand {
+    const command = parseStatusCommand(argv, env);
+    if (command instanceof Error) throw new Error(`${command.code}: ${command.message}`);
+    return command;
+  }
+
+  it("asks 127.0.0.1:8080 for a table and the summary, with no token, unless told otherwise", () => {
+    expect(status([])).toEqual({
+      connection: { urls: ["http://127.0.0.1:8080"], token: null, timeoutMs: 10_000, origin: "the default" },
       json: false,
-      apiToken: null,
+      quiet: false,
+      clusterOnly: false,
+      waitMs: null,
+    });
+    expect(status(["--cluster-only", "--wait", "--wait-timeout", "5"])).toMatchObject({
+      clusterOnly: true,
+      waitMs: 5_000,
     });
   });
 
-  it("reads --http host:port in either form, IPv6 in brackets", () => {
-    expect(parse(STATUS_COMMAND, ["--http", "10.0.0.5:8081"]).http).toEqual({ host: "10.0.0.5", port: 8081 });
-    expect(parse(STATUS_COMMAND, ["--http=[::1]:8082"]).http).toEqual({ host: "::1", port: 8082 });
-    expect(parse(STATUS_COMMAND, ["--http", "0.0.0.0:8080"]).http).toEqual({ host: "0.0.0.0", port: 8080 });
-    const bad = refusal(STATUS_COMMAND, ["--http", "8080"]);
-    expect([bad.code, bad.source]).toEqual(["malformed_address", "--http"]);
+  it("still reads its old --http host:port, IPv6 in brackets, a wildcard meaning this machine", () => {
+    expect(status(["--http", "10.0.0.5:8081"]).connection.urls).toEqual(["http://10.0.0.5:8081"]);
+    expect(status(["--http=[::1]:8082"]).connection.urls).toEqual(["http://[::1]:8082"]);
+    expect(status(["--http", "0.0.0.0:8080"]).connection.urls).toEqual(["http://127.0.0.1:8080"]);
+    const bad = parseStatusCommand(["--http", "8080"], {}) as ConfigError;
+    expect([bad.code, bad.source]).toEqual(["malformed_url", "--nodes"]);
     expect(bad.message).toContain("host:port");
   });
 
   it("--json is a switch", () => {
-    expect(parse(STATUS_COMMAND, ["--json"]).json).toBe(true);
-    expect(parse(STATUS_COMMAND, ["--json=false"]).json).toBe(false);
-    expect(refusal(STATUS_COMMAND, ["--json", "false"]).message).toContain("--json=false");
+    expect(status(["--json"]).json).toBe(true);
+    expect(status(["--json=false"]).json).toBe(false);
+    expect((parseStatusCommand(["--json", "false"], {}) as ConfigError).message).toContain("--json=false");
   });
 
-  it("takes the token from JUNO_API_TOKEN only; an empty one is no token, a malformed one is refused unquoted", () => {
-    expect(parse(STATUS_COMMAND, [], { JUNO_API_TOKEN: "tok-9" }).apiToken?.reveal()).toBe("tok-9");
-    expect(parse(STATUS_COMMAND, [], { JUNO_API_TOKEN: "" }).apiToken).toBeNull();
-    const bad = refusal(STATUS_COMMAND, [], { JUNO_API_TOKEN: "two words" });
+  it("takes the token from --token or JUNO_API_TOKEN; an empty one is no token, a malformed one is refused unquoted", () => {
+    expect(status([], { JUNO_API_TOKEN: "tok-9" }).connection.token?.reveal()).toBe("tok-9");
+    expect(status(["--token", "tok-1"], { JUNO_API_TOKEN: "tok-9" }).connection.token?.reveal()).toBe(
+      "tok-1",
+    );
+    expect(status([], { JUNO_API_TOKEN: "" }).connection.token).toBeNull();
+    const bad = parseStatusCommand([], { JUNO_API_TOKEN: "two words" }) as ConfigError;
     expect([bad.code, bad.source]).toEqual(["malformed_secret", "JUNO_API_TOKEN"]);
     expect(bad.message).not.toContain("two words");
-    expect(refusal(STATUS_COMMAND, ["--token", "x"]).code).toBe("unknown_flag");
   });
 });
 

@@ -15,7 +15,7 @@ import {
 
 function parse(argv: readonly string[], env: Environment = {}): TasksCommand {
   const command = parseTasksCommand(argv, env);
-  if (command instanceof ConfigError) throw new Error(`${command.code}: ${command.message}`);
+  if (command instanceof Error) throw new Error(`${command.code}: ${command.message}`);
   return command;
 }
 
@@ -29,8 +29,9 @@ describe("juno tasks submit", () => {
   it("needs a type and a team, and defaults the rest to the server's", () => {
     expect(parse(["submit", "--type", "build", "--team", "web"])).toEqual({
       action: "submit",
-      connection: { urls: ["http://127.0.0.1:8080"], token: null },
+      connection: { urls: ["http://127.0.0.1:8080"], token: null, timeoutMs: 10_000, origin: "the default" },
       json: false,
+      quiet: false,
       submit: {
         taskType: "build",
         team: "web",
