@@ -62,7 +62,7 @@ export default tseslint.config(
   { files: ["src/config/**/*.ts"], rules: pureCoreRestrictions },
   // The dashboard's page (bundled by scripts/build-ui.ts) runs in the browser: DOM globals, no Node.
   {
-    files: ["src/ui/app/**/*.ts"],
+    files: ["src/web/app/**/*.ts"],
     languageOptions: { globals: globals.browser },
     rules: {
       "no-restricted-imports": [

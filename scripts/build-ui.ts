@@ -1,6 +1,6 @@
 /**
- * `npm run build:ui`: bundles the dashboard (src/ui/app: preact + htm, uPlot, dagre) with esbuild
- * into dist/ui/public, which every node serves at /ui: app.js (ESM, minified), app.css (uPlot's
+ * `npm run build:ui`: bundles the dashboard (src/web/app: preact + htm, uPlot, dagre) with esbuild
+ * into dist/web/public, which every node serves at /ui: app.js (ESM, minified), app.css (uPlot's
  * styles and ours), index.html, their source maps, and gzip and brotli copies of the three that a
  * browser loads (the server sends those to browsers that take them). Fixed names, no content hash: the server
  * has the browser revalidate each load. Each file is written to a temporary name and renamed into
@@ -16,10 +16,10 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const APP = join(ROOT, "src", "ui", "app");
+const APP = join(ROOT, "src", "web", "app");
 
-/** Where `npm run build:ui` writes (what src/ui/static.ts serves by default). */
-export const BUNDLE_DIRECTORY = join(ROOT, "dist", "ui", "public");
+/** Where `npm run build:ui` writes (what src/web/static.ts serves by default). */
+export const BUNDLE_DIRECTORY = join(ROOT, "dist", "web", "public");
 
 /** What a build wrote. */
 export interface UiBuild {

@@ -24,7 +24,7 @@ import type { NodeId } from "../raft/types.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { CommandRefused, NodeError } from "../runtime/errors.js";
 import type { StoreTimings } from "../store/sqlite-store.js";
-import { registerCors, uiPlugin } from "../ui/index.js";
+import { registerCors, uiPlugin } from "../web/index.js";
 import { ApiError, ErrorCatalog } from "./errors.js";
 import { forwardToLeader } from "./forward.js";
 import { createMetrics, type Metrics } from "./metrics.js";

@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * Where the bundle is: dist/ui/public under the package root, which is two levels above this file
- * both as source (src/ui/static.ts, under tsx) and compiled (dist/ui/static.js). Its own folder,
- * since tsc writes the server's compiled src/ui into dist/ui, and those files are not the page's.
+ * Where the bundle is: dist/web/public under the package root, which is two levels above this file
+ * both as source (src/web/static.ts, under tsx) and compiled (dist/web/static.js). Its own folder,
+ * since tsc writes the server's compiled src/web into dist/web, and those files are not the page's.
  */
 export function defaultBundleDirectory(): string {
-  return join(fileURLToPath(new URL("../../", import.meta.url)), "dist", "ui", "public");
+  return join(fileURLToPath(new URL("../../", import.meta.url)), "dist", "web", "public");
 }
 
 /** The page itself. */

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUi } from "../../scripts/build-ui.js";
 import { ErrorBody } from "../../src/server/schemas.js";
-import { uiPlugin } from "../../src/ui/index.js";
+import { uiPlugin } from "../../src/web/index.js";
 import { ApiCluster, type Member } from "../server/cluster.js";
 
 const TOKEN = "dashboard-serve-token";

@@ -1,6 +1,6 @@
 /**
  * The operator dashboard: a page at /ui (preact, uPlot, dagre; bundled by scripts/build-ui.ts
- * from src/ui/app) that every node serves, and the API it reads beyond the modules' own: a live
+ * from src/web/app) that every node serves, and the API it reads beyond the modules' own: a live
  * overview stream, and the elections and leader changes this node has seen.
  *
  *   static.ts    the bundle's files at /ui, or a 503 page saying how to build them
@@ -31,7 +31,7 @@ export interface DashboardOptions {
   readonly httpAddressOf: (id: NodeId) => string | null;
   /** Whether the API asks for a bearer token (the page asks for one only then). */
   readonly tokenRequired: boolean;
-  /** The bundle's folder; default dist/ui/public in the package. */
+  /** The bundle's folder; default dist/web/public in the package. */
   readonly bundleDirectory?: string;
   /** Wall-clock milliseconds; default Date.now. */
   readonly now?: () => number;

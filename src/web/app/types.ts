@@ -1,6 +1,6 @@
 /**
  * The shapes the page reads from the API, as far as it reads them. The server's TypeBox schemas
- * (src/ui/overview.ts, the modules' views.ts) are the truth; these follow them by hand, since the
+ * (src/web/overview.ts, the modules' views.ts) are the truth; these follow them by hand, since the
  * page is built apart from the Node program.
  */
 

@@ -4,10 +4,10 @@
 // layout puts every step inside its team's cluster, with an edge per dependency.
 
 import { describe, expect, it } from "vitest";
-import { layoutSteps } from "../../src/ui/app/layout.js";
-import { EventStreamParser, type StreamEvent } from "../../src/ui/app/sse.js";
-import type { WorkflowStep } from "../../src/ui/app/types.js";
-import { ClusterTimeline } from "../../src/ui/timeline.js";
+import { layoutSteps } from "../../src/web/app/layout.js";
+import { EventStreamParser, type StreamEvent } from "../../src/web/app/sse.js";
+import type { WorkflowStep } from "../../src/web/app/types.js";
+import { ClusterTimeline } from "../../src/web/timeline.js";
 
 describe("the event-stream parser", () => {
   const text =
