@@ -9,8 +9,12 @@ export const CONFIG_ERROR_CODES = {
   unexpected_argument: "a word that is not a flag (every setting is a flag or a variable)",
   missing_value: "a flag without its value, or with an empty one",
   duplicate_flag: "the same flag given twice",
-  missing_required: "a setting that has no default in this situation (--id together with --peers)",
+  missing_required:
+    "a setting that has no default in this situation (--id with --peers or --statefulset-replicas; --statefulset-replicas and --peer-domain together)",
   malformed_id: "a node id that is not 1 to 63 letters, digits, '.', '_' or '-'",
+  malformed_pod_name:
+    "with --statefulset-replicas, a node id that is not a StatefulSet pod's name <statefulset>-<ordinal>",
+  malformed_domain: "a DNS domain that is not dot-separated labels of lower-case letters, digits and '-'",
   not_a_number: "a number setting whose value is not a plain decimal number",
   out_of_range: "a number outside the range the setting allows",
   not_a_boolean: "a switch whose value is not true, false, 1 or 0",

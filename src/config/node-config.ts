@@ -12,7 +12,9 @@ import {
   type SettingKey,
   type Settings,
 } from "./option-table.js";
+import { formatPeers } from "./peers.js";
 import { deriveRaftTiming, type RaftTiming } from "./raft-timing.js";
+import { deriveStatefulSetMembership, type StatefulSetMembership } from "./statefulset.js";
 
 /** Everything a node is started with: the settings plus the Raft tick and options derived from them. */
 export interface NodeConfig extends Settings, RaftTiming {}
@@ -53,34 +55,126 @@ export function parseNodeConfig(argv: readonly string[], env: Environment): Node
   return { ...settings, ...timing };
 }
 
-/** Fills in the settings whose defaults depend on others, and checks the peer list against the id. */
+/**
+ * Fills in the settings whose defaults depend on others: from the StatefulSet when
+ * --statefulset-replicas is given (the peers, the advertised address, and --join for a pod beyond
+ * the initial count), else from --peers and --http. Checks the peer list against the id.
+ */
 function deriveDefaults(read: ReadSettings, given: ReadonlySet<SettingKey>): Settings | ConfigError {
-  const { id, peers } = read;
-  if (peers !== undefined) {
-    // Defaulting the id of a multi-node cluster member would let two nodes both start as juno-1.
-    if (!given.has("id")) {
-      return new ConfigError(
-        "missing_required",
-        optionFor("id").env,
-        `${optionLabel(optionFor("id"))} is required when ${optionLabel(optionFor("peers"))} is given`,
-      );
-    }
-    if (!peers.some((peer) => peer.id === id)) {
-      return new ConfigError(
-        "self_not_in_peers",
-        optionFor("peers").env,
-        `${optionLabel(optionFor("peers"))} must contain this node's id ${quote(id)}`,
-      );
-    }
+  const statefulSet = statefulSetMembership(read, given);
+  if (statefulSet instanceof ConfigError) return statefulSet;
+  if (statefulSet === null) {
+    const refused = checkPeerList(read, given);
+    if (refused !== null) return refused;
   }
+  const { id } = read;
   return {
     ...read,
     dataDir: read.dataDir ?? `./data/${id}`,
-    advertiseHttpAddress: read.advertiseHttpAddress ?? localDialAddress(read.httpAddress),
-    peers: peers ?? [{ id, raftAddress: localDialAddress(read.raftAddress) }],
+    advertiseHttpAddress:
+      statefulSet?.advertiseHttpAddress ?? read.advertiseHttpAddress ?? localDialAddress(read.httpAddress),
+    peers: statefulSet?.peers ?? read.peers ?? [{ id, raftAddress: localDialAddress(read.raftAddress) }],
+    join: read.join || (statefulSet?.beyondInitial ?? false),
     apiToken: read.apiToken ?? null,
     clusterSecret: read.clusterSecret ?? null,
+    statefulsetReplicas: read.statefulsetReplicas ?? null,
+    peerDomain: read.peerDomain ?? null,
   };
+}
+
+/** Refuses a --peers list without an explicit id, or without this node in it; null when it is fine. */
+function checkPeerList(read: ReadSettings, given: ReadonlySet<SettingKey>): ConfigError | null {
+  if (read.peers === undefined) return null;
+  // Defaulting the id of a multi-node cluster member would let two nodes both start as juno-1.
+  if (!given.has("id")) {
+    return new ConfigError(
+      "missing_required",
+      optionFor("id").env,
+      `${optionLabel(optionFor("id"))} is required when ${optionLabel(optionFor("peers"))} is given`,
+    );
+  }
+  if (!read.peers.some((peer) => peer.id === read.id)) {
+    return new ConfigError(
+      "self_not_in_peers",
+      optionFor("peers").env,
+      `${optionLabel(optionFor("peers"))} must contain this node's id ${quote(read.id)}`,
+    );
+  }
+  return null;
+}
+
+/**
+ * The membership a StatefulSet pod derives, or null without --statefulset-replicas. Refuses the
+ * options that must come with it when they are missing, and the ones it derives when they were
+ * given and say otherwise: a --peers, --advertise-http or --join=false that silently lost to the
+ * derived value would hide a mistake, while one equal to it is harmless (and is what toInvocation
+ * writes back).
+ */
+function statefulSetMembership(
+  read: ReadSettings,
+  given: ReadonlySet<SettingKey>,
+): StatefulSetMembership | ConfigError | null {
+  // Read values are never null (a codec returns a value or a refusal); unset ones are undefined.
+  const replicas = read.statefulsetReplicas ?? null;
+  const domain = read.peerDomain ?? null;
+  if (replicas === null && domain === null) return null;
+  const replicasLabel = optionLabel(optionFor("statefulsetReplicas"));
+  if (replicas === null) {
+    return missing("statefulsetReplicas", `${optionLabel(optionFor("peerDomain"))} is only used with it`);
+  }
+  if (domain === null) {
+    return missing(
+      "peerDomain",
+      `${replicasLabel} needs it: the domain of the StatefulSet's headless Service, e.g. juno-phase3.default.svc.cluster.local`,
+    );
+  }
+  if (!given.has("id")) {
+    return missing("id", `${replicasLabel} needs it: the pod's name, from a fieldRef to metadata.name`);
+  }
+  const derived = deriveStatefulSetMembership({
+    id: read.id,
+    replicas,
+    domain,
+    httpPort: read.httpAddress.port,
+    raftPort: read.raftAddress.port,
+  });
+  if (derived instanceof Invalid) {
+    return refusal(derived, optionFor(derived.code === "malformed_domain" ? "peerDomain" : "id"));
+  }
+  if (derived.beyondInitial && given.has("join") && !read.join) {
+    return new ConfigError(
+      "conflicting_settings",
+      optionFor("join").env,
+      `${optionLabel(optionFor("id"))} ${quote(read.id)} has ordinal ${derived.pod.ordinal}, beyond the initial ` +
+        `${replicasLabel} of ${replicas} (ordinals 0 to ${replicas - 1}), so it can only join the cluster; ` +
+        `${optionLabel(optionFor("join"))} cannot be false`,
+    );
+  }
+  if (read.peers !== undefined && formatPeers(read.peers) !== formatPeers(derived.peers)) {
+    return disagreement("peers", formatPeers(derived.peers));
+  }
+  const advertised = read.advertiseHttpAddress;
+  if (advertised !== undefined && formatAddress(advertised) !== formatAddress(derived.advertiseHttpAddress)) {
+    return disagreement("advertiseHttpAddress", formatAddress(derived.advertiseHttpAddress));
+  }
+  return derived;
+}
+
+/** The refusal of a setting that is required in this situation, naming why. */
+function missing(key: SettingKey, why: string): ConfigError {
+  const option = optionFor(key);
+  return new ConfigError("missing_required", option.env, `${optionLabel(option)} is required: ${why}`);
+}
+
+/** The refusal of a setting the StatefulSet derives, given with another value. */
+function disagreement(key: SettingKey, derived: string): ConfigError {
+  const option = optionFor(key);
+  return new ConfigError(
+    "conflicting_settings",
+    option.env,
+    `${optionLabel(option)} disagrees with ${optionLabel(optionFor("statefulsetReplicas"))}, which derives ` +
+      `${quote(derived)}; leave ${optionLabel(option)} out`,
+  );
 }
 
 /** Refuses settings that are each valid but contradict one another; null when they agree. */
@@ -98,6 +192,16 @@ function checkCombination(settings: Settings): ConfigError | null {
   }
   if (!settings.consensusEnabled && settings.peers.length > 1) {
     return conflict("consensusEnabled", "peers", "cannot be false with more than one node in");
+  }
+  if (settings.statefulsetReplicas !== null) {
+    // The other pods dial <pod>.<domain>; a listener on loopback only would never answer them.
+    const loopback = isLoopback(settings.httpAddress)
+      ? "httpAddress"
+      : isLoopback(settings.raftAddress)
+        ? "raftAddress"
+        : null;
+    if (loopback !== null)
+      return conflict(loopback, "statefulsetReplicas", "cannot listen on loopback only with");
   }
   if (overlaps(settings.httpAddress, settings.raftAddress)) {
     return conflict("httpAddress", "raftAddress", "must not use the same port as");

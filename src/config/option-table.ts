@@ -24,6 +24,7 @@ import {
 import type { OptionSpec } from "./option-spec.js";
 import type { Peer } from "./peers.js";
 import type { Secret } from "./secret.js";
+import { peerDomainCodec, statefulSetReplicasCodec } from "./statefulset.js";
 import type { Storage } from "./storage.js";
 import type { NodeId } from "../raft/index.js";
 
@@ -76,6 +77,13 @@ export interface Settings {
   readonly storage: Storage;
   /** Start empty and wait to be added to an existing cluster, instead of founding one. */
   readonly join: boolean;
+  /**
+   * The StatefulSet's initial replica count when the peers, the advertised address and --join are
+   * derived from the pod's name (statefulset.ts); null when they are not.
+   */
+  readonly statefulsetReplicas: number | null;
+  /** The headless Service's DNS domain the pods are named in; set exactly when statefulsetReplicas is. */
+  readonly peerDomain: string | null;
   readonly insecure: boolean;
   readonly apiToken: Secret | null;
   readonly clusterSecret: Secret | null;
@@ -124,7 +132,14 @@ export interface Settings {
 export type SettingKey = keyof Settings;
 
 /** Settings whose default depends on other settings (or is "unset"); node-config.ts derives them. */
-export type DerivedKey = "dataDir" | "advertiseHttpAddress" | "peers" | "apiToken" | "clusterSecret";
+export type DerivedKey =
+  | "dataDir"
+  | "advertiseHttpAddress"
+  | "peers"
+  | "apiToken"
+  | "clusterSecret"
+  | "statefulsetReplicas"
+  | "peerDomain";
 
 /** Sections of the help text, in order. */
 export type OptionGroup = "node" | "raft" | "discovery" | "faults" | "phase";
@@ -201,7 +216,10 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     group: "node",
     flag: "--advertise-http",
     env: "JUNO_ADVERTISE_HTTP",
-    default: { derived: "--http, with 0.0.0.0 as 127.0.0.1 and :: as ::1" },
+    default: {
+      derived:
+        "--http, with 0.0.0.0 as 127.0.0.1 and :: as ::1; <id>.<--peer-domain> with --statefulset-replicas",
+    },
     unit: "",
     meaning:
       "Address other nodes and clients use to reach this node's HTTP API (followers forward writes there). Set it whenever peers run on other hosts.",
@@ -213,7 +231,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     group: "node",
     flag: "--peers",
     env: "JUNO_PEERS",
-    default: { derived: "this node alone, at --raft" },
+    default: { derived: "this node alone, at --raft; the StatefulSet's pods with --statefulset-replicas" },
     unit: "",
     meaning:
       "The initial cluster, this node included, as id=host:raftport,... Used only when the data directory is empty; later changes go through membership commands.",
@@ -240,9 +258,33 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "false",
     unit: "",
     meaning:
-      "Join an existing cluster instead of founding one: start empty and wait for the leader, after POST /api/v3/cluster/members added this node. --peers then lists the existing members, so this node can answer them.",
+      "Join an existing cluster instead of founding one: start empty and wait for the leader, after POST /api/v3/cluster/members added this node. --peers then lists the existing members, so this node can answer them. With --statefulset-replicas a pod beyond the initial count always joins.",
     reserved: null,
     codec: booleanCodec,
+  },
+  {
+    key: "statefulsetReplicas",
+    group: "node",
+    flag: "--statefulset-replicas",
+    env: "JUNO_STATEFULSET_REPLICAS",
+    default: { derived: "none (the peers are --peers)" },
+    unit: "pods",
+    meaning:
+      "Run as a pod of a Kubernetes StatefulSet that started with this many replicas, and derive --peers, --advertise-http and --join from it: --id (RAFT_NODE_ID from metadata.name) is <statefulset>-<ordinal>; pods 0 to this count - 1 found the cluster, every member at <pod>.<--peer-domain>:<--raft port>; a pod beyond them joins. Keep it at the initial count when scaling (deploy/k8s/scale.sh). --peers or --advertise-http given too must equal what is derived.",
+    reserved: null,
+    codec: statefulSetReplicasCodec,
+  },
+  {
+    key: "peerDomain",
+    group: "node",
+    flag: "--peer-domain",
+    env: "JUNO_PEER_DOMAIN",
+    default: { derived: "none" },
+    unit: "",
+    meaning:
+      "The DNS domain of the StatefulSet's headless Service, in which each pod is <pod>.<domain>, e.g. juno-phase3.default.svc.cluster.local; required with --statefulset-replicas, and only used with it.",
+    reserved: null,
+    codec: peerDomainCodec,
   },
   {
     key: "insecure",

@@ -14,6 +14,7 @@ import {
   wantsHelp,
   type AnyOptionDescriptor,
 } from "../../src/config/index.js";
+import { markdownCliErrorCodesTable, markdownClientOptionsTable } from "../../src/config/help.js";
 
 const README = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
@@ -124,6 +125,11 @@ describe("README", () => {
       if (option.reserved === null) expect(meaning, option.env).not.toContain("Reserved");
       else expect(meaning).toMatch(new RegExp(`^${RESERVED_PREFIX} \\S`));
     }
+  });
+
+  it("the CLI's client options and error codes are the ones generated from their tables", () => {
+    expect(tableRows(readmeSection("client-options"))).toEqual(tableRows(markdownClientOptionsTable()));
+    expect(tableRows(readmeSection("cli-errors"))).toEqual(tableRows(markdownCliErrorCodesTable()));
   });
 
   it("the error code table is the one generated from the catalog", () => {

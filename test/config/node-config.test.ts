@@ -42,6 +42,8 @@ describe("defaults", () => {
       peers: [{ id: "juno-1", raftAddress: { host: "127.0.0.1", port: 9090 } }],
       storage: { kind: "sqlite" },
       join: false,
+      statefulsetReplicas: null,
+      peerDomain: null,
       maxPendingRequests: 10000,
       insecure: false,
       apiToken: null,
@@ -128,6 +130,8 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
   peers: ["n1=127.0.0.1:9091,n2=127.0.0.1:9092", "n1=127.0.0.1:9191"],
   storage: ["postgres://u:p@db1:5432/juno", "postgresql://db2/juno"],
   join: ["true", "false"],
+  statefulsetReplicas: ["3", "5"],
+  peerDomain: ["juno.default.svc", "juno.prod.svc.cluster.local"],
   maxPendingRequests: ["200", "10000"],
   insecure: ["true", "false"],
   apiToken: ["token-a", "token-b"],
@@ -167,6 +171,9 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
 /** Flags that must accompany a sample (a peer list needs this node's id). */
 const COMPANIONS: Partial<Record<SettingKey, readonly string[]>> = {
   peers: ["--id", "n1"],
+  // The StatefulSet options come as a pair, with the pod's name as the id (statefulset.test.ts).
+  statefulsetReplicas: ["--id", "juno-0", "--peer-domain", "juno.default.svc"],
+  peerDomain: ["--id", "juno-0", "--statefulset-replicas", "3"],
   // dns discovery needs names to look up.
   serviceDiscoveryType: ["--discovery-names", "_agents._tcp.example"],
 };
@@ -310,6 +317,13 @@ const REFUSALS: readonly (readonly [ConfigErrorCode, readonly string[], Record<s
   ["missing_required", [], { JUNO_PEERS: "n1=127.0.0.1:9090" }, "RAFT_NODE_ID"],
   ["malformed_id", ["--id", "bad id"], {}, "--id"],
   ["malformed_id", [], { RAFT_NODE_ID: "a/b" }, "RAFT_NODE_ID"],
+  [
+    "malformed_pod_name",
+    ["--id", "juno", "--statefulset-replicas", "3"],
+    { JUNO_PEER_DOMAIN: "juno.default.svc" },
+    "RAFT_NODE_ID",
+  ],
+  ["malformed_domain", ["--peer-domain", "juno_phase3.svc"], {}, "--peer-domain"],
   ["not_a_number", ["--heartbeat-interval-ms", "fast"], {}, "--heartbeat-interval-ms"],
   ["not_a_number", [], { RAFT_ELECTION_TIMEOUT: "1e3" }, "RAFT_ELECTION_TIMEOUT"],
   ["not_a_number", [], { RAFT_ELECTION_TIMEOUT: "-5" }, "RAFT_ELECTION_TIMEOUT"],
