@@ -1,16 +1,23 @@
 /**
  * `npm run docs`: rewrites the README's generated sections (the configuration table and its error
- * codes) from the option tables, so they cannot drift; test/config/help.test.ts checks them.
+ * codes, the CLI's client options and its own error codes) from the option tables, so they cannot drift; test/config/help.test.ts checks them.
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { markdownErrorCodesTable, markdownOptionsTable } from "../src/config/help.js";
+import {
+  markdownCliErrorCodesTable,
+  markdownClientOptionsTable,
+  markdownErrorCodesTable,
+  markdownOptionsTable,
+} from "../src/config/help.js";
 
 const path = new URL("../README.md", import.meta.url);
 let readme = readFileSync(path, "utf8");
 for (const [name, table] of [
   ["config-options", markdownOptionsTable()],
   ["config-errors", markdownErrorCodesTable()],
+  ["client-options", markdownClientOptionsTable()],
+  ["cli-errors", markdownCliErrorCodesTable()],
 ] as const) {
   const begin = readme.indexOf(`<!-- ${name}:begin`);
   const end = readme.indexOf(`<!-- ${name}:end -->`);
