@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { ProcessCluster } from "../integration/harness.js";
+import { nodeArgsFor } from "../support/compiled.js";
 import { Acks, NO_COMPACTION, WriteLoad, ms, percentile, quick, runScript, say, sleep } from "./common.js";
 
 const AGENTS = quick ? 4 : 10;
@@ -264,7 +265,7 @@ await runScript("agent_failure", quick ? 75_000 : 150_000, async (checks, cleanu
 async function spawnAgent(name: string, urls: string): Promise<AgentProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "agent-process.ts"), "--name", name, "--urls", urls],
+    [...nodeArgsFor(join(import.meta.dirname, "agent-process.ts")), "--name", name, "--urls", urls],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUNO_API_TOKEN: "integration-token" } },
   );
   const id = await new Promise<string>((resolve, reject) => {

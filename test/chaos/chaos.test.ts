@@ -7,10 +7,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { nodeArgsFor } from "../support/compiled.js";
 
 function runQuick(script: string, limitMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, script), "--quick"], {
+    const child = spawn(process.execPath, [...nodeArgsFor(join(import.meta.dirname, script)), "--quick"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

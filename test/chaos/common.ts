@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { ProcessCluster } from "../integration/harness.js";
 import { eventually } from "../integration/harness.js";
+import { nodeArgsFor } from "../support/compiled.js";
 
 /** `--quick` runs a short version (what chaos.test.ts runs). */
 export const quick = process.argv.includes("--quick");
@@ -331,7 +332,7 @@ export async function spawnAgent(
   ledger: TaskLedger,
   options: AgentOptions = {},
 ): Promise<AgentProcess> {
-  const args = ["--import", "tsx", join(import.meta.dirname, "agent-process.ts"), "--name", name];
+  const args = [...nodeArgsFor(join(import.meta.dirname, "agent-process.ts")), "--name", name];
   args.push("--urls", urls.join(","));
   if (options.skill !== undefined) args.push("--skill", options.skill);
   if (options.team !== undefined) args.push("--team", options.team);

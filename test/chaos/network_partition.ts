@@ -25,11 +25,12 @@ import {
   sleep,
   statusSummary,
 } from "./common.js";
+import { scriptPath } from "../support/compiled.js";
 
 const SIZE = 3;
 const ROUNDS = quick ? 1 : 2;
 const PARTITION_MS = quick ? 5_000 : 12_000;
-const HOOK = pathToFileURL(join(import.meta.dirname, "dial-hook.ts")).href;
+const HOOK = pathToFileURL(scriptPath(join(import.meta.dirname, "dial-hook.ts"))).href;
 
 await runScript("network_partition", quick ? 45_000 : 85_000, async (checks, cleanup) => {
   const cluster = await ProcessCluster.start(0, NO_COMPACTION);

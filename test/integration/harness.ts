@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/cli/dev.js";
+import { loaderArgs, scriptPath } from "../support/compiled.js";
 
 /**
  * The juno CLI the processes run: the TypeScript sources through tsx, or with JUNO_FROM_DIST=1
@@ -13,7 +14,7 @@ import { freePort } from "../../src/cli/dev.js";
 const FROM_DIST = process.env["JUNO_FROM_DIST"] === "1";
 const JUNO = FROM_DIST
   ? join(import.meta.dirname, "../../dist/cli/juno.js")
-  : join(import.meta.dirname, "../../src/cli/juno.ts");
+  : scriptPath(join(import.meta.dirname, "../../src/cli/juno.ts"));
 const TOKEN = "integration-token";
 const SECRET = "integration-cluster-secret";
 
@@ -130,7 +131,7 @@ export class ProcessCluster {
     // JUNO_CPU_PROF_DIR=dir: every node writes a CPU profile there when it exits (profile, don't guess).
     const profileDir = process.env["JUNO_CPU_PROF_DIR"];
     const args = [
-      ...(FROM_DIST ? [] : ["--import", "tsx"]),
+      ...(FROM_DIST ? [] : loaderArgs()),
       ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
       ...(options?.nodeArgs ?? []),
       JUNO,

@@ -10,13 +10,14 @@ import { describe, expect, it } from "vitest";
 import { decodeEnvelope } from "../../src/control/index.js";
 import { nodeModules } from "../../src/modules.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
+import { nodeArgsFor } from "../support/compiled.js";
 
 const writer = join(import.meta.dirname, "crash-writer.ts");
 
 /** Runs the writer until it has acknowledged at least `acks` more entries, then kills it with SIGKILL. */
 function runAndKill(path: string, acks: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", writer, path], {
+    const child = spawn(process.execPath, [...nodeArgsFor(writer), path], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let seen = 0;
