@@ -4,23 +4,11 @@
  * src/config/agents-command.ts and the shared client options.
  */
 
+import { clientCommand } from "./entry.js";
 import type { AgentView, JunoClient, JunoClientOptions } from "../client/index.js";
 import { agentsHelpText, parseAgentsCommand, type AgentsCommand } from "../config/agents-command.js";
-import { wantsJson } from "../config/client-options.js";
-import { wantsHelp, type Environment } from "../config/index.js";
-import { FROM_DISK } from "./config-file.js";
 import { clientOf } from "./connect.js";
-import {
-  EXIT,
-  cell,
-  fieldLines,
-  json,
-  printable,
-  processIo,
-  reportFailure,
-  table,
-  type CommandIo,
-} from "./output.js";
+import { EXIT, cell, fieldLines, json, printable, reportFailure, table, type CommandIo } from "./output.js";
 
 export { printable, type CommandIo } from "./output.js";
 
@@ -28,21 +16,12 @@ export { printable, type CommandIo } from "./output.js";
  * Parses the words after `juno agents`, prints help or a refusal (exit 2), or runs the command.
  * `clientOptions` is for tests (timers, sleeps).
  */
-export async function agentsCommand(
-  argv: readonly string[],
-  env: Environment = process.env,
-  io: CommandIo = processIo(),
-  clientOptions: Partial<JunoClientOptions> = {},
-): Promise<number> {
-  if (wantsHelp(argv)) {
-    io.stdout.write(agentsHelpText(argv));
-    return EXIT.ok;
-  }
-  const command = parseAgentsCommand(argv, env, FROM_DISK);
-  if (command instanceof Error)
-    return reportFailure(io, { command: "juno agents", json: wantsJson(argv) }, command);
-  return runAgents(command, io, clientOptions);
-}
+export const agentsCommand = clientCommand({
+  name: "juno agents",
+  help: agentsHelpText,
+  parse: parseAgentsCommand,
+  run: (command, io, clientOptions) => runAgents(command, io, clientOptions),
+});
 
 /**
  * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done, 1 when the cluster

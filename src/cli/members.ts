@@ -9,16 +9,15 @@
  * `{"transferring_to"}`), after a wait with what it waited for (`voter: true`; `leader_id`, `term`).
  */
 
+import { clientCommand } from "./entry.js";
 import { isRecord } from "../client/errors.js";
 import type { ConsensusMember, JunoClient, JunoClientOptions } from "../client/index.js";
 import { CliError } from "../config/cli-errors.js";
-import { wantsJson } from "../config/client-options.js";
-import { formatAddress, wantsHelp, type Environment } from "../config/index.js";
+import { formatAddress } from "../config/index.js";
 import { membersHelpText, parseMembersCommand, type MembersCommand } from "../config/members-command.js";
 import { leadershipLine, membersTable, readClusterView, roleOf } from "./cluster-view.js";
-import { FROM_DISK } from "./config-file.js";
 import { clientOf } from "./connect.js";
-import { EXIT, json, printable, processIo, reportFailure, type CommandIo } from "./output.js";
+import { EXIT, json, printable, reportFailure, type CommandIo } from "./output.js";
 import { progressFor, type Progress } from "./progress.js";
 import { pollUntil, type WaitOptions } from "./wait.js";
 
@@ -26,21 +25,12 @@ import { pollUntil, type WaitOptions } from "./wait.js";
  * Parses the words after `juno members`, prints help or a refusal (exit 2), or runs the command.
  * `clientOptions` is for tests (timers, sleeps).
  */
-export async function membersCommand(
-  argv: readonly string[],
-  env: Environment = process.env,
-  io: CommandIo = processIo(),
-  clientOptions: Partial<JunoClientOptions> = {},
-): Promise<number> {
-  if (wantsHelp(argv)) {
-    io.stdout.write(membersHelpText(argv));
-    return EXIT.ok;
-  }
-  const command = parseMembersCommand(argv, env, FROM_DISK);
-  if (command instanceof Error)
-    return reportFailure(io, { command: "juno members", json: wantsJson(argv) }, command);
-  return runMembers(command, io, clientOptions);
-}
+export const membersCommand = clientCommand({
+  name: "juno members",
+  help: membersHelpText,
+  parse: parseMembersCommand,
+  run: (command, io, clientOptions) => runMembers(command, io, clientOptions),
+});
 
 /** What a command prints on stdout, and what stops it short (a wait that ran out), if anything. */
 interface Output {

@@ -4,6 +4,7 @@
  * Its options are STATUS_COMMAND (src/config/status-command.ts) and the shared client options.
  */
 
+import { clientCommand } from "./entry.js";
 import { isRecord } from "../client/errors.js";
 import {
   AGENT_STATUSES,
@@ -14,14 +15,12 @@ import {
   type JunoClientOptions,
 } from "../client/index.js";
 import { CliError } from "../config/cli-errors.js";
-import { wantsJson } from "../config/client-options.js";
-import { STATUS_COMMAND, wantsHelp, type Environment } from "../config/index.js";
+import { STATUS_COMMAND } from "../config/index.js";
 import { clientCommandHelpText } from "../config/help.js";
 import { parseStatusCommand, type StatusCommand } from "../config/status-command.js";
 import { leadershipLine, membersTable, readClusterView, type ClusterView } from "./cluster-view.js";
-import { FROM_DISK } from "./config-file.js";
 import { clientOf } from "./connect.js";
-import { EXIT, countsText, fieldLines, json, processIo, reportFailure, type CommandIo } from "./output.js";
+import { EXIT, countsText, fieldLines, json, reportFailure, type CommandIo } from "./output.js";
 import { progressFor, type Progress } from "./progress.js";
 import { pollUntil, type WaitOptions } from "./wait.js";
 
@@ -39,21 +38,12 @@ export interface StatusSummary {
 }
 
 /** Prints the cluster's status; returns the exit code (2 when the arguments are refused). */
-export async function statusCommand(
-  argv: readonly string[],
-  env: Environment = process.env,
-  io: CommandIo = processIo(),
-  clientOptions: Partial<JunoClientOptions> = {},
-): Promise<number> {
-  if (wantsHelp(argv)) {
-    io.stdout.write(clientCommandHelpText(STATUS_COMMAND));
-    return EXIT.ok;
-  }
-  const command = parseStatusCommand(argv, env, FROM_DISK);
-  if (command instanceof Error)
-    return reportFailure(io, { command: "juno status", json: wantsJson(argv) }, command);
-  return runStatus(command, io, clientOptions);
-}
+export const statusCommand = clientCommand({
+  name: "juno status",
+  help: () => clientCommandHelpText(STATUS_COMMAND),
+  parse: parseStatusCommand,
+  run: (command, io, clientOptions) => runStatus(command, io, clientOptions),
+});
 
 /**
  * Runs a parsed `juno status`; returns the exit code: 0 when a node answered (a part of the

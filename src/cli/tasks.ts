@@ -5,6 +5,7 @@
  * shared client options.
  */
 
+import { clientCommand } from "./entry.js";
 import {
   FINISHED_TASK_STATUSES,
   TASK_STATUSES,
@@ -16,10 +17,7 @@ import {
   type TaskView,
 } from "../client/index.js";
 import { CliError } from "../config/cli-errors.js";
-import { wantsJson } from "../config/client-options.js";
-import { wantsHelp, type Environment } from "../config/index.js";
 import { parseTasksCommand, tasksHelpText, type TasksCommand } from "../config/tasks-command.js";
-import { FROM_DISK } from "./config-file.js";
 import { clientOf } from "./connect.js";
 import {
   EXIT,
@@ -29,7 +27,6 @@ import {
   json,
   jsonText,
   printable,
-  processIo,
   reportFailure,
   table,
   type CommandIo,
@@ -50,21 +47,12 @@ interface Output {
  * Parses the words after `juno tasks`, prints help or a refusal (exit 2), or runs the command.
  * `clientOptions` is for tests (timers, sleeps).
  */
-export async function tasksCommand(
-  argv: readonly string[],
-  env: Environment = process.env,
-  io: CommandIo = processIo(),
-  clientOptions: Partial<JunoClientOptions> = {},
-): Promise<number> {
-  if (wantsHelp(argv)) {
-    io.stdout.write(tasksHelpText(argv));
-    return EXIT.ok;
-  }
-  const command = parseTasksCommand(argv, env, FROM_DISK);
-  if (command instanceof Error)
-    return reportFailure(io, { command: "juno tasks", json: wantsJson(argv) }, command);
-  return runTasks(command, io, clientOptions);
-}
+export const tasksCommand = clientCommand({
+  name: "juno tasks",
+  help: tasksHelpText,
+  parse: parseTasksCommand,
+  run: (command, io, clientOptions) => runTasks(command, io, clientOptions),
+});
 
 /**
  * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done (for `submit --wait`:

@@ -9,6 +9,7 @@
  * a log) only the lines that changed are appended, so the output reads as a history.
  */
 
+import { clientCommand } from "./entry.js";
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import {
@@ -24,15 +25,12 @@ import {
   type WorkflowView,
 } from "../client/index.js";
 import { CliError } from "../config/cli-errors.js";
-import { wantsJson } from "../config/client-options.js";
-import { wantsHelp, type Environment } from "../config/index.js";
 import {
   parseWorkflowsCommand,
   workflowsHelpText,
   type WorkflowSubmitSpec,
   type WorkflowsCommand,
 } from "../config/workflows-command.js";
-import { FROM_DISK } from "./config-file.js";
 import { clientOf } from "./connect.js";
 import {
   EXIT,
@@ -74,22 +72,13 @@ const BAR_WIDTH = 10;
  * Parses the words after `juno workflows`, prints help or a refusal (exit 2), or runs the command.
  * `clientOptions` is for tests (timers, sleeps).
  */
-export async function workflowsCommand(
-  argv: readonly string[],
-  env: Environment = process.env,
-  io: WorkflowsIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
-  clientOptions: Partial<JunoClientOptions> = {},
-): Promise<number> {
-  if (wantsHelp(argv)) {
-    io.stdout.write(workflowsHelpText(argv));
-    return EXIT.ok;
-  }
-  const command = parseWorkflowsCommand(argv, env, FROM_DISK);
-  if (command instanceof Error) {
-    return reportFailure(io, { command: "juno workflows", json: wantsJson(argv) }, command);
-  }
-  return runWorkflows(command, io, clientOptions);
-}
+export const workflowsCommand = clientCommand({
+  name: "juno workflows",
+  help: workflowsHelpText,
+  parse: parseWorkflowsCommand,
+  run: (command, io: WorkflowsIo, clientOptions) => runWorkflows(command, io, clientOptions),
+  io: () => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
+});
 
 /**
  * Runs a parsed command; returns the exit code (src/cli/output.ts): 0 done (for a watch: the run
