@@ -211,6 +211,13 @@ const HealthView = Type.Object({
   observed_by: Type.Union([Type.String(), Type.Null()], {
     description: "the leader whose monitor judged it, or null when only the replicated status is known",
   }),
+  history: Type.Array(
+    Type.Object({ status: StatusSchema, since: Type.String({ format: "date-time" }), reason: Type.String() }),
+    {
+      description:
+        "its recent statuses, oldest first, as the log set them (the last 20; a node restored from a snapshot starts afresh)",
+    },
+  ),
 });
 
 const Counts = Type.Record(Type.String(), Type.Integer());
@@ -496,6 +503,13 @@ export function agentRoutes(edge: AgentsEdge) {
       },
       (request) => {
         const agent = found(state(), request.params.id);
+        const history = state()
+          .history(agent.id)
+          .map((change) => ({
+            status: change.status,
+            since: isoTime(change.sinceMs),
+            reason: change.reason,
+          }));
         const observer = edge.observer();
         const report = observer?.report(agent.id) ?? null;
         if (report === null) {
@@ -509,6 +523,7 @@ export function agentRoutes(edge: AgentsEdge) {
             lease_expires_at: null,
             checks: [],
             observed_by: null,
+            history,
           };
         }
         return {
@@ -526,6 +541,7 @@ export function agentRoutes(edge: AgentsEdge) {
             at: isoTime(check.atMs),
           })),
           observed_by: node.view.id,
+          history,
         };
       },
     );

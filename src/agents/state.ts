@@ -138,6 +138,16 @@ export function registrationKey(name: string, endpoint: string): string {
   return `${name}\u0000${endpoint}`;
 }
 
+/** Statuses kept per agent for its health history. */
+export const STATUS_HISTORY = 20;
+
+/** One status an agent took, when, and why. */
+export interface StatusChange {
+  readonly status: LiveStatus;
+  readonly sinceMs: number;
+  readonly reason: string;
+}
+
 /** The agents module's state. */
 export class AgentsState {
   private readonly rows = new Table<string, Agent>();
@@ -149,6 +159,11 @@ export class AgentsState {
   membershipVersion = 0;
   /** Bumped on every change at all. */
   version = 0;
+  /**
+   * Each agent's recent statuses, oldest first, as the applied entries set them: view only (not
+   * in snapshots, so a replica restored from one starts each agent's history afresh).
+   */
+  private readonly histories = new Map<string, StatusChange[]>();
 
   get size(): number {
     return this.agents.size;
@@ -186,16 +201,31 @@ export class AgentsState {
     const previous = this.agents.get(agent.id);
     if (previous !== undefined) this.unindex(previous);
     else this.membershipVersion++;
+    if (previous?.status !== agent.status || previous.statusSinceMs !== agent.statusSinceMs)
+      this.remember(agent);
     this.agents.set(agent.id, frozen);
     this.rows.set(agent.id, frozen);
     this.index(frozen);
     this.version++;
   }
 
+  /** An agent's recent statuses, oldest first (at most STATUS_HISTORY). */
+  history(id: string): readonly StatusChange[] {
+    return this.histories.get(id) ?? [];
+  }
+
+  private remember(agent: Agent): void {
+    let history = this.histories.get(agent.id);
+    if (history === undefined) this.histories.set(agent.id, (history = []));
+    history.push({ status: agent.status, sinceMs: agent.statusSinceMs, reason: agent.statusReason });
+    if (history.length > STATUS_HISTORY) history.shift();
+  }
+
   /** Removes an agent; returns it, or undefined when there was none. */
   remove(id: string): Agent | undefined {
     const agent = this.agents.get(id);
     if (agent === undefined) return undefined;
+    this.histories.delete(id);
     this.unindex(agent);
     this.agents.delete(id);
     this.rows.delete(id);

@@ -186,6 +186,13 @@ describe("agents API", () => {
       } finally {
         clearInterval(back);
       }
+      // Its health history, on any node, is the statuses the log gave it, oldest first.
+      const health = await call(await cluster.follower(), "GET", `/agents/${silentId}/health`);
+      const statuses = (health.json["history"] as Json[]).map((change) => change["status"]);
+      expect(statuses[0]).toBe("healthy");
+      expect(statuses).toContain("failed");
+      expect(statuses.at(-1)).toBe("healthy");
+      expect((health.json["history"] as Json[])[0]!["reason"]).toBe("registered");
     } finally {
       clearInterval(timer);
     }

@@ -136,6 +136,8 @@ export interface AgentHealth {
     readonly at: string;
   }[];
   readonly observed_by: string | null;
+  /** Recent statuses, oldest first, as the log set them. */
+  readonly history: readonly { readonly status: string; readonly since: string; readonly reason: string }[];
 }
 
 /** GET /tasks/metrics. */

@@ -1,12 +1,12 @@
 /**
  * The agents: a table by team with status and since when, load against capacity, skills, breaker
  * and where each came from, filtered by team, status and skill; and one agent's health, with the
- * history of what the page saw of it.
+ * history of the statuses the log gave it.
  */
 
 import { markup } from "../markup.js";
 import type { VNode } from "preact";
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { Connection } from "../connection.js";
 import { ago, clock, count } from "../format.js";
 import { useFetched, useNow, useTick } from "../hooks.js";
@@ -230,22 +230,18 @@ function AgentDetail({
 }): VNode {
   const tick = useTick(HEALTH_POLL_MS);
   const now = useNow();
-  const history = useRef<{ id: string; seen: { status: string; since: string; reason: string }[] }>({
-    id: agentId,
-    seen: [],
-  });
   const health = useFetched(
     () => connection.request<AgentHealth>(`/agents/${encodeURIComponent(agentId)}/health`),
     `${agentId}|${tick}`,
     HEALTH_POLL_MS / 2,
   );
-  if (history.current.id !== agentId) history.current = { id: agentId, seen: [] };
-  const report = health.data;
-  if (report !== null && report.id === agentId) {
-    const last = history.current.seen.at(-1);
-    if (last === undefined || last.status !== report.status || last.since !== report.since)
-      history.current.seen.push({ status: report.status, since: report.since, reason: report.reason });
-  }
+  const report = health.data !== null && health.data.id === agentId ? health.data : null;
+  // The statuses the log set, then the leader's judgment when it has moved on and is not
+  // replicated yet.
+  const history = report === null ? [] : [...report.history];
+  const last = history.at(-1);
+  if (report !== null && (last === undefined || last.status !== report.status))
+    history.push({ status: report.status, since: report.since, reason: report.reason });
   return markup`<aside class="detail" aria-labelledby="agent-detail-title">
     <header>
       <h2 id="agent-detail-title">${agent?.name ?? agentId}</h2>
@@ -283,7 +279,7 @@ function AgentDetail({
             </dl>
             <h3>Health history</h3>
             <ol class="history">
-              ${[...history.current.seen].reverse().map(
+              ${history.reverse().map(
                 (entry) =>
                   markup`<li>
                       <time datetime=${entry.since}>${clock(entry.since)}</time>${" "}
