@@ -93,6 +93,7 @@ export function ProgressBar({ progress }: { progress: WorkflowProgress }): VNode
   const failed = progress.by_status["failed"] ?? 0;
   return markup`<span class="progress">
     <progress
+      class=${failed > 0 ? "with-failures" : ""}
       max="100"
       value=${progress.percent}
       aria-label=${`${progress.percent}% of steps done`}
