@@ -5,6 +5,7 @@ import type { ModulePerformance } from "../runtime/domain-module.js";
 import type { NodeView } from "../runtime/view.js";
 import { HEALTH_STATUSES } from "./health/types.js";
 import { agentsState } from "./module.js";
+import { countAgents } from "./views.js";
 
 export function registerAgentMetrics(registry: Registry, view: NodeView): void {
   const agents = () => view.state(agentsState);
@@ -15,14 +16,8 @@ export function registerAgentMetrics(registry: Registry, view: NodeView): void {
     registers: [registry],
     collect() {
       this.reset();
-      const counts = new Map<string, Map<string, number>>();
-      for (const agent of agents().all()) {
-        let team = counts.get(agent.team);
-        if (team === undefined) counts.set(agent.team, (team = new Map<string, number>()));
-        team.set(agent.status, (team.get(agent.status) ?? 0) + 1);
-      }
       // Every status of every team is reported, zeros too, so an alert on `failed > 0` resolves.
-      for (const [team, byStatus] of counts)
+      for (const [team, byStatus] of countAgents(agents().all(), HEALTH_STATUSES).byTeam)
         for (const status of HEALTH_STATUSES) this.set({ team, status }, byStatus.get(status) ?? 0);
     },
   });
@@ -46,9 +41,7 @@ const AGENTS = 50;
 
 /** The agents module's part of /metrics/performance. */
 export function agentPerformance(view: NodeView): ModulePerformance {
-  const counts = new Map<string, number>(HEALTH_STATUSES.map((status) => [status, 0]));
-  for (const agent of view.state(agentsState).all())
-    counts.set(agent.status, (counts.get(agent.status) ?? 0) + 1);
+  const counts = countAgents(view.state(agentsState).all(), HEALTH_STATUSES).byStatus;
   const live = (counts.get("healthy") ?? 0) + (counts.get("degraded") ?? 0);
   return {
     figures: {

@@ -26,7 +26,7 @@ import { cardSkills } from "./card-refresh.js";
 import { agentsState } from "./module.js";
 import { HEALTH_STATUSES } from "./health/types.js";
 import type { Agent, AgentsState, AgentStatus } from "./state.js";
-import { AgentView, StatusSchema, agentView, hasLabel } from "./views.js";
+import { AgentView, StatusSchema, agentView, countAgents, hasLabel } from "./views.js";
 
 const tags = ["agents"];
 
@@ -348,16 +348,7 @@ export function agentRoutes(edge: AgentsEdge) {
       },
       async (request) => {
         await readConsistently(node, request.query.consistency);
-        const byStatus = new Map<string, number>(HEALTH_STATUSES.map((status) => [status, 0]));
-        const byTeam = new Map<string, Map<string, number>>();
-        let total = 0;
-        for (const agent of state().all()) {
-          total++;
-          byStatus.set(agent.status, (byStatus.get(agent.status) ?? 0) + 1);
-          let team = byTeam.get(agent.team);
-          if (team === undefined) byTeam.set(agent.team, (team = new Map<string, number>()));
-          team.set(agent.status, (team.get(agent.status) ?? 0) + 1);
-        }
+        const { total, byStatus, byTeam } = countAgents(state().all(), HEALTH_STATUSES);
         return {
           total,
           by_status: Object.fromEntries(byStatus),

@@ -93,3 +93,26 @@ export function agentView(agent: Agent, status: AgentStatus = agent.status) {
 export function hasLabel(agent: Agent, key: string, value: string): boolean {
   return agent.labels.some(([k, v]) => k === key && v === value);
 }
+
+/** Agents counted by status, and by team then status (what the summaries and gauges show). */
+export interface AgentCounts {
+  readonly total: number;
+  /** Every status of `statuses`, zeros too, then any other status met. */
+  readonly byStatus: Map<string, number>;
+  readonly byTeam: Map<string, Map<string, number>>;
+}
+
+/** Counts `agents` once; `statuses` are the ones reported even when no agent has them. */
+export function countAgents(agents: Iterable<Agent>, statuses: readonly string[]): AgentCounts {
+  const byStatus = new Map<string, number>(statuses.map((status) => [status, 0]));
+  const byTeam = new Map<string, Map<string, number>>();
+  let total = 0;
+  for (const agent of agents) {
+    total++;
+    byStatus.set(agent.status, (byStatus.get(agent.status) ?? 0) + 1);
+    let team = byTeam.get(agent.team);
+    if (team === undefined) byTeam.set(agent.team, (team = new Map<string, number>()));
+    team.set(agent.status, (team.get(agent.status) ?? 0) + 1);
+  }
+  return { total, byStatus, byTeam };
+}

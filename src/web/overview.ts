@@ -11,6 +11,7 @@
 import Type, { type Static } from "typebox";
 import { agentsState } from "../agents/module.js";
 import { AGENT_STATUSES } from "../agents/state.js";
+import { countAgents } from "../agents/views.js";
 import { breakerState } from "../faults/breaker.js";
 import type { NodeId } from "../raft/types.js";
 import type { NodeView } from "../runtime/view.js";
@@ -122,16 +123,7 @@ export function overviewOf(
 function agentsOverview(view: NodeView, nowMs: number): Overview["agents"] {
   const agents = view.state(agentsState);
   const tasks = view.state(tasksState);
-  const byStatus = new Map<string, number>(AGENT_STATUSES.map((status) => [status, 0]));
-  const byTeam = new Map<string, Map<string, number>>();
-  let total = 0;
-  for (const agent of agents.all()) {
-    total++;
-    byStatus.set(agent.status, (byStatus.get(agent.status) ?? 0) + 1);
-    let team = byTeam.get(agent.team);
-    if (team === undefined) byTeam.set(agent.team, (team = new Map<string, number>()));
-    team.set(agent.status, (team.get(agent.status) ?? 0) + 1);
-  }
+  const { total, byStatus, byTeam } = countAgents(agents.all(), AGENT_STATUSES);
   const settings = {
     threshold: tasks.settings.breakerThreshold,
     coolDownMs: tasks.settings.breakerCoolDownMs,
