@@ -183,6 +183,15 @@ export interface AgentHealth {
   readonly checks: readonly HealthCheckResult[];
   /** The leader whose monitor judged the agent, or null when only the replicated status is known. */
   readonly observed_by?: string | null;
+  /** Its recent statuses, oldest first, as the log set them (the last 20). */
+  readonly history?: readonly AgentStatusChange[];
+}
+
+/** One status an agent took, when, and why. */
+export interface AgentStatusChange {
+  readonly status: AgentStatus;
+  readonly since: string;
+  readonly reason: string;
 }
 
 /** Agents counted by status. */

@@ -4,6 +4,9 @@
  * page is built apart from the Node program.
  */
 
+/** What the SDK already types, the page takes from it (types only: nothing of Node comes along). */
+export type { AgentHealth, ConsensusStatus } from "../../client/types.js";
+
 export type Counts = Record<string, number>;
 
 /** GET /ui/overview and the stream's `overview` event. */
@@ -72,24 +75,6 @@ export interface TaskSample {
   readonly latency_p99_ms: number | null;
 }
 
-/** GET /consensus/status. */
-export interface ConsensusStatus {
-  readonly node_id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader_id: string | null;
-  readonly commit_index: number;
-  readonly applied_index: number;
-  readonly members: readonly {
-    readonly id: string;
-    readonly http_addr: string | null;
-    readonly voter: boolean;
-    readonly match_index: number | null;
-    readonly lag_entries: number | null;
-    readonly last_contact_ms: number | null;
-  }[];
-}
-
 /** GET /cluster/timeline. */
 export interface Timeline {
   readonly node_id: string;
@@ -118,26 +103,6 @@ export interface Agent {
   readonly registered_at: string;
   readonly source: string;
   readonly delivery: { readonly mode: string };
-}
-
-/** GET /agents/{id}/health. */
-export interface AgentHealth {
-  readonly id: string;
-  readonly status: string;
-  readonly since: string;
-  readonly reason: string;
-  readonly phi: number | null;
-  readonly last_heartbeat: string | null;
-  readonly lease_expires_at: string | null;
-  readonly checks: readonly {
-    readonly ok: boolean;
-    readonly latency_ms: number;
-    readonly detail: string;
-    readonly at: string;
-  }[];
-  readonly observed_by: string | null;
-  /** Recent statuses, oldest first, as the log set them. */
-  readonly history: readonly { readonly status: string; readonly since: string; readonly reason: string }[];
 }
 
 /** GET /tasks/metrics. */

@@ -14,6 +14,7 @@ import { hrefOf } from "../route.js";
 import { Badge, label } from "../status.js";
 import { useStore } from "../store.js";
 import type { Agent, AgentHealth, Overview, TaskMetrics } from "../types.js";
+import type { AgentStatusChange } from "../../../client/types.js";
 
 /** Agents the page loads at most (pages of 500). */
 const MAX_AGENTS = 2_000;
@@ -238,10 +239,10 @@ function AgentDetail({
   const report = health.data !== null && health.data.id === agentId ? health.data : null;
   // The statuses the log set, then the leader's judgment when it has moved on and is not
   // replicated yet.
-  const history = report === null ? [] : [...report.history];
+  const history: AgentStatusChange[] = [...(report?.history ?? [])];
   const last = history.at(-1);
   if (report !== null && (last === undefined || last.status !== report.status))
-    history.push({ status: report.status, since: report.since, reason: report.reason });
+    history.push({ status: report.status, since: report.since, reason: report.reason ?? "" });
   return markup`<aside class="detail" aria-labelledby="agent-detail-title">
     <header>
       <h2 id="agent-detail-title">${agent?.name ?? agentId}</h2>
