@@ -1,5 +1,7 @@
 /** Small helpers every module's routes use: the edge check of a command, and read consistency. */
 
+import type { FastifyReply } from "fastify";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { ApiError } from "./errors.js";
 
@@ -29,4 +31,24 @@ export function isoTime(ms: number): string {
 /** Whether `id` is a UUID as juno writes them (lower-case hex): anything else names nothing. */
 export function isUuid(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}
+
+/** The headers of a server-sent event stream. */
+export const EVENT_STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+} as const;
+
+/**
+ * Takes `reply` over for a server-sent event stream and writes its head: the stream's headers
+ * plus those the hooks already set on the reply (CORS among them, so another member's page can
+ * read it). Returns the raw response to write events to.
+ */
+export function startEventStream(reply: FastifyReply): ServerResponse {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...EVENT_STREAM_HEADERS });
+  return raw;
 }

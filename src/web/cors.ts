@@ -24,11 +24,4 @@ export async function registerCors(app: FastifyInstance): Promise<void> {
     credentials: false,
     maxAge: PREFLIGHT_MAX_AGE_S,
   });
-  // Event streams hijack their reply and write the raw response's head themselves, which drops
-  // the headers the CORS hook set on the reply; set the one a cross-origin read needs on the raw
-  // response too (Node merges it into writeHead's headers).
-  app.addHook("onRequest", (request, reply, done) => {
-    if (request.headers.origin !== undefined) reply.raw.setHeader("access-control-allow-origin", "*");
-    done();
-  });
 }

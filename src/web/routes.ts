@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import Type from "typebox";
 import { ApiError } from "../server/errors.js";
+import { startEventStream } from "../server/route-helpers.js";
 import { responses } from "../server/schemas.js";
 import { Overview } from "./overview.js";
 import { MAX_STREAMS, type OverviewPublisher } from "./stream.js";
@@ -45,8 +46,7 @@ export function dashboardRoutes(scope: FastifyInstance, sources: DashboardSource
     (request, reply) => {
       if (sources.publisher.size >= MAX_STREAMS)
         throw new ApiError("too_many_requests", `this node already streams to ${MAX_STREAMS} pages`);
-      reply.hijack();
-      sources.publisher.open(reply.raw);
+      sources.publisher.open(startEventStream(reply));
       request.raw.on("close", () => reply.raw.end());
     },
   );

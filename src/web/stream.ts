@@ -28,14 +28,6 @@ export const HEARTBEAT_MS = 5_000;
 /** A page that reads this far behind is cut off; it reconnects and starts afresh. */
 export const MAX_BUFFERED_BYTES = 1 << 20;
 
-/** The headers of an event stream (CORS headers are on the response already; see cors.ts). */
-export const EVENT_STREAM_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-  connection: "keep-alive",
-  "x-accel-buffering": "no",
-} as const;
-
 /** One server-sent event's text. */
 export function eventText(name: string, data: unknown, id?: number): string {
   return `event: ${name}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`;
@@ -88,12 +80,11 @@ export class OverviewPublisher {
     return this.streams.size;
   }
 
-  /** Starts a stream on `raw` (headers written here); false when this node holds too many. */
+  /** Starts a stream on `raw` (its head already written); false when this node holds too many. */
   open(raw: ServerResponse): boolean {
     if (this.streams.size >= MAX_STREAMS) return false;
     this.streams.add(raw);
     raw.on("close", () => this.streams.delete(raw));
-    raw.writeHead(200, EVENT_STREAM_HEADERS);
     raw.write(eventText("history", { samples: this.sampler.samples() }));
     raw.write(eventText("overview", this.build(), this.sent));
     return true;

@@ -14,7 +14,13 @@ import { parse as parseYaml } from "yaml";
 import { isRecord } from "../control/index.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { ApiError } from "../server/errors.js";
-import { checkCommand, isUuid, isoTime, readConsistently } from "../server/route-helpers.js";
+import {
+  checkCommand,
+  isUuid,
+  isoTime,
+  readConsistently,
+  startEventStream,
+} from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
 import { tasksState } from "../tasks/module.js";
 import {
@@ -605,14 +611,7 @@ export function workflowRoutes() {
       if (watchers >= MAX_WATCHERS)
         throw new ApiError("too_many_requests", `this node already streams ${MAX_WATCHERS} watchers`);
       watchers++;
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        connection: "keep-alive",
-        "x-accel-buffering": "no",
-      });
+      const raw = startEventStream(reply);
       let sent = -1;
       let closed = false;
       const send = (): void => {
