@@ -49,8 +49,10 @@ USER 10001:10001
 VOLUME ["/var/lib/juno"]
 # 8080: the HTTP API, /healthz, /readyz, /metrics and /ui. 9090: the Raft peer transport.
 EXPOSE 8080 9090
-# For plain Docker; Kubernetes uses its own probes (deploy/k8s). Asks the port JUNO_HTTP_ADDR names.
+# For plain Docker; Kubernetes uses its own probes (deploy/k8s). Asks the port JUNO_HTTP_ADDR names,
+# over HTTPS when JUNO_TLS_CERT is set; like the kubelet's probes it does not verify the certificate
+# (the node asks itself on loopback, a name its certificate need not carry).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["node", "-e", "const p=(process.env.JUNO_HTTP_ADDR||':8080').split(':').pop()||'8080';fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+    CMD ["node", "-e", "const p=(process.env.JUNO_HTTP_ADDR||':8080').split(':').pop()||'8080';const h=require(process.env.JUNO_TLS_CERT?'node:https':'node:http');h.get({host:'127.0.0.1',port:p,path:'/healthz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/cli/juno.js"]
 CMD ["start"]

@@ -30,12 +30,18 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Pool } from "undici";
 import { freePort } from "../src/cli/dev.js";
 import { GiveUp, ProcessCluster, eventually } from "../test/integration/harness.js";
+import {
+  closePools,
+  closedLoop,
+  post,
+  type Figures,
+  type Load,
+  type Round,
+  type Target,
+} from "./closed-loop.js";
 import { rssMb } from "./proc-stats.js";
-
-type Load = "leader" | "spread";
 
 const ALL_CONCURRENCY = [1, 16, 64, 256];
 const WARMUP_MS = 1_000;
@@ -88,114 +94,6 @@ function fail(message: string): never {
 }
 
 const { loads: LOADS, million: MILLION, concurrency: CONCURRENCY } = parseArgs(process.argv.slice(2));
-
-/** One keep-alive connection pool per target, sized for the highest concurrency. */
-const pools = new Map<string, Pool>();
-function pool(origin: string): Pool {
-  let found = pools.get(origin);
-  if (found === undefined) pools.set(origin, (found = new Pool(origin, { connections: 512, pipelining: 1 })));
-  return found;
-}
-
-async function closePools(): Promise<void> {
-  for (const p of pools.values()) await p.close();
-  pools.clear();
-}
-
-/** POSTs `body` to `origin` + `path`; resolves with the status after reading the answer. */
-async function post(
-  origin: string,
-  path: string,
-  body: string,
-  headers: Record<string, string> = {},
-): Promise<number> {
-  const response = await pool(origin).request({
-    method: "POST",
-    path,
-    body,
-    headers: { "content-type": "application/json", ...headers },
-  });
-  await response.body.dump();
-  return response.statusCode;
-}
-
-/** One measurement. */
-interface Figures {
-  readonly concurrency: number;
-  readonly opsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  /** What the failed requests were: HTTP status, or "network" for a request that got no answer. */
-  readonly failures: Record<string, number>;
-  /** At concurrency 1: the rounds whose medians the figures above are (errors and failures summed). */
-  readonly rounds?: readonly Round[];
-}
-
-/** One concurrency-1 round of one system. */
-interface Round {
-  readonly opsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  /** Whether this system was measured first in the round (the other one right after it). */
-  readonly first: boolean;
-}
-
-/** A system under load: its nodes' origins in a fixed order, and one request. */
-interface Target {
-  readonly origins: readonly string[];
-  /** Index in `origins` of the leader, looked up again before every point. */
-  leader: number;
-  /** Sends one write to `origin`; resolves with the HTTP status. */
-  readonly write: (origin: string) => Promise<number>;
-  readonly expected: number;
-}
-
-/** For worker `w`: where each of its successive requests goes under `load`. */
-function picker(load: Load, target: Target, worker: number): () => string {
-  const { origins, leader } = target;
-  if (load === "leader") return () => origins[leader]!;
-  let next = worker % origins.length;
-  return () => {
-    const origin = origins[next]!;
-    next = (next + 1) % origins.length;
-    return origin;
-  };
-}
-
-/** Runs `concurrency` workers writing back to back for `ms`; latencies of successful calls. */
-async function closedLoop(concurrency: number, ms: number, load: Load, target: Target): Promise<Figures> {
-  const latencies: number[] = [];
-  const failures: Record<string, number> = {};
-  let errors = 0;
-  const end = performance.now() + ms;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      const next = picker(load, target, worker);
-      while (performance.now() < end) {
-        const started = performance.now();
-        const status = await target.write(next()).catch(() => "network");
-        if (status === target.expected) latencies.push(performance.now() - started);
-        else {
-          errors++;
-          failures[status] = (failures[status] ?? 0) + 1;
-        }
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const at = (q: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return {
-    concurrency,
-    opsPerSecond: (latencies.length / ms) * 1000,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    errors,
-    failures,
-  };
-}
 
 type Series = Partial<Record<Load, Figures[]>>;
 

@@ -3,6 +3,7 @@
  * new domain is registered; the node, the server and the store take it as given.
  */
 
+import { createAccessModule, type AccessModule, type AccessOptions } from "./access/index.js";
 import { createAgentsModule, type AgentsModule, type AgentsOptions } from "./agents/index.js";
 import { DEFAULT_HEALTH_SETTINGS } from "./agents/health/settings.js";
 import { createClusterModule, type ClusterModule, type ClusterOptions } from "./cluster/index.js";
@@ -19,6 +20,7 @@ export interface NodeModules {
   readonly agents: AgentsModule;
   readonly tasks: TasksModule;
   readonly workflows: WorkflowsModule;
+  readonly access: AccessModule;
 }
 
 /** Builds the modules of one node, plus any `extra` ones (the simulator's test modules). */
@@ -28,6 +30,7 @@ export function nodeModules(
   agents: AgentsOptions = {},
   tasks: TasksOptions = {},
   workflows: WorkflowsOptions = {},
+  access: AccessOptions = {},
 ): NodeModules {
   const clusterModule = createClusterModule(cluster);
   const agentsModule = createAgentsModule(agents);
@@ -37,17 +40,20 @@ export function nodeModules(
     ...tasks,
   });
   const workflowsModule = createWorkflowsModule(workflows);
+  const accessModule = createAccessModule(access);
   return {
     cluster: clusterModule,
     workflows: workflowsModule,
     agents: agentsModule,
     tasks: tasksModule,
+    access: accessModule,
     registry: new ModuleRegistry<AnyDomainModule>([
       clusterModule,
       decisionsModule,
       agentsModule,
       tasksModule,
       workflowsModule,
+      accessModule,
       ...extra,
     ]),
   };

@@ -4,12 +4,17 @@
  * alone), into node_modules/.cache/juno-test-build, a mirror of the repository whose imports of
  * packages resolve to the repository's node_modules. The child processes the tests start run
  * those files (test/support/compiled.ts); the tests themselves still run the sources.
+ *
+ * Meanwhile it starts the PostgreSQL server the store tests share (test/support/postgres.ts:
+ * Debian's postgresql, installed when missing, in a temporary directory on a free port), and
+ * stops it after the suite.
  */
 
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { ROOT, TEST_BUILD_ENV } from "./support/compiled.js";
+import { POSTGRES_URL_ENV, startPostgres } from "./support/postgres.js";
 
 const OUT = join(ROOT, "node_modules", ".cache", "juno-test-build");
 
@@ -28,8 +33,9 @@ function scripts(directory: string, into: string[] = []): string[] {
   return into;
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
   rmSync(OUT, { recursive: true, force: true });
+  const postgres = startPostgres();
   await build({
     entryPoints: [...scripts(join(ROOT, "src")), ...scripts(join(ROOT, "test"))],
     outdir: OUT,
@@ -44,4 +50,7 @@ export default async function setup(): Promise<void> {
   // Under node_modules Node looks no further up for the package's "type": say it here.
   writeFileSync(join(OUT, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
   process.env[TEST_BUILD_ENV] = OUT;
+  const server = await postgres;
+  process.env[POSTGRES_URL_ENV] = server.url;
+  return () => server.destroy();
 }

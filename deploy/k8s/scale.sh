@@ -190,20 +190,37 @@ const deadline = Date.now() + Number(timeoutSeconds || 600) * 1000;
 const portOf = (address, fallback) => (address || "").split(":").pop() || fallback;
 const httpPort = portOf(env.JUNO_HTTP_ADDR, "8080");
 const raftPort = portOf(env.JUNO_RAFT_ADDR, "9090");
-const base = env.JUNO_SCALE_API_URL || "http://127.0.0.1:" + httpPort;
+const tls = !env.JUNO_SCALE_API_URL && Boolean(env.JUNO_TLS_CERT);
+const base = env.JUNO_SCALE_API_URL || (tls ? "https" : "http") + "://127.0.0.1:" + httpPort;
 const headers = { "content-type": "application/json" };
 if (env.JUNO_API_TOKEN) headers.authorization = "Bearer " + env.JUNO_API_TOKEN;
-const call = async (method, path, body) => {
-  const response = await fetch(base + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30000),
+const call = (method, path, body) =>
+  new Promise((resolve, reject) => {
+    const url = new URL(base + path);
+    const options = { method, headers, timeout: 30000 };
+    if (url.protocol === "https:") {
+      // The pod dials itself on 127.0.0.1, but its certificate names <pod>.<JUNO_PEER_DOMAIN>:
+      // check that name, against the cluster CA the pod trusts its peers by.
+      const name = env.RAFT_NODE_ID + "." + env.JUNO_PEER_DOMAIN;
+      options.ca = require("node:fs").readFileSync(env.JUNO_PEER_TLS_CA || env.JUNO_TLS_CLIENT_CA);
+      options.servername = name;
+      options.checkServerIdentity = (_host, cert) => require("node:tls").checkServerIdentity(name, cert);
+    }
+    const lib = url.protocol === "https:" ? require("node:https") : require("node:http");
+    const request = lib.request(url, options, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => (text += chunk));
+      response.on("end", () => {
+        const ok = response.statusCode >= 200 && response.statusCode < 300;
+        if (ok) resolve(text);
+        else reject(new Error(method + " " + path + ": " + response.statusCode + " " + text));
+      });
+    });
+    request.on("timeout", () => request.destroy(new Error(method + " " + path + ": no answer in 30 s")));
+    request.on("error", reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
   });
-  const text = await response.text();
-  if (!response.ok) throw new Error(method + " " + path + ": " + response.status + " " + text);
-  return text;
-};
 const members = async () => JSON.parse(await call("GET", "/api/v3/cluster/members")).members;
 const until = async (what, done) => {
   for (let last = null; ; ) {

@@ -92,6 +92,13 @@ export const Registration = Type.Object(
       Type.Literal("agent_card"),
     ]),
     source_key: Type.Union([Type.String({ minLength: 1, maxLength: 512 }), Type.Null()]),
+    // Optional, so entries logged before agent tokens existed apply as they did.
+    bound: Type.Optional(
+      Type.Boolean({
+        description:
+          "the agent must be `id` (an agent token bound to it registered): it is updated, whatever its name and endpoint were, and never another agent",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -166,6 +173,8 @@ export function registrationProblem(body: Registration): string | null {
     return "delivery.url is set exactly for push delivery";
   if ((body.source === "custom") !== (body.source_key === null))
     return "source_key is set exactly for discovered agents";
+  if (body.bound === true && body.source !== "custom")
+    return "only agents that register themselves are bound";
   return null;
 }
 
@@ -175,6 +184,7 @@ export const registerCommand: CommandSpec<AgentsState, typeof Registration, Regi
   schema: Registration,
   check: registrationProblem,
   apply(state, body, context): Applied<Registered> {
+    if (body.bound === true) return registerBound(state, body, context.timestamp);
     const existing = state.byName(body.name, body.endpoint);
     if (existing === undefined && state.get(body.id) !== undefined)
       return refuse("conflict", `agent id ${body.id} is taken`);
@@ -188,6 +198,26 @@ export const registerCommand: CommandSpec<AgentsState, typeof Registration, Regi
   logView: (body) => ({ data: body as unknown as JsonValue }),
 };
 
+/**
+ * A registration bound to its id (an agent token's): it updates agent `id` whatever name and
+ * endpoint it had (an agent moved), creates it when there is none, and never touches another
+ * agent, so the token's agent can only ever be that one.
+ */
+function registerBound(state: AgentsState, body: Registration, timestamp: number): Applied<Registered> {
+  const byName = state.byName(body.name, body.endpoint);
+  if (byName !== undefined && byName.id !== body.id)
+    return refuse(
+      "conflict",
+      `${body.name} at ${body.endpoint} is registered as another agent, ${byName.id}`,
+    );
+  const existing = state.get(body.id);
+  if (existing === undefined && state.size >= AGENT_LIMITS.agents)
+    return refuse("limit_exceeded", `the cluster holds ${AGENT_LIMITS.agents} agents, its limit`);
+  const agent = registered(body, existing, timestamp);
+  state.put(agent);
+  return accept({ agent, created: existing === undefined }, [agentChange(agent)]);
+}
+
 /** agents.deregister: the agent leaves the registry; the answer shows it as deregistered. */
 export const deregisterCommand: CommandSpec<AgentsState, typeof DeregisterBody, { agent: Agent }> = {
   kind: "agents.deregister",
@@ -198,6 +228,7 @@ export const deregisterCommand: CommandSpec<AgentsState, typeof DeregisterBody, 
     const gone = { ...agent, statusSinceMs: context.timestamp, statusReason: body.reason };
     return accept({ agent: gone }, [{ table: "agents", op: "delete", key: { id: agent.id } }]);
   },
+  audit: (body) => ({ action: "agent.deregister", target: body.id, detail: body.reason }),
   entryType: () => "juno.agent.deregister",
   logView: (body) => ({ data: { id: body.id, reason: body.reason } }),
 };

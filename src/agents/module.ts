@@ -58,6 +58,13 @@ export const agentsState: StateModule<AgentsState> = {
             status_since INTEGER NOT NULL,
             registered_at INTEGER NOT NULL
           )`,
+          // The seed's table exists (the store's first migration); the registry adds its columns.
+          postgres: `ALTER TABLE agents
+            ADD COLUMN IF NOT EXISTS team VARCHAR(100) NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT 'custom',
+            ADD COLUMN IF NOT EXISTS status_since TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
+            ADD COLUMN IF NOT EXISTS registered_at TIMESTAMPTZ NOT NULL DEFAULT 'epoch';
+          CREATE INDEX IF NOT EXISTS agents_team_status ON agents (team, status)`,
         },
       },
     ],

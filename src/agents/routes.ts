@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import Type, { type Static } from "typebox";
 import type { NodeApi } from "../runtime/domain-module.js";
+import { actorOf, agentFrom } from "../server/authorization.js";
 import { ApiError } from "../server/errors.js";
 import { checkCommand, isoTime, isUuid, readConsistently } from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
@@ -266,10 +267,12 @@ export function agentRoutes(edge: AgentsEdge) {
     app.post(
       "/agents/register",
       {
+        // An agent token registers its own agent, under the id it is bound to.
+        config: { agent: agentFrom.self },
         schema: {
           summary: "Register an agent (idempotent by name and endpoint)",
           description:
-            "201 with a new agent's id; 200 with the same id when `name` + `endpoint` is registered already (its capabilities are updated). The answer says how often to beat and how long a lease lasts.",
+            "201 with a new agent's id; 200 with the same id when `name` + `endpoint` is registered already (its capabilities are updated). The answer says how often to beat and how long a lease lasts. With an agent token the agent is the one the token is bound to: registered under that id, or updated (a new endpoint, say); 409 when `name` + `endpoint` belongs to another agent.",
           tags,
           body: RegisterBody,
           response: responses({ 200: Registered, 201: Registered }, [
@@ -282,7 +285,9 @@ export function agentRoutes(edge: AgentsEdge) {
         },
       },
       async (request, reply) => {
-        const registration = await toRegistration(request.body, edge);
+        const bound = request.principal?.agentId ?? null;
+        const asked = await toRegistration(request.body, edge);
+        const registration = bound === null ? asked : { ...asked, id: bound, bound: true };
         checkCommand(node, registerCommand.kind, registration);
         const committed = await node.propose(registerCommand, registration);
         const { agent, created } = committed.value;
@@ -402,6 +407,7 @@ export function agentRoutes(edge: AgentsEdge) {
     app.get(
       "/agents/:id",
       {
+        config: { agent: agentFrom.param("id") },
         schema: {
           summary: "One agent",
           tags,
@@ -419,6 +425,7 @@ export function agentRoutes(edge: AgentsEdge) {
     app.delete(
       "/agents/:id",
       {
+        config: { agent: agentFrom.param("id") },
         schema: {
           summary: "Deregister an agent",
           tags,
@@ -429,10 +436,11 @@ export function agentRoutes(edge: AgentsEdge) {
       async (request) => {
         const id = request.params.id;
         if (!isUuid(id)) throw new ApiError("agent_not_found", `no agent ${id}`);
-        const committed = await node.propose(deregisterCommand, {
-          id,
-          reason: "deregistered through the API",
-        });
+        const committed = await node.propose(
+          deregisterCommand,
+          { id, reason: "deregistered through the API" },
+          { actor: actorOf(request) },
+        );
         return { agent: agentView(committed.value.agent, "deregistered" satisfies AgentStatus) };
       },
     );
@@ -440,6 +448,7 @@ export function agentRoutes(edge: AgentsEdge) {
     app.post(
       "/agents/:id/heartbeat",
       {
+        config: { agent: agentFrom.param("id") },
         schema: {
           summary: "Beat: the agent is alive (and how loaded it is)",
           description:
@@ -482,7 +491,7 @@ export function agentRoutes(edge: AgentsEdge) {
     app.get(
       "/agents/:id/health",
       {
-        config: { leaderOnly: true },
+        config: { leaderOnly: true, agent: agentFrom.param("id") },
         schema: {
           summary: "An agent's health: status, since when, and why",
           description:

@@ -8,6 +8,7 @@ import { statusCommand } from "./status.js";
 import { agentsCommand } from "./agents.js";
 import { membersCommand } from "./members.js";
 import { tasksCommand } from "./tasks.js";
+import { auditCommand, tokensCommand } from "./tokens.js";
 import { usage } from "./usage.js";
 import { workflowsCommand } from "./workflows.js";
 
@@ -43,6 +44,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return tasksCommand(rest);
     case "workflows":
       return workflowsCommand(rest);
+    case "tokens":
+      return tokensCommand(rest);
+    case "audit":
+      return auditCommand(rest);
     case "demo":
       return runDemo();
     case undefined:

@@ -4,7 +4,6 @@
  * peer first, then the HTTP server, the transport and the store close.
  */
 
-import { join } from "node:path";
 import {
   ConfigError,
   checkExposure,
@@ -15,6 +14,7 @@ import {
   wantsHelp,
   type NodeConfig,
 } from "../config/index.js";
+import { loadTokensFile } from "../access/index.js";
 import { networkChecks } from "../agents/index.js";
 import { createDiscoveryProvider } from "../discovery/index.js";
 import { discoveryOptions } from "./discovery-options.js";
@@ -25,8 +25,19 @@ import type { NodeId } from "../raft/index.js";
 import { SYSTEM_CLOCK } from "../runtime/clock.js";
 import { JunoNode } from "../runtime/node.js";
 import { buildServer } from "../server/app.js";
-import { SqliteStore } from "../store/sqlite-store.js";
+import type { NodeStorage } from "../runtime/storage.js";
+import { StoreOpenError, openStore } from "../store/index.js";
 import { PeerTransport, type PeerMessage } from "../transport/index.js";
+import { reloadServerTls } from "../server/tls.js";
+import {
+  describeNodeTls,
+  expiringSoon,
+  loadNodeTls,
+  peerTlsOf,
+  serverTlsOf,
+  type NodeTlsMaterial,
+} from "../tls/node-tls.js";
+import { watchTlsFiles } from "../tls/reload.js";
 import { createLogger } from "../util/logger.js";
 import { monitorEventLoop } from "../util/loop-monitor.js";
 
@@ -52,15 +63,17 @@ export async function startCommand(
   if (config instanceof ConfigError) return refuse(config);
   const exposure = checkExposure(config);
   if (exposure !== null) return refuse(exposure);
-  if (config.storage.kind !== "sqlite") {
-    process.stderr.write(
-      "juno: error [unsupported_storage]: PostgreSQL storage is not available in this build yet; use sqlite\n",
-    );
-    return 2;
-  }
+  // The certificates are read and checked before anything binds: a bad file stops the start here.
+  const tls = loadNodeTls(config);
+  if (tls instanceof ConfigError) return refuse(tls);
   try {
-    return await runNode(config);
+    return await runNode(config, tls);
   } catch (error) {
+    if (error instanceof ConfigError) return refuse(error);
+    if (error instanceof StoreOpenError) {
+      process.stderr.write(`juno start: error [storage_unavailable]: ${error.message}\n`);
+      return 2;
+    }
     // A node never runs on state it cannot trust: say why, and leave the data as it is.
     if (!(error instanceof SnapshotError)) throw error;
     process.stderr.write(
@@ -75,8 +88,16 @@ function refuse(error: ConfigError): number {
   return 2;
 }
 
-/** Starts a node from a checked configuration. */
-export async function runNode(config: NodeConfig): Promise<RunningNode> {
+/**
+ * Starts a node from a checked configuration, with its TLS files as read by startCommand (read
+ * here when not given; a refused file then throws its ConfigError).
+ */
+export async function runNode(config: NodeConfig, tlsMaterial?: NodeTlsMaterial): Promise<RunningNode> {
+  const tls = tlsMaterial ?? loadNodeTls(config);
+  if (tls instanceof ConfigError) throw tls;
+  // Read before anything binds, like the certificates: a bad file stops the start.
+  const fileTokens = loadTokensFile(config.tokensFile);
+  if (fileTokens instanceof ConfigError) throw fileTokens;
   const root = createLogger({
     level: config.logLevel,
     format: config.logFormat,
@@ -92,6 +113,7 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     listenAddress: formatAddress(config.raftAddress),
     onMessage: (message) => deliver(message),
     clusterSecret: config.clusterSecret?.reveal() ?? null,
+    tls: peerTlsOf(tls),
     logger: root,
     // The seed's `curl :9090/metrics/consensus`: the Raft metrics, on the Raft port.
     serveHttp: async (path) => {
@@ -160,8 +182,20 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
         retainedRuns: config.workflowRetention,
       },
     },
+    { fileTokens },
   );
-  const store = new SqliteStore(join(config.dataDir, "juno.db"), registry, { logger: root });
+  let store: NodeStorage;
+  try {
+    store = await openStore(registry, {
+      storage: config.storage,
+      dataDir: config.dataDir,
+      nodeId: config.id,
+      logger: root,
+    });
+  } catch (error) {
+    await transport.close();
+    throw error;
+  }
   const node = new JunoNode({
     id: config.id,
     registry,
@@ -185,6 +219,9 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     httpAddressOf: (id) => cluster.directory.addressesOf(id).http,
     storeTimings: () => store.timings,
     logger: config.logLevel === "silent" ? false : root,
+    rateLimit: { max: config.rateLimit },
+    tls: serverTlsOf(tls),
+    transportStats: () => transport.stats(),
   });
   metricsText = async () => (await app.inject({ method: "GET", url: "/metrics" })).body;
   node.start();
@@ -193,14 +230,16 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     host: config.httpAddress.host.replace(/^\[|\]$/g, ""),
     port: config.httpAddress.port,
   });
-  const httpAddress = listening.replace(/^http:\/\//, "");
+  const httpAddress = listening.replace(/^https?:\/\//, "");
   root.info({ http: httpAddress, raft: raftAddress, config: redactedConfig(config) }, "started");
+  const tlsWatch = watchNodeTls(config, tls, app, transport, root);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       root.info({}, "stopping");
       stopMonitor();
+      tlsWatch?.stop();
       await node.shutdown();
       await app.close();
       await transport.close();
@@ -211,6 +250,41 @@ export async function runNode(config: NodeConfig): Promise<RunningNode> {
     return stopping;
   };
   return { node, httpAddress, raftAddress, stop };
+}
+
+/** A certificate expiring within this long is warned about at start and on every reload. */
+const EXPIRY_WARNING_MS = 14 * 24 * 60 * 60 * 1000;
+
+/**
+ * Logs what the node serves TLS with, and reloads it on SIGHUP and when the files change; null
+ * when the node serves no TLS at all.
+ */
+function watchNodeTls(
+  config: NodeConfig,
+  tls: NodeTlsMaterial,
+  app: Awaited<ReturnType<typeof buildServer>>,
+  transport: PeerTransport,
+  root: ReturnType<typeof createLogger>,
+): { stop(): void } | null {
+  const log = root.child({ component: "tls" });
+  const warnExpiring = (material: NodeTlsMaterial): void => {
+    for (const { which, days } of expiringSoon(material, new Date(), EXPIRY_WARNING_MS))
+      log.warn({ which, days }, `the ${which} certificate expires in ${days} days`);
+  };
+  if (tls.api === null && tls.peer === null) return null;
+  log.info(describeNodeTls(tls), "TLS");
+  warnExpiring(tls);
+  return watchTlsFiles(
+    config,
+    (material) => {
+      const server = serverTlsOf(material);
+      const peer = peerTlsOf(material);
+      if (server !== null) reloadServerTls(app, server);
+      if (peer !== null) transport.setTls(peer);
+      warnExpiring(material);
+    },
+    log,
+  );
 }
 
 /** The host peers should dial for our Raft port: the advertised HTTP host when Raft listens on a wildcard. */

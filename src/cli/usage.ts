@@ -31,11 +31,16 @@ export function usage(): string {
           "(submit -f <file> [--watch] | ls | show <id> | watch <id> | cancel <id> | event <id> <name> | " +
           "trigger <name> | definitions register -f <file> | definitions ls)",
       ],
+      [
+        "tokens",
+        "make, list or revoke scoped tokens: admin, operator, reader, agent (create --name <name> --role <role> | ls | revoke <id>)",
+      ],
+      ["audit", "who did which administrative action, when, and how it ended (--action, --actor, --limit)"],
     ]),
     "",
     "juno <command> --help lists a command's actions and flags, juno <command> <action> --help one",
-    "action's. status, members, agents, tasks and workflows are client commands: they ask any of the",
-    "nodes given, fail over between them, and all take these options:",
+    "action's. status, members, agents, tasks, workflows, tokens and audit are client commands: they",
+    "ask any of the nodes given, fail over between them, and all take these options:",
     "",
     ...clientOptionsHelp(),
   ];

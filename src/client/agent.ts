@@ -35,6 +35,7 @@
 import { JunoClient, isAgentNotFound } from "./client.js";
 import { JunoApiError, NO_STATUS } from "./errors.js";
 import { TypedEvents, type Listener } from "./events.js";
+import type { ClientTlsOptions } from "./tls.js";
 import {
   DEFAULT_DELIVERY_PATH,
   createPushListener,
@@ -81,6 +82,8 @@ export interface AgentOptions extends WorkerOptions {
   readonly client?: JunoClient;
   readonly urls?: readonly string[];
   readonly token?: string;
+  /** With `urls`: the CA to trust for https:// nodes and a client certificate (JunoClientOptions.tls). */
+  readonly tls?: ClientTlsOptions;
   readonly name: string;
   /** Where the agent serves, an http(s) URL. */
   readonly endpoint: string;
@@ -696,6 +699,7 @@ function clientOf(options: AgentOptions, timers: Timers, random: () => number): 
   return new JunoClient({
     urls: options.urls,
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     timers,
     random,
   });

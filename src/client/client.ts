@@ -56,6 +56,7 @@ import {
   isTaskStatus,
 } from "./shape.js";
 import { SYSTEM_TIMERS, sleeperOn } from "./timers.js";
+import { clientFetch } from "./tls.js";
 import type {
   AgentHealth,
   AgentListing,
@@ -182,7 +183,9 @@ export class JunoClient {
 
   constructor(options: JunoClientOptions) {
     const { idempotencyKey, ...transport } = options;
-    this.transport = new HttpTransport(transport);
+    // One fetch for the requests and the watches, so that a TLS client keeps one connection pool.
+    const fetchFunction = clientFetch(options);
+    this.transport = new HttpTransport({ ...transport, fetch: fetchFunction });
     this.idempotencyKey = idempotencyKey ?? (() => globalThis.crypto.randomUUID());
     const timers = options.timers ?? SYSTEM_TIMERS;
     this.watchSetup = {
@@ -190,7 +193,7 @@ export class JunoClient {
       urls: options.urls.map((url) => url.replace(/\/+$/, "")),
       firstUrl: () => this.transport.preferredUrl,
       authorization: options.token === undefined ? null : `Bearer ${options.token}`,
-      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      fetch: fetchFunction,
       policy: retryPolicy(options.retry),
       random: options.random ?? Math.random,
       sleep: options.sleep ?? sleeperOn(timers),

@@ -20,6 +20,7 @@ import {
   type RetryPolicy,
 } from "./retry-policy.js";
 import { SYSTEM_TIMERS, sleeperOn, type Sleep, type Timers } from "./timers.js";
+import { clientFetch, type ClientTlsOptions } from "./tls.js";
 
 /** The HTTP methods the API uses. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -42,6 +43,11 @@ export interface HttpTransportOptions {
   /** The largest answer body read; a larger one is refused as invalid_response. */
   readonly responseBytesMax?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * For https:// nodes: the CA to trust instead of the system's, and a client certificate to
+   * present (tls.ts). Ignored when `fetch` is given.
+   */
+  readonly tls?: ClientTlsOptions;
   /** A generator of [0, 1) for the backoff jitter. */
   readonly random?: () => number;
   /** How the client waits between attempts; by default on `timers`. */
@@ -115,6 +121,18 @@ export const DEFAULT_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
 /** The longest per-attempt timeout accepted, ten minutes. */
 const TIMEOUT_LIMIT_MS = 600_000;
 
+/** TLS verification failures: the node's certificate was not trusted, so no request was sent. */
+const CERTIFICATE_ERROR_CODES: readonly string[] = [
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+];
+
 /**
  * Connection errors that prove a request never left this machine, so even a request that is
  * not safe to repeat may be sent elsewhere. A reset is not among them: it can come after the
@@ -128,6 +146,8 @@ const NOT_SENT_ERROR_CODES: ReadonlySet<string> = new Set([
   "EHOSTUNREACH",
   "EADDRNOTAVAIL",
   "UND_ERR_CONNECT_TIMEOUT",
+  // A certificate refused during the TLS handshake: nothing of the request was sent.
+  ...CERTIFICATE_ERROR_CODES,
 ]);
 
 /** How deep the `cause` chain of a fetch error is searched for a connection code. */
@@ -164,7 +184,7 @@ export class HttpTransport {
     this.timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.policy = retryPolicy(options.retry);
     this.responseBytesMax = options.responseBytesMax ?? DEFAULT_RESPONSE_BYTES_MAX;
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.fetch = clientFetch(options);
     this.random = options.random ?? Math.random;
     this.timers = options.timers ?? SYSTEM_TIMERS;
     this.sleep = options.sleep ?? sleeperOn(this.timers);
@@ -448,6 +468,12 @@ function describeFailure(error: unknown): string {
   const cause: unknown = error.cause;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && CERTIFICATE_ERROR_CODES.includes(code)) {
+      return (
+        `${error.message}: the node's TLS certificate was not trusted (${code}: ${cause.message}); ` +
+        "give the CA that issued it (--ca or JUNO_CA_FILE; the SDK's tls.ca)"
+      );
+    }
     return typeof code === "string" ? `${error.message} (${code})` : `${error.message}: ${cause.message}`;
   }
   return error.message;

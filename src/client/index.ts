@@ -42,6 +42,8 @@ export {
 } from "./retry-policy.js";
 export type { AttemptOutcome, RetryPolicy, Verdict } from "./retry-policy.js";
 export { SYSTEM_TIMERS } from "./timers.js";
+export { tlsFetch } from "./tls.js";
+export type { ClientTlsOptions } from "./tls.js";
 export type { Sleep, Timers } from "./timers.js";
 export {
   AGENT_SOURCES,

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import Type from "typebox";
+import { audited } from "../access/audit.js";
 import { hashText, logViewOf } from "../control/index.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import type { NodeView } from "../runtime/view.js";
@@ -94,7 +95,7 @@ export function clusterRoutes(directory: ClusterDirectory) {
     app.post(
       "/cluster/members",
       {
-        config: { leaderOnly: true },
+        config: { leaderOnly: true, role: "admin" },
         schema: {
           summary: "Add a member: it joins as a learner and is promoted to voter once caught up",
           tags,
@@ -111,11 +112,10 @@ export function clusterRoutes(directory: ClusterDirectory) {
       async (request, reply) => {
         const { id, raft_addr, http_addr } = request.body;
         const addresses = { raft: raft_addr, http: http_addr ?? null };
-        directory.expect(id, addresses);
-        const committed = await node.changeMembership({
-          type: "add_learner",
-          node: id,
-          context: JSON.stringify(addresses),
+        const subject = { action: "member.add", target: id, detail: `raft ${raft_addr}` } as const;
+        const committed = await audited(node, request, subject, () => {
+          directory.expect(id, addresses);
+          return node.changeMembership({ type: "add_learner", node: id, context: JSON.stringify(addresses) });
         });
         return reply.code(201).send({ id, voter: false, index: committed.index });
       },
@@ -124,7 +124,7 @@ export function clusterRoutes(directory: ClusterDirectory) {
     app.delete(
       "/cluster/members/:id",
       {
-        config: { leaderOnly: true },
+        config: { leaderOnly: true, role: "admin" },
         schema: {
           summary: "Remove a member (the leader too: it steps down once its removal commits)",
           tags,
@@ -137,7 +137,10 @@ export function clusterRoutes(directory: ClusterDirectory) {
       },
       async (request) => {
         const { id } = request.params;
-        const committed = await node.changeMembership({ type: "remove", node: id });
+        const subject = { action: "member.remove", target: id, detail: null } as const;
+        const committed = await audited(node, request, subject, () =>
+          node.changeMembership({ type: "remove", node: id }),
+        );
         return { id, removed: true, index: committed.index };
       },
     );
@@ -145,7 +148,7 @@ export function clusterRoutes(directory: ClusterDirectory) {
     app.post(
       "/cluster/leader",
       {
-        config: { leaderOnly: true },
+        config: { leaderOnly: true, role: "admin" },
         schema: {
           summary: "Transfer leadership to a voter (once it has caught up)",
           tags,
@@ -154,7 +157,8 @@ export function clusterRoutes(directory: ClusterDirectory) {
         },
       },
       async (request, reply) => {
-        await node.transferLeadership(request.body.id);
+        const subject = { action: "leader.transfer", target: request.body.id, detail: null } as const;
+        await audited(node, request, subject, () => node.transferLeadership(request.body.id));
         return reply.code(202).send({ transferring_to: request.body.id });
       },
     );
@@ -191,14 +195,14 @@ export function clusterRoutes(directory: ClusterDirectory) {
         await readConsistently(node, query.consistency);
         const view = node.view;
         const commit = view.commitIndex();
-        const first = view.firstLogIndex() ?? commit + 1;
+        const first = (await view.firstLogIndex()) ?? commit + 1;
         const from = query.from ?? first;
         if (from < first) {
           throw new ApiError("compacted", `entries before ${first} were compacted into a snapshot`, {
             first_index: first,
           });
         }
-        const records = from > commit ? [] : view.readLog(from, commit, query.limit ?? 100);
+        const records = from > commit ? [] : await view.readLog(from, commit, query.limit ?? 100);
         return {
           entries: records.map((record) => ({
             index: record.index,

@@ -4,6 +4,9 @@
  *
  *     {"nodes": ["http://10.0.0.1:8080", "10.0.0.2:8080"], "token": "...", "timeout": 10}
  *
+ * (with "ca", "cert" and "key" naming PEM files for HTTPS: the CA to trust, a client certificate
+ * and its key; relative paths are from the file's own directory)
+ *
  * or named contexts, one of them current (a context's settings win over the top level's):
  *
  *     {"current": "prod", "contexts": {"prod": {"nodes": [...], "token": "..."}, "dev": {...}}}
@@ -38,7 +41,7 @@ const tokenCodec = secretCodec(1);
 const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
 
 /** The keys a file's top level may have, and those a context may have. */
-const SETTING_KEYS = ["nodes", "token", "timeout"] as const;
+const SETTING_KEYS = ["nodes", "token", "timeout", "ca", "cert", "key"] as const;
 const TOP_KEYS = [...SETTING_KEYS, "current", "contexts"] as const;
 
 /** Reads the file at `path`: its text, or null when there is no file there; throws on any other failure. */
@@ -49,6 +52,10 @@ export interface FileSettings {
   readonly nodes: readonly string[] | null;
   readonly token: Secret | null;
   readonly timeoutMs: number | null;
+  /** PEM files for HTTPS, as paths the file gives (resolved against its directory). */
+  readonly ca: string | null;
+  readonly cert: string | null;
+  readonly key: string | null;
 }
 
 /** Where the config file is looked for, and whether it must be there. */
@@ -187,6 +194,10 @@ export function parseConfigText(
       nodes: chosen.nodes ?? top.nodes,
       token: chosen.token ?? top.token,
       timeoutMs: chosen.timeoutMs ?? top.timeoutMs,
+      // A context's certificate and key go together: one never pairs with the other's.
+      ca: chosen.ca ?? top.ca,
+      cert: chosen.cert ?? (chosen.key === null ? top.cert : null),
+      key: chosen.key ?? (chosen.cert === null ? top.key : null),
     },
   };
 }
@@ -255,7 +266,22 @@ function settingsOf(path: string, prefix: string, object: Record<string, unknown
     if (parsed instanceof Invalid) return bad(path, `${prefix}timeout: ${parsed.reason}`);
     timeoutMs = parsed;
   }
-  return { nodes, token, timeoutMs };
+  const files: Record<"ca" | "cert" | "key", string | null> = { ca: null, cert: null, key: null };
+  for (const name of ["ca", "cert", "key"] as const) {
+    const value = field(object, name);
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value.trim() === "")
+      return bad(path, `${prefix}${name}: expected the path of a PEM file, got ${describe(value)}`);
+    files[name] = relativeTo(path, value.trim());
+  }
+  return { nodes, token, timeoutMs, ...files };
+}
+
+/** `file` as a path: as it is when absolute, else from the directory of the config file at `configPath`. */
+function relativeTo(configPath: string, file: string): string {
+  if (isAbsolute(file)) return file;
+  const slash = Math.max(configPath.lastIndexOf("/"), configPath.lastIndexOf("\\"));
+  return slash < 0 ? file : joinPath(configPath.slice(0, slash), file);
 }
 
 /** The refusal of a file: its path, then what is wrong. */

@@ -7,6 +7,9 @@
  *   nodes    --nodes (--url, --urls; --http for status)  JUNO_NODES, JUNO_URL  "nodes"    http://127.0.0.1:8080
  *   token    --token                                     JUNO_API_TOKEN        "token"    none
  *   timeout  --timeout                                   JUNO_TIMEOUT          "timeout"  10 s
+ *   ca       --ca                                        JUNO_CA_FILE          "ca"       the system's CAs
+ *   cert     --cert                                      JUNO_CLIENT_CERT      "cert"     none
+ *   key      --key                                       JUNO_CLIENT_KEY       "key"      none
  *
  * --nodes and its aliases may be repeated; every value is one list. The config file is read only
  * when a flag or variable leaves one of these unset, or a context is asked for, so a broken file
@@ -34,6 +37,7 @@ import {
 import { ConfigError, Invalid, quote } from "./errors.js";
 import { DEFAULT_NODES, nodeListCodec } from "./node-list.js";
 import { readOptionValue, type Environment } from "./option-spec.js";
+import { resolveClientTls, type ClientTlsFiles } from "./client-tls.js";
 import type { Secret } from "./secret.js";
 
 export type { ConfigFileReader } from "./client-file.js";
@@ -75,7 +79,7 @@ export const CLIENT_OPTIONS = {
     default: { derived: "the config file's token, else none" },
     // The storage URL sets the precedent: a flag is allowed, the variable is the safe way.
     meaning:
-      "Bearer token sent with every request: the cluster's JUNO_API_TOKEN. Prefer the variable or " +
+      "Bearer token sent with every request: the cluster's JUNO_API_TOKEN, or a scoped token (juno tokens create). Prefer the variable or " +
       "the config file; a flag shows in process listings. Never printed.",
     codec: secretCodec(1),
   },
@@ -89,11 +93,35 @@ export const CLIENT_OPTIONS = {
       "(it tries a few times in all).",
     codec: timeoutCodec,
   },
+  caFile: {
+    flag: "--ca",
+    env: "JUNO_CA_FILE",
+    default: { derived: "the config file's ca, else the system's CAs" },
+    meaning:
+      "PEM file of the CA that issued the nodes' HTTPS certificates (juno dev --tls prints it): " +
+      "https:// nodes are trusted only if their certificate verifies against it.",
+    codec: { ...textCodec, placeholder: "file" },
+  },
+  certFile: {
+    flag: "--cert",
+    env: "JUNO_CLIENT_CERT",
+    default: { derived: "the config file's cert, else none" },
+    meaning:
+      "PEM file of a client certificate to present to nodes that ask for one (--tls-client-ca); with --key.",
+    codec: { ...textCodec, placeholder: "file" },
+  },
+  keyFile: {
+    flag: "--key",
+    env: "JUNO_CLIENT_KEY",
+    default: { derived: "the config file's key, else none" },
+    meaning: "PEM file of the private key of --cert.",
+    codec: { ...textCodec, placeholder: "file" },
+  },
   context: {
     flag: "--context",
     env: "JUNO_CONTEXT",
     default: { derived: "the config file's current context, else its top level" },
-    meaning: "The named context of the config file to take nodes, token and timeout from.",
+    meaning: "The named context of the config file to take nodes, token, timeout and TLS files from.",
     codec: contextCodec,
   },
   config: {
@@ -134,7 +162,11 @@ export interface ClientConnection {
   readonly timeoutMs: number;
   /** Where the node list came from, for messages: "--nodes", "JUNO_NODES", a file and context, "the default". */
   readonly origin: string;
+  /** What HTTPS trusts and presents, PEM text; absent or null: the system's CAs and no client certificate. */
+  readonly tls?: ClientTlsFiles | null;
 }
+
+export type { ClientTlsFiles } from "./client-tls.js";
 
 /** What every parsed client command carries besides its own settings. */
 export interface ClientSettings {
@@ -222,7 +254,15 @@ function resolveConnection(
     origin = "JUNO_URL";
   }
   let file: LoadedConfig | null = null;
-  if (nodes === null || values.token === null || values.timeoutMs === null || values.context !== null) {
+  // The file may hold the CA that https:// nodes need, so it is read for them too.
+  const wantsCa = values.caFile === null && (nodes === null || nodes.some((url) => url.startsWith("https:")));
+  if (
+    nodes === null ||
+    values.token === null ||
+    values.timeoutMs === null ||
+    values.context !== null ||
+    wantsCa
+  ) {
     const choice =
       values.context === null ? null : { name: values.context, source: contextSource(values.context, env) };
     const loaded = loadConfigFile(configFileLocation(values.config, env), choice, readFile);
@@ -237,11 +277,18 @@ function resolveConnection(
     nodes = [DEFAULT_NODES];
     origin = "the default";
   }
+  const tls = resolveClientTls(
+    { ca: values.caFile, cert: values.certFile, key: values.keyFile },
+    file,
+    readFile,
+  );
+  if (tls instanceof Error) return tls;
   return {
     urls: nodes,
     token: values.token ?? file?.settings.token ?? null,
     timeoutMs: values.timeoutMs ?? file?.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     origin,
+    ...(tls === null ? {} : { tls }),
   };
 }
 

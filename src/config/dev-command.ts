@@ -1,6 +1,6 @@
 /** `juno dev`'s option table: how many nodes, where their data goes, and the secrets they share. */
 
-import { integerCodec, secretCodec, textCodec } from "./codecs.js";
+import { booleanCodec, integerCodec, secretCodec, textCodec } from "./codecs.js";
 import { defineCommand, type CommandValues } from "./command.js";
 import { CLUSTER_SECRET_LENGTH_MIN } from "./option-table.js";
 
@@ -13,7 +13,8 @@ export const DEV_COMMAND = defineCommand({
   summary:
     "Runs a local cluster for trying juno out: starts the nodes as `juno start` processes on free " +
     "loopback ports with one API token and one cluster secret, prints how to reach them, and stops " +
-    "them all on Ctrl-C. The nodes are asked for readable log lines (--log-format=pretty).",
+    "them all on Ctrl-C. The nodes are asked for readable log lines (--log-format=pretty). With --tls " +
+    "they serve HTTPS and talk to each other over mutual TLS, with certificates from a throw-away CA.",
   options: {
     nodes: {
       flag: "--nodes",
@@ -29,6 +30,17 @@ export const DEV_COMMAND = defineCommand({
       default: "./data/dev",
       meaning: "Directory holding each node's data, in a subdirectory named by its id.",
       codec: textCodec,
+    },
+    tls: {
+      flag: "--tls",
+      env: null,
+      default: "false",
+      meaning:
+        "Make a throw-away CA (a new one each run; its key is never written), a certificate per node " +
+        "and a client certificate, under <data-dir>/tls, and run the nodes with them: HTTPS for the " +
+        "API (client certificates asked for and checked) and mutual TLS between peers. Prints how " +
+        "clients trust the CA (JUNO_CA_FILE, curl --cacert).",
+      codec: booleanCodec,
     },
     apiToken: {
       flag: null,
@@ -58,11 +70,25 @@ export interface DevNode {
   readonly raftPort: number;
 }
 
+/** A dev node's TLS files: its certificate and key, and the CA (for peers and client certificates). */
+export interface DevNodeTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
 /**
  * The `juno start` arguments of one node of a dev cluster; its API token and cluster secret go in
- * its environment, never here. Nodes write warnings and worse, as readable lines.
+ * its environment, never here. Nodes write warnings and worse, as readable lines. With `tls`, the
+ * node serves HTTPS with its certificate, checks client certificates and its peers' against the
+ * CA, and presents its certificate to its peers.
  */
-export function devNodeArguments(node: DevNode, cluster: readonly DevNode[], dataDir: string): string[] {
+export function devNodeArguments(
+  node: DevNode,
+  cluster: readonly DevNode[],
+  dataDir: string,
+  tls: DevNodeTls | null = null,
+): string[] {
   const peers = cluster.map((member) => `${member.id}=127.0.0.1:${member.raftPort}`).join(",");
   return [
     `--id=${node.id}`,
@@ -73,5 +99,13 @@ export function devNodeArguments(node: DevNode, cluster: readonly DevNode[], dat
     // Elections, leader changes, peers and snapshots, one readable line each.
     "--log-level=info",
     "--log-format=pretty",
+    ...(tls === null
+      ? []
+      : [
+          `--tls-cert=${tls.cert}`,
+          `--tls-key=${tls.key}`,
+          `--tls-client-ca=${tls.ca}`,
+          `--peer-tls-ca=${tls.ca}`,
+        ]),
   ];
 }

@@ -32,9 +32,17 @@ export const CONFIG_ERROR_CODES = {
   malformed_secret: "a secret with anything but printable ASCII, or a cluster secret that is too short",
   election_not_above_heartbeat: "an election timeout that is not at least 1.5 heartbeat intervals",
   conflicting_settings: "settings that are each valid but cannot hold together",
-  insecure_without_token: "an HTTP listener beyond loopback without JUNO_API_TOKEN (and no --insecure)",
+  insecure_without_token:
+    "an HTTP listener beyond loopback without JUNO_API_TOKEN or JUNO_TOKENS_FILE (and no --insecure)",
+  bad_tokens_file:
+    "a tokens file (--tokens-file, JUNO_TOKENS_FILE) that cannot be read, is not a JSON or YAML list, or has an entry that is not a valid token",
   insecure_without_cluster_secret:
     "a Raft listener beyond loopback without JUNO_CLUSTER_SECRET (and no --insecure)",
+  insecure_without_tls: "an HTTP listener beyond loopback in plain text: no --tls-cert (and no --insecure)",
+  insecure_without_peer_tls:
+    "a Raft listener beyond loopback in plain text: no --peer-tls-ca (and no --insecure)",
+  bad_tls_file:
+    "a certificate, key or CA file (the --tls- and --peer-tls- options) that cannot be read, is not PEM, does not match its key, is outside its validity, or is not a CA",
 } as const;
 
 /** A stable configuration error code. */

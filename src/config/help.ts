@@ -10,6 +10,7 @@ import { OPTIONS, type OptionGroup } from "./option-table.js";
 
 const GROUP_TITLES: Record<OptionGroup, string> = {
   node: "Node",
+  tls: "TLS (the HTTP API and the peer transport)",
   raft: "Raft (the seed's consensus variables)",
   discovery: "Service discovery",
   faults: "Fault tolerance",
@@ -31,7 +32,8 @@ export function helpText(): string {
       "Runs one juno node. Every setting is a flag or an environment variable; a flag wins over its " +
         "variable, a variable over the default. Secrets are read only from the environment, so they " +
         "never show in a process listing. A node listening beyond loopback refuses to start without " +
-        "JUNO_API_TOKEN (HTTP) and JUNO_CLUSTER_SECRET (Raft) unless --insecure is given. A setting " +
+        "JUNO_API_TOKEN and TLS (--tls-cert, for HTTP) and JUNO_CLUSTER_SECRET and peer TLS " +
+        "(--peer-tls-ca, for Raft) unless --insecure is given. A setting " +
         `marked "${RESERVED_PREFIX} ..." is read and checked, so deployments that set it keep ` +
         "starting, but does nothing until the named work lands.",
       "",
@@ -55,7 +57,7 @@ export function commandHelpText(command: CommandSpec): string {
 
 /** The heading the shared client options go under, in every client command's help. */
 export const CLIENT_OPTIONS_TITLE =
-  "Client options (every status, members, agents, tasks and workflows command)";
+  "Client options (every status, members, agents, tasks, workflows, tokens and audit command)";
 
 /**
  * The help of one client command (`juno agents ls`): its usage (`words` are its positional

@@ -27,6 +27,7 @@ export {
   DEV_NODES_MAX,
   devNodeArguments,
   type DevNode,
+  type DevNodeTls,
   type DevSettings,
 } from "./dev-command.js";
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from "./errors.js";

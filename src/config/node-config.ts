@@ -76,10 +76,74 @@ function deriveDefaults(read: ReadSettings, given: ReadonlySet<SettingKey>): Set
     peers: statefulSet?.peers ?? read.peers ?? [{ id, raftAddress: localDialAddress(read.raftAddress) }],
     join: read.join || (statefulSet?.beyondInitial ?? false),
     apiToken: read.apiToken ?? null,
+    tokensFile: read.tokensFile ?? null,
     clusterSecret: read.clusterSecret ?? null,
+    ...tlsDefaults(read),
     statefulsetReplicas: read.statefulsetReplicas ?? null,
     peerDomain: read.peerDomain ?? null,
   };
+}
+
+/**
+ * The TLS files: each as given, else none; with --peer-tls-ca and neither peer file given, the
+ * node's peer certificate and key are the API's, so that one certificate issued for both uses
+ * serves both.
+ */
+function tlsDefaults(read: ReadSettings): Pick<Settings, TlsKey> {
+  // Both or neither: a peer certificate given alone must not be paired with the API's key.
+  const inherit =
+    read.peerTlsCa !== undefined && read.peerTlsCert === undefined && read.peerTlsKey === undefined;
+  return {
+    tlsCert: read.tlsCert ?? null,
+    tlsKey: read.tlsKey ?? null,
+    tlsClientCa: read.tlsClientCa ?? null,
+    peerTlsCa: read.peerTlsCa ?? null,
+    peerTlsCert: read.peerTlsCert ?? (inherit ? (read.tlsCert ?? null) : null),
+    peerTlsKey: read.peerTlsKey ?? (inherit ? (read.tlsKey ?? null) : null),
+  };
+}
+
+/** The settings that name TLS files. */
+type TlsKey = "tlsCert" | "tlsKey" | "tlsClientCa" | "peerTlsCert" | "peerTlsKey" | "peerTlsCa";
+
+/**
+ * Refuses TLS files that cannot work together: a certificate without its key or a key without its
+ * certificate, a client CA without a server certificate, peer files without the cluster CA, or
+ * the cluster CA without a certificate to present. Null when they agree.
+ */
+function checkTls(settings: Settings): ConfigError | null {
+  const pairs: readonly [SettingKey, SettingKey][] = [
+    ["tlsCert", "tlsKey"],
+    ["tlsKey", "tlsCert"],
+    ["peerTlsCert", "peerTlsKey"],
+    ["peerTlsKey", "peerTlsCert"],
+  ];
+  for (const [given, needed] of pairs) {
+    if (settings[given] !== null && settings[needed] === null)
+      return missing(
+        needed,
+        `${optionLabel(optionFor(given))} is given, and one is of no use without the other`,
+      );
+  }
+  if (settings.tlsClientCa !== null && settings.tlsCert === null) {
+    return missing(
+      "tlsCert",
+      `${optionLabel(optionFor("tlsClientCa"))} asks clients for certificates over TLS`,
+    );
+  }
+  if (settings.peerTlsCert !== null && settings.peerTlsCa === null) {
+    return missing(
+      "peerTlsCa",
+      `${optionLabel(optionFor("peerTlsCert"))} is given: the cluster CA every peer's certificate is checked against`,
+    );
+  }
+  if (settings.peerTlsCa !== null && settings.peerTlsCert === null) {
+    return missing(
+      "peerTlsCert",
+      `${optionLabel(optionFor("peerTlsCa"))} turns on peer TLS, and this node needs a certificate to present (or give --tls-cert and --tls-key)`,
+    );
+  }
+  return null;
 }
 
 /** Refuses a --peers list without an explicit id, or without this node in it; null when it is fine. */
@@ -179,6 +243,8 @@ function disagreement(key: SettingKey, derived: string): ConfigError {
 
 /** Refuses settings that are each valid but contradict one another; null when they agree. */
 function checkCombination(settings: Settings): ConfigError | null {
+  const tls = checkTls(settings);
+  if (tls !== null) return tls;
   if (settings.healthCheckTimeoutMs > settings.healthCheckIntervalMs) {
     return conflict("healthCheckTimeoutMs", "healthCheckIntervalMs", "must not be longer than");
   }

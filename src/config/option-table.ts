@@ -86,7 +86,21 @@ export interface Settings {
   readonly peerDomain: string | null;
   readonly insecure: boolean;
   readonly apiToken: Secret | null;
+  /** A JSON or YAML list of scoped tokens (src/access/tokens.ts), read at start; null for none. */
+  readonly tokensFile: string | null;
+  /** Requests per second one token may make on this node; 0: no limit. */
+  readonly rateLimit: number;
   readonly clusterSecret: Secret | null;
+  /** The HTTP API's certificate chain and key (PEM files); both null for plain HTTP. */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** CAs that client certificates presented to the API must verify against; null: none asked for. */
+  readonly tlsClientCa: string | null;
+  /** This node's certificate and key on the peer transport; null without peer TLS. */
+  readonly peerTlsCert: string | null;
+  readonly peerTlsKey: string | null;
+  /** The cluster CA every peer's certificate is checked against; set exactly when peer TLS is on. */
+  readonly peerTlsCa: string | null;
   readonly logLevel: LogLevel;
   /** json for log collectors, pretty for a person at a terminal (what `juno dev` asks for). */
   readonly logFormat: LogFormat;
@@ -137,12 +151,19 @@ export type DerivedKey =
   | "advertiseHttpAddress"
   | "peers"
   | "apiToken"
+  | "tokensFile"
   | "clusterSecret"
+  | "tlsCert"
+  | "tlsKey"
+  | "tlsClientCa"
+  | "peerTlsCert"
+  | "peerTlsKey"
+  | "peerTlsCa"
   | "statefulsetReplicas"
   | "peerDomain";
 
 /** Sections of the help text, in order. */
-export type OptionGroup = "node" | "raft" | "discovery" | "faults" | "phase";
+export type OptionGroup = "node" | "tls" | "raft" | "discovery" | "faults" | "phase";
 
 /** One row of the table; unlike the small tables of other subcommands, every row has a variable. */
 export interface OptionDescriptor<K extends SettingKey = SettingKey> extends OptionSpec<
@@ -164,6 +185,9 @@ export interface OptionDescriptor<K extends SettingKey = SettingKey> extends Opt
 
 /** Any row of the table. */
 export type AnyOptionDescriptor = { [K in SettingKey]: OptionDescriptor<K> }[SettingKey];
+
+/** A file's path, as the TLS settings take it. */
+const fileCodec = { ...textCodec, placeholder: "file" };
 
 /** The table. Order is help order; the seed's variables keep the seed's names and units. */
 export const OPTIONS: readonly AnyOptionDescriptor[] = [
@@ -246,7 +270,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "sqlite",
     unit: "",
     meaning:
-      "sqlite (a file in the data directory) or a postgres:// URL. Prefer the variable for a URL with a password.",
+      "sqlite (a file in the data directory) or a postgres:// URL (each node in its own schema, juno_<id>, or ?schema=name). Prefer the variable for a URL with a password.",
     reserved: null,
     codec: storageCodec,
   },
@@ -294,7 +318,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "false",
     unit: "",
     meaning:
-      "Start even when listening beyond loopback without JUNO_API_TOKEN or JUNO_CLUSTER_SECRET. For closed test networks only.",
+      "Start even when listening beyond loopback without JUNO_API_TOKEN or JUNO_CLUSTER_SECRET, or in plain text (the API without --tls-cert, the peer transport without --peer-tls-ca). For closed test networks, or a service mesh that encrypts for juno, only.",
     reserved: null,
     codec: booleanCodec,
   },
@@ -311,6 +335,30 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     codec: secretCodec(1),
   },
   {
+    key: "tokensFile",
+    group: "node",
+    flag: "--tokens-file",
+    env: "JUNO_TOKENS_FILE",
+    default: { derived: "none" },
+    unit: "",
+    meaning:
+      "A JSON or YAML list of scoped tokens, {name, role: admin|operator|reader|agent, token or token_sha256, agent_id (agent tokens), expires_at?}, read at start. This node's own, not replicated: mount the same file on every node. Tokens made through POST /api/v3/tokens are replicated.",
+    reserved: null,
+    codec: { ...textCodec, placeholder: "file" },
+  },
+  {
+    key: "rateLimit",
+    group: "node",
+    flag: "--rate-limit",
+    env: "JUNO_RATE_LIMIT",
+    default: "0",
+    unit: "requests/s",
+    meaning:
+      "Requests per second one token (a caller without one: one client address) may make on this node; beyond it 429 rate_limited with Retry-After. Probes and /metrics are never limited. 0 turns the limit off: the default, because one token often serves many agents (a shared JUNO_API_TOKEN at 10,000 beats a second) and the node's own bounds already protect it; set it where each agent has its own token.",
+    reserved: null,
+    codec: integerCodec(0, 1_000_000, "requests/s"),
+  },
+  {
     key: "clusterSecret",
     group: "node",
     flag: null,
@@ -320,6 +368,76 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     meaning: `Shared secret the nodes use to authenticate each other on the Raft transport; the same on every node, at least ${CLUSTER_SECRET_LENGTH_MIN} characters. Never printed.`,
     reserved: null,
     codec: secretCodec(CLUSTER_SECRET_LENGTH_MIN),
+  },
+  {
+    key: "tlsCert",
+    group: "tls",
+    flag: "--tls-cert",
+    env: "JUNO_TLS_CERT",
+    default: { derived: "none: the API is plain HTTP" },
+    unit: "",
+    meaning:
+      "PEM file with the HTTP API's certificate (then its intermediates): the API, /healthz, /readyz, /metrics and /ui are served over HTTPS only. Needs --tls-key. Read again on SIGHUP and when the file changes.",
+    reserved: null,
+    codec: fileCodec,
+  },
+  {
+    key: "tlsKey",
+    group: "tls",
+    flag: "--tls-key",
+    env: "JUNO_TLS_KEY",
+    default: { derived: "none" },
+    unit: "",
+    meaning: "PEM file with the private key of --tls-cert (unencrypted; keep the file private).",
+    reserved: null,
+    codec: fileCodec,
+  },
+  {
+    key: "tlsClientCa",
+    group: "tls",
+    flag: "--tls-client-ca",
+    env: "JUNO_TLS_CLIENT_CA",
+    default: { derived: "none: clients are not asked for a certificate" },
+    unit: "",
+    meaning:
+      "PEM file of CAs for client certificates: clients are asked for one, may present none, and a certificate that does not verify against these CAs is refused (401 unauthorized). A verified certificate grants nothing beyond that: the bearer token is still required. Needs --tls-cert.",
+    reserved: null,
+    codec: fileCodec,
+  },
+  {
+    key: "peerTlsCa",
+    group: "tls",
+    flag: "--peer-tls-ca",
+    env: "JUNO_PEER_TLS_CA",
+    default: { derived: "none: the peer transport is plain TCP" },
+    unit: "",
+    meaning:
+      "PEM file of the cluster CA. With it the peer transport runs over mutual TLS: each node presents its certificate and refuses a peer whose certificate does not verify against this CA (expired, self-signed, another CA's, none); a dialled peer's certificate must also name the host it is dialled at (DNS or IP in its subject alternative names). The cluster secret is still checked inside TLS. Followers also trust it, besides the system's CAs, for the leader's HTTPS API when they forward to it.",
+    reserved: null,
+    codec: fileCodec,
+  },
+  {
+    key: "peerTlsCert",
+    group: "tls",
+    flag: "--peer-tls-cert",
+    env: "JUNO_PEER_TLS_CERT",
+    default: { derived: "--tls-cert, when --peer-tls-ca is given" },
+    unit: "",
+    meaning:
+      "PEM file with this node's certificate on the peer transport, issued by --peer-tls-ca for both server and client authentication. Read again on SIGHUP and when the file changes.",
+    reserved: null,
+    codec: fileCodec,
+  },
+  {
+    key: "peerTlsKey",
+    group: "tls",
+    flag: "--peer-tls-key",
+    env: "JUNO_PEER_TLS_KEY",
+    default: { derived: "--tls-key, when --peer-tls-ca is given" },
+    unit: "",
+    meaning: "PEM file with the private key of --peer-tls-cert.",
+    reserved: null,
+    codec: fileCodec,
   },
   {
     key: "logLevel",

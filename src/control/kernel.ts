@@ -15,6 +15,7 @@ import type { Static, TSchema } from "typebox";
 import type {
   Accepted,
   ApplyContext,
+  AuditEvent,
   CommandSpec,
   Notice,
   Refusal,
@@ -52,11 +53,14 @@ export class ControlState {
   /** Modules that raise notices, and modules that hear them, in registry order. */
   private readonly raising: readonly AnyStateModule[];
   private readonly hearing: readonly AnyStateModule[];
+  /** Modules that record audited commands, in registry order. */
+  private readonly auditing: readonly AnyStateModule[];
 
   constructor(readonly registry: ModuleRegistry) {
     for (const module of registry.modules) this.states.set(module.name, module.section.empty());
     this.raising = registry.modules.filter((module) => module.takeNotices !== undefined);
     this.hearing = registry.modules.filter((module) => module.onNotice !== undefined);
+    this.auditing = registry.modules.filter((module) => module.onAudited !== undefined);
   }
 
   /** The state of `module` (read it; only apply changes it). */
@@ -107,6 +111,7 @@ export class ControlState {
       index: entry.index,
       term: entry.term,
       timestamp: envelope.ts,
+      actor: envelope.actor,
       read: this.reader,
       invoke,
     };
@@ -151,7 +156,36 @@ export class ControlState {
     );
     const body =
       envelope.legacy === undefined ? envelope.body : registered.spec.legacy!.body(envelope.legacy);
-    return this.applyBody(registered, body, context);
+    const applied = this.applyBody(registered, body, context);
+    if (registered.spec.audit === undefined || this.auditing.length === 0) return applied;
+    return {
+      outcome: applied.outcome,
+      changes: [...applied.changes, ...this.audit(registered, body, applied.outcome, context)],
+    };
+  }
+
+  /** Hands an audited command's outcome to the modules that record it; their row changes. */
+  private audit(
+    registered: RegisteredCommand,
+    body: unknown,
+    outcome: EntryOutcome,
+    context: ApplyContext,
+  ): RowChange[] {
+    // A body the schema refused says nothing reliable about what it meant to do.
+    if (this.registry.problem(registered.spec.kind, body) !== null) return [];
+    const event: AuditEvent = {
+      kind: registered.spec.kind,
+      ...registered.spec.audit!(body),
+      actor: context.actor ?? null,
+      outcome:
+        outcome.kind === "refused"
+          ? { ok: false, code: outcome.code, message: outcome.message }
+          : { ok: true },
+    };
+    const changes: RowChange[] = [];
+    for (const module of this.auditing)
+      changes.push(...module.onAudited!(this.states.get(module.name), event, context));
+    return changes;
   }
 
   private applyBody(

@@ -7,6 +7,7 @@
 
 import type { Static, TSchema } from "typebox";
 import type { ConfigChange } from "../raft/types.js";
+import type { Actor } from "./envelope.js";
 import type { JsonValue } from "./json.js";
 
 /** What apply knows besides the command: where the entry sits and when the leader accepted it. */
@@ -15,6 +16,8 @@ export interface ApplyContext {
   readonly term: number;
   /** Milliseconds since the epoch, stamped by the leader into the entry (apply never reads a clock). */
   readonly timestamp: number;
+  /** The API caller the entry's command was proposed for, as the entry records it; null for none. */
+  readonly actor?: Actor | null;
   /**
    * Another module's state as of this entry, to read and never to change: the tasks module places
    * a task by the agents it sees here. Every replica reads the same state at the same index.
@@ -102,6 +105,30 @@ export interface CommandSpec<S, T extends TSchema = TSchema, R = unknown> {
    * command object maps to this spec's body.
    */
   readonly legacy?: { readonly kind: string; readonly body: (command: Record<string, unknown>) => unknown };
+  /**
+   * Marks an administrative action the audit log records (a deregistration, a cancellation):
+   * what the command does, to what. Called with bodies that passed the schema, only for the
+   * entry's own command (not for commands it invokes).
+   */
+  readonly audit?: (body: Static<T>) => AuditSubject;
+}
+
+/** What an audited command does, and to what. */
+export interface AuditSubject {
+  /** `<thing>.<verb>`: "task.cancel". */
+  readonly action: string;
+  /** The id of what it acts on, or null. */
+  readonly target: string | null;
+  /** A few words beside the target (a reason, a role), or null. */
+  readonly detail: string | null;
+}
+
+/** An audited command as applied: what it did, who asked, and how it ended. */
+export interface AuditEvent extends AuditSubject {
+  readonly kind: string;
+  readonly actor: Actor | null;
+  readonly outcome:
+    { readonly ok: true } | { readonly ok: false; readonly code: string; readonly message: string };
 }
 
 /** How the log API shows one command. */
@@ -152,8 +179,13 @@ export interface TableSpec {
   readonly columns: readonly string[];
   /** The primary key's columns. */
   readonly key: readonly string[];
-  /** CREATE TABLE IF NOT EXISTS statements, per store. */
-  readonly ddl: { readonly sqlite: string };
+  /**
+   * The table's DDL, per store, run on every start (so written to be harmless the second time:
+   * CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS). For PostgreSQL, the seed's four tables
+   * already exist with the seed's columns (the store's first migration), so a module that owns one
+   * adds only its own columns.
+   */
+  readonly ddl: { readonly sqlite: string; readonly postgres: string };
 }
 
 /** How a module's state becomes rows in the store's tables. */
@@ -185,6 +217,11 @@ export interface StateModule<S = unknown> {
    * state, apply commands through `context.invoke`. Returns its own row changes.
    */
   readonly onNotice?: (state: S, notice: Notice, context: ApplyContext) => readonly RowChange[];
+  /**
+   * Hears every audited command (CommandSpec.audit) right after it applied, accepted or refused,
+   * with the entry's actor. Returns its own row changes. Pure, like apply.
+   */
+  readonly onAudited?: (state: S, event: AuditEvent, context: ApplyContext) => readonly RowChange[];
   /** Called for every committed membership change, in log order. */
   readonly onMembershipChange?: (
     state: S,
@@ -197,6 +234,8 @@ export interface StateModule<S = unknown> {
 export interface Command {
   readonly kind: string;
   readonly body: unknown;
+  /** Who it is proposed for (the envelope carries it into the log), when an API caller asked. */
+  readonly actor?: Actor | null;
 }
 
 /** Builds a command of `spec`'s kind, typed by its schema. */

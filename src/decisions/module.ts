@@ -50,6 +50,17 @@ export const decisionsState: StateModule<DecisionsState> = {
             created_at INTEGER NOT NULL,
             decided_at INTEGER
           )`,
+          postgres: `CREATE TABLE IF NOT EXISTS decisions (
+            proposal_index BIGINT PRIMARY KEY,
+            entry_type VARCHAR(50) NOT NULL,
+            data JSONB NOT NULL,
+            voters TEXT[] NOT NULL,
+            quorum INTEGER NOT NULL,
+            votes JSONB NOT NULL,
+            status VARCHAR(20) NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            decided_at TIMESTAMPTZ
+          )`,
         },
       },
     ],

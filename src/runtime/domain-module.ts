@@ -8,8 +8,9 @@
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 import type { Static, TSchema } from "typebox";
-import type { CommandSpec, StateModule } from "../control/index.js";
+import type { Actor, CommandSpec, StateModule } from "../control/index.js";
 import type { ConfigChange, NodeId } from "../raft/types.js";
+import type { Credentials } from "../server/authorization.js";
 import type { Controller } from "./controllers.js";
 import type { NodeView } from "./view.js";
 
@@ -20,11 +21,21 @@ export interface Committed<R> {
   readonly value: R;
 }
 
+/** How a proposal is made. */
+export interface ProposeOptions {
+  /** The API caller it is made for: the entry records it, and the audit log shows it. */
+  readonly actor?: Actor | null;
+}
+
 /** What routes may ask of the node. Refusals reject with NodeError or CommandRefused. */
 export interface NodeApi {
   readonly view: NodeView;
   /** Replicates a command through any node (a follower forwards it); resolves once applied here. */
-  propose<S, T extends TSchema, R>(spec: CommandSpec<S, T, R>, body: Static<T>): Promise<Committed<R>>;
+  propose<S, T extends TSchema, R>(
+    spec: CommandSpec<S, T, R>,
+    body: Static<T>,
+    options?: ProposeOptions,
+  ): Promise<Committed<R>>;
   /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */
   readBarrier(): Promise<void>;
   /** Replicates a membership change (leader only). */
@@ -73,4 +84,9 @@ export interface DomainModule<S = unknown> extends StateModule<S> {
   readonly controllers?: readonly Controller[];
   /** Loops that run on every node. */
   readonly services?: readonly Controller[];
+  /**
+   * The API tokens this module keeps, for the server's authentication (besides JUNO_API_TOKEN).
+   * At most one module has them.
+   */
+  readonly credentials?: Credentials;
 }

@@ -4,9 +4,21 @@
  * message, and the leader answers with one `propose_resp` saying where each landed. The follower
  * then waits for the entry like for its own: the entry carries the proposal's origin, so the
  * follower answers its client when it applies the entry, whether or not the answer arrived first.
+ *
+ * A proposal made for an API caller (an audited command) carries its actor: the proposal's body
+ * text is then the body's JSON, a newline, and the actor's JSON. JSON text never holds a raw
+ * newline, so the two cannot be confused, and a proposal without an actor is exactly what it was
+ * before actors existed (a leader of an older build refuses one with an actor as malformed).
  */
 
-import { EnvelopeError, encodeEnvelope, type ModuleRegistry } from "../control/index.js";
+import {
+  EnvelopeError,
+  actorText,
+  encodeEnvelope,
+  parseActor,
+  type Actor,
+  type ModuleRegistry,
+} from "../control/index.js";
 import type { NodeId, ProposeResult } from "../raft/types.js";
 import type {
   ForwardedOutcome,
@@ -57,9 +69,10 @@ export class Forwarder {
   }
 
   /** Follower: queues a proposal for `leader`; `done` hears the outcome once the entry applies here. */
-  forward(leader: NodeId, kind: string, body: unknown, done: SubmitDone): void {
+  forward(leader: NodeId, kind: string, body: unknown, done: SubmitDone, actor: Actor | null = null): void {
     const origin = this.originPrefix + String(++this.sequence);
-    const text = JSON.stringify(body) ?? "null";
+    const bodyText = JSON.stringify(body) ?? "null";
+    const text = actor === null ? bodyText : `${bodyText}\n${actorText(actor)}`;
     this.host.requests.expectOrigin(origin, done);
     if (this.batch !== null && this.batch.leader !== leader) this.flush();
     this.batch ??= { leader, proposals: [], bytes: 0 };
@@ -165,9 +178,15 @@ export class Forwarder {
       code,
       leaderId,
     });
+    const cut = proposal.body.indexOf("\n");
     let body: unknown;
+    let actor: Actor | null = null;
     try {
-      body = JSON.parse(proposal.body);
+      body = JSON.parse(cut < 0 ? proposal.body : proposal.body.slice(0, cut));
+      if (cut >= 0) {
+        actor = parseActor(JSON.parse(proposal.body.slice(cut + 1)));
+        if (actor === null) return refuse("invalid_command");
+      }
     } catch {
       return refuse("invalid_command");
     }
@@ -175,7 +194,7 @@ export class Forwarder {
     if (this.host.registry.problem(proposal.kind, body) !== null) return refuse("invalid_command");
     let data: Uint8Array;
     try {
-      data = encodeEnvelope(proposal.kind, this.host.now(), proposal.origin, body);
+      data = encodeEnvelope(proposal.kind, this.host.now(), proposal.origin, body, actor);
     } catch (error) {
       if (error instanceof EnvelopeError) return refuse("invalid_command");
       throw error;

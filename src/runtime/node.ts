@@ -45,7 +45,7 @@ import { SILENT_LOGGER, type Logger } from "../util/logger.js";
 import { BackgroundWork } from "./background.js";
 import { SYSTEM_CLOCK, oncePerTurnOn, type Clock } from "./clock.js";
 import { ControllerHost, type ControllerContext } from "./controllers.js";
-import type { AnyDomainModule, Committed, NodeApi } from "./domain-module.js";
+import type { AnyDomainModule, Committed, NodeApi, ProposeOptions } from "./domain-module.js";
 import { CommandRefused, NodeError } from "./errors.js";
 import { Forwarder } from "./forwarder.js";
 import { RequestTracker, type ReadDone, type SubmitDone, type SubmitResult } from "./requests.js";
@@ -329,9 +329,13 @@ export class JunoNode implements NodeApi {
   // ---------------------------------------------------------------- requests (promises, for routes)
 
   /** Replicates a command of `spec`'s kind; resolves with its result once applied here. */
-  propose<S, T extends TSchema, R>(spec: CommandSpec<S, T, R>, body: Static<T>): Promise<Committed<R>> {
+  propose<S, T extends TSchema, R>(
+    spec: CommandSpec<S, T, R>,
+    body: Static<T>,
+    options: ProposeOptions = {},
+  ): Promise<Committed<R>> {
     return new Promise((resolve, reject) => {
-      this.submit({ kind: spec.kind, body }, (result) => {
+      this.submit({ kind: spec.kind, body, actor: options.actor ?? null }, (result) => {
         if (!result.ok) return reject(result.error);
         const outcome = result.outcome;
         if (outcome.kind === "refused")
@@ -500,7 +504,9 @@ export class JunoNode implements NodeApi {
   private handleSubmit(command: Command, done: SubmitDone): void {
     const raft = this.raftNode;
     if (raft.role === "leader") {
-      const accepted = raft.propose(encodeEnvelope(command.kind, this.clock.now(), null, command.body));
+      const accepted = raft.propose(
+        encodeEnvelope(command.kind, this.clock.now(), null, command.body, command.actor ?? null),
+      );
       if (!accepted.ok) {
         this.counters.proposalsFailed++;
         return done({ ok: false, error: new NodeError(accepted.code, accepted.message, accepted.leaderId) });
@@ -518,7 +524,7 @@ export class JunoNode implements NodeApi {
       });
     }
     this.counters.proposalsForwarded++;
-    this.forwarder.forward(leader, command.kind, command.body, done);
+    this.forwarder.forward(leader, command.kind, command.body, done, command.actor ?? null);
   }
 
   private handleReady(ready: Ready): void {
@@ -674,6 +680,7 @@ export class JunoNode implements NodeApi {
       consensus: () => this.consensus,
       readLog: (from, to, limit) => this.storage.readLog(from, to, limit),
       firstLogIndex: () => this.storage.firstIndex(),
+      storageAvailable: () => this.storage.available(),
       onChange: (listener) => this.onChange(listener),
     };
   }

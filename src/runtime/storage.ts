@@ -1,8 +1,10 @@
 /**
- * What the node needs of durable storage, whatever holds it (SQLite here, PostgreSQL later, the
- * simulator's disk in tests). Writes are asynchronous-capable: persist() calls back once the
- * write is durable, at once for a synchronous store; the loop handles one Ready at a time, so
- * nothing it sends or answers ever runs ahead of the disk.
+ * What the node needs of durable storage, whatever holds it (SQLite, PostgreSQL, the simulator's
+ * disk in tests). Writes are asynchronous-capable: persist() calls back once the write is
+ * durable, at once for a synchronous store, after a round trip for PostgreSQL; the loop handles
+ * one Ready at a time, so nothing it sends or answers ever runs ahead of the disk. Everything a
+ * node restarts from is read before the node starts (an asynchronous store loads it on open), so
+ * load() is synchronous; reads of the log for the API are asynchronous.
  */
 
 import type { LogRecord, Row, RowChange } from "../control/index.js";
@@ -47,8 +49,23 @@ export interface CommittedRecord extends LogRecord {
 /** Called once a write is done: null, or why it failed (the node stops: it cannot acknowledge anything). */
 export type WriteDone = (error: Error | null) => void;
 
+/** Timings the node exports as metrics. */
+export interface StoreTimings {
+  /** Milliseconds the last write transaction took (including its fsync). */
+  lastWriteMs: number;
+  /** Writes that took longer than the slow-write threshold. */
+  slowWrites: number;
+}
+
 /** A node's durable storage. */
 export interface NodeStorage {
+  /** Write timings, for metrics. */
+  readonly timings: StoreTimings;
+  /**
+   * Whether the store can write right now. A store that lost its database (PostgreSQL) says
+   * false until it has reconnected; the node is then not ready, and acknowledges nothing.
+   */
+  available(): boolean;
   /** Everything a node restarts from. */
   load(): StoredNode;
   /** Writes one Ready; `done` once durable (when `write.sync`). */
@@ -59,10 +76,14 @@ export interface NodeStorage {
    */
   saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void;
   /** Up to `limit` log rows from `from` through `to` (inclusive), in order. */
-  readLog(from: number, to: number, limit: number): CommittedRecord[];
+  readLog(from: number, to: number, limit: number): Promise<CommittedRecord[]>;
   /** The first index still in the log, or null when it is empty. */
-  firstIndex(): number | null;
-  /** Writes rows of a projection rebuild (after a snapshot), skipping rows changed since it began. */
+  firstIndex(): Promise<number | null>;
+  /**
+   * Writes rows of a projection rebuild (after a snapshot), skipping rows deleted since it began.
+   * An asynchronous store queues them in order with the writes around them; a failure shows in
+   * the next write's `done`.
+   */
   writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void;
   /** The rebuild is complete: the projected tables match the state again. */
   finishProjectionRebuild(): void;

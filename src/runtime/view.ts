@@ -53,9 +53,11 @@ export interface NodeView {
   /** What this node measured of consensus: write latency, applied rate, elections, lag in ms. */
   consensus(): ConsensusStats;
   /** Committed log rows from the store. */
-  readLog(from: number, to: number, limit: number): CommittedRecord[];
+  readLog(from: number, to: number, limit: number): Promise<CommittedRecord[]>;
   /** The first index still in the log (older ones are in the snapshot), or null. */
-  firstLogIndex(): number | null;
+  firstLogIndex(): Promise<number | null>;
+  /** Whether the store can write right now (false while PostgreSQL is unreachable). */
+  storageAvailable(): boolean;
   /** Calls `listener` after every handled Ready; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

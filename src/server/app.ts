@@ -4,7 +4,9 @@
  * Routes declare what they are, and the app handles it once for all of them:
  *   - `config: { public: true }`: served without a token (probes, metrics, documentation);
  *   - `config: { leaderOnly: true }`: run on the leader; a follower forwards the request to it;
- *   - `config: { relay: true }`: answers with another service's status, whatever it is.
+ *   - `config: { relay: true }`: answers with another service's status, whatever it is;
+ *   - `config: { role, agent }`: who may call it (authorization.ts; GET defaults to reader,
+ *     other methods to operator), and how an agent token's request names its agent.
  * Input is validated at the edge and refused in one error shape; nothing half-applied.
  */
 
@@ -18,19 +20,28 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
-import { createHash, timingSafeEqual } from "node:crypto";
 import Type from "typebox";
 import type { NodeId } from "../raft/types.js";
 import type { NodeApi } from "../runtime/domain-module.js";
 import { CommandRefused, NodeError } from "../runtime/errors.js";
-import type { StoreTimings } from "../store/sqlite-store.js";
+import type { StoreTimings } from "../runtime/storage.js";
 import { registerCors, uiPlugin } from "../web/index.js";
+import { registerAuthorization, requiredRole, type AgentResolver, type RouteRole } from "./authorization.js";
 import { ApiError, ErrorCatalog } from "./errors.js";
 import { forwardToLeader } from "./forward.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { performanceRoutes } from "./performance.js";
+import { registerRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { ErrorBody, responses } from "./schemas.js";
 import { validatorCompiler } from "./validation.js";
+import {
+  LeaderLink,
+  httpsOptions,
+  registerClientCertificates,
+  rememberLeaderLink,
+  type ServerTls,
+} from "./tls.js";
+import type { TransportStats } from "../transport/peer-transport.js";
 
 /** What the API serves. */
 export interface ServerOptions {
@@ -48,6 +59,12 @@ export interface ServerOptions {
   readonly logger?: false | import("pino").Logger;
   /** Answer 500 for any status a route did not declare a response schema for (tests turn this on). */
   readonly strictResponses?: boolean;
+  /** Serve HTTPS with this (src/server/tls.ts); absent or null: plain HTTP. */
+  readonly tls?: ServerTls | null;
+  /** The peer transport's counters, for the handshake and certificate metrics. */
+  readonly transportStats?: () => TransportStats;
+  /** Requests per token per window on this node (rate-limit.ts); default none. */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 /** What a route may declare in its `config`. */
@@ -58,6 +75,10 @@ export interface RouteConfig {
   readonly leaderOnly?: boolean;
   /** Relays another service's answer, whatever its status (the request router). */
   readonly relay?: boolean;
+  /** The least role that may call it (default: reader for GET and HEAD, operator otherwise). */
+  readonly role?: RouteRole;
+  /** Agent tokens may call it, for the agent this names (their own only). */
+  readonly agent?: AgentResolver;
 }
 
 declare module "fastify" {
@@ -83,7 +104,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     options.logger === undefined || options.logger === false
       ? undefined
       : options.logger.child({ component: "http" });
-  const app: FastifyInstance = Fastify({
+  const tls = options.tls ?? null;
+  // fastify types an https instance apart from an http one; everything here uses the common part.
+  const app = Fastify({
+    ...(tls === null ? {} : { https: httpsOptions(tls) }),
     ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     // Ids of agents and tasks are data: they may be named like prototype properties, and JSON
@@ -92,7 +116,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     onConstructorPoisoning: "error",
     // A line per request is what the metrics are for; the log keeps the events that matter.
     logController: new LogController({ disableRequestLogging: true }),
-  });
+  }) as unknown as FastifyInstance;
+  const leaderLink = new LeaderLink(tls);
+  rememberLeaderLink(app, leaderLink);
+  app.addHook("onClose", () => leaderLink.close());
   app.setValidatorCompiler(validatorCompiler);
   app.addSchema(ErrorBody);
   const routes: string[] = [];
@@ -123,12 +150,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: true } });
 
-  const metrics = createMetrics(node.view, options.storeTimings);
+  const metrics = createMetrics(node.view, options.storeTimings, options.transportStats);
   registerErrorHandling(app, catalog);
   registerMetricsHooks(app, metrics);
+  if (tls?.clientCa != null) registerClientCertificates(app);
   // Before auth: a CORS preflight carries no token (the dashboard reads other members directly).
   await registerCors(app);
-  registerAuth(app, options.apiToken);
+  const authorization = registerAuthorization(app, {
+    apiToken: options.apiToken,
+    credentials: node.view.registry.modules.find((module) => module.credentials)?.credentials ?? null,
+    view: node.view,
+  });
+  // Before the routes: the limiter adds its hook to each route as it is registered.
+  await registerRateLimit(app, options.rateLimit ?? { max: 0 }, node.view);
   // Closing the server aborts forwarded requests in flight, so a shutdown never waits on a leader
   // that stopped answering (paused, partitioned) until the forward's own timeout.
   const closing = new AbortController();
@@ -152,7 +186,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.addHook("preHandler", async (request, reply) => {
     if (request.routeOptions.config.leaderOnly !== true || node.view.isLeader()) return;
-    return forwardToLeader(request, reply, node.view, options.httpAddressOf, closing.signal);
+    return forwardToLeader(request, reply, node.view, options.httpAddressOf, closing.signal, leaderLink);
   });
   if (options.strictResponses === true) registerStrictResponses(app);
 
@@ -163,7 +197,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await app.register(async (scope) => moduleRoutes(scope, node), { prefix: "/api/v3" });
   }
   await app.register(
-    uiPlugin(node, { httpAddressOf: options.httpAddressOf, tokenRequired: options.apiToken !== null }),
+    uiPlugin(node, { httpAddressOf: options.httpAddressOf, tokenRequired: authorization.tokenRequired }),
   );
   await app.register(
     (scope, _options, done) => {
@@ -211,13 +245,15 @@ function registerOwnRoutes(app: FastifyInstance, node: NodeApi, metrics: Metrics
       const ready =
         status.leaderId !== null &&
         status.membership.voters.length + status.membership.learners.length > 0 &&
-        node.view.appliedIndex() >= status.commitIndex;
+        node.view.appliedIndex() >= status.commitIndex &&
+        node.view.storageAvailable();
       return reply.code(ready ? 200 : 503).send({
         ready,
         role: status.role,
         leader_id: status.leaderId,
         commit_index: status.commitIndex,
         applied_index: node.view.appliedIndex(),
+        storage_available: node.view.storageAvailable(),
       });
     },
   );
@@ -243,12 +279,16 @@ const Readiness = Type.Object({
   leader_id: Type.Union([Type.String(), Type.Null()]),
   commit_index: Type.Integer(),
   applied_index: Type.Integer(),
+  storage_available: Type.Boolean({
+    description: "false while the store cannot write (PostgreSQL unreachable): nothing is acknowledged",
+  }),
 });
 
 /**
  * Every /api/v3 route may meet the framework's own refusals: bad input or a malformed body (400),
  * no token (401), an oversized body or the wrong media type (413, 415), a leader-only request
- * with no leader to forward to (503), an internal failure (500). Declared once here.
+ * with no leader to forward to (503), an internal failure (500); and unless public, a token whose
+ * role may not call it (403) and a token over its rate limit (429). Declared once here.
  */
 function declareFrameworkErrors(route: {
   method: string | string[];
@@ -258,26 +298,23 @@ function declareFrameworkErrors(route: {
   const schema = (route.schema ??= {}) as { response?: Record<string, unknown> };
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   const statuses = [400, 401, 500];
+  if (route.config?.public !== true) statuses.push(403, 429);
   if (methods.some((method) => method !== "GET")) statuses.push(413, 415);
   if (route.config?.leaderOnly === true) statuses.push(503);
   schema.response = { ...responses({}, statuses), ...(schema.response ?? {}) };
+  if (route.config?.public !== true) documentAccess(schema, methods, route.config);
 }
 
-function registerAuth(app: FastifyInstance, apiToken: string | null): void {
-  if (apiToken === null) return;
-  const tokenDigest = digest(apiToken);
-  app.addHook("onRequest", (request, _reply, done) => {
-    if (request.routeOptions.config.public === true || request.url.startsWith("/docs")) return done();
-    // Unknown routes answer 404 without a token only under /api/: everything else is the UI's.
-    if (request.routeOptions.url === undefined && !request.url.startsWith("/api/")) return done();
-    const header = request.headers.authorization ?? "";
-    const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
-    // Compare digests so the comparison takes the same time whatever the token's length.
-    if (!timingSafeEqual(digest(presented), tokenDigest)) {
-      return done(new ApiError("unauthorized", "missing or wrong bearer token"));
-    }
-    done();
-  });
+/** Says in the OpenAPI operation which role it needs, and whether agent tokens may call it. */
+function documentAccess(
+  schema: Record<string, unknown>,
+  methods: readonly string[],
+  config: RouteConfig | undefined,
+): void {
+  const roles = new Set(methods.map((method) => requiredRole(method, config ?? {})));
+  // A route of several methods (the request router) needs what each method needs.
+  if (roles.size === 1) schema["x-juno-role"] = [...roles][0];
+  if (config?.agent !== undefined) schema["x-juno-agent-tokens"] = "for their own agent";
 }
 
 /** In tests: a status the route did not declare is a bug, answered as a 500 the tests see. */
@@ -296,10 +333,6 @@ function registerStrictResponses(app: FastifyInstance): void {
     void reply.code(500);
     done(null, JSON.stringify({ error: { code: "undeclared_status", message } }));
   });
-}
-
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
 }
 
 /** Fastify's own refusals, in our catalog. */

@@ -14,12 +14,15 @@ export const HTTP_ERROR_STATUS = {
   invalid_json: 400,
   validation_failed: 400,
   unauthorized: 401,
+  forbidden_role: 403,
+  forbidden_agent: 403,
   not_found: 404,
   conflict: 409,
   compacted: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
+  rate_limited: 429,
   internal: 500,
 } as const;
 
@@ -78,10 +81,11 @@ export class ErrorCatalog {
     return this.status;
   }
 
-  /** Sends `error` in the one error shape; 503s and 429s carry Retry-After. */
+  /** Sends `error` in the one error shape; 503s and 429s carry Retry-After (1 s unless already set). */
   send(reply: FastifyReply, error: ApiError): FastifyReply {
     const status = this.statusOf(error.code);
-    if (status === 503 || status === 429) void reply.header("retry-after", "1");
+    if ((status === 503 || status === 429) && !reply.hasHeader("retry-after"))
+      void reply.header("retry-after", "1");
     return reply.code(status).send({ error: { code: error.code, message: error.message, ...error.details } });
   }
 }

@@ -2,7 +2,8 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { NodeView } from "../runtime/view.js";
-import type { StoreTimings } from "../store/sqlite-store.js";
+import type { TransportStats } from "../transport/peer-transport.js";
+import type { StoreTimings } from "../runtime/storage.js";
 
 /** The metrics a server exports. */
 export interface Metrics {
@@ -15,7 +16,11 @@ export interface Metrics {
 const ROLES = ["follower", "pre_candidate", "candidate", "leader"] as const;
 
 /** Creates the registry: Raft state, replication lag, durations, HTTP latency, and Node's own (event-loop lag). */
-export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings): Metrics {
+export function createMetrics(
+  view: NodeView,
+  storeTimings?: () => StoreTimings,
+  transportStats?: () => TransportStats,
+): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node_id: view.id });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -34,6 +39,11 @@ export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings)
   gauge("juno_raft_applied_index", "Highest index applied to the state machine.", () => view.appliedIndex());
   gauge("juno_raft_last_index", "Last index in the log.", () => view.status().lastIndex);
   gauge("juno_raft_is_leader", "1 when this node leads.", () => (view.isLeader() ? 1 : 0));
+  gauge(
+    "juno_store_available",
+    "1 while the store can write; 0 while its database is unreachable (nothing is acknowledged).",
+    () => (view.storageAvailable() ? 1 : 0),
+  );
   new Gauge({
     name: "juno_raft_role",
     help: "1 for the role this node plays.",
@@ -117,7 +127,53 @@ export function createMetrics(view: NodeView, storeTimings?: () => StoreTimings)
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  if (transportStats !== undefined) peerMetrics(registry, transportStats);
   return { registry, httpDuration, render: () => registry.metrics() };
+}
+
+/**
+ * The peer transport's refusals: failed handshakes (a wrong secret, a TLS failure, a refused
+ * certificate) and refused certificates, each for connections accepted (inbound) and dialled
+ * (outbound). An alert on their rate finds an expired or misissued certificate before it costs a quorum.
+ */
+function peerMetrics(registry: Registry, read: () => TransportStats): void {
+  const outbound = (stats: TransportStats, field: "handshakeFailures" | "certificateFailures"): number =>
+    stats.peers.reduce((sum, peer) => sum + peer[field], 0);
+  const counted = (
+    name: string,
+    help: string,
+    inbound: (stats: TransportStats) => number,
+    field: "handshakeFailures" | "certificateFailures",
+  ): void => {
+    const last = { inbound: 0, outbound: 0 };
+    new Counter({
+      name,
+      help,
+      labelNames: ["direction"],
+      registers: [registry],
+      collect() {
+        const stats = read();
+        const now = { inbound: inbound(stats), outbound: outbound(stats, field) };
+        for (const direction of ["inbound", "outbound"] as const) {
+          // A removed peer takes its counts with it; the counter only ever goes up (from 0, shown).
+          this.inc({ direction }, Math.max(0, now[direction] - last[direction]));
+          last[direction] = Math.max(last[direction], now[direction]);
+        }
+      },
+    });
+  };
+  counted(
+    "juno_peer_handshake_failures_total",
+    "Peer connections that failed before authenticating: a wrong secret, a failed TLS handshake or a refused certificate.",
+    (stats) => stats.inbound.failedHandshakes,
+    "handshakeFailures",
+  );
+  counted(
+    "juno_peer_certificate_refusals_total",
+    "Peer connections refused for their TLS certificate: none, expired, self-signed, another CA's, or the wrong name.",
+    (stats) => stats.inbound.refusedCertificates,
+    "certificateFailures",
+  );
 }
 
 /**

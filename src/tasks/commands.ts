@@ -600,6 +600,7 @@ export const cancelCommand: CommandSpec<TasksState, typeof CancelBody, Task> = {
     const touched = dispatchAfter(state, context, [body.id]);
     return accept(state.get(body.id)!, rowsOf(state, touched));
   },
+  audit: (body) => ({ action: "task.cancel", target: body.id, detail: body.reason }),
   entryType: () => "task_cancelled",
   logView: (body) => ({ data: { id: body.id, reason: body.reason } }),
 };

@@ -191,6 +191,14 @@ export const tasksState: StateModule<TasksState> = {
             result TEXT,
             error TEXT
           )`,
+          // The seed's table exists (the store's first migration, foreign keys and all); the queue
+          // adds its columns.
+          postgres: `ALTER TABLE distributed_tasks
+            ADD COLUMN IF NOT EXISTS team VARCHAR(100) NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS attempt INTEGER NOT NULL DEFAULT 0,
+            ADD COLUMN IF NOT EXISTS result JSONB,
+            ADD COLUMN IF NOT EXISTS error JSONB;
+          CREATE INDEX IF NOT EXISTS distributed_tasks_status ON distributed_tasks (status, priority DESC)`,
         },
       },
     ],

@@ -5,12 +5,13 @@
 
 import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import Type, { type Static } from "typebox";
 import { agentsState } from "../agents/module.js";
 import { breakerState } from "../faults/breaker.js";
 import { DEFAULT_BACKOFF } from "../faults/retry.js";
 import type { NodeApi } from "../runtime/domain-module.js";
+import { actorOf, agentFrom } from "../server/authorization.js";
 import { ApiError } from "../server/errors.js";
 import { checkCommand, isUuid, readConsistently } from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
@@ -25,6 +26,7 @@ import {
   submitCommand,
   type SubmitBody,
 } from "./commands.js";
+import { taskAgents, taskIdParam } from "./agent-scope.js";
 import { tasksState } from "./module.js";
 import { planRebalance } from "./rebalance.js";
 import type { TasksState } from "./state.js";
@@ -40,7 +42,13 @@ export const MAX_POLL_WAIT_MS = 30_000;
 export const MAX_WAITING_POLLS = 10_000;
 
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$" });
-const Uuid = Type.String({ minLength: 36, maxLength: 36, pattern: "^[0-9a-f-]{36}$" });
+// Strict at the edge (the command's schema stays as it was, so old log entries apply the same):
+// a workflow_id lands in UUID columns of the PostgreSQL store.
+const Uuid = Type.String({
+  minLength: 36,
+  maxLength: 36,
+  pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+});
 
 const DistributeBody = Type.Object(
   {
@@ -280,6 +288,10 @@ export function taskRoutes() {
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
     const state = (): TasksState => node.view.state(tasksState);
     let waitingPolls = 0;
+    // Agent tokens report only in their own agent's name, on tasks it holds or held (src/tasks/
+    // agent-scope.ts); a task it held before is fenced in apply like any stale report (409).
+    const ownTask = agentFrom.all(agentFrom.body("agent_id"), taskAgents(node, taskIdParam("id"), true));
+    const ownReports = agentFrom.all(agentFrom.body("agent_id"), taskAgents(node, reportedTasks, true));
 
     app.post(
       "/tasks/distribute",
@@ -305,6 +317,8 @@ export function taskRoutes() {
     app.get(
       "/tasks/status",
       {
+        // An agent lists its own tasks (the SDK's worker does, after a lost poll answer).
+        config: { agent: agentFrom.query("agent_id") },
         schema: {
           summary: "Counts by status, and a filtered page of tasks",
           description: "Filters combine. Pages are in submission order; pass `next_cursor` back as `cursor`.",
@@ -366,6 +380,7 @@ export function taskRoutes() {
     app.get(
       "/tasks/:id",
       {
+        config: { agent: taskAgents(node, taskIdParam("id"), true) },
         schema: {
           summary: "One task",
           tags,
@@ -397,7 +412,11 @@ export function taskRoutes() {
       async (request) => {
         const id = request.params.id;
         if (!isUuid(id)) throw new ApiError("task_not_found", `no task ${id}`);
-        const committed = await node.propose(cancelCommand, { id, reason: "cancelled through the API" });
+        const committed = await node.propose(
+          cancelCommand,
+          { id, reason: "cancelled through the API" },
+          { actor: actorOf(request) },
+        );
         return { task: view(state(), committed.value) };
       },
     );
@@ -405,6 +424,7 @@ export function taskRoutes() {
     app.post(
       "/tasks/poll",
       {
+        config: { agent: agentFrom.body("agent_id") },
         schema: {
           summary: "Take the tasks assigned to an agent (a long-poll)",
           description:
@@ -518,6 +538,7 @@ export function taskRoutes() {
     app.post(
       "/tasks/:id/complete",
       {
+        config: { agent: ownTask },
         schema: {
           summary: "Report an attempt done",
           description:
@@ -548,6 +569,7 @@ export function taskRoutes() {
     app.post(
       "/tasks/report",
       {
+        config: { agent: ownReports },
         schema: {
           summary: "Report several attempts of one agent done or failed at once",
           description: `Up to ${TASK_LIMITS.reportBatch} completions and failures in one request and one log entry; each is fenced and answered on its own in \`results\` (in the order given, completed first), exactly as /tasks/{id}/complete and /fail would answer it: \`ok\` with the task's status, or the error (stale_attempt, task_not_found). A task named twice, or none at all, is a 400 and changes nothing.`,
@@ -604,6 +626,7 @@ export function taskRoutes() {
     app.post(
       "/tasks/:id/fail",
       {
+        config: { agent: ownTask },
         schema: {
           summary: "Report an attempt failed",
           description:
@@ -631,6 +654,12 @@ export function taskRoutes() {
       },
     );
   };
+}
+
+/** The tasks a report names, completed and failed. */
+function reportedTasks(request: FastifyRequest): readonly string[] {
+  const body = request.body as Static<typeof ReportRequest>;
+  return [...(body.completed ?? []), ...(body.failed ?? [])].map((report) => report.id);
 }
 
 function view(state: TasksState, task: Task) {

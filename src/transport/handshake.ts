@@ -17,7 +17,8 @@
  * but anyone who can reach the port can claim any id. That mode is insecure and meant for tests
  * and single-machine development only. Even with a secret, only the connection's start is
  * authenticated: the stream afterwards is neither encrypted nor integrity-protected, so a network
- * where an attacker can hijack TCP connections needs TLS or a VPN underneath.
+ * where an attacker can see or hijack TCP connections needs the transport's mutual TLS (tls.ts,
+ * `--peer-tls-ca`), inside which this handshake then runs unchanged.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";

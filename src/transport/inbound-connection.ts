@@ -22,8 +22,12 @@ export interface InboundStats {
   refusedConnections: number;
   /** Handshakes that authenticated a peer. */
   authenticatedHandshakes: number;
-  /** Connections that closed without authenticating: refused (wrong secret or node, garbage), too slow, or abandoned. */
+  /** Connections that closed without authenticating: refused (wrong secret or node, garbage, a TLS refusal), too slow, or abandoned. */
   failedHandshakes: number;
+  /** TLS connections refused for their certificate: none presented, or one that does not verify against the cluster CA. */
+  refusedCertificates: number;
+  /** TLS handshakes that failed before any certificate was judged: not TLS, a protocol error, too slow, abandoned. */
+  tlsHandshakeFailures: number;
   receivedFrames: number;
   receivedMessages: number;
   /** Bytes of message frames, headers included. */

@@ -2,7 +2,8 @@
  * One peer's outgoing side: its bounded send queue and the single TCP connection that drains it.
  * The connection is dialled lazily (when there is something to send), authenticated with the
  * client handshake, and redialled after a failure with capped, jittered exponential backoff.
- * Raft messages only ever flow outwards on this connection; the peer answers on its own.
+ * Raft messages only ever flow outwards on this connection; the peer answers on its own. With TLS
+ * the connection is mutual TLS (tls.ts) and the handshake starts once TLS is established.
  */
 
 import type { Logger } from "../util/logger.js";
@@ -17,6 +18,7 @@ import { joinEncodedMessages } from "./codec.js";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameReader, writeFrameHeader } from "./framing.js";
 import { ClientHandshake, HandshakeError, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES } from "./handshake.js";
 import { SendQueue } from "./send-queue.js";
+import { certificateRefusal, errorCode, type PeerTls } from "./tls.js";
 import type { TimerHandle, Timers } from "./timers.js";
 
 /** How many bytes of messages one frame gathers before the next frame starts. */
@@ -32,6 +34,8 @@ export interface OutboundSettings {
   readonly maxQueueBytes: number;
   readonly backoff: BackoffOptions;
   readonly handshakeTimeoutMs: number;
+  /** Mutual TLS for every connection, or null for plain TCP. */
+  readonly tls: PeerTls | null;
   readonly writeStallTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly keepAliveMs: number;
@@ -62,6 +66,8 @@ export interface PeerStats {
   /** Connections that completed the handshake. */
   readonly connects: number;
   readonly handshakeFailures: number;
+  /** Connections refused because the peer's TLS certificate did not verify (also counted in handshakeFailures). */
+  readonly certificateFailures: number;
   /** Why the last connection attempt or connection failed, for operators. */
   readonly lastError: string | null;
 }
@@ -91,6 +97,7 @@ export class OutboundPeer {
   private dialAttempts = 0;
   private connects = 0;
   private handshakeFailures = 0;
+  private certificateFailures = 0;
   private lastError: string | null = null;
 
   constructor(
@@ -146,6 +153,7 @@ export class OutboundPeer {
       reconnects: Math.max(0, this.dialAttempts - 1),
       connects: this.connects,
       handshakeFailures: this.handshakeFailures,
+      certificateFailures: this.certificateFailures,
       lastError: this.lastError,
     };
   }
@@ -183,8 +191,14 @@ export class OutboundPeer {
   private dial(): void {
     this.phase = "connecting";
     this.dialAttempts++;
-    const socket = net.connect({ host: this.address.host, port: this.address.port });
+    const tls = this.settings.tls;
+    const socket =
+      tls === null
+        ? net.connect({ host: this.address.host, port: this.address.port })
+        : tls.connect(this.address.host, this.address.port);
     this.socket = socket;
+    /** Whether TLS was established, so that a close during the handshake can say who refused whom. */
+    let secured = false;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.settings.keepAliveMs);
     const nonce = this.settings.randomBytes(NONCE_BYTES);
@@ -195,13 +209,25 @@ export class OutboundPeer {
       this.handshakeFailures++;
       this.fail(socket, "the connection and handshake did not finish in time");
     }, this.settings.handshakeTimeoutMs);
-    socket.on("connect", () => {
+    socket.on(tls === null ? "connect" : "secureConnect", () => {
+      secured = true;
       if (socket === this.socket) socket.write(encodeFrame(handshake.start()));
     });
     socket.on("data", (chunk: Buffer) => this.onData(socket, handshake, reader, chunk));
     socket.on("drain", () => this.onDrain(socket));
-    socket.on("error", (error) => this.fail(socket, error.message));
-    socket.on("close", () => this.fail(socket, "the connection closed"));
+    socket.on("error", (error: Error) => this.onError(socket, error));
+    socket.on("close", () => {
+      // A TLS peer that refuses our certificate closes right after TLS is up, before the handshake.
+      if (tls !== null && secured && this.phase === "connecting" && socket === this.socket) {
+        this.handshakeFailures++;
+        this.fail(
+          socket,
+          "the peer closed the connection before the handshake (it may have refused this node's certificate; see its log)",
+        );
+        return;
+      }
+      this.fail(socket, "the connection closed");
+    });
   }
 
   private onData(socket: Socket, handshake: ClientHandshake, reader: FrameReader, chunk: Buffer): void {
@@ -221,6 +247,26 @@ export class OutboundPeer {
       if (this.phase === "connecting") this.handshakeFailures++;
       this.fail(socket, `handshake with ${this.id} failed: ${error.message}`);
     }
+  }
+
+  /** A socket error: a refused certificate is counted and logged once per new reason; any error ends the connection. */
+  private onError(socket: Socket, error: Error): void {
+    if (socket !== this.socket) return;
+    const refusal = certificateRefusal(errorCode(error));
+    if (refusal === null) {
+      this.fail(socket, error.message);
+      return;
+    }
+    const reason = `TLS: refused ${this.id}'s certificate: ${refusal}`;
+    this.handshakeFailures++;
+    this.certificateFailures++;
+    if (reason !== this.lastError) {
+      this.settings.log.warn(
+        { peer: this.id, address: formatAddress(this.address), reason },
+        "refused a peer's TLS certificate",
+      );
+    }
+    this.fail(socket, reason);
   }
 
   private onConnected(): void {

@@ -7,10 +7,14 @@
  * connection it dials to us. Everything is bounded: frame size, per-peer queue (count and bytes),
  * unauthenticated connections, handshake time. Network failures never throw: Raft tolerates lost
  * messages and retries on its own, so they are only counted in stats().
+ *
+ * With `tls`, every connection is mutual TLS against the cluster CA (tls.ts) and the handshake
+ * runs inside it; a refused certificate is logged (component "transport") and counted.
  */
 
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import net, { type Server, type Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { NodeId } from "../raft/types.js";
 import type { PeerMessage } from "./peer-message.js";
 import { parseAddress, type HostPort } from "./address.js";
@@ -22,6 +26,7 @@ import { clusterKey, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake.js";
 import { InboundConnection, type InboundHost, type InboundStats } from "./inbound-connection.js";
 import { OutboundPeer, type OutboundSettings, type PeerStats } from "./outbound-peer.js";
 import { NODE_TIMERS, type Timers } from "./timers.js";
+import { PeerTls, certificateRefusal, errorCode, presentedCertificate, type PeerTlsOptions } from "./tls.js";
 import { TransportError } from "./transport-error.js";
 import { SILENT_LOGGER, type Logger } from "../util/logger.js";
 
@@ -55,6 +60,11 @@ export interface PeerTransportOptions {
    * local development only.
    */
   readonly clusterSecret?: string | Uint8Array | null;
+  /**
+   * Mutual TLS: this node's certificate and key and the cluster CA (PEM). Without it connections
+   * are plain TCP, readable by anyone on the path; replace it later with setTls().
+   */
+  readonly tls?: PeerTlsOptions | null;
   /** Largest frame payload, sent or accepted (default 64 MiB). Every node must agree. */
   readonly maxFrameBytes?: number;
   /** Most messages queued per peer (default 8,192). */
@@ -90,6 +100,8 @@ export interface TransportStats {
   readonly port: number | null;
   /** Whether handshakes prove a cluster secret; false is the insecure mode an operator should hear about. */
   readonly authenticated: boolean;
+  /** Whether connections are mutual TLS against the cluster CA. */
+  readonly tls: boolean;
   /** One entry per peer, sorted by id. */
   readonly peers: readonly PeerStats[];
   readonly inbound: Readonly<InboundStats>;
@@ -131,6 +143,8 @@ export class PeerTransport {
     refusedConnections: 0,
     authenticatedHandshakes: 0,
     failedHandshakes: 0,
+    refusedCertificates: 0,
+    tlsHandshakeFailures: 0,
     receivedFrames: 0,
     receivedMessages: 0,
     receivedBytes: 0,
@@ -138,6 +152,14 @@ export class PeerTransport {
     droppedMisaddressed: 0,
     decodeErrors: 0,
   };
+  /** TLS, when connections use it. */
+  private readonly tls: PeerTls | null;
+  /**
+   * Accepted sockets still in their TLS handshake, by remote address and port (the TLS server
+   * reports the TLS socket, which has the same endpoints), so that they count against the
+   * connection limit and close() can end them.
+   */
+  private readonly inTlsHandshake = new Map<string, Socket>();
   /** Closes of removed peers still in progress; close() waits for them too. */
   private readonly retiring = new Set<Promise<void>>();
   private server: Server | null = null;
@@ -162,6 +184,12 @@ export class PeerTransport {
     this.maxMessageBytes = Math.min(maxQueueBytes, maxFrameBytes - MAX_VARINT_BYTES);
     this.maxInboundConnections = options.maxInboundConnections ?? DEFAULTS.maxInboundConnections;
     checkInteger("maxInboundConnections", this.maxInboundConnections, 1, Number.MAX_SAFE_INTEGER);
+    const handshakeTimeoutMs = positive(
+      "handshakeTimeoutMs",
+      options.handshakeTimeoutMs,
+      DEFAULTS.handshakeTimeoutMs,
+    );
+    this.tls = options.tls == null ? null : new PeerTls(options.tls, handshakeTimeoutMs);
     this.settings = {
       localId: this.nodeId,
       key: clusterKey(options.clusterSecret),
@@ -170,11 +198,8 @@ export class PeerTransport {
       maxQueueMessages,
       maxQueueBytes,
       backoff: resolveBackoff(options.backoff),
-      handshakeTimeoutMs: positive(
-        "handshakeTimeoutMs",
-        options.handshakeTimeoutMs,
-        DEFAULTS.handshakeTimeoutMs,
-      ),
+      handshakeTimeoutMs,
+      tls: this.tls,
       writeStallTimeoutMs: positive(
         "writeStallTimeoutMs",
         options.writeStallTimeoutMs,
@@ -188,7 +213,18 @@ export class PeerTransport {
       log: (options.logger ?? SILENT_LOGGER).child({ component: "transport" }),
     };
     this.inboundHost = this.makeInboundHost();
+    if (this.tls !== null) this.listenForTls(this.tls);
     this.updatePeers(options.peers ?? new Map<NodeId, string>());
+  }
+
+  /**
+   * Replaces this node's certificate, key and cluster CA (a renewed certificate): connections made
+   * from now on, both ways, use the new ones; established ones go on. Throws when the transport
+   * was made without TLS (turning TLS on or off needs a restart) or the material is unusable.
+   */
+  setTls(options: PeerTlsOptions): void {
+    if (this.tls === null) throw new TransportError("not_tls", "the transport was started without TLS");
+    this.tls.update(options);
   }
 
   /** Starts listening; resolves with the bound port (the chosen one when the address says port 0). */
@@ -305,6 +341,7 @@ export class PeerTransport {
       nodeId: this.nodeId,
       port: this.boundPort,
       authenticated: this.settings.key.length > 0,
+      tls: this.tls !== null,
       peers,
       inbound: { ...this.inboundStats },
       inboundPeers: [...this.inboundByPeer.keys()].sort(),
@@ -323,6 +360,7 @@ export class PeerTransport {
     const waits: Promise<void>[] = [...this.retiring];
     for (const peer of this.outbound.values()) waits.push(peer.close());
     for (const connection of this.inbound) waits.push(connection.close());
+    for (const socket of this.inTlsHandshake.values()) socket.destroy();
     const server = this.server;
     if (server !== null) waits.push(new Promise((resolve) => server.close(() => resolve())));
     this.closing = Promise.all(waits).then(() => undefined);
@@ -332,7 +370,8 @@ export class PeerTransport {
   // ---------------------------------------------------------------- incoming
 
   private accept(socket: Socket): void {
-    if (this.closing !== null || this.inbound.size >= this.maxInboundConnections) {
+    const open = this.inbound.size + this.inTlsHandshake.size;
+    if (this.closing !== null || open >= this.maxInboundConnections) {
       this.inboundStats.refusedConnections++;
       socket.destroy();
       return;
@@ -340,6 +379,59 @@ export class PeerTransport {
     this.inboundStats.acceptedConnections++;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.settings.keepAliveMs);
+    if (this.tls === null) {
+      this.acceptPeer(socket);
+      return;
+    }
+    const key = endpointKey(socket);
+    this.inTlsHandshake.set(key, socket);
+    socket.once("close", () => {
+      if (this.inTlsHandshake.get(key) === socket) this.inTlsHandshake.delete(key);
+    });
+    this.tls.server.emit("connection", socket);
+  }
+
+  /** Takes the TLS server's verdicts: a verified peer goes on to the handshake, anything else is refused. */
+  private listenForTls(tls: PeerTls): void {
+    tls.server.on("secureConnection", (socket: TLSSocket) => {
+      this.inTlsHandshake.delete(endpointKey(socket));
+      if (this.closing !== null) {
+        socket.destroy();
+        return;
+      }
+      if (!socket.authorized) {
+        const reason = presentedCertificate(socket)
+          ? (certificateRefusal(socket.authorizationError?.toString()) ??
+            `its certificate was refused (${String(socket.authorizationError)})`)
+          : "it presented no certificate";
+        this.inboundStats.refusedCertificates++;
+        this.inboundStats.failedHandshakes++;
+        this.settings.log.warn(
+          { remote: remoteOf(socket), reason },
+          "refused a peer connection: TLS certificate not accepted",
+        );
+        socket.destroy();
+        return;
+      }
+      this.acceptPeer(socket);
+    });
+    tls.server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
+      this.inTlsHandshake.delete(endpointKey(socket));
+      this.inboundStats.tlsHandshakeFailures++;
+      this.inboundStats.failedHandshakes++;
+      const code = errorCode(error);
+      // A connection that just went away (a probe, a port scan) is not worth a warning.
+      const quiet = code === "ECONNRESET" || code === "EPIPE";
+      this.settings.log[quiet ? "debug" : "warn"](
+        { remote: remoteOf(socket), reason: error.message, code },
+        "a peer connection failed its TLS handshake",
+      );
+      socket.destroy();
+    });
+  }
+
+  /** An accepted connection (after TLS, when on): a peer's handshake, or HTTP on the Raft port. */
+  private acceptPeer(socket: Socket): void {
     const serveHttp = this.serveHttp;
     if (serveHttp === undefined) {
       this.inbound.add(new InboundConnection(socket, this.inboundHost));
@@ -392,6 +484,15 @@ export class PeerTransport {
       },
     };
   }
+}
+
+/** A socket's remote endpoint as one key: the same for a TCP socket and the TLS socket over it. */
+function endpointKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? "?"}|${socket.remotePort ?? 0}`;
+}
+
+function remoteOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {

@@ -2,7 +2,7 @@
 
 /** Stable codes for the ways a caller can misuse the transport. */
 export type TransportErrorCode =
-  "wrong_sender" | "message_too_large" | "not_listening" | "already_listening" | "closed";
+  "wrong_sender" | "message_too_large" | "not_listening" | "already_listening" | "closed" | "not_tls";
 
 /**
  * Thrown synchronously to the caller for a programmer error. Network failures are not thrown:

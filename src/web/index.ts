@@ -29,8 +29,8 @@ export { defaultBundleDirectory } from "./static.js";
 export interface DashboardOptions {
   /** Where member `id` serves HTTP (host:port), as the page is to reach it. */
   readonly httpAddressOf: (id: NodeId) => string | null;
-  /** Whether the API asks for a bearer token (the page asks for one only then). */
-  readonly tokenRequired: boolean;
+  /** Whether the API asks for a bearer token now (the page asks for one only then). */
+  readonly tokenRequired: () => boolean;
   /** The bundle's folder; default dist/web/public in the package. */
   readonly bundleDirectory?: string;
   /** Wall-clock milliseconds; default Date.now. */

@@ -13,8 +13,8 @@ import { TIMELINE_CAPACITY, TimelineEvent, type ClusterTimeline } from "./timeli
 /** What the routes read. */
 export interface DashboardSources {
   readonly nodeId: string;
-  /** Whether the API asks for a bearer token. */
-  readonly tokenRequired: boolean;
+  /** Whether the API asks for a bearer token (tokens made through the API can change it). */
+  readonly tokenRequired: () => boolean;
   readonly publisher: OverviewPublisher;
   readonly timeline: ClusterTimeline;
   readonly overview: () => Overview;
@@ -62,7 +62,7 @@ export function dashboardRoutes(scope: FastifyInstance, sources: DashboardSource
         response: responses({ 200: Type.Object({ token_required: Type.Boolean() }) }),
       },
     },
-    () => ({ token_required: sources.tokenRequired }),
+    () => ({ token_required: sources.tokenRequired() }),
   );
 
   app.get(

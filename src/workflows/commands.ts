@@ -248,6 +248,7 @@ export const cancelWorkflowCommand: CommandSpec<WorkflowsState, typeof CancelBod
     if (ignored !== null) return refusalOf(ignored, body.id) ?? refuse("workflow_ended", ignored.message);
     return accept({ id: body.id, created: false }, executor.rows());
   },
+  audit: (body) => ({ action: "workflow.cancel", target: body.id, detail: body.reason }),
   entryType: () => "workflow_cancelled",
   logView: (body) => ({ data: { id: body.id, reason: body.reason } }),
 };

@@ -350,6 +350,14 @@ export const workflowsState: StateModule<WorkflowsState> = {
             started_at INTEGER,
             ended_at INTEGER
           )`,
+          // The seed's table exists (the store's first migration); the engine adds its columns.
+          postgres: `ALTER TABLE cross_team_workflows
+            ADD COLUMN IF NOT EXISTS version INTEGER NOT NULL DEFAULT 1,
+            ADD COLUMN IF NOT EXISTS team VARCHAR(100) NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS parent_id UUID,
+            ADD COLUMN IF NOT EXISTS started_at TIMESTAMPTZ,
+            ADD COLUMN IF NOT EXISTS ended_at TIMESTAMPTZ;
+          CREATE INDEX IF NOT EXISTS cross_team_workflows_status ON cross_team_workflows (status)`,
         },
       },
     ],

@@ -13,6 +13,7 @@ import { Compile } from "typebox/compile";
 import { parse as parseYaml } from "yaml";
 import { isRecord } from "../control/index.js";
 import type { NodeApi } from "../runtime/domain-module.js";
+import { actorOf } from "../server/authorization.js";
 import { ApiError } from "../server/errors.js";
 import {
   checkCommand,
@@ -22,6 +23,7 @@ import {
   startEventStream,
 } from "../server/route-helpers.js";
 import { CONSENSUS_ERRORS, Consistency, responses } from "../server/schemas.js";
+import { taskAgents } from "../tasks/agent-scope.js";
 import { tasksState } from "../tasks/module.js";
 import {
   cancelWorkflowCommand,
@@ -213,11 +215,25 @@ export function workflowRoutes() {
       return record;
     };
     let watchers = 0;
+    // An agent token may run the sub-workflow that expands a task of its own (the SDK's
+    // context.expand), and follow it; nothing else about workflows.
+    const expandedTask = (request: FastifyRequest): readonly string[] | null => {
+      const id = (request.params as { id?: unknown }).id;
+      const record = typeof id === "string" && isUuid(id) ? state().get(id) : undefined;
+      return record?.expands_task == null ? null : [record.expands_task];
+    };
+    const ownExpansion = taskAgents(node, expandedTask, true);
 
     app.post(
       "/workflows",
       {
         bodyLimit: BODY_LIMIT,
+        config: {
+          agent: taskAgents(node, (request) => {
+            const task = isRecord(request.body) ? request.body["expands_task"] : undefined;
+            return typeof task === "string" ? [task] : null;
+          }),
+        },
         schema: {
           summary: "Create a workflow run (idempotent by idempotency_key)",
           description:
@@ -493,6 +509,7 @@ export function workflowRoutes() {
     app.get(
       "/workflows/:id",
       {
+        config: { agent: ownExpansion },
         schema: {
           summary: "One workflow run: status, steps with their tasks, agents, timings and outputs, progress",
           tags,
@@ -542,10 +559,11 @@ export function workflowRoutes() {
       },
       async (request) => {
         const id = find(request.params.id).run.id;
-        await node.propose(cancelWorkflowCommand, {
-          id,
-          reason: request.query.reason ?? "cancelled through the API",
-        });
+        await node.propose(
+          cancelWorkflowCommand,
+          { id, reason: request.query.reason ?? "cancelled through the API" },
+          { actor: actorOf(request) },
+        );
         return { workflow: view(find(id)) };
       },
     );
@@ -590,6 +608,7 @@ export function workflowRoutes() {
     app.get(
       "/workflows/:id/watch",
       {
+        config: { agent: ownExpansion },
         schema: {
           summary: "Follow a workflow run as server-sent events",
           description:

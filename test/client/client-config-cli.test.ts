@@ -16,6 +16,7 @@ import { membersCommand } from "../../src/cli/members.js";
 import type { CommandIo } from "../../src/cli/output.js";
 import { statusCommand } from "../../src/cli/status.js";
 import { tasksCommand } from "../../src/cli/tasks.js";
+import { auditCommand, tokensCommand } from "../../src/cli/tokens.js";
 import { usage } from "../../src/cli/usage.js";
 import { workflowsCommand } from "../../src/cli/workflows.js";
 import { CLIENT_OPTIONS } from "../../src/config/client-options.js";
@@ -138,7 +139,7 @@ describe("a bad config file", () => {
     const text = await run(["ls"], { JUNO_CONFIG: file });
     expect(text.code).toBe(2);
     expect(text.err).toBe(
-      `juno agents: error [bad_config_file]: config file ${file}: unknown key "tokn" (a config file has nodes, token, timeout, current, contexts)\n`,
+      `juno agents: error [bad_config_file]: config file ${file}: unknown key "tokn" (a config file has nodes, token, timeout, ca, cert, key, current, contexts)\n`,
     );
     const json = await run(["ls", "--json"], { JUNO_CONFIG: file });
     expect(json.code).toBe(2);
@@ -172,6 +173,8 @@ describe("every client command, the same way", () => {
     ["agents", agentsCommand, ["ls"]],
     ["tasks", tasksCommand, ["ls"]],
     ["workflows", workflowsCommand, ["ls"]],
+    ["tokens", tokensCommand, ["ls"]],
+    ["audit", auditCommand, []],
   ];
 
   it.each(commands)(
@@ -198,7 +201,18 @@ describe("every client command, the same way", () => {
 
   it("juno --help lists every command, and the shared options once, within 100 columns", () => {
     const help = usage();
-    for (const name of ["start", "dev", "demo", "status", "members", "agents", "tasks", "workflows"]) {
+    for (const name of [
+      "start",
+      "dev",
+      "demo",
+      "status",
+      "members",
+      "agents",
+      "tasks",
+      "workflows",
+      "tokens",
+      "audit",
+    ]) {
       expect(help).toMatch(new RegExp(`\\n  ${name} +\\S`));
     }
     for (const option of Object.values(CLIENT_OPTIONS)) {

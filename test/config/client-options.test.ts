@@ -239,7 +239,7 @@ describe("a bad config file", () => {
     ["[]", /expected a JSON object \(\{...\}\), got a list/],
     [
       '{"node": ["a:1"]}',
-      /unknown key "node" \(a config file has nodes, token, timeout, current, contexts\)/,
+      /unknown key "node" \(a config file has nodes, token, timeout, ca, cert, key, current, contexts\)/,
     ],
     ['{"nodes": 5}', /nodes: expected a list of nodes as strings/],
     ['{"nodes": []}', /nodes: expected a list of nodes/],

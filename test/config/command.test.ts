@@ -227,6 +227,7 @@ describe("juno dev", () => {
     expect(parse(DEV_COMMAND, [])).toEqual({
       nodes: 3,
       dataDir: "./data/dev",
+      tls: false,
       apiToken: null,
       clusterSecret: null,
     });

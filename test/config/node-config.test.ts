@@ -135,7 +135,15 @@ const SAMPLES: Record<SettingKey, readonly [string, string]> = {
   maxPendingRequests: ["200", "10000"],
   insecure: ["true", "false"],
   apiToken: ["token-a", "token-b"],
+  tokensFile: ["/etc/juno/tokens.yaml", "/etc/juno/tokens.json"],
+  rateLimit: ["100", "0"],
   clusterSecret: ["secret-a-0123456789", "secret-b-0123456789"],
+  tlsCert: ["/etc/juno/a.crt", "/etc/juno/b.crt"],
+  tlsKey: ["/etc/juno/a.key", "/etc/juno/b.key"],
+  tlsClientCa: ["/etc/juno/clients-a.crt", "/etc/juno/clients-b.crt"],
+  peerTlsCert: ["/etc/juno/peer-a.crt", "/etc/juno/peer-b.crt"],
+  peerTlsKey: ["/etc/juno/peer-a.key", "/etc/juno/peer-b.key"],
+  peerTlsCa: ["/etc/juno/ca-a.crt", "/etc/juno/ca-b.crt"],
   logLevel: ["debug", "warn"],
   logFormat: ["pretty", "json"],
   electionTimeoutMs: ["500", "700"],
@@ -174,6 +182,13 @@ const COMPANIONS: Partial<Record<SettingKey, readonly string[]>> = {
   // The StatefulSet options come as a pair, with the pod's name as the id (statefulset.test.ts).
   statefulsetReplicas: ["--id", "juno-0", "--peer-domain", "juno.default.svc"],
   peerDomain: ["--id", "juno-0", "--statefulset-replicas", "3"],
+  // Each TLS file comes with the others it needs (test/tls/config.test.ts checks the refusals).
+  tlsCert: ["--tls-key", "/etc/juno/tls.key"],
+  tlsKey: ["--tls-cert", "/etc/juno/tls.crt"],
+  tlsClientCa: ["--tls-cert", "/etc/juno/tls.crt", "--tls-key", "/etc/juno/tls.key"],
+  peerTlsCert: ["--peer-tls-key", "/etc/juno/peer.key", "--peer-tls-ca", "/etc/juno/ca.crt"],
+  peerTlsKey: ["--peer-tls-cert", "/etc/juno/peer.crt", "--peer-tls-ca", "/etc/juno/ca.crt"],
+  peerTlsCa: ["--peer-tls-cert", "/etc/juno/peer.crt", "--peer-tls-key", "/etc/juno/peer.key"],
   // dns discovery needs names to look up.
   serviceDiscoveryType: ["--discovery-names", "_agents._tcp.example"],
 };
@@ -400,6 +415,15 @@ describe("refusals", () => {
     produced.add(
       checkExposure({ ...exposed, httpAddress: { host: "127.0.0.1", port: 8080 } })?.code ?? "none",
     );
+    const secrets = { JUNO_API_TOKEN: "t", JUNO_CLUSTER_SECRET: "s".repeat(16) };
+    produced.add(checkExposure(parse([], secrets))?.code ?? "none");
+    produced.add(
+      checkExposure(parse(["--tls-cert", "/a.crt", "--tls-key", "/a.key"], secrets))?.code ?? "none",
+    );
+    // Produced at start, when the files are read (test/tls/config.test.ts).
+    produced.add("bad_tls_file");
+    // Produced at start, when the tokens file is read (test/access/tokens-file.test.ts).
+    produced.add("bad_tokens_file");
     expect([...produced].sort()).toEqual(Object.keys(CONFIG_ERROR_CODES).sort());
   });
 

@@ -73,6 +73,7 @@ describe("log entries and consensus_log rows", () => {
             kind: c.kind,
             ts: timestamp,
             origin,
+            actor: null,
             body: JSON.parse(JSON.stringify(c.body)) as unknown,
           });
         },

@@ -31,15 +31,20 @@ interface EnvVar {
     readonly secretKeyRef?: { readonly name: string; readonly key: string };
   };
 }
+interface HttpGet {
+  readonly path: string;
+  readonly port: string;
+  readonly scheme?: string;
+}
 interface Container {
   readonly name: string;
   readonly image: string;
   readonly args?: readonly string[];
   readonly ports: readonly { readonly name: string; readonly containerPort: number }[];
   readonly env: readonly EnvVar[];
-  readonly readinessProbe: { readonly httpGet: { readonly path: string; readonly port: string } };
-  readonly livenessProbe: { readonly httpGet: { readonly path: string; readonly port: string } };
-  readonly startupProbe: { readonly httpGet: { readonly path: string; readonly port: string } };
+  readonly readinessProbe: { readonly httpGet: HttpGet };
+  readonly livenessProbe: { readonly httpGet: HttpGet };
+  readonly startupProbe: { readonly httpGet: HttpGet };
   readonly securityContext: Record<string, unknown>;
   readonly resources: { readonly requests: Record<string, string>; readonly limits: Record<string, string> };
   readonly volumeMounts: readonly { readonly name: string; readonly mountPath: string }[];
@@ -251,9 +256,9 @@ describe("deploy/k8s", () => {
 
   it("probes /healthz for liveness and /readyz for readiness, runs as non-root with nothing it does not need", () => {
     const container = containerOf(base);
-    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
-    expect(container.startupProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
-    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http", scheme: "HTTPS" });
+    expect(container.startupProbe.httpGet).toEqual({ path: "/healthz", port: "http", scheme: "HTTPS" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http", scheme: "HTTPS" });
     expect(container.securityContext).toEqual({
       runAsNonRoot: true,
       allowPrivilegeEscalation: false,
@@ -278,12 +283,40 @@ describe("deploy/k8s", () => {
       );
   });
 
+  it("serves HTTPS and mutual TLS from the Secret juno-phase3-tls, mounted read-only, and starts beyond loopback without --insecure", () => {
+    const config = podConfig(base, "juno-phase3-0");
+    expect(config).toMatchObject({
+      insecure: false,
+      tlsCert: "/etc/juno/tls/tls.crt",
+      tlsKey: "/etc/juno/tls/tls.key",
+      peerTlsCa: "/etc/juno/tls/ca.crt",
+      // The pod's certificate serves its peers too.
+      peerTlsCert: "/etc/juno/tls/tls.crt",
+    });
+    expect(containerOf(base).volumeMounts).toContainEqual({
+      name: "tls",
+      mountPath: "/etc/juno/tls",
+      readOnly: true,
+    });
+    const volumes = statefulSetOf(base).spec.template.spec["volumes"] as { name: string; secret?: unknown }[];
+    expect(volumes.find((volume) => volume.name === "tls")?.secret).toEqual({
+      secretName: "juno-phase3-tls",
+      defaultMode: 0o440,
+    });
+    const monitor = one(monitoring, "ServiceMonitor").spec as { endpoints: Record<string, unknown>[] };
+    expect(monitor.endpoints[0]).toMatchObject({
+      scheme: "https",
+      tlsConfig: { ca: { secret: { name: "juno-phase3-tls", key: "ca.crt" } }, serverName: "juno-phase3" },
+    });
+  });
+
   it("scrapes the pods one way or the other: annotations on the pods, or the ServiceMonitor on the headless Service", () => {
     const annotations = statefulSetOf(base).spec.template.metadata.annotations ?? {};
     expect(annotations).toMatchObject({
       "prometheus.io/scrape": "true",
       "prometheus.io/port": "8080",
       "prometheus.io/path": "/metrics",
+      "prometheus.io/scheme": "https",
     });
     const monitor = one(monitoring, "ServiceMonitor").spec as {
       selector: { matchLabels: Record<string, string> };
@@ -359,7 +392,9 @@ describe("deploy/helm/juno", () => {
   });
 
   it("agrees with the plain manifests on everything but Helm's labels", () => {
-    const withIstio = render({ values: { istio: { enabled: true, canary: { enabled: true } } } });
+    const withIstio = render({
+      values: { istio: { enabled: true, canary: { enabled: true } }, tls: { enabled: false } },
+    });
     // The same pod configuration, to the last derived setting.
     for (const pod of ["juno-phase3-0", "juno-phase3-4", "juno-phase3-6"])
       expect(podConfig(defaults, pod, "default")).toEqual(podConfig(base, pod, "default"));
@@ -404,6 +439,45 @@ describe("deploy/helm/juno", () => {
       "token-1",
       "secret-0123456789",
     ]);
+  });
+
+  it("serves TLS from <release>-tls by default, optionally checks client certificates, and runs plain only with JUNO_INSECURE", () => {
+    expect(podConfig(defaults, "juno-phase3-0")).toMatchObject({
+      tlsCert: "/etc/juno/tls/tls.crt",
+      insecure: false,
+    });
+    const named = render({ values: { tls: { secretName: "juno-certs", clientCertificates: true } } });
+    const volumes = statefulSetOf(named).spec.template.spec["volumes"] as {
+      name: string;
+      secret?: unknown;
+    }[];
+    expect(volumes.find((volume) => volume.name === "tls")?.secret).toMatchObject({
+      secretName: "juno-certs",
+    });
+    expect(podConfig(named, "juno-phase3-0").tlsClientCa).toBe("/etc/juno/tls/ca.crt");
+    const plain = render({ values: { tls: { enabled: false } } });
+    expect(podConfig(plain, "juno-phase3-0")).toMatchObject({
+      tlsCert: null,
+      peerTlsCa: null,
+      insecure: true,
+    });
+    expect(containerOf(plain).readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(containerOf(plain).volumeMounts.map((mount) => mount.name)).not.toContain("tls");
+    expect(() => renderChart(CHART, { values: { istio: { enabled: true } } })).toThrow(
+      "set tls.enabled=false",
+    );
+    const monitored = render({ values: { serviceMonitor: { enabled: true } } });
+    expect((one(monitored, "ServiceMonitor").spec as { endpoints: unknown[] }).endpoints[0]).toMatchObject({
+      scheme: "https",
+      tlsConfig: { serverName: "juno-phase3" },
+    });
+  });
+
+  it("keeps the log in PostgreSQL when given a Secret with its URL", () => {
+    const objects = render({ values: { postgres: { existingSecret: "juno-db" } } });
+    const storage = containerOf(objects).env.find((variable) => variable.name === "JUNO_STORAGE");
+    expect(storage?.valueFrom?.secretKeyRef).toEqual({ name: "juno-db", key: "url" });
+    expect(containerOf(defaults).env.some((variable) => variable.name === "JUNO_STORAGE")).toBe(false);
   });
 
   it("uses an existing Secret instead of making one", () => {
@@ -470,13 +544,15 @@ describe("deploy/helm/juno", () => {
   });
 
   it("turns the Istio canary, the ServiceMonitor and the other switches on and off", () => {
-    const canary = render({ values: { istio: { enabled: true, canary: { enabled: true, weight: 25 } } } });
+    const canary = render({
+      values: { istio: { enabled: true, canary: { enabled: true, weight: 25 } }, tls: { enabled: false } },
+    });
     const routes = (objects: KubeObject[]) =>
       (
         one(objects, "VirtualService").spec as { http: { route: { weight?: number }[] }[] }
       ).http[0]!.route.map((route) => route.weight);
     expect(routes(canary)).toEqual([75, 25]);
-    expect(routes(render({ values: { istio: { enabled: true } } }))).toEqual([100]);
+    expect(routes(render({ values: { istio: { enabled: true }, tls: { enabled: false } } }))).toEqual([100]);
     const monitored = render({
       values: {
         serviceMonitor: { enabled: true, labels: { release: "prometheus" } },

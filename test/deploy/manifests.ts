@@ -223,9 +223,28 @@ function checkServiceMonitor(object: KubeObject): void {
     const entry = fields(
       endpoint,
       `spec.endpoints[${i}]`,
-      ["port", "path", "interval", "scheme", "scrapeTimeout"],
+      ["port", "path", "interval", "scheme", "scrapeTimeout", "tlsConfig"],
       ["port"],
     );
+    if (entry.tlsConfig !== undefined) {
+      const tls = fields(entry.tlsConfig, `spec.endpoints[${i}].tlsConfig`, [
+        "ca",
+        "cert",
+        "keySecret",
+        "serverName",
+        "insecureSkipVerify",
+      ]);
+      if (tls.ca !== undefined) {
+        const ca = fields(tls.ca, `spec.endpoints[${i}].tlsConfig.ca`, ["secret", "configMap"]);
+        if (ca.secret !== undefined)
+          fields(
+            ca.secret,
+            `spec.endpoints[${i}].tlsConfig.ca.secret`,
+            ["name", "key", "optional"],
+            ["name", "key"],
+          );
+      }
+    }
     if (
       entry.interval !== undefined &&
       !(typeof entry.interval === "string" && /^[0-9]+(ms|s|m|h)$/.test(entry.interval))

@@ -40,6 +40,14 @@ export interface LaunchOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** How the harness reaches the nodes' API: plain HTTP by default, or HTTPS with a fetch that trusts their CA. */
+export interface ApiAccess {
+  readonly scheme: "http" | "https";
+  readonly fetch: typeof fetch;
+}
+
+const PLAIN: ApiAccess = { scheme: "http", fetch: (input, init) => fetch(input, init) };
+
 /** An HTTP answer. */
 export interface Answer {
   readonly status: number;
@@ -82,17 +90,25 @@ export class ProcessCluster {
   readonly nodes = new Map<string, ProcessNode>();
   private readonly dir = mkdtempSync(join(tmpdir(), "juno-it-"));
 
-  private constructor(private readonly env: Record<string, string>) {}
+  private constructor(
+    private readonly env: Record<string, string>,
+    /** How the nodes' API is reached (HTTPS when `env` gives them JUNO_TLS_CERT). */
+    readonly access: ApiAccess = PLAIN,
+  ) {}
 
   /**
    * Starts `count` founding nodes n1..nN. Ports are chosen free but released before the nodes
    * bind them, so a parallel test may take one meanwhile: a cluster whose start fails is torn
    * down and started again on fresh ports (up to three times), the last error reported.
    */
-  static async start(count: number, env: Record<string, string> = {}): Promise<ProcessCluster> {
+  static async start(
+    count: number,
+    env: Record<string, string> = {},
+    access: ApiAccess = PLAIN,
+  ): Promise<ProcessCluster> {
     let lastError: unknown = null;
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const cluster = new ProcessCluster(env);
+      const cluster = new ProcessCluster(env, access);
       for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
       const founders = [...cluster.nodes.values()];
       try {
@@ -168,7 +184,7 @@ export class ProcessCluster {
             `${node.id} exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${node.output.slice(-2000)}`,
           );
         }
-        return (await fetch(`http://127.0.0.1:${node.http}/healthz`)).ok ? true : undefined;
+        return (await this.access.fetch(`${this.origin(node.id)}/healthz`)).ok ? true : undefined;
       },
       60_000,
       50,
@@ -178,6 +194,11 @@ export class ProcessCluster {
         ? new Error(`${error.message}\n${node.output.slice(-2000)}`)
         : error;
     });
+  }
+
+  /** The base URL of node `id`'s API. */
+  origin(id: string): string {
+    return `${this.access.scheme}://127.0.0.1:${this.node(id).http}`;
   }
 
   /** Restarts a stopped node with its data directory as it was. */
@@ -227,7 +248,7 @@ export class ProcessCluster {
   ): Promise<Answer> {
     const node = this.node(id);
     try {
-      const response = await fetch(`http://127.0.0.1:${node.http}${path}`, {
+      const response = await this.access.fetch(`${this.origin(node.id)}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${TOKEN}`,

@@ -13,7 +13,7 @@ import { decisionsState, proposeCommand, voteCommand } from "../../src/decisions
 import { NodeError } from "../../src/runtime/errors.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
 import type { JunoNode } from "../../src/runtime/node.js";
-import type { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { createLocalNode, until } from "../support/local-node.js";
 
 const IDS = ["n1", "n2", "n3"];

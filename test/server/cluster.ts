@@ -9,7 +9,7 @@ import type { AgentsOptions } from "../../src/agents/index.js";
 import { clusterState } from "../../src/cluster/index.js";
 import { MemoryNetwork } from "../../src/runtime/memory-transport.js";
 import type { JunoNode } from "../../src/runtime/node.js";
-import type { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { createLocalApp, createLocalNode, until } from "../support/local-node.js";
 
 export { until } from "../support/local-node.js";

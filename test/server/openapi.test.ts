@@ -17,7 +17,10 @@ afterAll(async () => {
 
 interface Document {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, unknown>; tags?: string[] }>>;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, unknown>; tags?: string[]; security?: unknown[] }>
+  >;
   components: { schemas: Record<string, unknown> };
 }
 
@@ -63,6 +66,10 @@ describe("OpenAPI", () => {
         if (method !== "get")
           for (const status of ["413", "415"])
             expect(statuses, `${where} declares ${status}`).toContain(status);
+        // A guarded route may refuse a token's role (403) or its rate (429); public ones neither.
+        const isPublic = Array.isArray(operation.security) && operation.security.length === 0;
+        for (const status of ["403", "429"])
+          expect(statuses.includes(status), `${where} declares ${status}`).toBe(!isPublic);
       }
     }
   });

@@ -1,7 +1,7 @@
 /**
  * `npm run sim -- --seeds N` runs N seeds (from --from, default 1); `npm run sim -- --seed S`
  * replays one seed exactly and prints its trace on failure (or always with --trace).
- * Options: --nodes N, --profile default|crashy|churn|figure8 (else the seed picks one),
+ * Options: --nodes N, --profile default|crashy|churn|figure8|store_outages (else the seed picks one),
  * --bug NAME (run a deliberately broken variant: see bugs.ts), --trace (print the whole trace).
  * --agents runs the agents scenario instead (agents-sim.ts); with it, --bug no-leader-grace or stale-attempts runs
  * its broken variant.
@@ -33,7 +33,7 @@ if (bug !== undefined && !(bug in BUGS)) {
   process.exit(2);
 }
 const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
-const profiles: SimProfile[] = ["default", "crashy", "churn", "figure8"];
+const profiles: SimProfile[] = ["default", "crashy", "churn", "figure8", "store_outages"];
 const profile = values.profile as SimProfile | undefined;
 if (profile !== undefined && !profiles.includes(profile)) {
   console.error(`unknown --profile ${profile}; one of: ${profiles.join(", ")}`);

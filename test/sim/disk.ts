@@ -13,7 +13,7 @@ import type {
   StoredNode,
   WriteDone,
 } from "../../src/runtime/storage.js";
-import type { StoreTimings } from "../../src/store/sqlite-store.js";
+import type { StoreTimings } from "../../src/runtime/storage.js";
 import type { EventQueue } from "./event-queue.js";
 
 /** What the disk holds. */
@@ -102,6 +102,12 @@ export interface SimStorageHost {
   /** Whether the process that owns this storage is still the running one. */
   alive(): boolean;
   fsyncMs(): number;
+  /**
+   * Until when (simulated ms) the store cannot write: its database is unreachable, as a
+   * PostgreSQL store's is when the server goes away. Writes are held until then, as the
+   * PostgreSQL store holds and retries them; 0 when the store is up.
+   */
+  outageUntil(): number;
   /** Hard states that became durable (for the checkers). */
   onDurable(hardStates: readonly HardState[]): void;
   /** Forget the vote when loading (a broken storage layer, for the checkers to catch). */
@@ -139,7 +145,7 @@ export class SimStorage implements NodeStorage {
       return done(null);
     }
     this.inFlight = write;
-    this.host.queue.after(this.host.fsyncMs(), () => {
+    this.host.queue.after(this.held() + this.host.fsyncMs(), () => {
       if (!this.host.alive() || this.inFlight !== write) return;
       this.inFlight = null;
       this.host.onDurable(this.disk.write({ kind: "ready", write }, true));
@@ -147,8 +153,13 @@ export class SimStorage implements NodeStorage {
     });
   }
 
+  /** How long a write starting now waits for the store to come back. */
+  private held(): number {
+    return Math.max(0, this.host.outageUntil() - this.host.queue.now);
+  }
+
   saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void {
-    this.host.queue.after(this.host.fsyncMs(), () => {
+    this.host.queue.after(this.held() + this.host.fsyncMs(), () => {
       if (!this.host.alive()) return;
       this.host.onDurable(this.disk.write({ kind: "snapshot", snapshot, firstKept }, true));
       done(null);
@@ -169,12 +180,16 @@ export class SimStorage implements NodeStorage {
     this.disk.losePageCache();
   }
 
-  readLog(): CommittedRecord[] {
-    return [];
+  available(): boolean {
+    return this.held() === 0;
   }
 
-  firstIndex(): number | null {
-    return this.disk.durable.entries[0]?.index ?? null;
+  readLog(): Promise<CommittedRecord[]> {
+    return Promise.resolve([]);
+  }
+
+  firstIndex(): Promise<number | null> {
+    return Promise.resolve(this.disk.durable.entries[0]?.index ?? null);
   }
 
   writeProjectionRows(): void {}

@@ -71,6 +71,8 @@ export interface HostEnvironment {
   readonly onBecameLeader: (id: NodeId) => void;
   /** Simulated fsync latency for one Ready. */
   readonly fsyncMs: () => number;
+  /** Until when every node's store is unreachable (a shared PostgreSQL server down); 0 if never. */
+  readonly sharedOutageUntil?: () => number;
   /** The agents module's settings (the agent scenarios). */
   readonly agents?: AgentsOptions;
   readonly tasks?: TasksOptions;
@@ -101,6 +103,8 @@ export class SimHost {
   up = false;
   /** Multiplies every timer of the node: clocks of different nodes run at different rates. */
   clockRate = 1;
+  /** Until when this node's store is unreachable (simulated ms). */
+  storeOutageUntil = 0;
   private node: JunoNode | null = null;
   /** The running process's agents module (its heartbeat relay). */
   private agents: AgentsModule | null = null;
@@ -138,6 +142,7 @@ export class SimHost {
       queue: this.env.queue,
       alive,
       fsyncMs: () => this.env.fsyncMs(),
+      outageUntil: () => Math.max(this.storeOutageUntil, this.env.sharedOutageUntil?.() ?? 0),
       onDurable: (hardStates) => {
         for (const hardState of hardStates) this.env.checker.onHardStatePersisted(this.id, hardState);
       },

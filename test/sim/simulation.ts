@@ -44,7 +44,12 @@ export interface SimOptions {
 }
 
 /** The fault mixes the simulator knows. */
-export type SimProfile = "default" | "crashy" | "churn" | "figure8";
+/**
+ * The fault mixes. "store_outages" is never picked by a seed (so existing seeds replay as they
+ * did): it runs the default mix with a store whose writes take a network round trip and whose
+ * database goes away, one node's at a time or the shared server for all (the PostgreSQL store).
+ */
+export type SimProfile = "default" | "crashy" | "churn" | "figure8" | "store_outages";
 
 /** Counts printed after a run. */
 export interface SimStats {
@@ -132,6 +137,8 @@ class Simulation {
   private readonly config: string;
   private readonly crashWeight: number;
   private faultsOn = true;
+  /** Until when the store every node shares is down (store_outages profile). */
+  private sharedOutageUntil = 0;
   private clientsOn = true;
   private nextOpId = 1;
   private nextWriteId = 1;
@@ -165,7 +172,7 @@ class Simulation {
       bugs: options.raftBugs ?? {},
       ...options.raftOverrides,
     };
-    const fsyncMs = r.pick([0.2, 2, 10]);
+    const fsyncMs = this.profile === "store_outages" ? r.pick([0.3, 1, 3]) : r.pick([0.2, 2, 10]);
     this.config =
       `nodes=${this.nodeCount} clients=${this.clientCount} preVote=${raftOptions.preVote} checkQuorum=${raftOptions.checkQuorum} ` +
       `maxMessageBytes=${raftOptions.maxMessageBytes} inflight=${raftOptions.maxInflightMessages}/${raftOptions.maxInflightBytes}B ` +
@@ -184,6 +191,7 @@ class Simulation {
       bugs: options.hostBugs ?? {},
       onBecameLeader: (id: NodeId) => this.onBecameLeader(id),
       fsyncMs: () => fsyncMs * (0.2 + r.float() * 1.6),
+      sharedOutageUntil: () => this.sharedOutageUntil,
     };
     this.createHost = (id, founders) => {
       const host = new SimHost(id, environment, founders, TICK_MS);
@@ -239,6 +247,8 @@ class Simulation {
   private runLivenessPhase(): void {
     this.trace("faults stop: healing the network, restarting crashed nodes");
     this.network.heal();
+    this.sharedOutageUntil = 0;
+    for (const host of this.hosts.values()) host.storeOutageUntil = 0;
     this.network.conditions = { ...CALM };
     for (const host of this.hosts.values()) {
       host.clockRate = 1;
@@ -429,6 +439,12 @@ class Simulation {
             ["promote", 0.3],
             ["remove", 1],
             ["transfer", 1],
+            ...(this.profile === "store_outages"
+              ? ([
+                  ["store_outage", 4],
+                  ["shared_store_outage", 1.5],
+                ] as [string, number][])
+              : []),
           ];
     let total = 0;
     for (const [, weight] of weights) total += weight;
@@ -509,6 +525,22 @@ class Simulation {
         const id = r.pick(cut);
         this.trace(`FAULT ${id} rejoins the network`);
         this.network.healNode(id);
+        return true;
+      }
+      case "store_outage": {
+        // One node's database goes away for a while: its writes are held, it acknowledges nothing.
+        const victim = up.length > 0 ? r.pick(up) : null;
+        if (victim === null) return false;
+        const ms = 50 + r.int(1_500);
+        victim.storeOutageUntil = this.queue.now + ms;
+        this.trace(`FAULT store of ${victim.id} unreachable for ${ms} ms`);
+        return true;
+      }
+      case "shared_store_outage": {
+        // The server every node's store is on restarts: all of them hold their writes at once.
+        const ms = 50 + r.int(1_000);
+        this.sharedOutageUntil = this.queue.now + ms;
+        this.trace(`FAULT the shared store is unreachable for ${ms} ms`);
         return true;
       }
       case "heal":

@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from "fastify";
 import { join } from "node:path";
+import type { AccessOptions } from "../../src/access/index.js";
 import type { ClusterModule } from "../../src/cluster/index.js";
 import type { AgentsOptions } from "../../src/agents/index.js";
 import type { TasksOptions } from "../../src/tasks/index.js";
@@ -10,7 +11,7 @@ import type { RaftOptions } from "../../src/raft/index.js";
 import type { MemoryNetwork } from "../../src/runtime/memory-transport.js";
 import { JunoNode } from "../../src/runtime/node.js";
 import { buildServer } from "../../src/server/app.js";
-import { SqliteStore } from "../../src/store/sqlite-store.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 
 /** One in-process node. */
 export interface LocalNode {
@@ -35,6 +36,8 @@ export interface LocalNodeOptions {
   readonly agents?: AgentsOptions;
   /** The tasks module's settings (default: the production defaults). */
   readonly tasks?: TasksOptions;
+  /** The access module's settings: this node's file tokens (default none). */
+  readonly access?: AccessOptions;
 }
 
 /** Builds (but does not start) a node whose store lives in `dir`. */
@@ -47,6 +50,8 @@ export function createLocalNode(options: LocalNodeOptions): LocalNode {
     [],
     options.agents ?? {},
     options.tasks ?? {},
+    {},
+    options.access ?? {},
   );
   const store = new SqliteStore(join(options.dir, `${options.id}.db`), registry);
   const node = new JunoNode({

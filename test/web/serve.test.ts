@@ -93,7 +93,7 @@ describe("the dashboard's files", () => {
     await app.register(
       uiPlugin(member.node, {
         httpAddressOf: () => null,
-        tokenRequired: false,
+        tokenRequired: () => false,
         bundleDirectory: join(empty, "public"),
       }),
     );

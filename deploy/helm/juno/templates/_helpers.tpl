@@ -39,3 +39,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "juno.kubernetesDiscovery" -}}
 {{- if eq .Values.discovery.type "kubernetes" }}true{{ end -}}
 {{- end -}}
+
+{{/* The Secret holding the pods' certificate, key and CA. */}}
+{{- define "juno.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "juno.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}

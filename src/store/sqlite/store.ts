@@ -20,22 +20,21 @@ import {
   type Row,
   type RowChange,
   type TableSpec,
-} from "../control/index.js";
-import { assert } from "../raft/assert.js";
-import type { Membership, Snapshot } from "../raft/types.js";
-import type { CommittedRecord, NodeStorage, ReadyWrite, StoredNode, WriteDone } from "../runtime/storage.js";
-import { SILENT_LOGGER, type Logger } from "../util/logger.js";
+} from "../../control/index.js";
+import { assert } from "../../raft/assert.js";
+import type { Membership, Snapshot } from "../../raft/types.js";
+import type {
+  CommittedRecord,
+  NodeStorage,
+  ReadyWrite,
+  StoreTimings,
+  StoredNode,
+  WriteDone,
+} from "../../runtime/storage.js";
+import { SILENT_LOGGER, type Logger } from "../../util/logger.js";
 import { Checkpointer } from "./checkpointer.js";
 import { SnapshotFiles } from "./snapshot-files.js";
 import { migrate } from "./schema.js";
-
-/** Timings the node exports as metrics. */
-export interface StoreTimings {
-  /** Milliseconds the last write transaction took (including its fsync). */
-  lastWriteMs: number;
-  /** Writes that took longer than the slow-write threshold. */
-  slowWrites: number;
-}
 
 /** How a store is opened. */
 export interface SqliteStoreOptions {
@@ -290,8 +289,23 @@ export class SqliteStore implements NodeStorage {
     });
   }
 
+  /** SQLite is a file beside the node: it is there whenever the node is. */
+  available(): boolean {
+    return !this.closed;
+  }
+
   /** Up to `limit` log rows from `from` through `to` (inclusive), in order. */
-  readLog(from: number, to: number, limit: number): CommittedRecord[] {
+  readLog(from: number, to: number, limit: number): Promise<CommittedRecord[]> {
+    return Promise.resolve(this.readLogNow(from, to, limit));
+  }
+
+  /** The first index still in the log, or null when it is empty. */
+  firstIndex(): Promise<number | null> {
+    return Promise.resolve(this.firstIndexNow());
+  }
+
+  /** readLog(), answered at once. */
+  readLogNow(from: number, to: number, limit: number): CommittedRecord[] {
     return this.statements.committedRange.all(from, to, limit).map((r) => ({
       index: r.index,
       term: r.term,
@@ -302,8 +316,8 @@ export class SqliteStore implements NodeStorage {
     }));
   }
 
-  /** The first index still in the log, or null when it is empty. */
-  firstIndex(): number | null {
+  /** firstIndex(), answered at once. */
+  firstIndexNow(): number | null {
     return this.statements.firstIndex.get()?.first ?? null;
   }
 
