@@ -480,6 +480,20 @@ describe("deploy/helm/juno", () => {
     expect(containerOf(defaults).env.some((variable) => variable.name === "JUNO_STORAGE")).toBe(false);
   });
 
+  it("mounts a Secret of scoped tokens as JUNO_TOKENS_FILE when given one", () => {
+    const objects = render({ values: { auth: { tokensSecret: "juno-tokens" } } });
+    expect(podConfig(objects, "juno-phase3-0").tokensFile).toBe("/etc/juno/tokens/tokens.yaml");
+    const volumes = statefulSetOf(objects).spec.template.spec["volumes"] as {
+      name: string;
+      secret?: unknown;
+    }[];
+    expect(volumes.find((volume) => volume.name === "tokens")?.secret).toMatchObject({
+      secretName: "juno-tokens",
+    });
+    expect(containerOf(objects).volumeMounts.map((mount) => mount.name)).toContain("tokens");
+    expect(podConfig(defaults, "juno-phase3-0").tokensFile).toBeNull();
+  });
+
   it("uses an existing Secret instead of making one", () => {
     const objects = render({ values: { auth: { existingSecret: "my-juno-secrets" } } });
     expect(objects.some((object) => object.kind === "Secret")).toBe(false);
