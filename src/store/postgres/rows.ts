@@ -133,8 +133,3 @@ function encodeValue(shape: TableShape, column: string, value: unknown): string 
       return JSON.stringify(value);
   }
 }
-
-/** The text of a row's key, to collapse several changes to one row into the last. */
-export function keyText(spec: TableSpec, row: Row): string {
-  return JSON.stringify(spec.key.map((column) => row[column] ?? null));
-}

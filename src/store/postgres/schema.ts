@@ -9,6 +9,7 @@
  */
 
 import type pg from "pg";
+import { quoteIdent } from "../projection.js";
 
 /** The seed's DDL, as the seed wrote it. */
 const SEED_DDL = `
@@ -101,11 +102,6 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX distributed_tasks_workflow_id ON distributed_tasks (workflow_id);
   `,
 ];
-
-/** Quotes an identifier for SQL text. */
-export function quoteIdent(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
 
 /**
  * Creates `schema` if needed and brings it to the latest version: every pending migration in one

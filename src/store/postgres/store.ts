@@ -44,8 +44,9 @@ import type {
 } from "../../runtime/storage.js";
 import { backoffDelayMs, resolveBackoff, type BackoffOptions } from "../../transport/backoff.js";
 import { SILENT_LOGGER, type Logger } from "../../util/logger.js";
-import { encodeRow, keyText, readShapes, withoutNul, type TableShape } from "./rows.js";
-import { migrate, quoteIdent } from "./schema.js";
+import { RebuildTracker, keyText, quoteIdent } from "../projection.js";
+import { encodeRow, readShapes, withoutNul, type TableShape } from "./rows.js";
+import { migrate } from "./schema.js";
 
 /** How a store is opened. */
 export interface PostgresStoreOptions {
@@ -119,8 +120,8 @@ export class PostgresStore implements NodeStorage {
   private storedSnapshotIndex = 0;
   /** Generations being written right now: never removed as old. */
   private readonly writing = new Set<number>();
-  /** While the projected tables are rebuilt: keys deleted since the rebuild began, per table. */
-  private rebuilding: Map<string, Set<string>> | null = null;
+  /** While the projected tables are rebuilt: the rows deleted since it began (in queue order). */
+  private readonly rebuild = new RebuildTracker();
   private outage: { since: number; attempts: number } | null = null;
 
   private constructor(
@@ -227,7 +228,7 @@ export class PostgresStore implements NodeStorage {
       this.writing.delete(generation);
       // An installed snapshot written meanwhile is newer: this one only lost a race.
       if (snapshot.index <= this.storedSnapshotIndex) return;
-      await client.query(SNAPSHOT_META, metaValues(snapshot, generation, this.rebuilding !== null));
+      await client.query(SNAPSHOT_META, metaValues(snapshot, generation, this.rebuild.active));
       this.generation = generation;
       this.storedSnapshotIndex = snapshot.index;
     });
@@ -268,12 +269,11 @@ export class PostgresStore implements NodeStorage {
   /** Queues rows of a projection rebuild, skipping rows deleted since it began. */
   writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void {
     if (rows.length === 0) return;
-    const deleted = this.rebuilding;
-    assert(deleted !== null, "projection rows written outside a rebuild");
+    assert(this.rebuild.active, "projection rows written outside a rebuild");
     const byTable = new Map<string, Row[]>();
     for (const { table, row } of rows) {
       const shape = this.shape(table);
-      if (deleted.get(table)?.has(keyText(shape.spec, row))) continue;
+      if (this.rebuild.skips(shape.spec, row)) continue;
       let list = byTable.get(table);
       if (list === undefined) byTable.set(table, (list = []));
       list.push(row);
@@ -287,7 +287,7 @@ export class PostgresStore implements NodeStorage {
   }
 
   finishProjectionRebuild(): void {
-    this.rebuilding = null;
+    this.rebuild.finish();
     this.step("projection rebuilt", null, async (client) => {
       await client.query("UPDATE raft_snapshot SET projection_stale = FALSE WHERE id = 1");
     });
@@ -452,10 +452,9 @@ export class PostgresStore implements NodeStorage {
 
   /** Keeps the rebuild's record of deleted rows (in queue order, as the statements will run). */
   private track(write: ReadyWrite): void {
-    if (this.rebuilding === null || write.applied === null) return;
+    if (!this.rebuild.active || write.applied === null) return;
     for (const change of write.applied.changes) {
-      if (change.op === "delete")
-        this.rebuilding.get(change.table)?.add(keyText(this.shape(change.table).spec, change.key));
+      if (change.op === "delete") this.rebuild.onDelete(this.shape(change.table).spec, change.key);
     }
   }
 
@@ -614,7 +613,7 @@ export class PostgresStore implements NodeStorage {
     const snapshot = write.snapshot!;
     const generation = this.stage(snapshot.data);
     // From here the tables are rebuilt from the state; deletions made meanwhile are remembered.
-    this.startRebuild();
+    this.rebuild.start();
     const rest: ReadyWrite = { ...write, snapshot: null };
     this.step("snapshot install", done, async (client) => {
       this.writing.delete(generation);
@@ -676,11 +675,6 @@ export class PostgresStore implements NodeStorage {
       );
       if ((result.rowCount ?? 0) >= DELETE_ROWS_PER_STEP) this.deleteBelow(firstKept);
     });
-  }
-
-  private startRebuild(): void {
-    this.rebuilding = new Map();
-    for (const name of this.shapes.keys()) this.rebuilding.set(name, new Set());
   }
 
   private truncateAll(): string {
@@ -746,7 +740,7 @@ export class PostgresStore implements NodeStorage {
     if (projectionStale) {
       // A rebuild that was cut short starts over from empty tables; the node rebuilds them.
       await client.query(this.truncateAll());
-      this.startRebuild();
+      this.rebuild.start();
     }
     return {
       hardState:

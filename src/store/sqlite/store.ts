@@ -33,6 +33,7 @@ import type {
 } from "../../runtime/storage.js";
 import { SILENT_LOGGER, type Logger } from "../../util/logger.js";
 import { Checkpointer } from "./checkpointer.js";
+import { RebuildTracker, quoteIdent } from "../projection.js";
 import { SnapshotFiles } from "./snapshot-files.js";
 import { migrate } from "./schema.js";
 
@@ -86,8 +87,8 @@ export class SqliteStore implements NodeStorage {
   private lazyScheduled = false;
   /** The highest commit index any write told us, written or still held. */
   private knownCommit = 0;
-  /** While the projected tables are rebuilt: keys deleted since the rebuild began, per table. */
-  private rebuilding: Map<string, Set<string>> | null = null;
+  /** While the projected tables are rebuilt: the rows deleted since it began. */
+  private readonly rebuild = new RebuildTracker();
   private closed = false;
 
   /** Opens (creating or migrating if needed) the store at `path`; ":memory:" for tests. */
@@ -278,7 +279,7 @@ export class SqliteStore implements NodeStorage {
         this.db.transaction(() => {
           // An installed snapshot written meanwhile is newer: this one only lost a race.
           if (snapshot.index <= this.storedSnapshotIndex) return;
-          this.putSnapshotMeta(snapshot, generation, this.rebuilding !== null);
+          this.putSnapshotMeta(snapshot, generation, this.rebuild.active);
         })(),
       );
       done(failure);
@@ -324,14 +325,13 @@ export class SqliteStore implements NodeStorage {
   /** Writes rows of a projection rebuild, skipping rows deleted since it began. */
   writeProjectionRows(rows: readonly { readonly table: string; readonly row: Row }[]): void {
     if (rows.length === 0) return;
-    const deleted = this.rebuilding;
-    assert(deleted !== null, "projection rows written outside a rebuild");
+    assert(this.rebuild.active, "projection rows written outside a rebuild");
     this.setSynchronous(false);
     const failure = this.timed(() =>
       this.db.transaction(() => {
         for (const { table, row } of rows) {
           const statements = this.table(table);
-          if (deleted.get(table)?.has(keyOf(statements.spec, row))) continue;
+          if (this.rebuild.skips(statements.spec, row)) continue;
           statements.insertIfAbsent.run(row);
         }
       })(),
@@ -342,7 +342,7 @@ export class SqliteStore implements NodeStorage {
   /** The projected tables match the state again. */
   finishProjectionRebuild(): void {
     this.statements.setProjectionFresh.run();
-    this.rebuilding = null;
+    this.rebuild.finish();
   }
 
   /**
@@ -431,16 +431,13 @@ export class SqliteStore implements NodeStorage {
       return;
     }
     statements.remove.run(change.key);
-    this.rebuilding?.get(change.table)?.add(keyOf(statements.spec, change.key));
+    this.rebuild.onDelete(statements.spec, change.key);
   }
 
   /** Starts a rebuild of the projected tables: optionally empties them and tracks deletions from now on. */
   private startRebuild(clear: boolean): void {
-    this.rebuilding = new Map();
-    for (const statements of this.tables.values()) {
-      if (clear) statements.clear.run();
-      this.rebuilding.set(statements.spec.name, new Set());
-    }
+    this.rebuild.start();
+    if (clear) for (const statements of this.tables.values()) statements.clear.run();
   }
 
   private putSnapshotMeta(snapshot: Snapshot, generation: number, stale: boolean): void {
@@ -575,32 +572,24 @@ export class SqliteStore implements NodeStorage {
 
   private addTable(spec: TableSpec): void {
     this.db.exec(spec.ddl.sqlite);
-    const columns = spec.columns.map(quote).join(", ");
+    const columns = spec.columns.map(quoteIdent).join(", ");
     const values = spec.columns.map((column) => `@${column}`).join(", ");
-    const keys = spec.key.map(quote).join(", ");
+    const keys = spec.key.map(quoteIdent).join(", ");
     const updates = spec.columns
       .filter((column) => !spec.key.includes(column))
-      .map((column) => `${quote(column)} = excluded.${quote(column)}`)
+      .map((column) => `${quoteIdent(column)} = excluded.${quoteIdent(column)}`)
       .join(", ");
-    const where = spec.key.map((column) => `${quote(column)} = @${column}`).join(" AND ");
+    const where = spec.key.map((column) => `${quoteIdent(column)} = @${column}`).join(" AND ");
     this.tables.set(spec.name, {
       spec,
       upsert: this.db.prepare(
-        `INSERT INTO ${quote(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO ${updates === "" ? "NOTHING" : `UPDATE SET ${updates}`}`,
+        `INSERT INTO ${quoteIdent(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO ${updates === "" ? "NOTHING" : `UPDATE SET ${updates}`}`,
       ),
       insertIfAbsent: this.db.prepare(
-        `INSERT INTO ${quote(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO NOTHING`,
+        `INSERT INTO ${quoteIdent(spec.name)} (${columns}) VALUES (${values}) ON CONFLICT(${keys}) DO NOTHING`,
       ),
-      remove: this.db.prepare(`DELETE FROM ${quote(spec.name)} WHERE ${where}`),
-      clear: this.db.prepare(`DELETE FROM ${quote(spec.name)}`),
+      remove: this.db.prepare(`DELETE FROM ${quoteIdent(spec.name)} WHERE ${where}`),
+      clear: this.db.prepare(`DELETE FROM ${quoteIdent(spec.name)}`),
     });
   }
-}
-
-function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
-
-function keyOf(spec: TableSpec, row: Row): string {
-  return JSON.stringify(spec.key.map((column) => row[column] ?? null));
 }
