@@ -121,3 +121,29 @@ export async function closedLoop(
     failures,
   };
 }
+
+/** A cluster measured beside others: its target, and its figures, one per concurrency. */
+export interface SideBySide {
+  readonly target: Target;
+  readonly figures: Figures[];
+}
+
+/**
+ * Measures every system at every concurrency under the spread load, back to back, each point
+ * after its own warm-up. The order rotates from point to point, so that none is always measured
+ * on a machine the others just warmed.
+ */
+export async function measureSideBySide(
+  systems: readonly SideBySide[],
+  concurrencies: readonly number[],
+  warmupMs: number,
+  measureMs: number,
+): Promise<void> {
+  for (const [point, concurrency] of concurrencies.entries()) {
+    const order = systems.map((_, i) => systems[(i + point) % systems.length]!);
+    for (const system of order) {
+      await closedLoop(concurrency, warmupMs, "spread", system.target);
+      system.figures.push(await closedLoop(concurrency, measureMs, "spread", system.target));
+    }
+  }
+}

@@ -12,7 +12,7 @@
 
 import { startPostgres } from "../test/support/postgres.js";
 import { ProcessCluster } from "../test/integration/harness.js";
-import { closePools, closedLoop, post, type Figures, type Target } from "./closed-loop.js";
+import { closePools, measureSideBySide, post, type Figures, type Target } from "./closed-loop.js";
 
 const CONCURRENCY = [1, 64, 256];
 const WARMUP_MS = 1_000;
@@ -53,15 +53,7 @@ const systems: System[] = [];
 try {
   systems.push(await startSystem("sqlite", {}));
   systems.push(await startSystem("postgres", { JUNO_STORAGE: server.url }));
-  let flip = false;
-  for (const concurrency of CONCURRENCY) {
-    const order = flip ? [...systems].reverse() : systems;
-    flip = !flip;
-    for (const system of order) {
-      await closedLoop(concurrency, WARMUP_MS, "spread", system.target);
-      system.figures.push(await closedLoop(concurrency, MEASURE_MS, "spread", system.target));
-    }
-  }
+  await measureSideBySide(systems, CONCURRENCY, WARMUP_MS, MEASURE_MS);
 } finally {
   for (const system of systems) await system.cluster.stop();
   await closePools();

@@ -18,7 +18,7 @@ import { Pool } from "undici";
 import { tlsFetch } from "../src/client/tls.js";
 import { LOOPBACK_NAMES, createCertificateAuthority, issueCertificate } from "../src/tls/certificates.js";
 import { ProcessCluster, type ApiAccess } from "../test/integration/harness.js";
-import { closePools, closedLoop, post, type Figures, type Target } from "./closed-loop.js";
+import { closePools, measureSideBySide, post, type Figures, type Target } from "./closed-loop.js";
 
 const CONCURRENCY = [1, 64, 256];
 const WARMUP_MS = 1_000;
@@ -110,14 +110,7 @@ async function startSystem(variant: Variant): Promise<System> {
 const systems: System[] = [];
 try {
   for (const variant of VARIANTS) systems.push(await startSystem(variant));
-  for (const [point, concurrency] of CONCURRENCY.entries()) {
-    // Rotate who goes first, so that none is always measured on a machine warmed by the others.
-    const order = systems.map((_, i) => systems[(i + point) % systems.length]!);
-    for (const system of order) {
-      await closedLoop(concurrency, WARMUP_MS, "spread", system.target);
-      system.figures.push(await closedLoop(concurrency, MEASURE_MS, "spread", system.target));
-    }
-  }
+  await measureSideBySide(systems, CONCURRENCY, WARMUP_MS, MEASURE_MS);
 } finally {
   for (const system of systems) await system.cluster.stop();
   await closePools();
