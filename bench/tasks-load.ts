@@ -6,7 +6,7 @@
  *   every node's URL, agent i trying node i mod N first so that the agents spread over the nodes
  *   as the client's failover leaves them. The handler answers at once with null ("instant"), or
  *   holds its task until the attempt's signal aborts ("hold"), for the kill test. Each agent's
- *   client counts the requests it sends, by kind, so that the bench can say what one task costs.
+ *   process counts the requests its clients send (undici announces each), by kind, so that the bench can say what one task costs.
  * - "submitter": plain HTTP (undici pools, keep-alive), POST /tasks/distribute at a fixed
  *   concurrency, round robin per request over the nodes, each worker starting at a different
  *   node; every task carries an idempotency key, as the SDK's submit does, so that a retry after
@@ -16,6 +16,7 @@
  * a bound).
  */
 
+import { subscribe } from "node:diagnostics_channel";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -144,8 +145,8 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 // ---------------------------------------------------------------- agents
 
 /** The kind of an SDK request, from its method and URL: what the bench counts per task. */
-function requestKind(method: string, url: string): string {
-  const path = new URL(url).pathname;
+function requestKind(method: string, target: string): string {
+  const path = target.split("?", 1)[0] ?? target;
   if (path.endsWith("/tasks/poll")) return "poll";
   if (path.endsWith("/complete")) return "complete";
   if (path.endsWith("/fail")) return "fail";
@@ -186,11 +187,11 @@ class Agents {
   /** Makes, starts and waits for every agent; their ids in index order. */
   async run(): Promise<LoadReady> {
     const { start, sdk } = this;
-    const countingFetch: typeof fetch = (input, init) => {
-      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      count(this.requests, requestKind(init?.method ?? "GET", url));
-      return fetch(input, init);
-    };
+    // Every request of this process's clients goes through undici, which announces each one here.
+    subscribe("undici:request:create", (message) => {
+      const { request } = message as { request: { method: string; path: string } };
+      count(this.requests, requestKind(request.method, request.path));
+    });
     const handler: TaskHandler = start.mode === "instant" ? () => null : holdUntilAborted;
     // Push agents share one server of this process; each takes the pushes for its own path.
     let base = "http://127.0.0.1:9";
@@ -207,7 +208,7 @@ class Agents {
     for (let i = start.firstIndex; i < start.firstIndex + start.count; i++) {
       // Agent i tries node i mod N first: the client keeps to the node that last answered.
       const urls = start.origins.map((_, k) => start.origins[(i + k) % start.origins.length]!);
-      const client = new sdk.JunoClient({ urls, token: start.token, fetch: countingFetch });
+      const client = new sdk.JunoClient({ urls, token: start.token });
       const agent = new sdk.Agent({
         client,
         name: `${start.namePrefix}-${i}`,

@@ -183,9 +183,10 @@ export class JunoClient {
 
   constructor(options: JunoClientOptions) {
     const { idempotencyKey, ...transport } = options;
-    // One fetch for the requests and the watches, so that a TLS client keeps one connection pool.
+    // Requests go through undici's pool (requester.ts) unless a fetch is given; watches stream
+    // through fetch, with the same TLS settings.
     const fetchFunction = clientFetch(options);
-    this.transport = new HttpTransport({ ...transport, fetch: fetchFunction });
+    this.transport = new HttpTransport(transport);
     this.idempotencyKey = idempotencyKey ?? (() => globalThis.crypto.randomUUID());
     const timers = options.timers ?? SYSTEM_TIMERS;
     this.watchSetup = {

@@ -20,7 +20,8 @@ import {
   type RetryPolicy,
 } from "./retry-policy.js";
 import { SYSTEM_TIMERS, sleeperOn, type Sleep, type Timers } from "./timers.js";
-import { clientFetch, type ClientTlsOptions } from "./tls.js";
+import { ResponseTooLarge, requesterFor, type Requester, type WireAnswer } from "./requester.js";
+import type { ClientTlsOptions } from "./tls.js";
 
 /** The HTTP methods the API uses. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -42,6 +43,7 @@ export interface HttpTransportOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** The largest answer body read; a larger one is refused as invalid_response. */
   readonly responseBytesMax?: number;
+  /** Sends the requests through this fetch instead of undici's own pool (requester.ts). */
   readonly fetch?: typeof fetch;
   /**
    * For https:// nodes: the CA to trust instead of the system's, and a client certificate to
@@ -167,7 +169,7 @@ export class HttpTransport {
   private readonly timeoutMs: number;
   private readonly policy: RetryPolicy;
   private readonly responseBytesMax: number;
-  private readonly fetch: typeof fetch;
+  private readonly request: Requester;
   private readonly random: () => number;
   private readonly sleep: Sleep;
   private readonly timers: Timers;
@@ -184,7 +186,7 @@ export class HttpTransport {
     this.timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.policy = retryPolicy(options.retry);
     this.responseBytesMax = options.responseBytesMax ?? DEFAULT_RESPONSE_BYTES_MAX;
-    this.fetch = clientFetch(options);
+    this.request = requesterFor(options);
     this.random = options.random ?? Math.random;
     this.timers = options.timers ?? SYSTEM_TIMERS;
     this.sleep = options.sleep ?? sleeperOn(this.timers);
@@ -274,14 +276,14 @@ export class HttpTransport {
     const signal =
       request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
     try {
-      const response = await this.fetch(`${url}${target}`, {
+      const answer = await this.request(`${url}${target}`, {
         method: request.method,
         headers: this.headers(body === undefined ? null : (request.contentType ?? "application/json")),
         body,
         signal,
+        bytesMax: this.responseBytesMax,
       });
-      const text = await readBoundedText(response, this.responseBytesMax);
-      return answerOf(url, response, text, this.now());
+      return answerOf(url, answer, this.now());
     } catch (error) {
       if (isAborted(request.signal)) return { kind: "aborted" };
       if (error instanceof ResponseTooLarge) {
@@ -315,59 +317,25 @@ function bodyText(request: ApiRequest): string | undefined {
   return request.body;
 }
 
-/** An answer body beyond the bound. */
-class ResponseTooLarge extends Error {
-  constructor(
-    readonly status: number,
-    bytesMax: number,
-  ) {
-    super(`the answer is larger than ${bytesMax} bytes`);
-  }
-}
-
-/** The body as text, refusing one larger than `bytesMax` without reading all of it. */
-export async function readBoundedText(response: Response, bytesMax: number): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > bytesMax) {
-    await response.body?.cancel();
-    throw new ResponseTooLarge(response.status, bytesMax);
-  }
-  if (response.body === null) return "";
-  // Node's types leave the chunk type open; fetch's bodies are bytes.
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
-  for (;;) {
-    const chunk = await reader.read();
-    if (chunk.done) break;
-    bytes += chunk.value.byteLength;
-    if (bytes > bytesMax) {
-      await reader.cancel();
-      throw new ResponseTooLarge(response.status, bytesMax);
-    }
-    text += decoder.decode(chunk.value, { stream: true });
-  }
-  return text + decoder.decode();
-}
-
 /** An answer as an attempt: success, or the error in the server's shape. */
-function answerOf(url: string, response: Response, text: string, nowMs: number): Attempt {
+function answerOf(url: string, answer: WireAnswer, nowMs: number): Attempt {
+  const text = answer.text;
+  const ok = answer.status >= 200 && answer.status < 300;
   let body: unknown = null;
   if (text.trim() !== "") {
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
-      if (response.ok) {
-        const error = new JunoApiError(response.status, "invalid_response", `${url} answered with non-JSON`);
+      if (ok) {
+        const error = new JunoApiError(answer.status, "invalid_response", `${url} answered with non-JSON`);
         return { kind: "answered", error, retryAfterMs: null };
       }
     }
   }
-  if (response.ok) return { kind: "ok", response: { status: response.status, body, url, attempts: [] } };
-  const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"), nowMs);
-  return { kind: "answered", error: errorFromAnswer(response.status, body), retryAfterMs };
+  if (ok) return { kind: "ok", response: { status: answer.status, body, url, attempts: [] } };
+  const retryAfterMs = parseRetryAfterMs(answer.header("retry-after"), nowMs);
+  return { kind: "answered", error: errorFromAnswer(answer.status, body), retryAfterMs };
 }
 
 /** The attempt as the retry policy sees it. */
@@ -462,10 +430,10 @@ function isNotSent(error: unknown): boolean {
   return false;
 }
 
-/** A fetch error in words, with the connection code undici keeps in its cause. */
+/** A network error in words, with the connection code (fetch keeps it in the error's cause). */
 function describeFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause: unknown = error.cause;
+  const cause: unknown = error.cause instanceof Error ? error.cause : error;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code === "string" && CERTIFICATE_ERROR_CODES.includes(code)) {
@@ -474,7 +442,8 @@ function describeFailure(error: unknown): string {
         "give the CA that issued it (--ca or JUNO_CA_FILE; the SDK's tls.ca)"
       );
     }
-    return typeof code === "string" ? `${error.message} (${code})` : `${error.message}: ${cause.message}`;
+    if (typeof code === "string") return `${error.message} (${code})`;
+    return cause === error ? error.message : `${error.message}: ${cause.message}`;
   }
   return error.message;
 }

@@ -1,9 +1,8 @@
 /**
  * HTTPS with a CA of one's own, and client certificates. The global fetch trusts the system's CAs
- * and presents no certificate; with `tls` given, the client sends its requests through undici's
- * fetch with an Agent that trusts the given CA instead (as curl --cacert does) and presents the
- * given certificate. undici is loaded only then, so a client without `tls` still needs nothing
- * beyond the global fetch.
+ * and presents no certificate; with `tls` given, the client's requests (requester.ts) and its
+ * watches (through undici's fetch) go over an Agent that trusts the given CA instead (as curl
+ * --cacert does) and presents the given certificate.
  */
 
 /** PEM text, as a string or its bytes. */
@@ -31,8 +30,8 @@ export function clientFetch(options: {
 /** undici's fetch as this module calls it; its own types differ in details from the DOM's fetch. */
 type AnyFetch = (input: unknown, init: object) => Promise<Response>;
 
-/** A fetch that trusts and presents what `tls` says; its connections are kept alive and shared. */
-export function tlsFetch(tls: ClientTlsOptions): typeof fetch {
+/** The TLS settings of an undici connection that trusts and presents what `tls` says. */
+export function tlsConnectOptions(tls: ClientTlsOptions): { ca?: string[]; cert?: string; key?: string } {
   if ((tls.cert === undefined) !== (tls.key === undefined))
     throw new TypeError("tls.cert and tls.key go together: give both or neither");
   const text = (pem: Pem): string => (typeof pem === "string" ? pem : new TextDecoder().decode(pem));
@@ -42,11 +41,16 @@ export function tlsFetch(tls: ClientTlsOptions): typeof fetch {
       : typeof tls.ca === "string" || tls.ca instanceof Uint8Array
         ? [tls.ca]
         : tls.ca;
-  const connect = {
+  return {
     ...(tls.ca === undefined ? {} : { ca: cas.map(text) }),
     ...(tls.cert === undefined ? {} : { cert: text(tls.cert) }),
     ...(tls.key === undefined ? {} : { key: text(tls.key) }),
   };
+}
+
+/** A fetch that trusts and presents what `tls` says; its connections are kept alive and shared. */
+export function tlsFetch(tls: ClientTlsOptions): typeof fetch {
+  const connect = tlsConnectOptions(tls);
   let loaded: Promise<AnyFetch> | null = null;
   const load = async (): Promise<AnyFetch> => {
     const undici = await import("undici");

@@ -12,7 +12,7 @@
 
 import { JunoApiError, NO_STATUS, errorFromAnswer, type AttemptRecord } from "./errors.js";
 import { EventStreamReader } from "./event-stream.js";
-import { readBoundedText } from "./http.js";
+import { readBoundedText } from "./requester.js";
 import { judgeAttempt, parseRetryAfterMs, retryDelayMs, type RetryPolicy } from "./retry-policy.js";
 import { expectWorkflowView, invalid } from "./shape.js";
 import type { Sleep, Timers } from "./timers.js";
