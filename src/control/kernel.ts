@@ -9,7 +9,7 @@
 import { decodeChange } from "../raft/membership.js";
 import { assert } from "../raft/assert.js";
 import type { Entry } from "../raft/types.js";
-import { decodeEnvelope, EnvelopeError, type Envelope } from "./envelope.js";
+import { EnvelopeError, type Envelope } from "./envelope.js";
 import { chainHash } from "./hash.js";
 import type { Static, TSchema } from "typebox";
 import type {
@@ -85,7 +85,7 @@ export class ControlState {
     if (entry.data.length === 0) return { outcome: NONE, changes: [], origin: null };
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(entry.data);
+      envelope = this.registry.takeEnvelope(entry.data);
     } catch (error) {
       // Only leaders write entries, and they write envelopes: anything else is a broken invariant.
       if (error instanceof EnvelopeError) assert(false, () => `entry ${entry.index}: ${error.message}`);

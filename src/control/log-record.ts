@@ -5,7 +5,7 @@
  */
 
 import type { Entry } from "../raft/types.js";
-import { parseEnvelopeText } from "./envelope.js";
+import { parseEnvelopeText, type Envelope } from "./envelope.js";
 import type { JsonValue } from "./json.js";
 import type { LogView } from "./module.js";
 import type { ModuleRegistry } from "./registry.js";
@@ -39,9 +39,9 @@ export function recordOf(registry: ModuleRegistry, entry: Entry): LogRecord {
   }
   if (entry.data.length === 0)
     return { ...base, entryType: NOOP_ENTRY_TYPE, dataText: "null", timestamp: null };
-  const dataText = decoder.decode(entry.data);
-  const { spec, body, ts } = commandOf(registry, dataText);
-  return { ...base, entryType: spec?.entryType(body) ?? "unknown", dataText, timestamp: ts };
+  const { text, envelope } = registry.decodeEntry(entry.data);
+  const { spec, body, ts } = commandOf(registry, envelope);
+  return { ...base, entryType: spec?.entryType(body) ?? "unknown", dataText: text, timestamp: ts };
 }
 
 /** Rebuilds the exact log entry a consensus_log row was made from. */
@@ -58,12 +58,11 @@ export function logViewOf(registry: ModuleRegistry, record: LogRecord): LogView 
   // A membership change is stored as its JSON text (encodeChange).
   if (record.entryType === CONFIG_ENTRY_TYPE) return { data: JSON.parse(record.dataText) as JsonValue };
   if (record.entryType === NOOP_ENTRY_TYPE) return { data: null };
-  const { spec, body } = commandOf(registry, record.dataText);
+  const { spec, body } = commandOf(registry, parseEnvelopeText(record.dataText));
   return spec === undefined ? { data: null } : spec.logView(body);
 }
 
-function commandOf(registry: ModuleRegistry, dataText: string) {
-  const envelope = parseEnvelopeText(dataText);
+function commandOf(registry: ModuleRegistry, envelope: Envelope) {
   const registered =
     envelope.legacy === undefined ? registry.command(envelope.kind) : registry.legacyCommand(envelope.kind);
   const body = envelope.legacy === undefined ? envelope.body : registered?.spec.legacy?.body(envelope.legacy);

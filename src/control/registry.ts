@@ -7,6 +7,7 @@
 import type { TSchema } from "typebox";
 import { Compile, type Validator } from "typebox/compile";
 import { assert } from "../raft/assert.js";
+import { parseEnvelopeText, type Envelope } from "./envelope.js";
 import type { CommandSpec, StateModule, TableSpec } from "./module.js";
 
 /** A command kind as the registry holds it: its spec, its module and its compiled schema. */
@@ -19,6 +20,14 @@ export interface RegisteredCommand {
 
 /** Why a body is not a valid command, or null when it is. */
 export type BodyProblem = string | null;
+
+/** An entry's bytes as text and as the envelope they hold. */
+export interface DecodedEntry {
+  readonly text: string;
+  readonly envelope: Envelope;
+}
+
+const decoder = new TextDecoder();
 
 const KIND_PATTERN = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
@@ -33,6 +42,19 @@ export class ModuleRegistry<M extends AnyStateModule = AnyStateModule> {
   private readonly commands = new Map<string, RegisteredCommand>();
   private readonly legacyKinds = new Map<string, RegisteredCommand>();
   private readonly errorStatus = new Map<string, number>();
+  /**
+   * Entries decoded when the store wrote them and not applied yet, by their bytes: each entry is
+   * parsed once per node, not once to be written and again to be applied. Apply takes its copy out.
+   */
+  private readonly decoded = new WeakMap<Uint8Array, DecodedEntry>();
+  /**
+   * The verdict of problem() on a body decoded from an entry, so the store's and the kernel's
+   * checks run once; only those bodies, which nobody changes, are remembered.
+   */
+  private readonly verdicts = new WeakMap<
+    object,
+    { readonly kind: string; readonly problem: BodyProblem } | null
+  >();
 
   constructor(modules: readonly M[]) {
     this.modules = modules;
@@ -64,10 +86,41 @@ export class ModuleRegistry<M extends AnyStateModule = AnyStateModule> {
 
   /** Why `body` is not a valid `kind` command (schema, then the spec's own check), or null. */
   problem(kind: string, body: unknown): BodyProblem {
+    const remembered = typeof body === "object" && body !== null && this.verdicts.has(body);
+    const known = remembered ? this.verdicts.get(body) : undefined;
+    if (known?.kind === kind) return known.problem;
     const command = this.commands.get(kind);
     if (command === undefined) return `unknown command kind ${JSON.stringify(kind)}`;
-    if (!command.validator.Check(body)) return schemaProblem(command.validator, body);
-    return command.spec.check?.(body) ?? null;
+    const problem = command.validator.Check(body)
+      ? (command.spec.check?.(body) ?? null)
+      : schemaProblem(command.validator, body);
+    if (remembered) this.verdicts.set(body, { kind, problem });
+    return problem;
+  }
+
+  /**
+   * An entry's bytes decoded (throws EnvelopeError when they are no envelope), kept until
+   * takeEnvelope() so that applying the entry does not parse it again. Bodies are read, never
+   * changed, by whoever is handed them.
+   */
+  decodeEntry(data: Uint8Array): DecodedEntry {
+    let decoded = this.decoded.get(data);
+    if (decoded === undefined) {
+      const text = decoder.decode(data);
+      decoded = { text, envelope: parseEnvelopeText(text) };
+      this.decoded.set(data, decoded);
+      const body = decoded.envelope.body;
+      if (typeof body === "object" && body !== null) this.verdicts.set(body, null);
+    }
+    return decoded;
+  }
+
+  /** The envelope in an entry's bytes, from decodeEntry()'s copy (which goes) or parsed now. */
+  takeEnvelope(data: Uint8Array): Envelope {
+    const decoded = this.decoded.get(data);
+    if (decoded === undefined) return parseEnvelopeText(decoder.decode(data));
+    this.decoded.delete(data);
+    return decoded.envelope;
   }
 
   /** The HTTP status of a module's error code, if a module declared it. */

@@ -65,6 +65,13 @@ class FinishedHeap {
 export class TasksState {
   private readonly rows = new Table<string, Task>();
   private readonly live = new Map<string, Task>();
+  /**
+   * The tasks that finished last, as the objects they were put as (oldest first, at most
+   * RECENT_MAX): the entry that finishes a task reads it back several times (its answer, its
+   * row, a report's outcomes, the revocations on the agent's next poll), and decoding it from the
+   * arena each time cost more than keeping it.
+   */
+  private readonly recent = new Map<string, Task>();
   private readonly byIdempotency = new Map<string, string>();
   private readonly byAgent = new Map<string, Set<string>>();
   /** Queued tasks with a schedule_to_start deadline (the leader's timeout scan looks only at these and held ones). */
@@ -110,7 +117,7 @@ export class TasksState {
 
   /** A task by id: decoded from its row when it is finished. */
   get(id: string): Task | undefined {
-    return this.live.get(id) ?? this.rows.get(id);
+    return this.live.get(id) ?? this.recent.get(id) ?? this.rows.get(id);
   }
 
   /** The task submitted by `team` under `key`, if it is still kept. */
@@ -195,6 +202,10 @@ export class TasksState {
     }
     this.index(frozen);
     this.rows.set(task.id, frozen);
+    if (TERMINAL.has(frozen.status)) {
+      this.recent.set(frozen.id, frozen);
+      if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
+    }
     if (frozen.workflowId !== null && TERMINAL.has(frozen.status)) this.ended.push(endedNotice(frozen));
     this.evict();
     this.version++;
@@ -304,6 +315,7 @@ export class TasksState {
       if (task.idempotencyKey !== null)
         this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
       this.rows.delete(id);
+      this.recent.delete(id);
       this.evicted.push(id);
     }
   }
@@ -317,6 +329,9 @@ export class TasksState {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** How many finished tasks stay at hand as objects (TasksState.recent). */
+const RECENT_MAX = 1024;
 
 function idempotencyKeyOf(team: string, key: string): string {
   return `${team}\u0000${key}`;
