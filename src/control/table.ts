@@ -7,13 +7,20 @@
  *
  * Rows live as JSON text in an off-heap arena (arena.ts), not as objects, so a large state costs
  * the garbage collector next to nothing. `get` decodes a fresh copy each time: a row read is a
- * value, and a change is always a `set` of a new row.
+ * value, and a change is always a `set` of a new row. A row that changes often and that its
+ * owner holds as an object anyway (a task still running) can be put with `setHeld` instead: the
+ * table keeps the object and makes its text only when a cursor reads it.
  */
 
 import { RowArena } from "./arena.js";
 import type { Cursor } from "./module.js";
 
 const ABSENT: unique symbol = Symbol("absent");
+/**
+ * The index entry of a row held as an object (setHeld), not as text in the arena. Arena
+ * references are whole numbers (negative for large rows), so a fraction is never one.
+ */
+const HELD = 0.5;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -30,7 +37,10 @@ export type TableKey = number | string;
 
 /** A map of rows (JSON values) with consistent cursors. */
 export class Table<K extends TableKey, V> {
+  /** Each row's arena reference, or HELD. */
   private readonly index = new Map<K, number>();
+  /** Rows put with setHeld, as the objects they were put as. */
+  private readonly held = new Map<K, V>();
   private readonly captures: Capture<K>[] = [];
   private readonly arena = new RowArena({
     refOf: (key) => this.index.get(decodeKey<K>(key)),
@@ -46,7 +56,9 @@ export class Table<K extends TableKey, V> {
   /** The row under `key` as the JSON text it is stored as. */
   text(key: K): string | undefined {
     const ref = this.index.get(key);
-    return ref === undefined ? undefined : decoder.decode(this.arena.read(ref).value);
+    if (ref === undefined) return undefined;
+    if (ref === HELD) return JSON.stringify(this.held.get(key));
+    return decoder.decode(this.arena.read(ref).value);
   }
 
   /** Whether a row is under `key`. */
@@ -85,7 +97,26 @@ export class Table<K extends TableKey, V> {
     const previous = this.index.get(key);
     // A replaced row keeps its place in the insertion order, as a Map entry does.
     this.index.set(key, this.arena.put(encodeKey(key), encoder.encode(text)));
-    if (previous !== undefined) this.arena.free(previous);
+    this.release(key, previous);
+  }
+
+  /**
+   * Puts `row` under `key` as the object itself: no text is made until a cursor reads it (its
+   * text is then JSON.stringify(row), as set() would have stored). The caller never changes
+   * `row` afterwards; a frozen object is best.
+   */
+  setHeld(key: K, row: V): void {
+    this.preserve(key);
+    const previous = this.index.get(key);
+    this.index.set(key, HELD);
+    if (previous !== undefined && previous !== HELD) this.arena.free(previous);
+    this.held.set(key, row);
+  }
+
+  /** Lets go of what a replaced row took (its arena space, or its held object). */
+  private release(key: K, previous: number | undefined): void {
+    if (previous === HELD) this.held.delete(key);
+    else if (previous !== undefined) this.arena.free(previous);
   }
 
   /** Removes the row under `key`; whether there was one. */
@@ -94,7 +125,7 @@ export class Table<K extends TableKey, V> {
     if (ref === undefined) return false;
     this.preserve(key);
     this.index.delete(key);
-    this.arena.free(ref);
+    this.release(key, ref);
     return true;
   }
 

@@ -201,11 +201,12 @@ export class TasksState {
       this.unindex(previous);
     }
     this.index(frozen);
-    this.rows.set(task.id, frozen);
     if (TERMINAL.has(frozen.status)) {
+      // A finished task never changes again: its row goes into the arena as text.
+      this.rows.set(task.id, frozen);
       this.recent.set(frozen.id, frozen);
       if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-    }
+    } else this.rows.setHeld(task.id, frozen);
     if (frozen.workflowId !== null && TERMINAL.has(frozen.status)) this.ended.push(endedNotice(frozen));
     this.evict();
     this.version++;

@@ -8,12 +8,19 @@ import { Table, concatCursors, listCursor, type Cursor } from "../../src/control
 
 type Op =
   | { kind: "set"; key: number; value: number }
+  | { kind: "hold"; key: number; value: number }
   | { kind: "delete"; key: number }
   | { kind: "read"; max: number }
   | { kind: "open" };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("set" as const), key: fc.integer({ min: 0, max: 30 }), value: fc.integer() }),
+  // A row held as an object (setHeld) must read, and be captured, exactly as one set as text.
+  fc.record({
+    kind: fc.constant("hold" as const),
+    key: fc.integer({ min: 0, max: 30 }),
+    value: fc.integer(),
+  }),
   fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 30 }) }),
   fc.record({ kind: fc.constant("read" as const), max: fc.integer({ min: 1, max: 7 }) }),
   fc.record({ kind: fc.constant("open" as const) }),
@@ -43,6 +50,7 @@ describe("Table cursors", () => {
           openCursor();
           for (const step of ops) {
             if (step.kind === "set") table.set(step.key, step.value);
+            else if (step.kind === "hold") table.setHeld(step.key, step.value);
             else if (step.kind === "delete") table.delete(step.key);
             else if (step.kind === "open") openCursor();
             else for (const reader of open) reader.got.push(...reader.cursor.next(step.max));
@@ -51,6 +59,7 @@ describe("Table cursors", () => {
             while (!reader.cursor.done) reader.got.push(...reader.cursor.next(5));
             expect(reader.got).toEqual(reader.expected);
           }
+          for (const [key, value] of table.entries()) expect(table.text(key)).toBe(JSON.stringify(value));
         },
       ),
       { seed: 20261201, numRuns: 500 },

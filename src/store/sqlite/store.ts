@@ -72,6 +72,8 @@ export class SqliteStore implements NodeStorage {
   /** Rows up to here are marked committed. */
   private committedThrough = 0;
   private synchronous: "FULL" | "NORMAL" = "FULL";
+  private readonly syncFull: Database.Statement;
+  private readonly syncNormal: Database.Statement;
   /** The snapshot generation the store holds, and the next one to write. */
   private generation = 0;
   private nextGeneration = 1;
@@ -117,6 +119,8 @@ export class SqliteStore implements NodeStorage {
     this.db.pragma("foreign_keys = ON");
     // The checkpoint worker shares the file: a lock it holds for a moment is waited for, not an error.
     this.db.pragma("busy_timeout = 1000");
+    this.syncFull = this.db.prepare("PRAGMA synchronous = FULL");
+    this.syncNormal = this.db.prepare("PRAGMA synchronous = NORMAL");
     migrate(this.db);
     for (const spec of registry.tables()) this.addTable(spec);
     const db = this.db;
@@ -543,7 +547,9 @@ export class SqliteStore implements NodeStorage {
   private setSynchronous(sync: boolean): void {
     const wanted = sync ? "FULL" : "NORMAL";
     if (this.synchronous === wanted) return;
-    this.db.pragma(`synchronous = ${wanted}`);
+    // Prepared once: a sync write and a lazy one alternate on every busy turn, and db.pragma()
+    // compiles its statement each time.
+    (sync ? this.syncFull : this.syncNormal).run();
     this.synchronous = wanted;
   }
 
