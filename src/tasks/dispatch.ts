@@ -7,7 +7,8 @@
  * A walk offers queued tasks in queue order (strict priority, then fair shares between teams),
  * skips a task that must wait (backoff, its team at its running limit) or whose requirement class
  * already found no agent in this walk, and stops after TASK_LIMITS.dispatchLook tasks or
- * dispatchBatch placements. Placements are collected first and applied after the walk, because
+ * dispatchBatch placements, or as soon as every class in the queue found no agent (the rest of
+ * the walk could only skip). Placements are collected first and applied after the walk, because
  * the queue must not change under a walk.
  */
 
@@ -52,6 +53,7 @@ export function dispatch(tasks: TasksState, agents: AgentsState | null, nowMs: n
     if (!placement.ok) {
       blocked.add(cls);
       tasks.waiting.set(cls, placement.reason);
+      if (blocked.size >= tasks.queuedClassCount) break;
       continue;
     }
     tasks.waiting.delete(cls);

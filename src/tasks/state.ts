@@ -20,7 +20,7 @@ import { FairQueue } from "./queue.js";
 import { TaskStats } from "./stats.js";
 import { emptyMemory, type CandidateSet, type StrategyMemory } from "./placement.js";
 import { DEFAULT_TASK_SETTINGS, type TaskSettings } from "./settings.js";
-import { HOLDING, TERMINAL, TASK_STATUSES, type Task, type TaskStatus } from "./task.js";
+import { HOLDING, TERMINAL, TASK_STATUSES, requirementClass, type Task, type TaskStatus } from "./task.js";
 
 /** A min-heap of finished tasks by submission order: the oldest is evicted first. */
 class FinishedHeap {
@@ -72,6 +72,8 @@ export class TasksState {
    * arena each time cost more than keeping it.
    */
   private readonly recent = new Map<string, Task>();
+  /** How many queued tasks each requirement class has (classes with none are not kept). */
+  private readonly queuedClasses = new Map<string, number>();
   private readonly byIdempotency = new Map<string, string>();
   private readonly byAgent = new Map<string, Set<string>>();
   /** Queued tasks with a schedule_to_start deadline (the leader's timeout scan looks only at these and held ones). */
@@ -109,6 +111,11 @@ export class TasksState {
 
   get size(): number {
     return this.rows.size;
+  }
+
+  /** How many requirement classes the queued tasks are of. */
+  get queuedClassCount(): number {
+    return this.queuedClasses.size;
   }
 
   get liveCount(): number {
@@ -275,6 +282,8 @@ export class TasksState {
     }
     this.live.set(task.id, task);
     if (task.status === "queued") {
+      const cls = requirementClass(task.requirements);
+      this.queuedClasses.set(cls, (this.queuedClasses.get(cls) ?? 0) + 1);
       this.queue.add(task);
       if (task.scheduleToStartMs !== null) this.queuedDeadlines.add(task.id);
     }
@@ -293,6 +302,10 @@ export class TasksState {
       this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
     this.live.delete(task.id);
     if (task.status === "queued") {
+      const cls = requirementClass(task.requirements);
+      const left = this.queuedClasses.get(cls)! - 1;
+      if (left === 0) this.queuedClasses.delete(cls);
+      else this.queuedClasses.set(cls, left);
       assert(this.queue.remove(task.id) !== null, () => `task ${task.id} not queued`);
       this.queuedDeadlines.delete(task.id);
     }

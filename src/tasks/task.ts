@@ -200,7 +200,15 @@ export const TaskRow = Type.Object(
 );
 export type TaskRowShape = Static<typeof TaskRow>;
 
+/** Requirement classes already worked out, by requirements object (a task's lasts its lifetime). */
+const classes = new WeakMap<Requirements, string>();
+
 /** The requirement class of a task: tasks of one class are eligible for the same agents. */
 export function requirementClass(requirements: Requirements): string {
-  return JSON.stringify([requirements.skills, requirements.team, requirements.labels]);
+  let cls = classes.get(requirements);
+  if (cls === undefined) {
+    cls = JSON.stringify([requirements.skills, requirements.team, requirements.labels]);
+    classes.set(requirements, cls);
+  }
+  return cls;
 }
