@@ -89,7 +89,7 @@ export function dispatcherRequester(dispatcher: Dispatcher): Requester {
     const headers = answer.headers;
     const declared = Number(headers["content-length"] ?? "0");
     if (declared > request.bytesMax) {
-      answer.body.destroy();
+      discard(answer.body);
       throw new ResponseTooLarge(answer.statusCode, request.bytesMax);
     }
     const text = await readBounded(answer.body, answer.statusCode, request.bytesMax);
@@ -137,6 +137,15 @@ async function readBounded(
   return chunks.length === 1
     ? (chunks[0] as Buffer).toString("utf8")
     : Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Drops an answer body unread. undici's body emits an abort error when destroyed: unheard, it
+ * would be an uncaught exception that ends the process.
+ */
+function discard(body: { on(event: "error", listener: () => void): unknown; destroy(): void }): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 /** A fetch Response's body as text, refusing one larger than `bytesMax` without reading all of it. */
