@@ -10,8 +10,10 @@
 
 import { tlsConnectOptions, type ClientTlsOptions } from "./tls.js";
 
-/** undici's dispatcher, as a type only: the module itself is loaded when first needed. */
+/** undici's types only: the module itself is loaded when first needed. */
 type Dispatcher = import("undici").Dispatcher;
+type HttpMethod = import("undici").Dispatcher.HttpMethod;
+type AnswerBody = import("undici").Dispatcher.ResponseData["body"];
 
 /** One request as the transport has built it. */
 export interface WireRequest {
@@ -81,7 +83,7 @@ export function dispatcherRequester(dispatcher: Dispatcher): Requester {
     const answer = await dispatcher.request({
       origin: originOf(url),
       path: pathOf(url),
-      method: request.method as import("undici").Dispatcher.HttpMethod,
+      method: request.method as HttpMethod,
       headers: request.headers,
       body: request.body ?? null,
       signal: request.signal,
@@ -119,24 +121,19 @@ export function fetchRequester(fetchFunction: typeof fetch): Requester {
 }
 
 /** A body stream's text, refusing one larger than `bytesMax` without reading all of it. */
-async function readBounded(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  status: number,
-  bytesMax: number,
-): Promise<string> {
-  const chunks: Buffer[] = [];
+async function readBounded(body: AnswerBody, status: number, bytesMax: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
   let bytes = 0;
-  for await (const chunk of body) {
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
     if (bytes > bytesMax) {
-      body.destroy();
+      discard(body);
       throw new ResponseTooLarge(status, bytesMax);
     }
-    chunks.push(chunk);
+    text += decoder.decode(chunk, { stream: true });
   }
-  return chunks.length === 1
-    ? (chunks[0] as Buffer).toString("utf8")
-    : Buffer.concat(chunks).toString("utf8");
+  return text + decoder.decode();
 }
 
 /**
