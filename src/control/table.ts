@@ -109,7 +109,7 @@ export class Table<K extends TableKey, V> {
     this.preserve(key);
     const previous = this.index.get(key);
     this.index.set(key, HELD);
-    if (previous !== undefined && previous !== HELD) this.arena.free(previous);
+    this.release(key, previous);
     this.held.set(key, row);
   }
 
