@@ -4,6 +4,7 @@
  * leader's stamp, agents from the committed registry (read, never written).
  *
  *   tasks.submit     accept a task (idempotent by key) and place what can be placed
+ *   tasks.submit_many  many submissions at once, each accepted or refused on its own
  *   tasks.dispatch   place queued tasks (the leader asks when agents or time changed things)
  *   tasks.start      an agent took delivery of its assigned tasks
  *   tasks.complete   an attempt succeeded (refused unless it is the current attempt)
@@ -231,29 +232,105 @@ export const submitCommand: CommandSpec<TasksState, typeof SubmitBody, Submitted
     return null;
   },
   apply(state, body, context): Applied<Submitted> {
-    if (body.idempotency_key !== null) {
-      const known = state.byKey(body.team, body.idempotency_key);
-      if (known !== undefined) return accept({ task: known, created: false });
-    }
-    if (state.get(body.id) !== undefined) return refuse("conflict", `task id ${body.id} is taken`);
-    if (state.liveCount >= TASK_LIMITS.liveTasks)
-      return refuse(
-        "limit_exceeded",
-        `the cluster holds ${TASK_LIMITS.liveTasks} unfinished tasks, its limit`,
-      );
-    if (state.queue.sizeOf(body.team) >= state.settings.teamQueueLimit)
-      return refuse(
-        "queue_full",
-        `team ${body.team} has ${state.settings.teamQueueLimit} tasks queued, its limit`,
-      );
-    const task = newTask(state, body, context.timestamp);
-    state.put(task);
-    const touched = dispatchAfter(state, context, [task.id]);
-    return accept({ task: state.get(task.id)!, created: true }, rowsOf(state, touched));
+    const outcome = submitOne(state, body, context.timestamp);
+    if ("code" in outcome) return refuse(outcome.code, outcome.message);
+    if (!outcome.created) return accept(outcome);
+    const touched = dispatchAfter(state, context, [outcome.task.id]);
+    return accept({ task: state.get(outcome.task.id)!, created: true }, rowsOf(state, touched));
   },
   entryType: () => "task_submitted",
   logView: (body) => ({
     data: { id: body.id, task_type: body.task_type, team: body.team, priority: body.priority },
+  }),
+};
+
+/** Why one submission was refused (the same codes a single submit is refused with). */
+interface SubmitRefusal {
+  readonly code: "conflict" | "limit_exceeded" | "queue_full";
+  readonly message: string;
+}
+
+/** Accepts one submission into the queue (no placement): the task, or the task its key names. */
+function submitOne(state: TasksState, body: SubmitBody, nowMs: number): Submitted | SubmitRefusal {
+  if (body.idempotency_key !== null) {
+    const known = state.byKey(body.team, body.idempotency_key);
+    if (known !== undefined) return { task: known, created: false };
+  }
+  if (state.get(body.id) !== undefined) return { code: "conflict", message: `task id ${body.id} is taken` };
+  if (state.liveCount >= TASK_LIMITS.liveTasks)
+    return {
+      code: "limit_exceeded",
+      message: `the cluster holds ${TASK_LIMITS.liveTasks} unfinished tasks, its limit`,
+    };
+  if (state.queue.sizeOf(body.team) >= state.settings.teamQueueLimit)
+    return {
+      code: "queue_full",
+      message: `team ${body.team} has ${state.settings.teamQueueLimit} tasks queued, its limit`,
+    };
+  const task = newTask(state, body, nowMs);
+  state.put(task);
+  return { task, created: true };
+}
+
+export const SubmitManyBody = Type.Object(
+  { tasks: Type.Array(SubmitBody, { minItems: 1, maxItems: TASK_LIMITS.submitBatch }) },
+  { additionalProperties: false },
+);
+export type SubmitManyBody = Static<typeof SubmitManyBody>;
+
+/** One submission of a tasks.submit_many, in the order given. */
+export type SubmitManyOutcome =
+  | { readonly ok: true; readonly task: Task; readonly created: boolean }
+  | ({ readonly ok: false } & SubmitRefusal);
+
+/**
+ * Many submissions in one entry. Each is taken or refused on its own, exactly as tasks.submit
+ * would take it (found by its key, queue_full, limit_exceeded), in the order given, so a key
+ * named twice finds the task its first use made; then the whole batch is placed at once, highest
+ * priority first, so a bulk never places its low-priority tasks ahead of its urgent ones. A team's
+ * queue limit counts the batch's own tasks queued before that placement.
+ */
+export const submitManyCommand: CommandSpec<TasksState, typeof SubmitManyBody, SubmitManyOutcome[]> = {
+  kind: "tasks.submit_many",
+  schema: SubmitManyBody,
+  check: (body) => {
+    let bytes = 0;
+    for (const [index, task] of body.tasks.entries()) {
+      const problem = submitCommand.check?.(task) ?? null;
+      if (problem !== null) return `tasks[${index}]: ${problem}`;
+      bytes += dataBytes(task.data);
+    }
+    if (bytes > TASK_LIMITS.submitBatchBytes)
+      return `the tasks' data are over ${TASK_LIMITS.submitBatchBytes} bytes of JSON together`;
+    return new Set(body.tasks.map((task) => task.id)).size === body.tasks.length
+      ? null
+      : "a bulk names each task id once";
+  },
+  apply(state, body, context) {
+    const outcomes: SubmitManyOutcome[] = [];
+    const touched: string[] = [];
+    for (const item of body.tasks) {
+      const outcome = submitOne(state, item, context.timestamp);
+      if ("code" in outcome) outcomes.push({ ok: false, code: outcome.code, message: outcome.message });
+      else {
+        if (outcome.created) touched.push(outcome.task.id);
+        outcomes.push({ ok: true, ...outcome });
+      }
+    }
+    if (touched.length === 0) return accept(outcomes);
+    const changed = dispatchAfter(state, context, touched);
+    // The tasks as the placement left them (found ones too: one may have been placed meanwhile).
+    const final = outcomes.map((outcome) =>
+      outcome.ok ? { ...outcome, task: state.get(outcome.task.id) ?? outcome.task } : outcome,
+    );
+    return accept(final, rowsOf(state, changed));
+  },
+  entryType: () => "tasks_submitted",
+  logView: (body) => ({
+    data: {
+      tasks: body.tasks.length,
+      teams: [...new Set(body.tasks.map((task) => task.team))].slice(0, 16),
+    },
   }),
 };
 
@@ -731,6 +808,7 @@ export const configureCommand: CommandSpec<TasksState, typeof TaskSettingsSchema
 
 export const TASK_COMMANDS = [
   submitCommand,
+  submitManyCommand,
   dispatchCommand,
   startCommand,
   completeCommand,

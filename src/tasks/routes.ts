@@ -24,6 +24,7 @@ import {
   failCommand,
   startCommand,
   submitCommand,
+  submitManyCommand,
   type SubmitBody,
 } from "./commands.js";
 import { taskAgents, taskIdParam } from "./agent-scope.js";
@@ -92,6 +93,24 @@ const DistributeBody = Type.Object(
 type DistributeBody = Static<typeof DistributeBody>;
 
 const TaskAnswer = Type.Object({ task: TaskView });
+
+const DistributeManyBody = Type.Object(
+  { tasks: Type.Array(DistributeBody, { minItems: 1, maxItems: TASK_LIMITS.submitBatch }) },
+  { additionalProperties: false },
+);
+
+const DistributeManyAnswer = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      ok: Type.Boolean(),
+      created: Type.Optional(
+        Type.Boolean({ description: "false: found by its idempotency_key, submitted before" }),
+      ),
+      task: Type.Optional(TaskView),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
 const IdParams = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
@@ -311,6 +330,32 @@ export function taskRoutes() {
         const committed = await node.propose(submitCommand, body);
         const { task, created } = committed.value;
         return reply.code(created ? 201 : 200).send({ task: view(state(), task) });
+      },
+    );
+
+    app.post(
+      "/tasks/distribute/bulk",
+      {
+        schema: {
+          summary: "Submit many tasks in one request and one log entry",
+          description: `1 to ${TASK_LIMITS.submitBatch} tasks, each as /tasks/distribute takes it, their data at most ${TASK_LIMITS.submitBatchBytes} bytes of JSON together. Each is answered on its own in \`results\`, in the order given: \`ok\` with the task and whether this request \`created\` it (false: its team submitted the same \`idempotency_key\` before, or earlier in this bulk), or the error it met (queue_full, limit_exceeded). The batch is queued together and then placed highest priority first. A body that does not validate is a 400 (naming the task, as tasks[3], where it can) and changes nothing.`,
+          tags,
+          body: DistributeManyBody,
+          response: responses({ 200: DistributeManyAnswer }, [413, 422, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const body = { tasks: request.body.tasks.map(toSubmit) };
+        checkCommand(node, submitManyCommand.kind, body);
+        const committed = await node.propose(submitManyCommand, body);
+        const current = state();
+        return {
+          results: committed.value.map((outcome) =>
+            outcome.ok
+              ? { ok: true, created: outcome.created, task: view(current, outcome.task) }
+              : { ok: false, error: { code: outcome.code, message: outcome.message } },
+          ),
+        };
       },
     );
 

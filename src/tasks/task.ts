@@ -67,6 +67,9 @@ export const TASK_LIMITS = {
   /** Reports in one tasks.report entry, and their results' bytes of JSON together. */
   reportBatch: 256,
   reportBytes: 512 * 1024,
+  /** Tasks in one tasks.submit_many entry, and their data's bytes of JSON together. */
+  submitBatch: 500,
+  submitBatchBytes: 768 * 1024,
 } as const;
 
 /** What a task asks of the agent that takes it. */

@@ -6,6 +6,7 @@
 // agent, team bulkheads answering 429, metrics, and bad input refused.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JunoClient } from "../../src/client/index.js";
 import { tasksState } from "../../src/tasks/index.js";
 import { ApiCluster, type Member } from "../server/cluster.js";
 import { until } from "../support/local-node.js";
@@ -366,6 +367,105 @@ describe("tasks API", () => {
     const prometheus = await (await fetch(`http://${leader.http}/metrics`)).text();
     expect(prometheus).toMatch(/juno_task_queue_depth\{[^}]*priority="5"[^}]*\} [1-9]/);
     expect(prometheus).toMatch(/juno_tasks_assigned_total\{[^}]*\} [1-9]/);
+  });
+
+  it("submits many tasks in one request: each answered on its own, the batch placed highest priority first", async () => {
+    const agentId = await agent("bulk-taker", ["bulk-prio"], 1);
+    const follower = await cluster.follower();
+    const bulk = await call(follower, "POST", "/tasks/distribute/bulk", {
+      tasks: [
+        { team: "bulk-x", task_type: "t", priority: 1, requirements: { skills: ["bulk-prio"] } },
+        { team: "bulk-y", task_type: "t", priority: 9, requirements: { skills: ["bulk-prio"] } },
+        {
+          team: "bulk-z",
+          task_type: "t",
+          priority: 5,
+          idempotency_key: "k1",
+          requirements: { skills: ["bulk-prio"] },
+        },
+        {
+          team: "bulk-z",
+          task_type: "t",
+          priority: 5,
+          idempotency_key: "k1",
+          requirements: { skills: ["bulk-prio"] },
+        },
+      ],
+    });
+    expect(bulk.status).toBe(200);
+    const results = bulk.json["results"] as Json[];
+    expect(results.map((r) => [r["ok"], r["created"]])).toEqual([
+      [true, true],
+      [true, true],
+      [true, true],
+      [true, false],
+    ]);
+    const tasks = results.map((r) => r["task"] as Json);
+    // The key named twice found the task its first use made.
+    expect(tasks[3]!["id"]).toBe(tasks[2]!["id"]);
+    // One slot, three tasks: the priority-9 one is placed although it came second.
+    expect(tasks.slice(0, 3).map((t) => t["status"])).toEqual(["queued", "assigned", "queued"]);
+    expect(tasks[1]!["assigned_agent"]).toBe(agentId);
+    // The same bulk again makes nothing new where keys say so; each team's queue limit (3) holds per task.
+    const again = await call(await cluster.leader(), "POST", "/tasks/distribute/bulk", {
+      tasks: [
+        { team: "bulk-z", task_type: "t", idempotency_key: "k1" },
+        ...[1, 2, 3].map(() => ({ team: "bulk-full", task_type: "t", requirements: { skills: ["never"] } })),
+        { team: "bulk-full", task_type: "t", requirements: { skills: ["never"] } },
+      ],
+    });
+    expect(again.status).toBe(200);
+    const answered = again.json["results"] as Json[];
+    expect(answered[0]).toMatchObject({ ok: true, created: false, task: { id: tasks[2]!["id"] } });
+    expect(answered.slice(1, 4).every((r) => r["ok"] === true && r["created"] === true)).toBe(true);
+    expect(answered[4]).toMatchObject({ ok: false, error: { code: "queue_full" } });
+    expect(answered[4]!["task"]).toBeUndefined();
+  });
+
+  it("the SDK submits many through any node; the same call again finds every task instead of making it twice", async () => {
+    const juno = new JunoClient({
+      urls: [...cluster.members.values()].map((member) => `http://${member.http}`),
+    });
+    const requests = Array.from({ length: 40 }, (_, i) => ({
+      team: `bulk-sdk-${i % 20}`,
+      task_type: "t",
+      priority: i % 10,
+      idempotency_key: `sdk-${i}`,
+      data: { i },
+      requirements: { skills: ["never"] },
+    }));
+    const first = await juno.tasks.submitMany(requests);
+    expect(first.every((result) => result.ok && result.created && result.task.status === "queued")).toBe(
+      true,
+    );
+    const again = await juno.tasks.submitMany(requests);
+    expect(again.map((result) => (result.ok ? [result.created, result.task.id] : null))).toEqual(
+      first.map((result) => (result.ok ? [false, result.task.id] : null)),
+    );
+    expect(new Set(first.map((result) => (result.ok ? result.task.id : null))).size).toBe(40);
+  });
+
+  it("refuses a bulk with one bad task whole, naming it, and changes nothing", async () => {
+    const leader = await cluster.leader();
+    const before = leader.node.view.state(tasksState).size;
+    const good = { team: "bulk-bad", task_type: "t" };
+    const bad: Json[] = [
+      { tasks: [good, { ...good, priority: 10 }] },
+      { tasks: [] },
+      { tasks: Array.from({ length: 501 }, () => good) },
+      { tasks: [good, { ...good, strategy: "consistent_hash" }] },
+      { tasks: [good], extra: 1 },
+    ];
+    for (const body of bad) {
+      const answer = await call(await cluster.follower(), "POST", "/tasks/distribute/bulk", body);
+      expect(answer.status, JSON.stringify(body).slice(0, 100)).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+      expect((answer.json["error"] as Json)["code"]).toEqual(expect.any(String));
+    }
+    const unplaceable = await call(leader, "POST", "/tasks/distribute/bulk", bad[3]);
+    expect(unplaceable.status).toBe(400);
+    expect((unplaceable.json["error"] as Json)["message"]).toContain("tasks[1]");
+    expect(leader.node.view.state(tasksState).size).toBe(before);
   });
 
   it("refuses bad input with its 4xx and changes nothing", async () => {

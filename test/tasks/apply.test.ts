@@ -19,6 +19,7 @@ import {
   configureCommand,
   DEFAULT_TASK_SETTINGS,
   submitCommand,
+  submitManyCommand,
   tasksState,
   type SubmitBody,
   type Task,
@@ -96,6 +97,59 @@ describe("tasks apply", () => {
     // The first took the only slot at once; the rest wait by priority, then arrival.
     expect(state.of(tasksState).get(first.id)!.status).toBe("assigned");
     expect(runInOrder(log, state, agent, 4)).toEqual([first.id, high.id, high2.id, low.id]);
+  });
+
+  it("places a bulk highest priority first, and then runs it exactly as the same tasks submitted one by one", () => {
+    const bodies = [3, 9, 1, 9, 5, 7, 0, 5].map((priority) => submission("t", priority));
+    const one = { log: new LogBuilder(), state: new ControlState(registry) };
+    const bulk = { log: new LogBuilder(), state: new ControlState(registry) };
+    const agent = uuid();
+    for (const side of [one, bulk])
+      applyAll(side.state, [side.log.add(registerCommand, registration(agent, 1))]);
+    // One by one, the first takes the slot as it comes; in a bulk the first nine does.
+    applyAll(
+      one.state,
+      bodies.map((body) => one.log.add(submitCommand, body)),
+    );
+    applyAll(bulk.state, [bulk.log.add(submitManyCommand, { tasks: bodies })]);
+    expect([...bulk.state.of(tasksState).heldBy(agent)]).toEqual([bodies[1]!.id]);
+    expect([...one.state.of(tasksState).heldBy(agent)]).toEqual([bodies[0]!.id]);
+    // What waits is ordered the same way on both sides.
+    const rest = (side: typeof one) => {
+      const order = runInOrder(side.log, side.state, agent, bodies.length);
+      return order.filter((id) => id !== bodies[0]!.id && id !== bodies[1]!.id);
+    };
+    expect(rest(bulk)).toEqual(rest(one));
+  });
+
+  it("answers each task of a bulk on its own: a key named twice finds its first task, a full queue refuses the rest", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    applyAll(state, [log.add(configureCommand, { ...DEFAULT_TASK_SETTINGS, teamQueueLimit: 2 })]);
+    const keyed = submission("k", 5, { idempotency_key: "once" });
+    const tasks = [
+      keyed,
+      { ...submission("k", 5), idempotency_key: "once" },
+      submission("k", 5),
+      submission("k", 5),
+    ];
+    const entry = log.add(submitManyCommand, { tasks });
+    const { outcome } = state.apply(entry);
+    expect(outcome.kind).toBe("ok");
+    const results = (outcome as { value: unknown }).value as {
+      ok: boolean;
+      created?: boolean;
+      code?: string;
+      task?: Task;
+    }[];
+    expect(results.map((r) => (r.ok ? (r.created ? "created" : "found") : r.code))).toEqual([
+      "created",
+      "found",
+      "created",
+      "queue_full",
+    ]);
+    expect(results[1]!.task!.id).toBe(keyed.id);
+    expect(state.of(tasksState).size).toBe(2);
   });
 
   it("shares one level between teams by weight", () => {
