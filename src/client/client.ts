@@ -86,6 +86,7 @@ import type {
   ResolvedAgent,
   SubmitTaskRequest,
   SubmittedTask,
+  SubmitManyResult,
   TaskMetrics,
   TaskStatusFilter,
   TaskStatusPage,
@@ -110,6 +111,8 @@ export interface JunoClientOptions extends HttpTransportOptions {
 export interface TasksApi {
   /** POST /tasks/distribute; see JunoClient.submitTask. */
   submit(request: SubmitTaskRequest, options?: CallOptions): Promise<SubmittedTask>;
+  /** POST /tasks/distribute/bulk; see JunoClient.submitTasks. */
+  submitMany(requests: readonly SubmitTaskRequest[], options?: CallOptions): Promise<SubmitManyResult[]>;
   /** GET /tasks/{id}. */
   get(id: string, options?: CallOptions): Promise<TaskView>;
   /** DELETE /tasks/{id}; see JunoClient.cancelTask. */
@@ -161,6 +164,9 @@ const ID_LENGTH_MAX = 256;
  */
 export const POLL_ANSWER_MARGIN_MS = DEFAULT_TIMEOUT_MS;
 
+/** The most tasks one POST /tasks/distribute/bulk carries, the server's bound. */
+export const SUBMIT_MANY_MAX = 500;
+
 /** The most reports one POST /tasks/report carries, the server's bound. */
 export const REPORT_ITEMS_MAX = 256;
 
@@ -205,6 +211,8 @@ export class JunoClient {
     this.tasks = Object.freeze({
       submit: (request: SubmitTaskRequest, callOptions?: CallOptions) =>
         this.submitTask(request, callOptions),
+      submitMany: (requests: readonly SubmitTaskRequest[], callOptions?: CallOptions) =>
+        this.submitTasks(requests, callOptions),
       get: (id: string, callOptions?: CallOptions) => this.getTask(id, callOptions),
       cancel: (id: string, callOptions?: CallOptions) => this.cancelTask(id, callOptions),
       status: (filter?: TaskStatusFilter, callOptions?: CallOptions) => this.taskStatus(filter, callOptions),
@@ -361,6 +369,34 @@ export class JunoClient {
       options,
     );
     return { task: taskOf(answer.body), created: answer.status === 201 };
+  }
+
+  /**
+   * POST /tasks/distribute/bulk: 1..SUBMIT_MANY_MAX submissions in one request and one log entry,
+   * each answered on its own, in the order given, as submitTask would answer it: the task and
+   * whether this call made it, or refused (queue_full, limit_exceeded) making nothing. The batch
+   * is placed highest priority first. Safe to retry like submitTask: each request without an
+   * idempotency_key gets one made up here, so a retry after a lost answer finds the tasks the
+   * first attempt made (created false) instead of making them again. Throws RangeError for none
+   * or more than SUBMIT_MANY_MAX; one that does not validate refuses the whole call (400,
+   * naming it as tasks[i]) and makes nothing.
+   */
+  async submitTasks(
+    requests: readonly SubmitTaskRequest[],
+    options: CallOptions = {},
+  ): Promise<SubmitManyResult[]> {
+    if (requests.length === 0 || requests.length > SUBMIT_MANY_MAX)
+      throw new RangeError(`submitTasks takes 1 to ${SUBMIT_MANY_MAX} tasks, not ${requests.length}`);
+    const tasks = requests.map((request) =>
+      request.idempotency_key === undefined
+        ? { ...request, idempotency_key: this.idempotencyKey() }
+        : request,
+    );
+    const answer = await this.send(
+      { method: "POST", path: `${API}/tasks/distribute/bulk`, body: { tasks }, idempotent: true },
+      options,
+    );
+    return submitManyResultsOf(answer.body, tasks.length);
   }
 
   /** GET /tasks/{id}; 404 task_not_found when it is not (or no longer) kept. */
@@ -787,6 +823,29 @@ function reportItemsOf(request: ReportTasksRequest): ReportItem[] {
     ids.add(item.id);
   }
   return items;
+}
+
+/**
+ * The results of a bulk submission's answer, checked: one per task sent, in their order. As with
+ * submitTask, `created` is false after a retry whose lost first attempt made the task.
+ */
+function submitManyResultsOf(body: unknown, count: number): SubmitManyResult[] {
+  const results = expectFields(body, "bulk", { results: "array" })["results"] as unknown[];
+  if (results.length !== count)
+    throw invalid(`bulk.results has ${results.length} results for ${count} tasks`);
+  return results.map((result, index) => {
+    const what = `bulk.results[${index}]`;
+    const fields = expectFields(result, what, {});
+    if (fields["ok"] === true) {
+      expectTaskView(fields["task"], `${what}.task`);
+      if (typeof fields["created"] !== "boolean") throw invalid(`${what}.created is not a boolean`);
+      return { ok: true, task: fields["task"] as TaskView, created: fields["created"] };
+    }
+    const error = fields["error"];
+    if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
+    expectFields(error, `${what}.error`, { code: "string", message: "string" });
+    return { ok: false, error: error as { code: string; message: string } };
+  });
 }
 
 /** The results of a report's answer, checked against the reports sent: one each, in their order. */

@@ -13,6 +13,7 @@ export {
   JunoClient,
   POLL_ANSWER_MARGIN_MS,
   REPORT_ITEMS_MAX,
+  SUBMIT_MANY_MAX,
   REPORT_RESULTS_BYTES_MAX,
   isAgentNotFound,
 } from "./client.js";
@@ -99,6 +100,7 @@ export type {
   StatusCounts,
   SubmitTaskRequest,
   SubmittedTask,
+  SubmitManyResult,
   TaskCounts,
   TaskDelivery,
   TaskError,

@@ -368,6 +368,15 @@ export interface SubmittedTask {
   readonly created: boolean;
 }
 
+/**
+ * What one submission of POST /tasks/distribute/bulk came to: taken (the task, and whether this
+ * call made it or found it by its idempotency key), or refused with the code a single submit is
+ * refused with (queue_full, limit_exceeded), making nothing.
+ */
+export type SubmitManyResult =
+  | { readonly ok: true; readonly task: TaskView; readonly created: boolean }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
 /** Filters of GET /tasks/status; absent ones do not filter. */
 export interface TaskStatusFilter {
   readonly status?: TaskStatus;

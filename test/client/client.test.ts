@@ -466,3 +466,52 @@ describe("the tasks report API", () => {
     }
   });
 });
+
+describe("the tasks bulk submit API", () => {
+  it("gives each task without a key its own made-up key, keeps the ones given, and refuses none or too many before sending", async () => {
+    let keys = 0;
+    const juno = client({ idempotencyKey: () => `made-${++keys}` });
+    await expect(juno.tasks.submitMany([])).rejects.toThrow(RangeError);
+    const many = Array.from({ length: 501 }, () => ({ task_type: "t", team: "a" }));
+    await expect(juno.tasks.submitMany(many)).rejects.toThrow(RangeError);
+    expect(cluster.nodes.flatMap((node) => node.requests)).toEqual([]);
+    cluster
+      .node(0)
+      .when(
+        (request) => request.path.endsWith("/tasks/distribute/bulk"),
+        { kind: "raw", status: 200, body: JSON.stringify({ results: [] }) },
+        1,
+      );
+    const error = await failure(
+      juno.tasks.submitMany([
+        { task_type: "t", team: "a" },
+        { task_type: "t", team: "a", idempotency_key: "mine" },
+        { task_type: "t", team: "a" },
+      ]),
+    );
+    expect(error.code).toBe("invalid_response");
+    const sent = cluster.nodes.flatMap((node) => node.requests)[0]!.body as {
+      tasks: { idempotency_key: string }[];
+    };
+    expect(sent.tasks.map((task) => task.idempotency_key)).toEqual(["made-1", "mine", "made-2"]);
+  });
+
+  it("refuses an answer whose results are not one per task, each ok with a task or an error", async () => {
+    for (const results of [
+      [{ ok: true, created: true }],
+      [{ ok: true, task: { id: 1 }, created: true }],
+      [{ ok: false }],
+      [{ ok: "yes" }],
+    ]) {
+      cluster
+        .node(0)
+        .when(
+          (request) => request.path.endsWith("/tasks/distribute/bulk"),
+          { kind: "raw", status: 200, body: JSON.stringify({ results }) },
+          1,
+        );
+      const error = await failure(client().tasks.submitMany([{ task_type: "t", team: "a" }]));
+      expect(error.code).toBe("invalid_response");
+    }
+  });
+});
