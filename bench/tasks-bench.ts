@@ -16,6 +16,10 @@
  *    other stages of a task's life, priority inversions (a task placed while one of a higher
  *    priority had been waiting), Raft entries per task, the agents' HTTP requests per task, and
  *    each node's CPU over the phase (utime + stime from /proc, % of one core).
+ *    Then the same again with the tasks sent BENCH_BULK at a time (default 100) through
+ *    POST /tasks/distribute/bulk, BENCH_BULK_CONCURRENCY requests in flight (default 4, so that
+ *    400 tasks are in flight, the agents' slots), as a producer with work in hand sends it
+ *    (BullMQ's addBulk, Hatchet's bulk push). BENCH_BULK=0 leaves it out.
  * 2. Agent loss: one agent of capacity 100 (skill "hold") whose handler never finishes takes
  *    100 tasks; once all run on it, a standby agent with the same skill and an instant handler
  *    registers (so it got none), and the first agent's process is SIGKILLed. Measured: the
@@ -32,7 +36,7 @@
  * a phase does not finish within its bound.
  *
  * Options: --million. Environment: BENCH_TASKS, BENCH_AGENTS, BENCH_LOAD_PROCESSES,
- * BENCH_CONCURRENCY, BENCH_SEED, BENCH_DELIVERY (pull, or push: the leader POSTs the agents'
+ * BENCH_CONCURRENCY, BENCH_SEED, BENCH_BULK, BENCH_BULK_CONCURRENCY, BENCH_DELIVERY (pull, or push: the leader POSTs the agents'
  * tasks to a server in their load process), BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
  * BENCH_MILLION_TIMEOUT_S (default 3600), BENCH_MILLION_TASKS (default 1,000,000; fewer only to
  * try the phase out). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that
@@ -87,6 +91,9 @@ const AGENTS = numberFromEnv("BENCH_AGENTS", 50);
 const LOAD_PROCESSES = numberFromEnv("BENCH_LOAD_PROCESSES", 2);
 const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
 const SEED = numberFromEnv("BENCH_SEED", 1);
+/** The bulk phase: tasks per POST /tasks/distribute/bulk (0 leaves the phase out), and requests in flight. */
+const BULK = numberFromEnv("BENCH_BULK", 100);
+const BULK_CONCURRENCY = numberFromEnv("BENCH_BULK_CONCURRENCY", 4);
 /** How the agents take their tasks: long-poll (the default) or pushed by the leader (BENCH_DELIVERY=push). */
 const DELIVERY: "pull" | "push" = process.env["BENCH_DELIVERY"] === "push" ? "push" : "pull";
 const PHASE_TIMEOUT_MS = numberFromEnv("BENCH_PHASE_TIMEOUT_S", 300) * 1_000;
@@ -509,7 +516,7 @@ class Fleet {
           count: Math.floor(((p + 1) * AGENTS) / LOAD_PROCESSES) - firstIndex,
           capacity: CAPACITY,
           skills: ["bench"],
-          taskTypes: ["bench", "bench-warmup", "bench-million"],
+          taskTypes: ["bench", "bench-warmup", "bench-bulk", "bench-million"],
           mode: "instant",
           delivery: DELIVERY,
           namePrefix: "bench-agent",
@@ -566,8 +573,10 @@ function batchOf(
   count: number,
   concurrency: number,
   seed: number,
+  bulk?: number,
 ): SubmitBatch {
   return {
+    ...(bulk === undefined ? {} : { bulk }),
     taskType,
     team: "bench",
     skills,
@@ -734,14 +743,13 @@ async function submitAndComplete(
   return { submitted: report, ...progress };
 }
 
-/** The throughput phase: a warm-up, then the measured batch. */
-async function benchThroughput(juno: Juno, fleet: Fleet, submitter: LoadProcess): Promise<Throughput> {
-  await submitAndComplete(
-    juno,
-    submitter,
-    batchOf("bench-warmup", ["bench"], WARMUP_TASKS, CONCURRENCY, SEED),
-    PHASE_TIMEOUT_MS,
-  );
+/** A throughput phase: `batch` submitted, each task completed, and what that cost. */
+async function benchThroughput(
+  juno: Juno,
+  fleet: Fleet,
+  submitter: LoadProcess,
+  batch: SubmitBatch,
+): Promise<Throughput> {
   const leaderBefore = juno.leader;
   const countersBefore = await fleet.counters();
   const commitBefore = await juno.commitIndex();
@@ -750,7 +758,7 @@ async function benchThroughput(juno: Juno, fleet: Fleet, submitter: LoadProcess)
   const { submitted, doneAtMs, queuedMax } = await submitAndComplete(
     juno,
     submitter,
-    batchOf("bench", ["bench"], TASKS, CONCURRENCY, SEED),
+    batch,
     PHASE_TIMEOUT_MS,
   );
   const cpu = meter.percentages();
@@ -759,9 +767,9 @@ async function benchThroughput(juno: Juno, fleet: Fleet, submitter: LoadProcess)
   const countersAfter = await fleet.counters();
   const metrics = await juno.metrics();
   const accepted = submitted.created + submitted.foundByKey;
-  const views = await juno.list({ task_type: "bench", status: "succeeded" }, accepted);
+  const views = await juno.list({ task_type: batch.taskType, status: "succeeded" }, accepted);
   if (views.length !== accepted)
-    throw new Error(`the leader lists ${views.length} completed bench tasks, not ${accepted}`);
+    throw new Error(`the leader lists ${views.length} completed ${batch.taskType} tasks, not ${accepted}`);
 
   const times = views.map((task) => ({
     priority: task.priority,
@@ -1023,6 +1031,8 @@ async function benchMillion(juno: Juno, submitter: LoadProcess): Promise<Million
 /** Everything measured. */
 interface Result {
   readonly throughput: Throughput;
+  /** The same load submitted BULK tasks per request (null with BENCH_BULK=0). */
+  readonly bulk: Throughput | null;
   readonly rssAfterThroughputMb: number[];
   readonly recovery: Recovery;
   readonly rssAfterRecoveryMb: number[];
@@ -1047,12 +1057,40 @@ async function run(juno: Juno): Promise<Result> {
     );
     const submitter = await startSubmitter(origins);
     try {
-      const throughput = await benchThroughput(juno, fleet, submitter);
+      await submitAndComplete(
+        juno,
+        submitter,
+        batchOf("bench-warmup", ["bench"], WARMUP_TASKS, CONCURRENCY, SEED),
+        PHASE_TIMEOUT_MS,
+      );
+      const throughput = await benchThroughput(
+        juno,
+        fleet,
+        submitter,
+        batchOf("bench", ["bench"], TASKS, CONCURRENCY, SEED),
+      );
+      const bulk =
+        BULK > 0
+          ? await benchThroughput(
+              juno,
+              fleet,
+              submitter,
+              batchOf("bench-bulk", ["bench"], TASKS, BULK_CONCURRENCY, SEED, BULK),
+            )
+          : null;
       const rssAfterThroughputMb = juno.rssMb();
       const recovery = await benchRecovery(juno, submitter);
       const rssAfterRecoveryMb = juno.rssMb();
       const million = MILLION ? await benchMillion(juno, submitter) : null;
-      return { throughput, rssAfterThroughputMb, recovery, rssAfterRecoveryMb, million, leader: juno.leader };
+      return {
+        throughput,
+        bulk,
+        rssAfterThroughputMb,
+        recovery,
+        rssAfterRecoveryMb,
+        million,
+        leader: juno.leader,
+      };
     } finally {
       await submitter.exit();
     }
@@ -1210,6 +1248,41 @@ row(
   `followers ${t.cpu.followers.map(cpuMsPerTask).join(", ")}; agents' processes ` +
     `${t.cpu.agents.map(cpuMsPerTask).join(", ")}; submitter ${cpuMsPerTask(t.cpu.submitter)}`,
 );
+const b = result.bulk;
+if (b !== null) {
+  console.log("");
+  const bulkCpuMs = (percent: number): string => fixed(((percent / 100) * b.seconds * 1000) / b.tasks, 3);
+  row(
+    `bulk: end to end tasks/s (${BULK} per request)`,
+    whole(b.tasksPerSecond),
+    `>= ${TASKS_PER_SECOND_TARGET.toLocaleString("en-US")} (${verdict(b.tasksPerSecond >= TASKS_PER_SECOND_TARGET)}); ` +
+      `the same ${whole(b.tasks)} tasks as POST /tasks/distribute/bulk, ${BULK_CONCURRENCY} requests in flight ` +
+      "(as BullMQ's addBulk or Hatchet's bulk push)",
+  );
+  row(
+    "  submit answer p50 / p99 ms (HTTP)",
+    `${fixed(b.submitAnswerMs.p50)} / ${fixed(b.submitAnswerMs.p99)}`,
+    `per request of ${BULK}; submissions alone answered ${whole(b.submitPerSecond)}/s`,
+  );
+  row(
+    "  submit-to-completed p50 / p99 ms",
+    `${fixed(b.submitToCompletedMs.p50, 0)} / ${fixed(b.submitToCompletedMs.p99, 0)}`,
+    `priority inversions ${whole(b.priorityInversions)}; retried ${whole(b.retried)}; deepest queue ${whole(b.queuedMax)}`,
+  );
+  row(
+    "  Raft entries per task",
+    fixed(b.entriesPerTask),
+    `agents' requests per task: ${Object.entries(b.requestsPerTask)
+      .map(([kind, n]) => `${kind} ${fixed(n, 3)}`)
+      .join(", ")}`,
+  );
+  row(
+    "  CPU ms per task: leader",
+    bulkCpuMs(b.cpu.leader),
+    `followers ${b.cpu.followers.map(bulkCpuMs).join(", ")}; agents' processes ` +
+      `${b.cpu.agents.map(bulkCpuMs).join(", ")}; submitter ${bulkCpuMs(b.cpu.submitter)}`,
+  );
+}
 console.log("");
 row(
   `killed agent's ${r.tasks} running tasks done elsewhere`,

@@ -7,10 +7,11 @@
  *   as the client's failover leaves them. The handler answers at once with null ("instant"), or
  *   holds its task until the attempt's signal aborts ("hold"), for the kill test. Each agent's
  *   process counts the requests its clients send (undici announces each), by kind, so that the bench can say what one task costs.
- * - "submitter": plain HTTP (undici pools, keep-alive), POST /tasks/distribute at a fixed
- *   concurrency, round robin per request over the nodes, each worker starting at a different
- *   node; every task carries an idempotency key, as the SDK's submit does, so that a retry after
- *   a lost answer cannot make a second task.
+ * - "submitter": plain HTTP (undici pools, keep-alive), POST /tasks/distribute (or, for a batch
+ *   with `bulk`, POST /tasks/distribute/bulk with that many tasks) at a fixed concurrency, round
+ *   robin per request over the nodes, each worker starting at a different node; every task
+ *   carries an idempotency key, as the SDK's submit does, so that a retry after a lost answer
+ *   cannot make a second task (a bulk's retry resends only the tasks that were refused).
  *
  * It answers each command with one report and exits on "exit" (agents deregister first, within
  * a bound).
@@ -75,6 +76,17 @@ export interface SubmitBatch {
   readonly keyPrefix: string;
   /** How many answer latencies are kept (the first ones). */
   readonly latenciesMax: number;
+  /** Tasks per POST /tasks/distribute/bulk; absent: one POST /tasks/distribute each. */
+  readonly bulk?: number;
+}
+
+/** What POST /tasks/distribute/bulk answers (the parts the submitter reads). */
+interface BulkAnswer {
+  readonly results: readonly {
+    readonly ok: boolean;
+    readonly created?: boolean;
+    readonly error?: { readonly code: string };
+  }[];
 }
 
 /** Messages after the first. */
@@ -285,36 +297,58 @@ class Submitter {
     let givenUp = 0;
     let next = 0;
     const startedAtMs = Date.now();
+    const bulk = batch.bulk ?? 1;
+    const taskOf = (i: number) => ({
+      task_type: batch.taskType,
+      team: batch.team,
+      priority: priorities[i],
+      data,
+      requirements: { skills: batch.skills },
+      idempotency_key: `${batch.keyPrefix}-${i}`,
+    });
     await Promise.all(
       Array.from({ length: batch.concurrency }, async (_, worker) => {
         let node = worker % this.pools.length;
         while (next < batch.count) {
-          const i = next++;
-          const body = JSON.stringify({
-            task_type: batch.taskType,
-            team: batch.team,
-            priority: priorities[i],
-            data,
-            requirements: { skills: batch.skills },
-            idempotency_key: `${batch.keyPrefix}-${i}`,
-          });
-          let accepted = false;
-          for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS && !accepted; attempt++) {
+          // The next `bulk` tasks: one POST /tasks/distribute each, or one /tasks/distribute/bulk.
+          let pending = Array.from({ length: Math.min(bulk, batch.count - next) }, () => next++);
+          for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS && pending.length > 0; attempt++) {
             const pool = this.pools[node]!;
             node = (node + 1) % this.pools.length;
             const started = performance.now();
-            const status = await this.post(pool, body);
-            if (status === 201 || status === 200) {
-              accepted = true;
-              if (status === 201) created++;
-              else foundByKey++;
-              if (latencyCount < latencies.length) latencies[latencyCount++] = performance.now() - started;
-            } else {
-              count(failures, String(status));
-              await sleep(20 * Math.min(attempt, 25));
+            const answer =
+              batch.bulk === undefined
+                ? await this.post(pool, "/api/v3/tasks/distribute", JSON.stringify(taskOf(pending[0]!)))
+                : await this.post(
+                    pool,
+                    "/api/v3/tasks/distribute/bulk",
+                    JSON.stringify({ tasks: pending.map(taskOf) }),
+                  );
+            const latency = performance.now() - started;
+            // Each task's outcome: 201 made, 200 found by key, else what it failed with.
+            const outcomes =
+              batch.bulk === undefined
+                ? [answer.status === 201 || answer.status === 200 ? answer.status : String(answer.status)]
+                : answer.status === 200
+                  ? (answer.body as BulkAnswer).results.map((result) =>
+                      result.ok ? (result.created === true ? 201 : 200) : (result.error?.code ?? "refused"),
+                    )
+                  : pending.map(() => String(answer.status));
+            const left: number[] = [];
+            for (const [k, outcome] of outcomes.entries()) {
+              if (outcome === 201 || outcome === 200) {
+                if (outcome === 201) created++;
+                else foundByKey++;
+                if (latencyCount < latencies.length) latencies[latencyCount++] = latency;
+              } else {
+                count(failures, String(outcome));
+                left.push(pending[k]!);
+              }
             }
+            pending = left;
+            if (pending.length > 0) await sleep(20 * Math.min(attempt, 25));
           }
-          if (!accepted) givenUp++;
+          givenUp += pending.length;
         }
       }),
     );
@@ -330,19 +364,20 @@ class Submitter {
     };
   }
 
-  /** One POST /tasks/distribute; its status, or "network". */
-  private async post(pool: Pool, body: string): Promise<number | "network"> {
+  /** One POST of a submission: its status and, for a bulk's 200, its parsed answer; or "network". */
+  private async post(
+    pool: Pool,
+    path: string,
+    body: string,
+  ): Promise<{ status: number | "network"; body: unknown }> {
     try {
-      const response = await pool.request({
-        method: "POST",
-        path: "/api/v3/tasks/distribute",
-        body,
-        headers: this.headers,
-      });
+      const response = await pool.request({ method: "POST", path, body, headers: this.headers });
+      if (response.statusCode === 200 && path.endsWith("/bulk"))
+        return { status: 200, body: await response.body.json() };
       await response.body.dump();
-      return response.statusCode;
+      return { status: response.statusCode, body: null };
     } catch {
-      return "network";
+      return { status: "network", body: null };
     }
   }
 
