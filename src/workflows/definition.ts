@@ -202,7 +202,39 @@ export function validateDefinition(value: unknown): DefinitionResult {
       { code: "invalid_syntax", path: "", message: "not plain JSON (infinite numbers, or nested too deep)" },
     ]);
   }
-  if (utf8Length(JSON.stringify(value)) > WORKFLOW_LIMITS.definitionBytes) return oversized();
+  const text = JSON.stringify(value);
+  if (utf8Length(text) > WORKFLOW_LIMITS.definitionBytes) return oversized();
+  // Plain JSON with the same text is the same definition: its verdict is looked up, not redone.
+  const known = recentVerdicts.get(text);
+  if (known !== undefined) return known;
+  const result = deepFreeze(judge(value));
+  if (text.length > RECENT_VERDICT_CHARS) return result;
+  if (recentVerdicts.size >= RECENT_VERDICTS) recentVerdicts.delete(recentVerdicts.keys().next().value!);
+  recentVerdicts.set(text, result);
+  return result;
+}
+
+/**
+ * The verdicts on the last few distinct definitions, by their JSON text. One definition is
+ * validated at the edge, checked by every replica's store and kernel, and normalised by apply,
+ * and most runs reuse a handful of definitions: each is validated once per process, not four
+ * times per run. Frozen, since every caller shares them.
+ */
+const recentVerdicts = new Map<string, DefinitionResult>();
+const RECENT_VERDICTS = 256;
+/** Larger definitions are rare and validated each time, so the memory held stays a few MB. */
+const RECENT_VERDICT_CHARS = 16 * 1024;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** validateDefinition() of plain JSON within the size bound, worked out. */
+function judge(value: JsonValue): DefinitionResult {
   const errors = new ErrorList();
   if (isRecord(value) && Array.isArray(value.steps) && value.steps.length > WORKFLOW_LIMITS.steps) {
     errors.add(
