@@ -4,6 +4,7 @@
  *
  *   workflows.define         register a definition by name and version
  *   workflows.create         create a run (of a definition given whole, or registered), started at once if asked
+ *   workflows.create_many    many creates in one entry, each taken or refused on its own
  *   workflows.execute        start a created run
  *   workflows.cancel         cancel a run, its tasks and its sub-workflows
  *   workflows.event          deliver a named event to a run
@@ -13,13 +14,14 @@
  *   workflows.configure      the settings apply depends on
  */
 
-import Type from "typebox";
+import Type, { type Static } from "typebox";
 import {
   accept,
   isJsonValue,
   isRecord,
   refuse,
   type Applied,
+  type ApplyContext,
   type CommandSpec,
   type JsonValue,
 } from "../control/index.js";
@@ -130,6 +132,8 @@ export const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 
+export type CreateBody = Static<typeof CreateBody>;
+
 export interface Created {
   readonly id: string;
   readonly created: boolean;
@@ -148,46 +152,10 @@ export const createCommand: CommandSpec<WorkflowsState, typeof CreateBody, Creat
     return inputProblem(body.input);
   },
   apply(state, body, context): Applied<Created> {
-    let definition: WorkflowDefinition;
-    let ref: string | null = null;
-    if (body.ref !== null) {
-      const registered = state.definition(body.ref.name, body.ref.version);
-      if (registered === undefined) {
-        const which =
-          body.ref.version === null ? body.ref.name : `${body.ref.name} version ${body.ref.version}`;
-        return refuse("definition_not_found", `no workflow definition ${which} is registered`);
-      }
-      definition = registered.definition;
-      ref = `${definition.name}@${definition.version}`;
-    } else {
-      definition = state.shared(normalised(body.definition));
-    }
-    const team = body.team ?? definition.teams[0]!;
-    if (body.idempotency_key !== null) {
-      const known = state.byIdempotency(team, body.idempotency_key);
-      if (known !== undefined) return accept({ id: known.run.id, created: false });
-    }
-    if (state.get(body.id) !== undefined) return refuse("conflict", `workflow id ${body.id} is taken`);
-    if (state.liveCount >= RUN_LIMITS.liveRuns)
-      return refuse("limit_exceeded", `the cluster holds ${RUN_LIMITS.liveRuns} live workflows, its limit`);
-    if (body.expands_task !== null) {
-      const task = context.read?.(tasksState).get(body.expands_task);
-      if (task === undefined) return refuse("task_not_found", `no task ${body.expands_task}`);
-      if (TERMINAL.has(task.status))
-        return refuse("task_finished", `task ${body.expands_task} is already ${task.status}`);
-      if (state.expansions.has(body.expands_task))
-        return refuse("conflict", `task ${body.expands_task} is already expanded by another workflow`);
-    }
     const executor = new Executor(state, context);
-    const run = create(
-      definition,
-      body.input as Record<string, JsonValue>,
-      { id: body.id },
-      context.timestamp,
-    );
-    executor.add({ run, ref, team, idempotency_key: body.idempotency_key, expands_task: body.expands_task });
-    if (body.execute) executor.feed(run.id, { type: "start" });
-    return accept({ id: run.id, created: true }, executor.rows());
+    const outcome = createOne(state, body, context, executor);
+    if ("code" in outcome) return refuse(outcome.code, outcome.message);
+    return accept(outcome, executor.rows());
   },
   entryType: () => "workflow_created",
   logView: (body) => ({
@@ -197,6 +165,112 @@ export const createCommand: CommandSpec<WorkflowsState, typeof CreateBody, Creat
         body.ref?.name ??
         (isRecord(body.definition) ? ((body.definition["name"] as JsonValue) ?? null) : null),
       execute: body.execute,
+    },
+  }),
+};
+
+/** Why one create was refused (the codes a single create is refused with). */
+interface CreateRefusal {
+  readonly code: string;
+  readonly message: string;
+}
+
+function refusal(code: string, message: string): CreateRefusal {
+  return { code, message };
+}
+
+/** Creates one run through `executor` (started if asked), or says why not, having changed nothing. */
+function createOne(
+  state: WorkflowsState,
+  body: CreateBody,
+  context: ApplyContext,
+  executor: Executor,
+): Created | CreateRefusal {
+  let definition: WorkflowDefinition;
+  let ref: string | null = null;
+  if (body.ref !== null) {
+    const registered = state.definition(body.ref.name, body.ref.version);
+    if (registered === undefined) {
+      const which =
+        body.ref.version === null ? body.ref.name : `${body.ref.name} version ${body.ref.version}`;
+      return refusal("definition_not_found", `no workflow definition ${which} is registered`);
+    }
+    definition = registered.definition;
+    ref = `${definition.name}@${definition.version}`;
+  } else {
+    definition = state.shared(normalised(body.definition));
+  }
+  const team = body.team ?? definition.teams[0]!;
+  if (body.idempotency_key !== null) {
+    const known = state.byIdempotency(team, body.idempotency_key);
+    if (known !== undefined) return { id: known.run.id, created: false };
+  }
+  if (state.get(body.id) !== undefined) return refusal("conflict", `workflow id ${body.id} is taken`);
+  if (state.liveCount >= RUN_LIMITS.liveRuns)
+    return refusal("limit_exceeded", `the cluster holds ${RUN_LIMITS.liveRuns} live workflows, its limit`);
+  if (body.expands_task !== null) {
+    const task = context.read?.(tasksState).get(body.expands_task);
+    if (task === undefined) return refusal("task_not_found", `no task ${body.expands_task}`);
+    if (TERMINAL.has(task.status))
+      return refusal("task_finished", `task ${body.expands_task} is already ${task.status}`);
+    if (state.expansions.has(body.expands_task))
+      return refusal("conflict", `task ${body.expands_task} is already expanded by another workflow`);
+  }
+  const run = create(definition, body.input as Record<string, JsonValue>, { id: body.id }, context.timestamp);
+  executor.add({ run, ref, team, idempotency_key: body.idempotency_key, expands_task: body.expands_task });
+  if (body.execute) executor.feed(run.id, { type: "start" });
+  return { id: run.id, created: true };
+}
+
+export const CreateManyBody = Type.Object(
+  { workflows: Type.Array(CreateBody, { minItems: 1, maxItems: WORKFLOW_LIMITS.createBatch }) },
+  { additionalProperties: false },
+);
+export type CreateManyBody = Static<typeof CreateManyBody>;
+
+/** One create of a workflows.create_many, in the order given. */
+export type CreateManyOutcome = ({ readonly ok: true } & Created) | ({ readonly ok: false } & CreateRefusal);
+
+/**
+ * Many creates in one entry, each taken or refused on its own exactly as workflows.create would
+ * take it (found by its key, definition_not_found, limit_exceeded), in the order given, so a key
+ * named twice finds the run its first use made. A refused one changes nothing; the others' runs,
+ * and the tasks their first steps submit, are all in this entry.
+ */
+export const createManyCommand: CommandSpec<WorkflowsState, typeof CreateManyBody, CreateManyOutcome[]> = {
+  kind: "workflows.create_many",
+  schema: CreateManyBody,
+  check: (body) => {
+    for (const [index, run] of body.workflows.entries()) {
+      const problem = createCommand.check?.(run) ?? null;
+      if (problem !== null) return `workflows[${index}]: ${problem}`;
+      if (run.expands_task !== null) return `workflows[${index}]: a bulk create expands no task`;
+    }
+    return new Set(body.workflows.map((run) => run.id)).size === body.workflows.length
+      ? null
+      : "a bulk names each run id once";
+  },
+  apply(state, body, context) {
+    const executor = new Executor(state, context);
+    const outcomes = body.workflows.map((run): CreateManyOutcome => {
+      const outcome = createOne(state, run, context, executor);
+      return "code" in outcome ? { ok: false, ...outcome } : { ok: true, ...outcome };
+    });
+    return accept(outcomes, executor.rows());
+  },
+  entryType: () => "workflows_created",
+  logView: (body) => ({
+    data: {
+      workflows: body.workflows.length,
+      names: [
+        ...new Set(
+          body.workflows.map(
+            (run) =>
+              run.ref?.name ??
+              (isRecord(run.definition) ? ((run.definition["name"] as JsonValue) ?? null) : null),
+          ),
+        ),
+      ].slice(0, 16),
     },
   }),
 };
@@ -432,6 +506,7 @@ export const configureWorkflowsCommand: CommandSpec<WorkflowsState, typeof Confi
 export const WORKFLOW_COMMANDS = [
   defineCommand,
   createCommand,
+  createManyCommand,
   executeCommand,
   cancelWorkflowCommand,
   eventCommand,

@@ -27,6 +27,10 @@ export const WORKFLOW_LIMITS = {
   durationMs: 30 * 86_400_000,
   /** How deep sub-workflows nest (a root run is depth 0). */
   depth: 8,
+  /** Runs one bulk create (POST /workflows/bulk) may hold. */
+  createBatch: 100,
+  /** A bulk create's body, in bytes (one log entry holds it, under Raft's 1 MiB entry bound). */
+  createBatchBytes: 768 * 1024,
   /** Errors one validation reports before it stops looking. */
   errors: 100,
 } as const;

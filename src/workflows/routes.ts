@@ -28,6 +28,7 @@ import { tasksState } from "../tasks/module.js";
 import {
   cancelWorkflowCommand,
   createCommand,
+  createManyCommand,
   defineCommand,
   eventCommand,
   executeCommand,
@@ -101,6 +102,41 @@ const CreateQuery = Type.Object(
 );
 
 const WorkflowAnswer = Type.Object({ workflow: WorkflowView });
+
+/** One run of a bulk create: a create request, but never one that expands a task (an agent's own call). */
+const BulkCreateItem = Type.Object(
+  {
+    definition: CreateRequest.properties.definition,
+    workflow: CreateRequest.properties.workflow,
+    input: CreateRequest.properties.input,
+    execute: CreateRequest.properties.execute,
+    team: CreateRequest.properties.team,
+    idempotency_key: CreateRequest.properties.idempotency_key,
+  },
+  { additionalProperties: false },
+);
+type BulkCreateItem = Static<typeof BulkCreateItem>;
+
+const BulkCreateBody = Type.Object(
+  { workflows: Type.Array(BulkCreateItem, { minItems: 1, maxItems: WORKFLOW_LIMITS.createBatch }) },
+  { additionalProperties: false },
+);
+
+const BulkCreateAnswer = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      ok: Type.Boolean(),
+      created: Type.Optional(
+        Type.Boolean({ description: "false: found by its idempotency_key, created before" }),
+      ),
+      id: Type.Optional(
+        Type.String({ description: "the run's id (its view is left out once it was evicted)" }),
+      ),
+      workflow: Type.Optional(WorkflowView),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
 
 const ListQuery = Type.Object(
   {
@@ -195,6 +231,41 @@ function definitionError(errors: readonly DefinitionError[]): ApiError {
   });
 }
 
+/** The create command of the `index`th run of a bulk, or the 400/422 naming it. */
+function bulkRun(item: BulkCreateItem, index: number) {
+  const where = `workflows[${index}]`;
+  if ((item.definition === undefined) === (item.workflow === undefined))
+    throw new ApiError(
+      "validation_failed",
+      `${where}: give a definition or the name of a registered workflow, not both or neither`,
+    );
+  if (item.definition !== undefined) {
+    const result = validateDefinition(item.definition);
+    if (!result.ok) {
+      const error = definitionError(result.errors);
+      throw new ApiError("invalid_definition", `${where}: ${error.message}`, {
+        errors: result.errors.map((each) => ({
+          ...each,
+          path: `/workflows/${index}/definition${each.path}`,
+        })),
+      });
+    }
+  }
+  return {
+    id: randomUUID(),
+    team: item.team ?? null,
+    definition: item.definition ?? null,
+    ref:
+      item.workflow === undefined
+        ? null
+        : { name: item.workflow.name, version: item.workflow.version ?? null },
+    input: item.input ?? {},
+    execute: item.execute ?? false,
+    idempotency_key: item.idempotency_key ?? null,
+    expands_task: null,
+  };
+}
+
 /** A body that is itself a definition (it has steps) or a create request around one. */
 function asRequest(body: unknown): CreateRequest {
   if (isRecord(body) && Array.isArray(body["steps"])) return { definition: body };
@@ -277,6 +348,34 @@ export function workflowRoutes() {
         const committed = await node.propose(createCommand, command);
         const record = find(committed.value.id);
         return reply.code(committed.value.created ? 201 : 200).send({ workflow: view(record) });
+      },
+    );
+
+    app.post(
+      "/workflows/bulk",
+      {
+        bodyLimit: WORKFLOW_LIMITS.createBatchBytes,
+        schema: {
+          summary: "Create many workflow runs in one request and one log entry",
+          description: `1 to ${WORKFLOW_LIMITS.createBatch} create requests (JSON, at most ${WORKFLOW_LIMITS.createBatchBytes} bytes together), each as POST /workflows takes one. Each is answered on its own in \`results\`, in the order given: \`ok\` with the run and whether this request \`created\` it (false: its team sent the same \`idempotency_key\` before, or earlier in this bulk), or the error it met (definition_not_found, limit_exceeded). The runs started with \`execute: true\` submit their first tasks in the same entry. A body that does not validate (a definition with problems: 422 invalid_definition with every problem's pointer under /workflows/{i}) changes nothing.`,
+          tags,
+          body: BulkCreateBody,
+          response: responses({ 200: BulkCreateAnswer }, [413, 422, ...CONSENSUS_ERRORS]),
+        },
+      },
+      async (request) => {
+        const body = { workflows: request.body.workflows.map((item, index) => bulkRun(item, index)) };
+        checkCommand(node, createManyCommand.kind, body);
+        const committed = await node.propose(createManyCommand, body);
+        return {
+          results: committed.value.map((outcome) => {
+            if (!outcome.ok) return { ok: false, error: { code: outcome.code, message: outcome.message } };
+            const record = state().get(outcome.id);
+            // A run ended and evicted meanwhile is answered without its view.
+            const answered = { ok: true, created: outcome.created, id: outcome.id };
+            return record === undefined ? answered : { ...answered, workflow: view(record) };
+          }),
+        };
       },
     );
 

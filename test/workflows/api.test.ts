@@ -356,6 +356,86 @@ describe("workflows API", () => {
     expect((await call(member, "GET", "/workflows/status")).json["total"]).toBe(before);
   });
 
+  it("creates many runs in one request: each taken or refused on its own, keys found again", async () => {
+    const follower = await cluster.follower();
+    const one = {
+      name: "one-step",
+      teams: ["build"],
+      steps: [{ id: "only", team: "build", task_type: "build", input: { n: "{{input.n}}" } }],
+    };
+    const workflows = [
+      ...Array.from({ length: 5 }, (_, n) => ({
+        definition: one,
+        input: { n },
+        execute: true,
+        idempotency_key: `bulk-${n}`,
+      })),
+      { workflow: { name: "nobody-registered-this" }, execute: true },
+      { definition: one, input: { n: 0 }, execute: true, idempotency_key: "bulk-0" },
+    ];
+    const answer = await call(follower, "POST", "/workflows/bulk", { workflows });
+    expect(answer.status).toBe(200);
+    const results = answer.json["results"] as Json[];
+    expect(results).toHaveLength(7);
+    expect(results.slice(0, 5).map((r) => [r["ok"], r["created"]])).toEqual(Array(5).fill([true, true]));
+    expect(results[5]).toMatchObject({ ok: false, error: { code: "definition_not_found" } });
+    // The key named twice in one bulk finds the run its first use made.
+    const id = (r: Json): string => (r["workflow"] as Json)["id"] as string;
+    expect(results[6]).toMatchObject({ ok: true, created: false });
+    expect(id(results[6]!)).toBe(id(results[0]!));
+    for (const [n, result] of results.slice(0, 5).entries()) {
+      const workflow = await ended(follower, id(result));
+      expect(workflow["status"]).toBe("succeeded");
+      expect(step(workflow, "only")["output"]).toMatchObject({ echo: { n } });
+    }
+    // Sent again, the bulk finds every run by its key and makes none.
+    const again = await call(follower, "POST", "/workflows/bulk", { workflows: workflows.slice(0, 5) });
+    expect((again.json["results"] as Json[]).map((r) => [r["created"], id(r)])).toEqual(
+      results.slice(0, 5).map((r) => [false, id(r)]),
+    );
+  });
+
+  it("refuses a bulk with a bad run whole, naming it, and changes nothing", async () => {
+    const member = await cluster.leader();
+    const before = (await call(member, "GET", "/workflows/status")).json["total"];
+    const good = { definition: pipeline };
+    const cycle = {
+      definition: {
+        name: "loop",
+        teams: ["build"],
+        steps: [
+          { id: "a", team: "build", task_type: "x", depends_on: ["b"] },
+          { id: "b", team: "build", task_type: "x", depends_on: ["a"] },
+        ],
+      },
+    };
+    const invalid = await call(member, "POST", "/workflows/bulk", { workflows: [good, cycle] });
+    expect(invalid.status).toBe(422);
+    const error = invalid.json["error"] as Json;
+    expect(error).toMatchObject({ code: "invalid_definition" });
+    expect(error["message"]).toMatch(/^workflows\[1\]: /);
+    expect((error["errors"] as Json[])[0]).toMatchObject({ code: "cycle" });
+    expect(((error["errors"] as Json[])[0]!["path"] as string).startsWith("/workflows/1/definition")).toBe(
+      true,
+    );
+    const both = await call(member, "POST", "/workflows/bulk", {
+      workflows: [good, { ...good, workflow: { name: "release" } }],
+    });
+    expect(both.status).toBe(400);
+    expect((both.json["error"] as Json)["message"]).toMatch(/^workflows\[1\]: /);
+    const badInput = await call(member, "POST", "/workflows/bulk", {
+      workflows: [{ ...good, input: { big: "x".repeat(300_000) } }],
+    });
+    expect([400, 413]).toContain(badInput.status);
+    const empty = await call(member, "POST", "/workflows/bulk", { workflows: [] });
+    expect(empty.status).toBe(400);
+    const expanding = await call(member, "POST", "/workflows/bulk", {
+      workflows: [{ ...good, expands_task: "00000000-0000-4000-8000-000000000000" }],
+    });
+    expect(expanding.status).toBe(400);
+    expect((await call(member, "GET", "/workflows/status")).json["total"]).toBe(before);
+  });
+
   it("lists and counts", async () => {
     const member = await cluster.follower();
     const status = await call(member, "GET", "/workflows/status");
