@@ -87,6 +87,7 @@ import type {
   SubmitTaskRequest,
   SubmittedTask,
   SubmitManyResult,
+  CreateManyWorkflowsResult,
   TaskMetrics,
   TaskStatusFilter,
   TaskStatusPage,
@@ -166,6 +167,9 @@ export const POLL_ANSWER_MARGIN_MS = DEFAULT_TIMEOUT_MS;
 
 /** The most tasks one POST /tasks/distribute/bulk carries, the server's bound. */
 export const SUBMIT_MANY_MAX = 500;
+
+/** The most runs one POST /workflows/bulk creates, the server's bound. */
+export const CREATE_WORKFLOWS_MAX = 100;
 
 /** The most reports one POST /tasks/report carries, the server's bound. */
 export const REPORT_ITEMS_MAX = 256;
@@ -546,6 +550,35 @@ export class JunoClient {
   }
 
   /**
+   * POST /workflows/bulk: 1..CREATE_WORKFLOWS_MAX runs in one request and one log entry, each
+   * answered on its own, in the order given, as createWorkflow would answer it, or refused
+   * (definition_not_found, limit_exceeded) making nothing. Safe to retry like createWorkflow:
+   * each request without an idempotency_key gets one made up here. Throws RangeError for none or
+   * more than CREATE_WORKFLOWS_MAX, and for a request that expands a task (createWorkflow does
+   * that); a request that does not validate refuses the whole call (400, or 422
+   * invalid_definition, naming it as workflows[i]) and makes nothing.
+   */
+  async createWorkflows(
+    requests: readonly CreateWorkflowRequest[],
+    options: CallOptions = {},
+  ): Promise<CreateManyWorkflowsResult[]> {
+    if (requests.length === 0 || requests.length > CREATE_WORKFLOWS_MAX)
+      throw new RangeError(`createWorkflows takes 1 to ${CREATE_WORKFLOWS_MAX} runs, not ${requests.length}`);
+    if (requests.some((request) => request.expands_task !== undefined))
+      throw new RangeError("createWorkflows expands no task: use createWorkflow for that");
+    const workflows = requests.map((request) =>
+      request.idempotency_key === undefined
+        ? { ...request, idempotency_key: this.idempotencyKey() }
+        : request,
+    );
+    const answer = await this.send(
+      { method: "POST", path: `${API}/workflows/bulk`, body: { workflows }, idempotent: true },
+      options,
+    );
+    return createManyResultsOf(answer.body, workflows.length);
+  }
+
+  /**
    * POST /workflows with a YAML definition, as `application/yaml`. With nothing but `execute`
    * the text goes as it is, and is not sent again once it may have landed (a lost answer is
    * outcome_unknown). With an input, a team or an idempotency key it goes inside a YAML create
@@ -840,6 +873,31 @@ function submitManyResultsOf(body: unknown, count: number): SubmitManyResult[] {
       expectTaskView(fields["task"], `${what}.task`);
       if (typeof fields["created"] !== "boolean") throw invalid(`${what}.created is not a boolean`);
       return { ok: true, task: fields["task"] as TaskView, created: fields["created"] };
+    }
+    const error = fields["error"];
+    if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
+    expectFields(error, `${what}.error`, { code: "string", message: "string" });
+    return { ok: false, error: error as { code: string; message: string } };
+  });
+}
+
+function createManyResultsOf(body: unknown, count: number): CreateManyWorkflowsResult[] {
+  const results = expectFields(body, "bulk", { results: "array" })["results"] as unknown[];
+  if (results.length !== count) throw invalid(`bulk.results has ${results.length} results for ${count} runs`);
+  return results.map((result, index) => {
+    const what = `bulk.results[${index}]`;
+    const fields = expectFields(result, what, {});
+    if (fields["ok"] === true) {
+      expectFields(fields, what, { id: "string" });
+      if (typeof fields["created"] !== "boolean") throw invalid(`${what}.created is not a boolean`);
+      const workflow = fields["workflow"];
+      if (workflow !== undefined) expectWorkflowView(workflow, `${what}.workflow`);
+      return {
+        ok: true,
+        id: fields["id"] as string,
+        workflow: (workflow as WorkflowView | undefined) ?? null,
+        created: fields["created"],
+      };
     }
     const error = fields["error"];
     if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);

@@ -14,6 +14,7 @@ export {
   POLL_ANSWER_MARGIN_MS,
   REPORT_ITEMS_MAX,
   SUBMIT_MANY_MAX,
+  CREATE_WORKFLOWS_MAX,
   REPORT_RESULTS_BYTES_MAX,
   isAgentNotFound,
 } from "./client.js";
@@ -101,6 +102,7 @@ export type {
   SubmitTaskRequest,
   SubmittedTask,
   SubmitManyResult,
+  CreateManyWorkflowsResult,
   TaskCounts,
   TaskDelivery,
   TaskError,

@@ -647,6 +647,21 @@ export interface CreateWorkflowRequest {
   readonly expands_task?: string;
 }
 
+/**
+ * What one create of POST /workflows/bulk came to: taken (the run's id, its view unless it ended
+ * and was evicted meanwhile, and whether this call made it or found it by its idempotency key),
+ * or refused with the code a single create is refused with (definition_not_found,
+ * limit_exceeded), making nothing.
+ */
+export type CreateManyWorkflowsResult =
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly workflow: WorkflowView | null;
+      readonly created: boolean;
+    }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
 /** How createWorkflowFromYaml runs the definition it sends. */
 export interface YamlWorkflowOptions {
   readonly execute?: boolean;

@@ -515,3 +515,79 @@ describe("the tasks bulk submit API", () => {
     }
   });
 });
+
+describe("the workflows bulk create API", () => {
+  it("gives each run without a key its own made-up key, keeps the ones given, and refuses none, too many or an expansion before sending", async () => {
+    let keys = 0;
+    const juno = client({ idempotencyKey: () => `made-${++keys}` });
+    await expect(juno.createWorkflows([])).rejects.toThrow(RangeError);
+    const many = Array.from({ length: 101 }, () => ({ workflow: { name: "d" } }));
+    await expect(juno.createWorkflows(many)).rejects.toThrow(RangeError);
+    await expect(juno.createWorkflows([{ workflow: { name: "d" }, expands_task: "t" }])).rejects.toThrow(
+      RangeError,
+    );
+    expect(cluster.nodes.flatMap((node) => node.requests)).toEqual([]);
+    cluster
+      .node(0)
+      .when(
+        (request) => request.path.endsWith("/workflows/bulk"),
+        { kind: "raw", status: 200, body: JSON.stringify({ results: [] }) },
+        1,
+      );
+    const error = await failure(
+      juno.createWorkflows([
+        { workflow: { name: "d" } },
+        { workflow: { name: "d" }, idempotency_key: "mine" },
+        { workflow: { name: "d" } },
+      ]),
+    );
+    expect(error.code).toBe("invalid_response");
+    const sent = cluster.nodes.flatMap((node) => node.requests)[0]!.body as {
+      workflows: { idempotency_key: string }[];
+    };
+    expect(sent.workflows.map((run) => run.idempotency_key)).toEqual(["made-1", "mine", "made-2"]);
+  });
+
+  it("takes an answer of one result per run, and refuses one that is not", async () => {
+    cluster.node(0).when(
+      (request) => request.path.endsWith("/workflows/bulk"),
+      {
+        kind: "raw",
+        status: 200,
+        body: JSON.stringify({
+          results: [
+            { ok: true, id: "w1", created: false },
+            { ok: false, error: { code: "definition_not_found", message: "no such definition" } },
+          ],
+        }),
+      },
+      1,
+    );
+    const results = await client().createWorkflows([
+      { workflow: { name: "d" } },
+      { workflow: { name: "e" } },
+    ]);
+    expect(results).toEqual([
+      { ok: true, id: "w1", workflow: null, created: false },
+      { ok: false, error: { code: "definition_not_found", message: "no such definition" } },
+    ]);
+    for (const answer of [
+      [{ ok: true, created: true }],
+      [{ ok: true, id: "w", created: "yes" }],
+      [{ ok: true, id: "w", created: true, workflow: { id: 1 } }],
+      [{ ok: false }],
+      [{ ok: "yes" }],
+      [],
+    ]) {
+      cluster
+        .node(0)
+        .when(
+          (request) => request.path.endsWith("/workflows/bulk"),
+          { kind: "raw", status: 200, body: JSON.stringify({ results: answer }) },
+          1,
+        );
+      const error = await failure(client().createWorkflows([{ workflow: { name: "d" } }]));
+      expect(error.code).toBe("invalid_response");
+    }
+  });
+});
