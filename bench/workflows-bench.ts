@@ -11,6 +11,9 @@
  *    rotating over the three, after BENCH_WARMUP (500). Measured: starts/s (POSTs answered), the
  *    POST's latency, the rate at which the runs went on to succeed, Raft entries per run, and each
  *    process's CPU (% of one core, from /proc).
+ * 1b. Bulk starts: the same BENCH_STARTS runs (after the same warm-up), BENCH_BULK (default 100; 0:
+ *    no such phase) per POST /workflows/bulk, BENCH_BULK_CONCURRENCY (default 4) bulks at a time,
+ *    round robin over the nodes; measured as phase 1.
  * 2. Step dispatch: BENCH_PIPELINES (default 1,000) 2-step pipelines (alpha, then beta) at
  *    concurrency 16. From every pair of tasks (GET /tasks/status, the same views as GET
  *    /tasks/{id}; leader stamps in whole ms): step 2's created_at (queued), assigned_at and
@@ -45,11 +48,11 @@ const TOKEN = "integration-token";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** A positive integer from the environment, or `fallback` when it is not set. */
-function numberFromEnv(name: string, fallback: number): number {
+function numberFromEnv(name: string, fallback: number, least = 1): number {
   const text = process.env[name];
   const value = text === undefined ? fallback : Number(text);
-  if (!(Number.isInteger(value) && value > 0)) {
-    console.error(`workflows-bench: ${name} must be a positive integer, not "${text}"`);
+  if (!(Number.isInteger(value) && value >= least)) {
+    console.error(`workflows-bench: ${name} must be an integer of at least ${least}, not "${text}"`);
     process.exit(2);
   }
   return value;
@@ -58,6 +61,9 @@ function numberFromEnv(name: string, fallback: number): number {
 const STARTS = numberFromEnv("BENCH_STARTS", 10_000);
 const WARMUP = numberFromEnv("BENCH_WARMUP", 500);
 const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
+/** Runs per POST /workflows/bulk in phase 1b (0: no such phase), and bulks in flight. */
+const BULK = numberFromEnv("BENCH_BULK", 100, 0);
+const BULK_CONCURRENCY = numberFromEnv("BENCH_BULK_CONCURRENCY", 4);
 const PIPELINES = numberFromEnv("BENCH_PIPELINES", 1_000);
 const E2E_RUNS = numberFromEnv("BENCH_E2E", 200);
 const DAG_RUNS = numberFromEnv("BENCH_WORKFLOWS", 500);
@@ -509,12 +515,14 @@ const batchOf = (
   count: number,
   concurrency: number,
   keyPrefix: string,
+  perRequest = 1,
 ): StartBatch => ({
   definitions,
   count,
   concurrency,
   keyPrefix,
   latenciesMax: 1_000_000,
+  perRequest,
 });
 
 /** Starts a batch; the starter's report. */
@@ -572,6 +580,9 @@ async function startAndFinish(
 // ---------------------------------------------------------------- 1. starts
 
 interface Starts {
+  /** Runs per request: 1 for POST /workflows, more for POST /workflows/bulk. */
+  readonly perRequest: number;
+  readonly concurrency: number;
   readonly runs: number;
   readonly startsPerSecond: number;
   readonly postMs: { p50: number; p99: number; max: number };
@@ -586,15 +597,27 @@ interface Starts {
   readonly cpu: { leader: number; followers: number[]; agents: number[]; starter: number };
 }
 
-async function benchStarts(juno: Juno, teams: readonly TeamAgents[], starter: LoadChild): Promise<Starts> {
+async function benchStarts(
+  juno: Juno,
+  teams: readonly TeamAgents[],
+  starter: LoadChild,
+  perRequest: number,
+  concurrency: number,
+): Promise<Starts> {
   const definitions = TEAMS.map(oneStep);
-  await startAndFinish(juno, starter, batchOf(definitions, WARMUP, CONCURRENCY, "warmup"), 200);
+  const keyPrefix = perRequest === 1 ? "starts" : "bulk-starts";
+  await startAndFinish(
+    juno,
+    starter,
+    batchOf(definitions, WARMUP, concurrency, `${keyPrefix}-warmup`, perRequest),
+    200,
+  );
   const commitBefore = await juno.commitIndex();
   const meter = new CpuMeter([...juno.pids(), ...teams.map((t) => t.load.pid), starter.pid]);
   const { started, doneAtMs, counts } = await startAndFinish(
     juno,
     starter,
-    batchOf(definitions, STARTS, CONCURRENCY, "starts"),
+    batchOf(definitions, STARTS, concurrency, keyPrefix, perRequest),
     200,
   );
   const cpu = meter.percentages();
@@ -602,6 +625,8 @@ async function benchStarts(juno: Juno, teams: readonly TeamAgents[], starter: Lo
   const runs = started.created + started.foundByKey;
   const finishedSeconds = (doneAtMs - started.startedAtMs) / 1000;
   return {
+    perRequest,
+    concurrency,
     runs,
     startsPerSecond: runs / ((started.endedAtMs - started.startedAtMs) / 1000),
     postMs: spread(started.latenciesMs),
@@ -832,6 +857,8 @@ async function benchChaos(juno: Juno, teams: readonly TeamAgents[], starter: Loa
 
 interface Result {
   readonly starts: Starts;
+  /** The same starts BENCH_BULK per POST /workflows/bulk; null with BENCH_BULK=0. */
+  readonly bulkStarts: Starts | null;
   readonly dispatch: Dispatch;
   readonly endToEnd: EndToEnd;
   readonly chaos: Chaos;
@@ -851,12 +878,14 @@ async function run(juno: Juno): Promise<Result> {
       30_000,
     );
     try {
-      const starts = await benchStarts(juno, teams, starter);
+      const starts = await benchStarts(juno, teams, starter, 1, CONCURRENCY);
+      const bulkStarts = BULK > 0 ? await benchStarts(juno, teams, starter, BULK, BULK_CONCURRENCY) : null;
       const dispatch = await benchDispatch(juno, starter);
       const endToEnd = await benchEndToEnd(juno);
       const chaos = await benchChaos(juno, teams, starter);
       return {
         starts,
+        bulkStarts,
         dispatch,
         endToEnd,
         chaos,
@@ -927,40 +956,60 @@ console.log(
 );
 console.log("");
 console.log(`${"".padEnd(46)}${"juno".padStart(16)}   target / note`);
-row(
-  "1. workflow starts/s (POSTs answered)",
-  whole(s.startsPerSecond),
-  `>= ${whole(STARTS_PER_SECOND_TARGET)} (${verdict(s.startsPerSecond >= STARTS_PER_SECOND_TARGET)}); ` +
-    `${whole(s.runs)} 1-step runs at concurrency ${CONCURRENCY}, after ${whole(WARMUP)} warm-up`,
-);
-row(
-  "  POST p50 / p99 ms",
-  p50p99(s.postMs),
-  `max ${fixed(s.postMs.max)} ms; refused attempts (retried): ${counts(s.failures)}`,
-);
-row(
-  "  runs succeeded /s (first POST .. last ended)",
-  whole(s.finishedPerSecond),
-  `${fixed(s.finishedSeconds)} s; ended: ${counts(s.counts)}`,
-);
-row("  Raft entries per run", fixed(s.entriesPerRun, 2), "create + task placed, then the agents' reports");
-row(
-  "  CPU % of one core: leader",
-  fixed(s.cpu.leader, 0),
-  `followers ${s.cpu.followers.map((x) => fixed(x, 0)).join(", ")}; agents' processes ` +
-    `${s.cpu.agents.map((x) => fixed(x, 0)).join(", ")}; starter ${fixed(s.cpu.starter, 0)}`,
-);
-/** CPU ms per run of a process that used `percent` of one core over the phase. */
-const cpuMsPerRun = (percent: number): number => ((percent / 100) * s.finishedSeconds * 1000) / s.runs;
-const allCpuMsPerRun = [s.cpu.leader, ...s.cpu.followers, ...s.cpu.agents, s.cpu.starter]
-  .map(cpuMsPerRun)
-  .reduce((a, b) => a + b, 0);
-row(
-  "  CPU ms per run: leader",
-  fixed(cpuMsPerRun(s.cpu.leader), 2),
-  `followers ${s.cpu.followers.map((x) => fixed(cpuMsPerRun(x), 2)).join(", ")}; all processes ${fixed(allCpuMsPerRun, 2)}: ` +
-    `${cpus().length} cores to ourselves would start at most ~${whole((cpus().length * 1000) / allCpuMsPerRun)}/s`,
-);
+/** The rows of a starts phase. */
+function startsRows(label: string, s: Starts): void {
+  const how =
+    s.perRequest === 1
+      ? `1-step runs at concurrency ${s.concurrency}`
+      : `1-step runs, ${s.perRequest} per POST /workflows/bulk, ${s.concurrency} bulks at a time`;
+  row(
+    label,
+    whole(s.startsPerSecond),
+    `>= ${whole(STARTS_PER_SECOND_TARGET)} (${verdict(s.startsPerSecond >= STARTS_PER_SECOND_TARGET)}); ` +
+      `${whole(s.runs)} ${how}, after ${whole(WARMUP)} warm-up`,
+  );
+  row(
+    s.perRequest === 1 ? "  POST p50 / p99 ms" : "  POST (a whole bulk) p50 / p99 ms",
+    p50p99(s.postMs),
+    `max ${fixed(s.postMs.max)} ms; refused attempts (retried): ${counts(s.failures)}` +
+      (s.givenUp > 0 ? `; ${whole(s.givenUp)} GIVEN UP` : ""),
+  );
+  row(
+    "  runs succeeded /s (first POST .. last ended)",
+    whole(s.finishedPerSecond),
+    `${fixed(s.finishedSeconds)} s; ended: ${counts(s.counts)}`,
+  );
+  row(
+    "  Raft entries per run",
+    fixed(s.entriesPerRun, 2),
+    s.perRequest === 1
+      ? "create + task placed, then the agents' reports"
+      : "one create entry per bulk, then the agents' reports",
+  );
+  row(
+    "  CPU % of one core: leader",
+    fixed(s.cpu.leader, 0),
+    `followers ${s.cpu.followers.map((x) => fixed(x, 0)).join(", ")}; agents' processes ` +
+      `${s.cpu.agents.map((x) => fixed(x, 0)).join(", ")}; starter ${fixed(s.cpu.starter, 0)}`,
+  );
+  /** CPU ms per run of a process that used `percent` of one core over the phase. */
+  const cpuMsPerRun = (percent: number): number => ((percent / 100) * s.finishedSeconds * 1000) / s.runs;
+  const allCpuMsPerRun = [s.cpu.leader, ...s.cpu.followers, ...s.cpu.agents, s.cpu.starter]
+    .map(cpuMsPerRun)
+    .reduce((a, b) => a + b, 0);
+  row(
+    "  CPU ms per run: leader",
+    fixed(cpuMsPerRun(s.cpu.leader), 2),
+    `followers ${s.cpu.followers.map((x) => fixed(cpuMsPerRun(x), 2)).join(", ")}; all processes ${fixed(allCpuMsPerRun, 2)}: ` +
+      `${cpus().length} cores to ourselves would start at most ~${whole((cpus().length * 1000) / allCpuMsPerRun)}/s`,
+  );
+}
+
+startsRows("1. workflow starts/s (POSTs answered)", s);
+if (result.bulkStarts !== null) {
+  console.log("");
+  startsRows("1b. workflow starts/s in bulks", result.bulkStarts);
+}
 console.log("");
 row(
   "2. step dispatch p50 / p99 ms",
