@@ -4,7 +4,7 @@
  * proposed, so no secret ever reaches the log, a snapshot or another node.
  */
 
-import { randomUUID } from "node:crypto";
+import { timeOrderedUuid } from "../util/ids.js";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import Type from "typebox";
@@ -134,10 +134,10 @@ export function accessRoutes(fileTokens: readonly FileToken[]) {
           throw new ApiError("validation_failed", "agent_id is for agent tokens only");
         const secret = newTokenSecret();
         const command = {
-          id: randomUUID(),
+          id: timeOrderedUuid(),
           name: body.name,
           role: body.role,
-          agent_id: body.role === "agent" ? (body.agent_id ?? randomUUID()) : null,
+          agent_id: body.role === "agent" ? (body.agent_id ?? timeOrderedUuid()) : null,
           digest: secretDigest(secret),
           expires_at: expiryOf(body.expires_at),
         };

@@ -10,7 +10,7 @@
  * the agent goes suspect, then failed; active checks (a TCP connect by default) still apply.
  */
 
-import { randomUUID } from "node:crypto";
+import { timeOrderedUuid } from "../util/ids.js";
 import type { Controller, ControllerContext, Running } from "../runtime/controllers.js";
 import type { TimerHandle } from "../runtime/clock.js";
 import {
@@ -143,7 +143,7 @@ class DiscoveryRun implements Running {
 
 function toRegistration(agent: DiscoveredAgent): Registration {
   return {
-    id: randomUUID(),
+    id: timeOrderedUuid(),
     name: agent.name,
     endpoint: agent.endpoint,
     team: agent.team,

@@ -4,7 +4,7 @@
  * memory through the relay, never through the log.
  */
 
-import { randomUUID } from "node:crypto";
+import { timeOrderedUuid } from "../util/ids.js";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import Type, { type Static } from "typebox";
@@ -579,7 +579,7 @@ async function toRegistration(body: Static<typeof RegisterBody>, edge: AgentsEdg
   if (pushUrl !== null && pushUrl.length > 2048)
     throw new ApiError("validation_failed", "delivery.url is longer than 2048 characters");
   return {
-    id: randomUUID(),
+    id: timeOrderedUuid(),
     name,
     endpoint,
     team: body.team,

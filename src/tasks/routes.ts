@@ -3,7 +3,7 @@
  * complete and fail (fenced by attempt), and metrics. Writes go through any node.
  */
 
-import { randomUUID } from "node:crypto";
+import { timeOrderedUuid } from "../util/ids.js";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Type, { type Static } from "typebox";
@@ -717,7 +717,7 @@ function view(state: TasksState, task: Task) {
 function toSubmit(body: DistributeBody): SubmitBody {
   const requirements = body.requirements ?? {};
   return {
-    id: randomUUID(),
+    id: timeOrderedUuid(),
     task_type: body.task_type,
     priority: body.priority ?? 5,
     data: body.data ?? null,

@@ -5,7 +5,7 @@
  * `content-type: application/yaml`. Writes go through any node.
  */
 
-import { randomUUID } from "node:crypto";
+import { timeOrderedUuid } from "../util/ids.js";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Type, { type Static } from "typebox";
@@ -252,7 +252,7 @@ function bulkRun(item: BulkCreateItem, index: number) {
     }
   }
   return {
-    id: randomUUID(),
+    id: timeOrderedUuid(),
     team: item.team ?? null,
     definition: item.definition ?? null,
     ref:
@@ -332,7 +332,7 @@ export function workflowRoutes() {
           throw new ApiError("validation_failed", "give a definition, or the name of a registered workflow");
         if (body.definition !== undefined) checkDefinition(body.definition);
         const command = {
-          id: randomUUID(),
+          id: timeOrderedUuid(),
           team: body.team ?? request.query.team ?? null,
           definition: body.definition ?? null,
           ref:
@@ -593,7 +593,7 @@ export function workflowRoutes() {
         const body = {
           id:
             key === undefined
-              ? randomUUID()
+              ? timeOrderedUuid()
               : derivedUuid("workflows.trigger", `${request.body.team ?? ""}\u0000${key}`),
           name: request.body.name,
           data: request.body.data ?? {},
