@@ -74,11 +74,12 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-/** A positive integer from the environment, or `fallback` when it is not set. */
-function numberFromEnv(name: string, fallback: number): number {
+/** An integer of at least `least` (1 unless said) from the environment, or `fallback` when it is not set. */
+function numberFromEnv(name: string, fallback: number, least = 1): number {
   const text = process.env[name];
   const value = text === undefined ? fallback : Number(text);
-  if (!(Number.isInteger(value) && value > 0)) usage(`${name} must be a positive integer, not "${text}"`);
+  if (!(Number.isInteger(value) && value >= least))
+    usage(`${name} must be an integer of at least ${least}, not "${text}"`);
   return value;
 }
 
@@ -92,7 +93,7 @@ const LOAD_PROCESSES = numberFromEnv("BENCH_LOAD_PROCESSES", 2);
 const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
 const SEED = numberFromEnv("BENCH_SEED", 1);
 /** The bulk phase: tasks per POST /tasks/distribute/bulk (0 leaves the phase out), and requests in flight. */
-const BULK = numberFromEnv("BENCH_BULK", 100);
+const BULK = numberFromEnv("BENCH_BULK", 100, 0);
 const BULK_CONCURRENCY = numberFromEnv("BENCH_BULK_CONCURRENCY", 4);
 /** How the agents take their tasks: long-poll (the default) or pushed by the leader (BENCH_DELIVERY=push). */
 const DELIVERY: "pull" | "push" = process.env["BENCH_DELIVERY"] === "push" ? "push" : "pull";
