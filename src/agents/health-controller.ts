@@ -83,6 +83,10 @@ class HealthController implements HealthObserver {
   private beatsInFlight = false;
   private lastBeatsFlushMs: number;
   private timer: TimerHandle | null = null;
+  /** The wait before the next entry of a refresh round. */
+  private beatsTimer: TimerHandle | null = null;
+  /** Entries the current refresh round was cut into, to spread them over the interval. */
+  private roundEntries = 1;
   private stopped = false;
   private readonly stopChecks: (() => void) | null;
 
@@ -109,6 +113,7 @@ class HealthController implements HealthObserver {
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) this.context.clock.clearTimeout(this.timer);
+    if (this.beatsTimer !== null) this.context.clock.clearTimeout(this.beatsTimer);
     this.stopChecks?.();
   }
 
@@ -209,17 +214,21 @@ class HealthController implements HealthObserver {
 
   /**
    * Replicates when each agent was last heard from, for the agents heard since the last refresh:
-   * a round every health-check interval, in entries of ENTRY_CHANGES chained one after another (a
-   * small entry applies in a few milliseconds on every node; 5,000 changes in one held each
-   * node's loop for a quarter of a second). A beat taken is removed from `lastBeats` as it is
+   * a round every health-check interval, in entries of ENTRY_CHANGES chained one after another and
+   * spread over half the interval (a small entry applies in a few milliseconds on every node;
+   * 5,000 changes in one held each node's loop for a quarter of a second). A beat taken is removed from `lastBeats` as it is
    * sent, so every agent gets its turn and the next beat puts it back.
    */
   private refreshLastBeats(now: number): void {
     if (this.beatsInFlight) return;
+    // A round still waiting between its entries is taken over by this one, which covers it.
+    if (this.beatsTimer !== null) this.context.clock.clearTimeout(this.beatsTimer);
+    this.beatsTimer = null;
     this.lastBeatsFlushMs = now;
     // One round covers the agents heard from until now; those that beat meanwhile go back to the
     // end of the map and wait for the next round (else busy agents would keep the chain going).
     this.roundLeft = this.lastBeats.size;
+    this.roundEntries = Math.max(1, Math.ceil(this.roundLeft / ENTRY_CHANGES));
     this.sendLastBeats();
   }
 
@@ -247,7 +256,15 @@ class HealthController implements HealthObserver {
         this.context.log.debug({ error: result.error.message }, "last_heartbeat refresh not committed");
         return;
       }
-      this.sendLastBeats();
+      if (this.stopped || this.roundLeft <= 0) return;
+      // The round's entries are spread over half the interval rather than sent back to back: each
+      // takes every node's loop for a few milliseconds, and twenty in a row held the beats
+      // answered meanwhile (bench:agents, 10,000 agents: heartbeat p99 ~160-250 ms).
+      const pace = Math.floor(this.options.healthCheckIntervalMs / 2 / this.roundEntries);
+      this.beatsTimer = this.context.clock.setTimeout(() => {
+        this.beatsTimer = null;
+        this.sendLastBeats();
+      }, pace);
     });
   }
 
