@@ -28,6 +28,11 @@
  *    (FAILURE_DETECTION_TIMEOUT 5 s here); steps allow 10 attempts. Measured: time until every run
  *    ended, the runs by status (each not succeeded is listed), tasks retried.
  *
+ * 5. Live runs: BENCH_LIVE (default 100,000; 0: no such phase) runs of a one-step workflow waiting
+ *    for an event nobody sends, started BENCH_BULK per POST /workflows/bulk; measured: the time
+ *    until every node holds them all, and each node's resident memory with them (target: under
+ *    1 GiB per node).
+ *
  * Raft heartbeat 100 ms, election 1 s, agent heartbeats 1 s, as bench:tasks. Figures are printed
  * beside their targets, never asserted; the run fails (exit 1) only when a phase does not finish
  * within BENCH_PHASE_TIMEOUT_S (default 300). Environment: the BENCH_* above, BENCH_DELIVERY
@@ -64,6 +69,8 @@ const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
 /** Runs per POST /workflows/bulk in phase 1b (0: no such phase), and bulks in flight. */
 const BULK = numberFromEnv("BENCH_BULK", 100, 0);
 const BULK_CONCURRENCY = numberFromEnv("BENCH_BULK_CONCURRENCY", 4);
+/** Runs left waiting on an event in phase 5, to weigh each node with them (0: no such phase). */
+const LIVE = numberFromEnv("BENCH_LIVE", 100_000, 0);
 const PIPELINES = numberFromEnv("BENCH_PIPELINES", 1_000);
 const E2E_RUNS = numberFromEnv("BENCH_E2E", 200);
 const DAG_RUNS = numberFromEnv("BENCH_WORKFLOWS", 500);
@@ -246,6 +253,20 @@ class Juno {
 
   workflowCounts(): Promise<WorkflowCounts> {
     return this.read<WorkflowCounts>("/api/v3/workflows/status?consistency=stale");
+  }
+
+  /** Each node's own workflow counts (its state, not the leader's), the leader first. */
+  eachNodeCounts(): Promise<WorkflowCounts[]> {
+    const ids = this.cluster.founders().map((node) => node.id);
+    return Promise.all(
+      [this.leaderId, ...ids.filter((id) => id !== this.leaderId)].map((id) =>
+        requestJson<WorkflowCounts>(
+          `http://127.0.0.1:${this.cluster.node(id).http}`,
+          "GET",
+          "/api/v3/workflows/status?consistency=stale",
+        ),
+      ),
+    );
   }
 
   commitIndex(): Promise<number> {
@@ -853,12 +874,67 @@ async function benchChaos(juno: Juno, teams: readonly TeamAgents[], starter: Loa
   };
 }
 
+// ---------------------------------------------------------------- 5. live runs held
+
+interface Live {
+  readonly runs: number;
+  /** First POST until every node held them all. */
+  readonly seconds: number;
+  readonly failures: Record<string, number>;
+  readonly givenUp: number;
+  /** Live runs each node holds at the end, and its resident memory before and after (leader first). */
+  readonly liveByNode: number[];
+  readonly rssBeforeMb: number[];
+  readonly rssMb: number[];
+}
+
+/** A run that waits for an event nobody sends: it stays live until the cluster stops. */
+const waiting = {
+  name: "bench-live",
+  teams: ["alpha"],
+  steps: [{ id: "wait", team: "alpha", type: "event", event: "bench-live-never" }],
+};
+
+async function benchLive(juno: Juno, starter: LoadChild): Promise<Live> {
+  const rssBeforeMb = juno.rssMb();
+  const liveBefore = Math.max(...(await juno.eachNodeCounts()).map((counts) => counts.live));
+  const startedMs = performance.now();
+  const report = await startBatch(
+    starter,
+    batchOf([waiting], LIVE, BULK_CONCURRENCY, "live", Math.max(1, BULK)),
+  );
+  const runs = report.created + report.foundByKey;
+  const deadline = Date.now() + PHASE_TIMEOUT_MS;
+  let liveByNode: number[] = [];
+  for (;;) {
+    liveByNode = (await juno.eachNodeCounts()).map((counts) => counts.live);
+    if (liveByNode.every((live) => live - liveBefore >= runs)) break;
+    if (Date.now() > deadline)
+      throw new Error(`live: the nodes hold ${liveByNode.join(", ")} live runs, not ${runs} more`);
+    await sleep(200);
+  }
+  const seconds = (performance.now() - startedMs) / 1000;
+  // A moment for what the last entries left behind (their rows, the log's tail) to settle.
+  await sleep(2_000);
+  return {
+    runs,
+    seconds,
+    failures: report.failures,
+    givenUp: report.givenUp,
+    liveByNode,
+    rssBeforeMb,
+    rssMb: juno.rssMb(),
+  };
+}
+
 // ---------------------------------------------------------------- run
 
 interface Result {
   readonly starts: Starts;
   /** The same starts BENCH_BULK per POST /workflows/bulk; null with BENCH_BULK=0. */
   readonly bulkStarts: Starts | null;
+  /** BENCH_LIVE runs left waiting, last; null with BENCH_LIVE=0. */
+  readonly live: Live | null;
   readonly dispatch: Dispatch;
   readonly endToEnd: EndToEnd;
   readonly chaos: Chaos;
@@ -883,12 +959,14 @@ async function run(juno: Juno): Promise<Result> {
       const dispatch = await benchDispatch(juno, starter);
       const endToEnd = await benchEndToEnd(juno);
       const chaos = await benchChaos(juno, teams, starter);
+      const live = LIVE > 0 ? await benchLive(juno, starter) : null;
       return {
         starts,
         bulkStarts,
         dispatch,
         endToEnd,
         chaos,
+        live,
         rssMb: juno.rssMb(),
         loopBlocks: juno.warnings("event loop blocked"),
         slowFsyncs: juno.warnings("slow write (fsync)"),
@@ -1059,6 +1137,24 @@ for (const run of c.notSucceeded) console.log(`    not succeeded: ${run.id} ${ru
 if (Object.keys(c.startFailures).length > 0)
   console.log(`    refused start attempts (retried): ${counts(c.startFailures)}`);
 console.log("");
+if (result.live !== null) {
+  const l = result.live;
+  row(
+    `5. ${whole(l.runs)} live runs waiting on an event`,
+    `${fixed(l.seconds)} s`,
+    `started ${Math.max(1, BULK)} per POST /workflows/bulk until every node held them; live runs per node ` +
+      `${l.liveByNode.map(whole).join(", ")}${l.givenUp > 0 ? `; ${whole(l.givenUp)} GIVEN UP` : ""}` +
+      (Object.keys(l.failures).length > 0 ? `; refused attempts (retried): ${counts(l.failures)}` : ""),
+  );
+  const most = Math.max(...l.rssMb);
+  row(
+    "  resident memory per node with them, MB",
+    whole(most),
+    `< 1,024 per node (${verdict(most < 1024)}); ${l.rssMb.map((mb) => `${whole(mb)} MB`).join(", ")} ` +
+      `(before: ${l.rssBeforeMb.map((mb) => `${whole(mb)}`).join(", ")}; leader first; the earlier phases' runs are retained too)`,
+  );
+  console.log("");
+}
 row(
   "memory per node at the end",
   "",
