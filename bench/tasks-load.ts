@@ -25,6 +25,7 @@ import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import type { Agent as SdkAgent, TaskHandler } from "../src/client/index.js";
 import { seededRandom } from "../test/support/fixtures.js";
+import { bulkOutcomes, sendBatches } from "./send-batches.js";
 
 /** The SDK as the sources export it; with JUNO_FROM_DIST=1 the compiled copy users run is loaded. */
 type Sdk = typeof import("../src/client/index.js");
@@ -80,15 +81,6 @@ export interface SubmitBatch {
   readonly bulk?: number;
 }
 
-/** What POST /tasks/distribute/bulk answers (the parts the submitter reads). */
-interface BulkAnswer {
-  readonly results: readonly {
-    readonly ok: boolean;
-    readonly created?: boolean;
-    readonly error?: { readonly code: string };
-  }[];
-}
-
 /** Messages after the first. */
 export type LoadCommand =
   | { readonly type: "submit"; readonly batch: SubmitBatch }
@@ -142,8 +134,6 @@ const EXIT_TIMEOUT_MS = 10_000;
 const count = (record: Record<string, number>, key: string): void => {
   record[key] = (record[key] ?? 0) + 1;
 };
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rejects with a message naming `what` when `promise` has not settled within `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -289,15 +279,6 @@ class Submitter {
     const random = seededRandom(batch.seed);
     const priorities = Uint8Array.from({ length: batch.count }, () => Math.floor(random() * 10));
     const data = "d".repeat(batch.dataLength);
-    const latencies = new Float64Array(Math.min(batch.count, batch.latenciesMax));
-    let latencyCount = 0;
-    const failures: Record<string, number> = {};
-    let created = 0;
-    let foundByKey = 0;
-    let givenUp = 0;
-    let next = 0;
-    const startedAtMs = Date.now();
-    const bulk = batch.bulk ?? 1;
     const taskOf = (i: number) => ({
       task_type: batch.taskType,
       team: batch.team,
@@ -306,62 +287,33 @@ class Submitter {
       requirements: { skills: batch.skills },
       idempotency_key: `${batch.keyPrefix}-${i}`,
     });
-    await Promise.all(
-      Array.from({ length: batch.concurrency }, async (_, worker) => {
-        let node = worker % this.pools.length;
-        while (next < batch.count) {
-          // The next `bulk` tasks: one POST /tasks/distribute each, or one /tasks/distribute/bulk.
-          let pending = Array.from({ length: Math.min(bulk, batch.count - next) }, () => next++);
-          for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS && pending.length > 0; attempt++) {
-            const pool = this.pools[node]!;
-            node = (node + 1) % this.pools.length;
-            const started = performance.now();
-            const answer =
-              batch.bulk === undefined
-                ? await this.post(pool, "/api/v3/tasks/distribute", JSON.stringify(taskOf(pending[0]!)))
-                : await this.post(
-                    pool,
-                    "/api/v3/tasks/distribute/bulk",
-                    JSON.stringify({ tasks: pending.map(taskOf) }),
-                  );
-            const latency = performance.now() - started;
-            // Each task's outcome: 201 made, 200 found by key, else what it failed with.
-            const outcomes =
-              batch.bulk === undefined
-                ? [answer.status === 201 || answer.status === 200 ? answer.status : String(answer.status)]
-                : answer.status === 200
-                  ? (answer.body as BulkAnswer).results.map((result) =>
-                      result.ok ? (result.created === true ? 201 : 200) : (result.error?.code ?? "refused"),
-                    )
-                  : pending.map(() => String(answer.status));
-            const left: number[] = [];
-            for (const [k, outcome] of outcomes.entries()) {
-              if (outcome === 201 || outcome === 200) {
-                if (outcome === 201) created++;
-                else foundByKey++;
-                if (latencyCount < latencies.length) latencies[latencyCount++] = latency;
-              } else {
-                count(failures, String(outcome));
-                left.push(pending[k]!);
-              }
-            }
-            pending = left;
-            if (pending.length > 0) await sleep(20 * Math.min(attempt, 25));
-          }
-          givenUp += pending.length;
+    const sent = await sendBatches({
+      count: batch.count,
+      perRequest: batch.bulk ?? 1,
+      concurrency: batch.concurrency,
+      nodes: this.pools.length,
+      attempts: SUBMIT_ATTEMPTS,
+      latenciesMax: batch.latenciesMax,
+      // The next tasks: one POST /tasks/distribute each, or one /tasks/distribute/bulk.
+      send: async (node, tasks) => {
+        const pool = this.pools[node]!;
+        if (batch.bulk === undefined) {
+          const { status } = await this.post(
+            pool,
+            "/api/v3/tasks/distribute",
+            JSON.stringify(taskOf(tasks[0]!)),
+          );
+          return [status === 201 || status === 200 ? status : String(status)];
         }
-      }),
-    );
-    return {
-      type: "submitted",
-      startedAtMs,
-      endedAtMs: Date.now(),
-      created,
-      foundByKey,
-      givenUp,
-      failures,
-      latenciesMs: latencies.subarray(0, latencyCount),
-    };
+        const answer = await this.post(
+          pool,
+          "/api/v3/tasks/distribute/bulk",
+          JSON.stringify({ tasks: tasks.map(taskOf) }),
+        );
+        return bulkOutcomes(answer.status, answer.body, tasks.length);
+      },
+    });
+    return { type: "submitted", ...sent };
   }
 
   /** One POST of a submission: its status and, for a bulk's 200, its parsed answer; or "network". */

@@ -12,6 +12,7 @@
  */
 
 import { Pool } from "undici";
+import { bulkOutcomes, sendBatches } from "./send-batches.js";
 
 /** The first message. */
 export interface StarterStart {
@@ -67,21 +68,10 @@ export interface StarterStarted {
 
 export type StarterReport = StarterReady | StarterStarted;
 
-/** What POST /workflows/bulk answers with 200: one result per run, in the order sent. */
-interface BulkAnswer {
-  readonly results: readonly {
-    readonly ok: boolean;
-    readonly created?: boolean;
-    readonly error?: { readonly code: string };
-  }[];
-}
-
 /** Attempts at one start before it is given up. */
 const START_ATTEMPTS = 20;
 /** A start not answered by then counts as failed ("network") and is retried. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts batches over the nodes' pools. */
 class Starter {
@@ -102,129 +92,46 @@ class Starter {
     this.headers = { "content-type": "application/json", authorization: `Bearer ${start.token}` };
   }
 
-  /** Starts the batch: `concurrency` workers, round robin per request over the nodes. */
+  /**
+   * Starts the batch: `concurrency` workers, round robin per request over the nodes, one run per
+   * POST /workflows or `perRequest` per POST /workflows/bulk (the runs a bulk refused go again).
+   */
   async start(batch: StartBatch): Promise<StarterStarted> {
-    if (batch.perRequest > 1) return this.startBulks(batch);
     // A definition is the same for all its runs: encoded once, the rest spliced around it.
-    const heads = batch.definitions.map(
-      (definition) => `{"definition":${JSON.stringify(definition)},"execute":true,"input":{"i":`,
-    );
-    const latencies = new Float64Array(Math.min(batch.count, batch.latenciesMax));
-    let latencyCount = 0;
-    const failures: Record<string, number> = {};
-    let created = 0;
-    let foundByKey = 0;
-    let givenUp = 0;
-    let next = 0;
-    const startedAtMs = Date.now();
-    await Promise.all(
-      Array.from({ length: batch.concurrency }, async (_, worker) => {
-        let node = worker % this.pools.length;
-        while (next < batch.count) {
-          const i = next++;
-          const body = `${heads[i % heads.length]!}${i}},"idempotency_key":${JSON.stringify(`${batch.keyPrefix}-${i}`)}}`;
-          let accepted = false;
-          for (let attempt = 1; attempt <= START_ATTEMPTS && !accepted; attempt++) {
-            const pool = this.pools[node]!;
-            node = (node + 1) % this.pools.length;
-            const started = performance.now();
-            const status = await this.post(pool, body);
-            if (status === 201 || status === 200) {
-              accepted = true;
-              if (status === 201) created++;
-              else foundByKey++;
-              if (latencyCount < latencies.length) latencies[latencyCount++] = performance.now() - started;
-            } else {
-              failures[String(status)] = (failures[String(status)] ?? 0) + 1;
-              await sleep(20 * Math.min(attempt, 25));
-            }
-          }
-          if (!accepted) givenUp++;
+    const definitions = batch.definitions.map((definition) => JSON.stringify(definition));
+    const runOf = (i: number): string =>
+      `{"definition":${definitions[i % definitions.length]!},"execute":true,"input":{"i":${i}},` +
+      `"idempotency_key":${JSON.stringify(`${batch.keyPrefix}-${i}`)}}`;
+    const sent = await sendBatches({
+      count: batch.count,
+      perRequest: batch.perRequest,
+      concurrency: batch.concurrency,
+      nodes: this.pools.length,
+      attempts: START_ATTEMPTS,
+      latenciesMax: batch.latenciesMax,
+      send: async (node, runs) => {
+        const pool = this.pools[node]!;
+        if (batch.perRequest === 1) {
+          const { status } = await this.post(pool, "", runOf(runs[0]!));
+          return [status === 201 || status === 200 ? status : String(status)];
         }
-      }),
-    );
-    return {
-      type: "started",
-      startedAtMs,
-      endedAtMs: Date.now(),
-      created,
-      foundByKey,
-      givenUp,
-      failures,
-      latenciesMs: latencies.subarray(0, latencyCount),
-    };
+        const { status, body } = await this.post(
+          pool,
+          "/bulk",
+          `{"workflows":[${runs.map(runOf).join(",")}]}`,
+        );
+        return bulkOutcomes(status, body, runs.length);
+      },
+    });
+    return { type: "started", ...sent };
   }
 
-  /**
-   * Starts the batch `perRequest` runs per POST /workflows/bulk. A bulk that fails whole is sent
-   * again as it was; the runs a bulk refused one by one are sent again in the next attempt. Their
-   * idempotency keys make either safe: a run made before is found, not made twice.
-   */
-  private async startBulks(batch: StartBatch): Promise<StarterStarted> {
-    const items = batch.definitions.map((definition) => JSON.stringify(definition));
-    const itemOf = (i: number): string =>
-      `{"definition":${items[i % items.length]!},"execute":true,"input":{"i":${i}},"idempotency_key":${JSON.stringify(`${batch.keyPrefix}-${i}`)}}`;
-    const bulks = Math.ceil(batch.count / batch.perRequest);
-    const latencies = new Float64Array(Math.min(bulks, batch.latenciesMax));
-    let latencyCount = 0;
-    const failures: Record<string, number> = {};
-    const count = (what: string): void => void (failures[what] = (failures[what] ?? 0) + 1);
-    let created = 0;
-    let foundByKey = 0;
-    let givenUp = 0;
-    let next = 0;
-    const startedAtMs = Date.now();
-    await Promise.all(
-      Array.from({ length: batch.concurrency }, async (_, worker) => {
-        let node = worker % this.pools.length;
-        while (next < batch.count) {
-          const first = next;
-          next = Math.min(batch.count, next + batch.perRequest);
-          let pending = Array.from({ length: next - first }, (_, k) => first + k);
-          for (let attempt = 1; attempt <= START_ATTEMPTS && pending.length > 0; attempt++) {
-            const pool = this.pools[node]!;
-            node = (node + 1) % this.pools.length;
-            const started = performance.now();
-            const answer = await this.post(pool, `{"workflows":[${pending.map(itemOf).join(",")}]}`, "/bulk");
-            if (typeof answer === "object") {
-              if (latencyCount < latencies.length) latencies[latencyCount++] = performance.now() - started;
-              const refused: number[] = [];
-              answer.results.forEach((result, k) => {
-                if (result.ok) {
-                  if (result.created === true) created++;
-                  else foundByKey++;
-                } else {
-                  count(result.error?.code ?? "refused");
-                  refused.push(pending[k]!);
-                }
-              });
-              pending = refused;
-            } else count(String(answer));
-            if (pending.length > 0) await sleep(20 * Math.min(attempt, 25));
-          }
-          givenUp += pending.length;
-        }
-      }),
-    );
-    return {
-      type: "started",
-      startedAtMs,
-      endedAtMs: Date.now(),
-      created,
-      foundByKey,
-      givenUp,
-      failures,
-      latenciesMs: latencies.subarray(0, latencyCount),
-    };
-  }
-
-  /**
-   * One POST /workflows (or /workflows/bulk): the status, or "network"; for a bulk answered 200,
-   * its results.
-   */
-  private async post(pool: Pool, body: string): Promise<number | "network">;
-  private async post(pool: Pool, body: string, bulk: "/bulk"): Promise<BulkAnswer | number | "network">;
-  private async post(pool: Pool, body: string, bulk = ""): Promise<BulkAnswer | number | "network"> {
+  /** One POST /workflows or /workflows/bulk: its status and, for a bulk's 200, its answer; or "network". */
+  private async post(
+    pool: Pool,
+    bulk: "" | "/bulk",
+    body: string,
+  ): Promise<{ status: number | "network"; body: unknown }> {
     try {
       const response = await pool.request({
         method: "POST",
@@ -232,11 +139,12 @@ class Starter {
         body,
         headers: this.headers,
       });
-      if (bulk !== "" && response.statusCode === 200) return (await response.body.json()) as BulkAnswer;
+      if (bulk !== "" && response.statusCode === 200)
+        return { status: 200, body: await response.body.json() };
       await response.body.dump();
-      return response.statusCode;
+      return { status: response.statusCode, body: null };
     } catch {
-      return "network";
+      return { status: "network", body: null };
     }
   }
 
