@@ -25,7 +25,7 @@ import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import type { Agent as SdkAgent, TaskHandler } from "../src/client/index.js";
 import { seededRandom } from "../test/support/fixtures.js";
-import { bulkOutcomes, sendBatches } from "./send-batches.js";
+import { bulkOutcomes, sendBatches, type SentBatch } from "./send-batches.js";
 
 /** The SDK as the sources export it; with JUNO_FROM_DIST=1 the compiled copy users run is loaded. */
 type Sdk = typeof import("../src/client/index.js");
@@ -93,21 +93,9 @@ export interface LoadReady {
   readonly ids: readonly string[];
 }
 
-/** A batch was submitted. */
-export interface LoadSubmitted {
+/** A batch was submitted: how each of its tasks went (see bench/send-batches.ts). */
+export interface LoadSubmitted extends SentBatch {
   readonly type: "submitted";
-  /** Wall clock (ms since the epoch) of the first request sent and of the last answer. */
-  readonly startedAtMs: number;
-  readonly endedAtMs: number;
-  /** Tasks the server took (201), and found again by their key after a retry (200). */
-  readonly created: number;
-  readonly foundByKey: number;
-  /** Submissions given up after SUBMIT_ATTEMPTS. */
-  readonly givenUp: number;
-  /** Failed attempts by HTTP status or "network"; each was retried. */
-  readonly failures: Record<string, number>;
-  /** Latency of each accepted submission's last attempt, ms, in the order they were answered. */
-  readonly latenciesMs: Float64Array;
 }
 
 /** What the agents of this process did so far. */

@@ -12,7 +12,7 @@
  */
 
 import { Pool } from "undici";
-import { bulkOutcomes, sendBatches } from "./send-batches.js";
+import { bulkOutcomes, sendBatches, type SentBatch } from "./send-batches.js";
 
 /** The first message. */
 export interface StarterStart {
@@ -49,21 +49,9 @@ export interface StarterReady {
   readonly type: "ready";
 }
 
-/** A batch was started. */
-export interface StarterStarted {
+/** A batch was started: how each of its runs went (see bench/send-batches.ts). */
+export interface StarterStarted extends SentBatch {
   readonly type: "started";
-  /** Wall clock (ms since the epoch) of the first request sent and of the last answer. */
-  readonly startedAtMs: number;
-  readonly endedAtMs: number;
-  /** Runs the server created (201), and found again by their key after a retry (200). */
-  readonly created: number;
-  readonly foundByKey: number;
-  /** Runs given up after START_ATTEMPTS. */
-  readonly givenUp: number;
-  /** Failed attempts by HTTP status, "network" or a bulk result's error code; each was retried. */
-  readonly failures: Record<string, number>;
-  /** Latency of each accepted start's last attempt, ms, in the order they were answered. */
-  readonly latenciesMs: Float64Array;
 }
 
 export type StarterReport = StarterReady | StarterStarted;
