@@ -184,9 +184,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     }
     done(null, payload);
   });
-  app.addHook("preHandler", async (request, reply) => {
-    if (request.routeOptions.config.leaderOnly !== true || node.view.isLeader()) return;
-    return forwardToLeader(request, reply, node.view, options.httpAddressOf, closing.signal, leaderLink);
+  // A callback hook, so that every request the leader serves itself costs no promise here; a
+  // forwarded one is answered by forwardToLeader, and only its failure goes on to `done`.
+  app.addHook("preHandler", (request, reply, done) => {
+    if (request.routeOptions.config.leaderOnly !== true || node.view.isLeader()) return done();
+    forwardToLeader(request, reply, node.view, options.httpAddressOf, closing.signal, leaderLink).then(
+      () => undefined,
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
   });
   if (options.strictResponses === true) registerStrictResponses(app);
 
@@ -386,11 +391,13 @@ function registerErrorHandling(app: FastifyInstance, catalog: ErrorCatalog): voi
 }
 
 function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook: one promise fewer per request.
+  app.addHook("onResponse", (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 }
