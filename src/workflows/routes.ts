@@ -33,6 +33,7 @@ import {
   eventCommand,
   executeCommand,
   triggerCommand,
+  type CreateBody,
 } from "./commands.js";
 import { validateDefinition, type DefinitionError } from "./definition.js";
 import { derivedUuid } from "./ids.js";
@@ -223,47 +224,52 @@ function checkDefinition(definition: unknown): void {
   if (!result.ok) throw definitionError(result.errors);
 }
 
-function definitionError(errors: readonly DefinitionError[]): ApiError {
+/** The 422 for a definition's problems; in a bulk, named as its `index`th run, pointers under it. */
+function definitionError(errors: readonly DefinitionError[], index: number | null = null): ApiError {
   const first = errors[0]!;
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
-  return new ApiError("invalid_definition", `${first.message}${more}`, {
-    errors: errors.map((error) => ({ ...error })),
+  const where = index === null ? "" : `workflows[${index}]: `;
+  const under = index === null ? "" : `/workflows/${index}/definition`;
+  return new ApiError("invalid_definition", `${where}${first.message}${more}`, {
+    errors: errors.map((error) => ({ ...error, path: `${under}${error.path}` })),
   });
 }
 
+/**
+ * The workflows.create command for one create request that has been checked; `defaults` fill in
+ * what the request leaves out (POST /workflows takes them from its query).
+ */
+function createCommandOf(
+  body: CreateRequest,
+  defaults: { team?: string; execute?: boolean; idempotency_key?: string } = {},
+): CreateBody {
+  return {
+    id: timeOrderedUuid(),
+    team: body.team ?? defaults.team ?? null,
+    definition: body.definition ?? null,
+    ref:
+      body.workflow === undefined
+        ? null
+        : { name: body.workflow.name, version: body.workflow.version ?? null },
+    input: body.input ?? {},
+    execute: body.execute ?? defaults.execute ?? false,
+    idempotency_key: body.idempotency_key ?? defaults.idempotency_key ?? null,
+    expands_task: body.expands_task ?? null,
+  };
+}
+
 /** The create command of the `index`th run of a bulk, or the 400/422 naming it. */
-function bulkRun(item: BulkCreateItem, index: number) {
-  const where = `workflows[${index}]`;
+function bulkRun(item: BulkCreateItem, index: number): CreateBody {
   if ((item.definition === undefined) === (item.workflow === undefined))
     throw new ApiError(
       "validation_failed",
-      `${where}: give a definition or the name of a registered workflow, not both or neither`,
+      `workflows[${index}]: give a definition or the name of a registered workflow, not both or neither`,
     );
   if (item.definition !== undefined) {
     const result = validateDefinition(item.definition);
-    if (!result.ok) {
-      const error = definitionError(result.errors);
-      throw new ApiError("invalid_definition", `${where}: ${error.message}`, {
-        errors: result.errors.map((each) => ({
-          ...each,
-          path: `/workflows/${index}/definition${each.path}`,
-        })),
-      });
-    }
+    if (!result.ok) throw definitionError(result.errors, index);
   }
-  return {
-    id: timeOrderedUuid(),
-    team: item.team ?? null,
-    definition: item.definition ?? null,
-    ref:
-      item.workflow === undefined
-        ? null
-        : { name: item.workflow.name, version: item.workflow.version ?? null },
-    input: item.input ?? {},
-    execute: item.execute ?? false,
-    idempotency_key: item.idempotency_key ?? null,
-    expands_task: null,
-  };
+  return createCommandOf(item);
 }
 
 /** A body that is itself a definition (it has steps) or a create request around one. */
@@ -331,19 +337,7 @@ export function workflowRoutes() {
         if (body.definition === undefined && body.workflow === undefined)
           throw new ApiError("validation_failed", "give a definition, or the name of a registered workflow");
         if (body.definition !== undefined) checkDefinition(body.definition);
-        const command = {
-          id: timeOrderedUuid(),
-          team: body.team ?? request.query.team ?? null,
-          definition: body.definition ?? null,
-          ref:
-            body.workflow === undefined
-              ? null
-              : { name: body.workflow.name, version: body.workflow.version ?? null },
-          input: body.input ?? {},
-          execute: body.execute ?? request.query.execute ?? false,
-          idempotency_key: body.idempotency_key ?? request.query.idempotency_key ?? null,
-          expands_task: body.expands_task ?? null,
-        };
+        const command = createCommandOf(body, request.query);
         checkCommand(node, createCommand.kind, command);
         const committed = await node.propose(createCommand, command);
         const record = find(committed.value.id);
