@@ -358,16 +358,20 @@ export class JunoClient {
     return expectFields(body, "resolution", { agents: "array" })["agents"] as readonly ResolvedAgent[];
   }
 
+  /** `request` with an idempotency key: its own, or one made up here so that retries are safe. */
+  private keyed<T extends { readonly idempotency_key?: string }>(request: T): T {
+    return request.idempotency_key === undefined
+      ? { ...request, idempotency_key: this.idempotencyKey() }
+      : request;
+  }
+
   /**
    * POST /tasks/distribute: queues a task (or assigns it at once). Safe to retry: a submission
    * without an idempotency_key gets one made up here, so the client's own retries after a lost
    * answer find the first task (200, `created: false`) rather than make a second.
    */
   async submitTask(request: SubmitTaskRequest, options: CallOptions = {}): Promise<SubmittedTask> {
-    const body =
-      request.idempotency_key === undefined
-        ? { ...request, idempotency_key: this.idempotencyKey() }
-        : request;
+    const body = this.keyed(request);
     const answer = await this.send(
       { method: "POST", path: `${API}/tasks/distribute`, body, idempotent: true },
       options,
@@ -391,11 +395,7 @@ export class JunoClient {
   ): Promise<SubmitManyResult[]> {
     if (requests.length === 0 || requests.length > SUBMIT_MANY_MAX)
       throw new RangeError(`submitTasks takes 1 to ${SUBMIT_MANY_MAX} tasks, not ${requests.length}`);
-    const tasks = requests.map((request) =>
-      request.idempotency_key === undefined
-        ? { ...request, idempotency_key: this.idempotencyKey() }
-        : request,
-    );
+    const tasks = requests.map((request) => this.keyed(request));
     const answer = await this.send(
       { method: "POST", path: `${API}/tasks/distribute/bulk`, body: { tasks }, idempotent: true },
       options,
@@ -538,10 +538,7 @@ export class JunoClient {
    * 422 invalid_definition, every problem ({code, path, message}) in the error's `details.errors`.
    */
   async createWorkflow(request: CreateWorkflowRequest, options: CallOptions = {}): Promise<CreatedWorkflow> {
-    const body =
-      request.idempotency_key === undefined
-        ? { ...request, idempotency_key: this.idempotencyKey() }
-        : request;
+    const body = this.keyed(request);
     const answer = await this.send(
       { method: "POST", path: `${API}/workflows`, body, idempotent: true },
       options,
@@ -566,11 +563,7 @@ export class JunoClient {
       throw new RangeError(`createWorkflows takes 1 to ${CREATE_WORKFLOWS_MAX} runs, not ${requests.length}`);
     if (requests.some((request) => request.expands_task !== undefined))
       throw new RangeError("createWorkflows expands no task: use createWorkflow for that");
-    const workflows = requests.map((request) =>
-      request.idempotency_key === undefined
-        ? { ...request, idempotency_key: this.idempotencyKey() }
-        : request,
-    );
+    const workflows = requests.map((request) => this.keyed(request));
     const answer = await this.send(
       { method: "POST", path: `${API}/workflows/bulk`, body: { workflows }, idempotent: true },
       options,
@@ -874,10 +867,7 @@ function submitManyResultsOf(body: unknown, count: number): SubmitManyResult[] {
       if (typeof fields["created"] !== "boolean") throw invalid(`${what}.created is not a boolean`);
       return { ok: true, task: fields["task"] as TaskView, created: fields["created"] };
     }
-    const error = fields["error"];
-    if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
-    expectFields(error, `${what}.error`, { code: "string", message: "string" });
-    return { ok: false, error: error as { code: string; message: string } };
+    return bulkRefusalOf(fields, what);
   });
 }
 
@@ -899,11 +889,19 @@ function createManyResultsOf(body: unknown, count: number): CreateManyWorkflowsR
         created: fields["created"],
       };
     }
-    const error = fields["error"];
-    if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
-    expectFields(error, `${what}.error`, { code: "string", message: "string" });
-    return { ok: false, error: error as { code: string; message: string } };
+    return bulkRefusalOf(fields, what);
   });
+}
+
+/** A bulk result that is not ok: the error it was refused with, checked. */
+function bulkRefusalOf(
+  fields: Record<string, unknown>,
+  what: string,
+): { ok: false; error: { code: string; message: string } } {
+  const error = fields["error"];
+  if (fields["ok"] !== false || !isRecord(error)) throw invalid(`${what} is neither ok nor an error`);
+  expectFields(error, `${what}.error`, { code: "string", message: "string" });
+  return { ok: false, error: error as { code: string; message: string } };
 }
 
 /** The results of a report's answer, checked against the reports sent: one each, in their order. */
