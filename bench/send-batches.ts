@@ -89,6 +89,11 @@ export async function sendBatches(plan: BatchPlan): Promise<SentBatch> {
   };
 }
 
+/** The outcome of a request that carries one item: 201 or 200 taken, any other status why not. */
+export function singleOutcome(status: number | "network"): readonly ItemOutcome[] {
+  return [status === 201 || status === 200 ? status : String(status)];
+}
+
 /** The outcomes of a bulk request's answer: its results for a 200, else the status for each item. */
 export function bulkOutcomes(
   status: number | "network",

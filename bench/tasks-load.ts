@@ -25,7 +25,7 @@ import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import type { Agent as SdkAgent, TaskHandler } from "../src/client/index.js";
 import { seededRandom } from "../test/support/fixtures.js";
-import { bulkOutcomes, sendBatches, type SentBatch } from "./send-batches.js";
+import { bulkOutcomes, sendBatches, singleOutcome, type SentBatch } from "./send-batches.js";
 
 /** The SDK as the sources export it; with JUNO_FROM_DIST=1 the compiled copy users run is loaded. */
 type Sdk = typeof import("../src/client/index.js");
@@ -291,7 +291,7 @@ class Submitter {
             "/api/v3/tasks/distribute",
             JSON.stringify(taskOf(tasks[0]!)),
           );
-          return [status === 201 || status === 200 ? status : String(status)];
+          return singleOutcome(status);
         }
         const answer = await this.post(
           pool,

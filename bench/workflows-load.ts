@@ -12,7 +12,7 @@
  */
 
 import { Pool } from "undici";
-import { bulkOutcomes, sendBatches, type SentBatch } from "./send-batches.js";
+import { bulkOutcomes, sendBatches, singleOutcome, type SentBatch } from "./send-batches.js";
 
 /** The first message. */
 export interface StarterStart {
@@ -101,7 +101,7 @@ class Starter {
         const pool = this.pools[node]!;
         if (batch.perRequest === 1) {
           const { status } = await this.post(pool, "", runOf(runs[0]!));
-          return [status === 201 || status === 200 ? status : String(status)];
+          return singleOutcome(status);
         }
         const { status, body } = await this.post(
           pool,

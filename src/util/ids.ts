@@ -30,8 +30,8 @@ function randomBytes10(): Buffer {
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
-/** The canonical 8-4-4-4-12 text of 16 bytes. */
-function uuidText(bytes: Uint8Array): string {
+/** The canonical 8-4-4-4-12 text of 16 bytes (lower-case hex). */
+export function uuidText(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) text += "-";

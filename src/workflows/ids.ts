@@ -5,6 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { uuidText } from "../util/ids.js";
 
 /** Bytes of `text` in UTF-8 (what JSON bounds are measured in). */
 export function utf8Length(text: string): number {
@@ -19,6 +20,5 @@ export function derivedUuid(namespace: string, key: string): string {
   const bytes = createHash("sha256").update(`${namespace}\u0000${key}`, "utf8").digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidText(bytes);
 }
