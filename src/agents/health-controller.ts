@@ -216,8 +216,9 @@ class HealthController implements HealthObserver {
    * Replicates when each agent was last heard from, for the agents heard since the last refresh:
    * a round every health-check interval, in entries of ENTRY_CHANGES chained one after another and
    * spread over half the interval (a small entry applies in a few milliseconds on every node;
-   * 5,000 changes in one held each node's loop for a quarter of a second). A beat taken is removed from `lastBeats` as it is
-   * sent, so every agent gets its turn and the next beat puts it back.
+   * 5,000 changes in one held each node's loop for a quarter of a second). A beat taken is
+   * removed from `lastBeats` as it is sent, so every agent gets its turn and the next beat puts
+   * it back.
    */
   private refreshLastBeats(now: number): void {
     if (this.beatsInFlight) return;

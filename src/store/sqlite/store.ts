@@ -378,9 +378,7 @@ export class SqliteStore implements NodeStorage {
 
   /** Writes the held writes in one transaction (they come before any later write, in order). */
   private flushLazy(): void {
-    if (this.lazyTimer !== null) clearTimeout(this.lazyTimer);
-    this.lazyTimer = null;
-    if (this.lazy.length === 0 || this.closed) return;
+    if (this.lazy.length === 0 || this.closed) return this.stopLazyTimer();
     this.setSynchronous(false);
     const failure = this.timed(() => this.lazyTransaction());
     if (failure !== null) throw failure;
@@ -433,10 +431,15 @@ export class SqliteStore implements NodeStorage {
     }
   }
 
-  /** Inside a transaction: the held writes first, so everything lands in the order it was made. */
-  private writeHeld(): void {
+  /** The held writes are being written (or there are none): nothing need flush them later. */
+  private stopLazyTimer(): void {
     if (this.lazyTimer !== null) clearTimeout(this.lazyTimer);
     this.lazyTimer = null;
+  }
+
+  /** Inside a transaction: the held writes first, so everything lands in the order it was made. */
+  private writeHeld(): void {
+    this.stopLazyTimer();
     if (this.lazy.length === 0) return;
     const held = this.lazy;
     this.lazy = [];
