@@ -232,5 +232,10 @@ try {
   );
 } finally {
   for (const p of pools.values()) await p.close();
+  const outputDir = process.env["SNAPSHOT_OUTPUT_DIR"];
+  if (outputDir !== undefined) {
+    const { writeFileSync } = await import("node:fs");
+    for (const id of cluster.running()) writeFileSync(`${outputDir}/${id}.log`, cluster.node(id).output);
+  }
   await cluster.stop();
 }

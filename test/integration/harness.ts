@@ -149,6 +149,8 @@ export class ProcessCluster {
     const args = [
       ...(FROM_DIST ? [] : loaderArgs()),
       ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
+      // JUNO_NODE_ARGS="--trace-gc ...": more flags for every node's Node.js (benches, diagnosis).
+      ...(process.env["JUNO_NODE_ARGS"]?.split(" ").filter((arg) => arg !== "") ?? []),
       ...(options?.nodeArgs ?? []),
       JUNO,
       "start",
