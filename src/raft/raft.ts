@@ -1018,7 +1018,7 @@ export class RaftNode {
   private afterLeaderCommit(before: number): void {
     this.appendsPending = true;
     for (let index = Math.max(before + 1, this.termStartIndex); index <= this.log.committed; index++) {
-      this.uncommittedBytes -= this.log.entry(index)?.data.length ?? 0;
+      this.uncommittedBytes -= this.log.dataLength(index);
     }
     if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
     if (before < this.termStartIndex && this.log.committed >= this.termStartIndex) {
@@ -1265,13 +1265,14 @@ export class RaftNode {
     // Config entries cut off by a conflicting append no longer count.
     while (this.configPoints.length > 0) {
       const last = this.configPoints[this.configPoints.length - 1]!;
-      if (this.log.entry(last.entry.index) === last.entry) break;
+      // Entries with the same index and term are the same entry (Log Matching).
+      if (this.log.term(last.entry.index) === last.entry.term) break;
       this.configPoints.pop();
       changed = true;
     }
     const lastConfig = this.lastConfigIndex();
     for (const entry of appended) {
-      if (entry.type !== "config" || entry.index <= lastConfig || this.log.entry(entry.index) !== entry)
+      if (entry.type !== "config" || entry.index <= lastConfig || this.log.term(entry.index) !== entry.term)
         continue;
       const previous = this.configPoints[this.configPoints.length - 1]?.membership ?? this.baseMembership;
       this.configPoints.push({ entry, membership: applyChange(previous, decodeChange(entry.data)) });
@@ -1286,8 +1287,8 @@ export class RaftNode {
     this.configPoints = [];
     let membership = this.baseMembership;
     for (let index = this.log.firstIndex(); index <= this.log.lastIndex(); index++) {
+      if (this.log.typeAt(index) !== "config") continue;
       const entry = this.log.entry(index)!;
-      if (entry.type !== "config") continue;
       membership = applyChange(membership, decodeChange(entry.data));
       this.configPoints.push({ entry, membership });
     }

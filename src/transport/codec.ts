@@ -607,7 +607,9 @@ function readEntries(r: ByteReader, prevIndex: number, messageTerm: number, limi
       entryTerm = r.varint("entry term");
       if (entryTerm === previousTerm) throw new CodecError("non_canonical", "entry term given but implied");
     }
-    const data = r.lengthPrefixedCopy("entry data", limits.maxBytesFieldLength);
+    // A view, not a copy: the log copies what it appends into its own slabs (raft/log.ts), so the
+    // frame is held only while the message is handled, and no entry costs an array buffer of its own.
+    const data = r.lengthPrefixedView("entry data", limits.maxBytesFieldLength);
     entries.push({ index, term: entryTerm, type: (flags & ENTRY_CONFIG) !== 0 ? "config" : "normal", data });
     previousIndex = index;
     previousTerm = entryTerm;
