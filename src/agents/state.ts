@@ -15,6 +15,7 @@ import {
   Table,
   checkedRestorer,
   type Cursor,
+  type SectionRow,
   type JsonValue,
   type StateSection,
 } from "../control/index.js";
@@ -235,8 +236,8 @@ export class AgentsState {
   }
 
   /** The snapshot's rows: the JSON text of each agent, consistent as of this call. */
-  textCursor(): Cursor<string> {
-    return this.rows.textCursor();
+  sectionRows(): Cursor<SectionRow> {
+    return this.rows.rowCursor();
   }
 
   /** The projection's rows, consistent as of this call. */
@@ -281,7 +282,7 @@ const EMPTY: ReadonlySet<string> = new Set();
 export const agentsSection: StateSection<AgentsState> = {
   version: 1,
   empty: () => new AgentsState(),
-  rows: (state): Cursor<string> => state.textCursor(),
+  rows: (state): Cursor<SectionRow> => state.sectionRows(),
   restore: checkedRestorer("agents", AgentRow, () => {
     const state = new AgentsState();
     return {

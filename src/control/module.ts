@@ -147,6 +147,13 @@ export interface Cursor<T> {
   close(): void;
 }
 
+/**
+ * One row of a section: its line of JSON text, as a string or as the UTF-8 bytes of it. Bytes may
+ * be a view into the state's own storage, valid until the state next changes: the snapshot
+ * writer copies them in the same turn.
+ */
+export type SectionRow = string | Uint8Array;
+
 /** Rebuilds a section's state from rows, checking each one before it is used. */
 export interface SectionRestorer<S> {
   /** Takes the next row (parsed, and as its line of JSON text); throws SnapshotError when it is not a valid row. */
@@ -165,7 +172,7 @@ export interface StateSection<S> {
    * The state's rows, each as one line of JSON text, consistent as of this call even while later
    * entries change the state.
    */
-  readonly rows: (state: S) => Cursor<string>;
+  readonly rows: (state: S) => Cursor<SectionRow>;
   /** A restorer for rows of this section's current version. */
   readonly restore: () => SectionRestorer<S>;
   /** Turns a row of an older version into one of the current version (else older versions are refused). */

@@ -21,7 +21,7 @@ import { assert } from "../raft/assert.js";
 import { hashText } from "./hash.js";
 import { isRecord } from "./json.js";
 import { ControlState } from "./kernel.js";
-import type { Cursor, SectionRestorer, StateModule } from "./module.js";
+import type { Cursor, SectionRestorer, SectionRow, StateModule } from "./module.js";
 import type { ModuleRegistry } from "./registry.js";
 
 /** The snapshot format version this build writes and reads. */
@@ -42,16 +42,24 @@ const encoder = new TextEncoder();
 
 /** Bytes copied per step once the rows are written (into the one array the snapshot ends up in). */
 const ASSEMBLY_BYTES_PER_STEP = 8 * 1024 * 1024;
+/** Rows are written into parts of this size (a longer line gets a part of its own). */
+const PART_BYTES = 4 * 1024 * 1024;
+const NEWLINE = 10;
 
 /**
  * Writes a snapshot of `state` as of now, a slice at a time (call step until it returns true).
- * The rows go into parts; the parts are then copied into one array, also a slice at a time, so
- * no single step ever copies the whole snapshot.
+ * The rows go into parts of a few MiB, copied there straight from the state's own storage where
+ * it keeps them as bytes (no string is made per row: a million of them, and the text joined from
+ * them, were garbage enough to set off long collections on a busy node); the parts are then
+ * copied into one array, also a slice at a time, so no single step ever copies the whole snapshot.
  */
 export class SnapshotWriter {
   readonly index: number;
+  /** Parts filled so far; `part` is the one being filled, `used` its bytes written. */
   private parts: Uint8Array[] = [];
-  private readonly pending: { readonly module: StateModule; readonly cursor: Cursor<string> }[];
+  private part: Uint8Array | null = null;
+  private used = 0;
+  private readonly pending: { readonly module: StateModule; readonly cursor: Cursor<SectionRow> }[];
   private rowsInSection = 0;
   private sectionOpen = false;
   private bytes = 0;
@@ -90,6 +98,7 @@ export class SnapshotWriter {
     for (const { cursor } of this.pending) cursor.close();
     this.pending.length = 0;
     this.parts = [];
+    this.part = null;
   }
 
   private writeRows(maxRows: number): void {
@@ -103,7 +112,8 @@ export class SnapshotWriter {
       }
       const rows = cursor.next(budget);
       budget -= Math.max(1, rows.length);
-      if (rows.length > 0) this.text(`${rows.join("\n")}\n`);
+      // Bytes from the state are views valid only until it changes: copied here, in this step.
+      for (const row of rows) this.row(row);
       this.rowsInSection += rows.length;
       if (cursor.done) {
         this.line(`#${JSON.stringify({ end: module.name, rows: this.rowsInSection })}`);
@@ -113,6 +123,7 @@ export class SnapshotWriter {
     }
     if (this.pending.length > 0) return;
     this.line(`#${JSON.stringify({ end: "snapshot" })}`);
+    this.seal();
     this.written = true;
     if (this.parts.length === 1) {
       this.assembled = { out: this.parts[0]!, part: 1, offset: this.bytes };
@@ -138,13 +149,43 @@ export class SnapshotWriter {
   }
 
   private line(text: string): void {
-    this.text(`${text}\n`);
+    this.row(text);
   }
 
-  private text(text: string): void {
-    const bytes = encoder.encode(text);
-    this.parts.push(bytes);
-    this.bytes += bytes.length;
+  /** Appends one line: the row's text or bytes, then a newline. */
+  private row(row: SectionRow): void {
+    // A string's UTF-8 form is at most three bytes per UTF-16 unit.
+    const most = (typeof row === "string" ? row.length * 3 : row.length) + 1;
+    if (most > PART_BYTES / 2) {
+      const bytes = typeof row === "string" ? encoder.encode(row) : row;
+      this.seal();
+      const own = new Uint8Array(bytes.length + 1);
+      own.set(bytes);
+      own[bytes.length] = NEWLINE;
+      this.parts.push(own);
+      this.bytes += own.length;
+      return;
+    }
+    if (this.part === null || this.used + most > this.part.length) {
+      this.seal();
+      this.part = new Uint8Array(PART_BYTES);
+    }
+    let written: number;
+    if (typeof row === "string") written = encoder.encodeInto(row, this.part.subarray(this.used)).written;
+    else {
+      this.part.set(row, this.used);
+      written = row.length;
+    }
+    this.part[this.used + written] = NEWLINE;
+    this.used += written + 1;
+    this.bytes += written + 1;
+  }
+
+  /** Closes the part being filled (keeping only the bytes written). */
+  private seal(): void {
+    if (this.part !== null && this.used > 0) this.parts.push(this.part.subarray(0, this.used));
+    this.part = null;
+    this.used = 0;
   }
 }
 

@@ -144,10 +144,33 @@ export class Table<K extends TableKey, V> {
 
   /** A cursor like cursor(), handing each row's JSON text instead of a decoded copy. */
   textCursor<T = string>(view: (key: K, text: string) => T = (_key, text) => text as T): Cursor<T> {
+    return this.capturedCursor((key) => {
+      const text = this.text(key);
+      return text === undefined ? undefined : view(key, text);
+    }, view);
+  }
+
+  /**
+   * A cursor handing each row as its JSON text, or as the UTF-8 bytes of that text where the row
+   * lives in the arena: a view, valid only until the table next changes (copy it at once). A
+   * snapshot copies rows straight from the arena this way, making no string per row.
+   */
+  rowCursor(): Cursor<string | Uint8Array> {
+    return this.capturedCursor(
+      (key) => {
+        const ref = this.index.get(key);
+        if (ref === undefined) return undefined;
+        return ref === HELD ? JSON.stringify(this.held.get(key)) : this.arena.read(ref).value;
+      },
+      (_key, text) => text,
+    );
+  }
+
+  /** A cursor over the keys as they are now: `read` for rows unchanged since, `saved` for the old text of changed ones. */
+  private capturedCursor<T>(read: (key: K) => T | undefined, saved: (key: K, text: string) => T): Cursor<T> {
     const capture: Capture<K> = { keys: [...this.index.keys()], saved: new Map(), position: 0, open: true };
     this.captures.push(capture);
     const captures = this.captures;
-    const read = (key: K): string | undefined => this.text(key);
     return {
       next(max: number): T[] {
         const out: T[] = [];
@@ -155,11 +178,11 @@ export class Table<K extends TableKey, V> {
         const end = Math.min(capture.keys.length, capture.position + max);
         for (; capture.position < end; capture.position++) {
           const key = capture.keys[capture.position]!;
-          const saved = capture.saved.size === 0 ? undefined : capture.saved.get(key);
-          const text = saved === undefined ? read(key) : saved;
-          if (text === undefined || text === ABSENT)
-            throw new Error("a row present when a cursor opened vanished from it");
-          out.push(view(key, text));
+          const old = capture.saved.size === 0 ? undefined : capture.saved.get(key);
+          if (old === ABSENT) throw new Error("a row present when a cursor opened vanished from it");
+          const row = old === undefined ? read(key) : saved(key, old);
+          if (row === undefined) throw new Error("a row present when a cursor opened vanished from it");
+          out.push(row);
         }
         if (capture.position === capture.keys.length) this.close();
         return out;

@@ -9,6 +9,7 @@ import {
   Table,
   checkedRestorer,
   type Cursor,
+  type SectionRow,
   type JsonValue,
   type Notice,
   type StateSection,
@@ -100,7 +101,7 @@ export const decisionsSection: StateSection<DecisionsState> = {
   version: 1,
   empty: () => new DecisionsState(),
   // A decision is stored as the very JSON text of its row.
-  rows: (state): Cursor<string> => state.decisions.textCursor(),
+  rows: (state): Cursor<SectionRow> => state.decisions.rowCursor(),
   restore: checkedRestorer("decisions", DecisionRow, () => {
     const state = new DecisionsState();
     return {

@@ -7,6 +7,7 @@ import {
   concatCursors,
   listCursor,
   type Cursor,
+  type SectionRow,
   type SectionRestorer,
   type StateModule,
   type StateSection,
@@ -133,8 +134,8 @@ function restorer(): SectionRestorer<TasksState> {
 export const tasksSection: StateSection<TasksState> = {
   version: 1,
   empty: () => new TasksState(),
-  rows: (state): Cursor<string> =>
-    concatCursors([listCursor([JSON.stringify(metaOf(state))]), state.textCursor()]),
+  rows: (state): Cursor<SectionRow> =>
+    concatCursors<SectionRow>([listCursor([JSON.stringify(metaOf(state))]), state.sectionRows()]),
   restore: restorer,
 };
 

@@ -14,7 +14,7 @@
  */
 
 import { assert } from "../raft/assert.js";
-import { Table, type Cursor, type JsonValue, type Notice } from "../control/index.js";
+import { Table, type Cursor, type JsonValue, type SectionRow, type Notice } from "../control/index.js";
 import { CLOSED, type Breaker } from "../faults/breaker.js";
 import { FairQueue } from "./queue.js";
 import { TaskStats } from "./stats.js";
@@ -258,8 +258,8 @@ export class TasksState {
   }
 
   /** The snapshot's task rows, consistent as of this call. */
-  textCursor(): Cursor<string> {
-    return this.rows.textCursor();
+  sectionRows(): Cursor<SectionRow> {
+    return this.rows.rowCursor();
   }
 
   /** The projection's rows, consistent as of this call. */
