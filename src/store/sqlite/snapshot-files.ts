@@ -1,32 +1,23 @@
 /**
  * Snapshot data as files beside the database (`<data-dir>/snapshots/<generation>.snap`), written
- * a chunk per step, each chunk synced as it goes, then renamed into place and the directory
- * synced. Kept out of SQLite on purpose: a snapshot of a large state written through the
+ * off the event loop a chunk at a time, each chunk synced as it goes, then renamed into place and
+ * the directory synced. Kept out of SQLite on purpose: a snapshot of a large state written through the
  * write-ahead log is written twice (log, then checkpoint) and its fsyncs land on the node's
  * commits; a file costs one write and a few milliseconds of fsync per chunk.
  */
 
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { unlink } from "node:fs/promises";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 const SUFFIX = ".snap";
 
 /** The snapshot files of one node. */
 export class SnapshotFiles {
-  /** Removals still under way. */
-  private readonly removing = new Set<Promise<void>>();
+  /** Removals and writes still under way. */
+  private readonly pending = new Set<Promise<void>>();
+  /** How to abandon each write under way. */
+  private readonly writes = new Set<() => void>();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -51,36 +42,59 @@ export class SnapshotFiles {
   }
 
   /**
-   * A writer for generation `generation`: each step() writes and syncs the next `chunkBytes`;
-   * the last one puts the file in place. Returns true once the file is complete and durable.
+   * Writes generation `generation` off the event loop: the thread pool does the writes and the
+   * syncs, a chunk at a time (each synced as it goes, so the disk takes it in steady pieces), then
+   * the file is renamed into place and the directory synced. `done` gets null once the file is
+   * complete and durable, or the error. Writing on the loop itself held it for up to a quarter of
+   * a second per chunk when the disk was busy (the kernel makes writers wait for dirty pages).
+   * abandon() stops it before its next chunk (done then gets an error) and removes the partial file.
    */
-  writer(generation: number, data: Uint8Array, chunkBytes: number): { step(): boolean; abandon(): void } {
+  write(
+    generation: number,
+    data: Uint8Array,
+    chunkBytes: number,
+    done: (error: Error | null) => void,
+  ): { abandon(): void } {
     const temporary = `${this.path(generation)}.partial`;
-    const fd = openSync(temporary, "w");
-    let offset = 0;
-    let open = true;
-    const close = (): void => {
-      if (open) closeSync(fd);
-      open = false;
+    let abandoned = false;
+    const written = (async (): Promise<void> => {
+      const handle = await open(temporary, "w");
+      try {
+        for (let offset = 0; offset < data.length;) {
+          if (abandoned) throw new Error("the snapshot file was abandoned while being written");
+          const end = Math.min(data.length, offset + chunkBytes);
+          for (let at = offset; at < end;) at += (await handle.write(data, at, end - at, at)).bytesWritten;
+          await handle.sync();
+          offset = end;
+        }
+        if (abandoned) throw new Error("the snapshot file was abandoned while being written");
+      } catch (error) {
+        await handle.close();
+        await unlink(temporary).catch(ignore);
+        throw error;
+      }
+      await handle.close();
+      await rename(temporary, this.path(generation));
+      await this.syncDirectory();
+    })();
+    const tracked: Promise<void> = written
+      .then(
+        () => done(null),
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      )
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    const abandon = (): void => {
+      abandoned = true;
     };
-    return {
-      step: (): boolean => {
-        const end = Math.min(data.length, offset + chunkBytes);
-        let written = offset;
-        while (written < end) written += writeSync(fd, data, written, end - written, written);
-        fsyncSync(fd);
-        offset = end;
-        if (offset < data.length) return false;
-        close();
-        renameSync(temporary, this.path(generation));
-        this.syncDirectory();
-        return true;
-      },
-      abandon: (): void => {
-        close();
-        if (existsSync(temporary)) unlinkSync(temporary);
-      },
-    };
+    this.writes.add(abandon);
+    void tracked.finally(() => this.writes.delete(abandon));
+    return { abandon };
+  }
+
+  /** Abandons every write under way (the store is closing). */
+  abandonWrites(): void {
+    for (const abandon of this.writes) abandon();
   }
 
   /**
@@ -94,14 +108,14 @@ export class SnapshotFiles {
       if (!name.endsWith(SUFFIX) && !name.endsWith(`${SUFFIX}.partial`)) continue;
       const removal: Promise<void> = unlink(join(this.dir, name))
         .catch(ignore)
-        .finally(() => this.removing.delete(removal));
-      this.removing.add(removal);
+        .finally(() => this.pending.delete(removal));
+      this.pending.add(removal);
     }
   }
 
-  /** Settles once every removal started so far has finished. */
+  /** Settles once every removal and write started so far has finished. */
   async settled(): Promise<void> {
-    await Promise.all([...this.removing]);
+    await Promise.all([...this.pending]);
   }
 
   private path(generation: number): string {
@@ -109,12 +123,12 @@ export class SnapshotFiles {
   }
 
   /** A rename is durable once the directory itself is synced. */
-  private syncDirectory(): void {
-    const fd = openSync(this.dir, "r");
+  private async syncDirectory(): Promise<void> {
+    const handle = await open(this.dir, "r");
     try {
-      fsyncSync(fd);
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
   }
 }

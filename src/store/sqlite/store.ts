@@ -4,8 +4,8 @@
  * transaction, fsynced (WAL, synchronous=FULL) when the Ready says it must be, so a crash at any
  * moment loses nothing that was acknowledged and a restart neither re-applies nor skips an entry.
  *
- * Snapshot data is stored in files beside the database (snapshot-files.ts), written a chunk per
- * event-loop turn and made current by one small transaction at the end, so even a snapshot of a
+ * Snapshot data is stored in files beside the database (snapshot-files.ts), written off the event
+ * loop a chunk at a time and made current by one small transaction at the end, so even a snapshot of a
  * million rows never holds the loop for long; the files it replaced are removed after. (An
  * in-memory store, and a snapshot migrated from the first release, keep theirs in a table.)
  */
@@ -40,7 +40,7 @@ import { migrate } from "./schema.js";
 /** How a store is opened. */
 export interface SqliteStoreOptions {
   readonly logger?: Logger;
-  /** Bytes per stored snapshot chunk (and per turn while writing a snapshot). */
+  /** Bytes per stored snapshot chunk (each written and synced in one go). */
   readonly snapshotChunkBytes?: number;
   /** A write slower than this is logged. */
   readonly slowWriteMs?: number;
@@ -63,8 +63,12 @@ const DEFAULT_CHUNK_BYTES = 512 * 1024;
 const LAZY_HOLD_MS = 5;
 /** Held writes past this many go out at once, so no later transaction grows without bound. */
 const LAZY_HOLD_MAX = 256;
-/** Compacted log rows deleted per turn after a snapshot. */
-const DELETE_ROWS_PER_TURN = 1_000;
+/**
+ * Compacted log rows deleted per turn after a snapshot: the batch halves when a turn takes longer
+ * than DELETE_TURN_MS (a busy disk makes even unsynced writes wait) and grows back when it is quick.
+ */
+const DELETE_ROWS = { min: 50, start: 500, max: 2_000 };
+const DELETE_TURN_MS = 4;
 
 /** The SQLite store of one node. */
 export class SqliteStore implements NodeStorage {
@@ -369,6 +373,7 @@ export class SqliteStore implements NodeStorage {
     if (this.closed) return this.closing;
     this.flushLazy();
     this.closed = true;
+    this.files?.abandonWrites();
     this.db.close();
     this.closing = Promise.all([this.checkpointer?.close(), this.files?.settled()]).then(() => undefined);
     return this.closing;
@@ -483,18 +488,8 @@ export class SqliteStore implements NodeStorage {
       return true;
     };
     if (this.files !== null) {
-      const writer = this.files.writer(generation, data, this.chunkBytes);
-      this.inBackground(() => {
-        if (this.closed) {
-          writer.abandon();
-          return finish(new Error("the store was closed while writing a snapshot"));
-        }
-        try {
-          return writer.step() ? finish(null) : false;
-        } catch (error) {
-          writer.abandon();
-          return finish(error instanceof Error ? error : new Error(String(error)));
-        }
+      this.files.write(generation, data, this.chunkBytes, (error) => {
+        finish(error ?? (this.closed ? new Error("the store was closed while writing a snapshot") : null));
       });
       return;
     }
@@ -524,12 +519,17 @@ export class SqliteStore implements NodeStorage {
 
   /** Deletes log rows below `firstKept`, a batch per background turn. */
   private deleteBelowLater(firstKept: number): void {
+    let batch = DELETE_ROWS.start;
     this.inBackground(() => {
       if (this.closed) return true;
       this.setSynchronous(false);
-      return (
-        this.statements.deleteBelowBatch.run(firstKept, DELETE_ROWS_PER_TURN).changes < DELETE_ROWS_PER_TURN
-      );
+      const started = performance.now();
+      const deleted = this.statements.deleteBelowBatch.run(firstKept, batch).changes;
+      const tookMs = performance.now() - started;
+      const finished = deleted < batch;
+      if (tookMs > DELETE_TURN_MS) batch = Math.max(DELETE_ROWS.min, batch >> 1);
+      else if (tookMs < DELETE_TURN_MS / 4) batch = Math.min(DELETE_ROWS.max, batch * 2);
+      return finished;
     });
   }
 
