@@ -19,7 +19,7 @@ import {
   type AttemptOutcome,
   type RetryPolicy,
 } from "./retry-policy.js";
-import { SYSTEM_TIMERS, sleeperOn, type Sleep, type Timers } from "./timers.js";
+import { SYSTEM_TIMERS, linkAbort, sleeperOn, type Sleep, type Timers } from "./timers.js";
 import { ResponseTooLarge, requesterFor, type Requester, type WireAnswer } from "./requester.js";
 import type { ClientTlsOptions } from "./tls.js";
 
@@ -271,10 +271,9 @@ export class HttpTransport {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    // Combined, not a listener on the caller's signal: an agent's one stop signal is shared by a
-    // call per running task, and listeners on it would pile up past Node's warning limit.
-    const signal =
-      request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
+    // Linked, not a listener each: an agent's one stop signal is shared by a call per running task.
+    const unlink = request.signal === undefined ? null : linkAbort(request.signal, controller);
+    const signal = controller.signal;
     try {
       const answer = await this.request(`${url}${target}`, {
         method: request.method,
@@ -298,6 +297,7 @@ export class HttpTransport {
       return { kind: isNotSent(error) ? "not_sent" : "lost", reason, timedOut: false };
     } finally {
       this.timers.clearTimeout(timer);
+      unlink?.();
     }
   }
 

@@ -38,6 +38,43 @@ export function sleeperOn(timers: Timers): Sleep {
     });
 }
 
+/** The controllers linked to each parent signal, aborted together when it aborts. */
+const linked = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/**
+ * Aborts `controller` (with the parent's reason) when `parent` aborts, until the function it
+ * returns unlinks them; call that when the guarded work is over. A parent gets one listener however
+ * many controllers are linked to it at once: an agent's one stop signal guards a call per running
+ * task. AbortSignal.any() would do the same but, on Node 20, keeps about 40 bytes per call for as
+ * long as the parent lives (nodejs/node#55351): a few hundred MB a day for a busy agent.
+ */
+export function linkAbort(parent: AbortSignal, controller: AbortController): () => void {
+  if (parent.aborted) {
+    controller.abort(parent.reason);
+    return () => {};
+  }
+  let controllers = linked.get(parent);
+  if (controllers === undefined) {
+    const created = new Set<AbortController>();
+    controllers = created;
+    linked.set(parent, created);
+    parent.addEventListener(
+      "abort",
+      () => {
+        linked.delete(parent);
+        for (const each of created) each.abort(parent.reason);
+        created.clear();
+      },
+      { once: true },
+    );
+  }
+  const set = controllers;
+  set.add(controller);
+  return () => {
+    set.delete(controller);
+  };
+}
+
 /** A signal that fires when `parent` does or `delayMs` has passed, whichever comes first. */
 export interface Deadline {
   readonly signal: AbortSignal;
@@ -51,19 +88,17 @@ export interface Deadline {
 export function deadline(delayMs: number, timers: Timers, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
   let expired = false;
-  const onParentAbort = (): void => controller.abort(parent?.reason);
   const handle = timers.setTimeout(() => {
     expired = true;
     controller.abort(new Error(`deadline of ${delayMs} ms passed`));
   }, delayMs);
-  if (parent?.aborted === true) onParentAbort();
-  else parent?.addEventListener("abort", onParentAbort, { once: true });
+  const unlink = parent === undefined ? () => {} : linkAbort(parent, controller);
   return {
     signal: controller.signal,
     expired: () => expired,
     dispose() {
       timers.clearTimeout(handle);
-      parent?.removeEventListener("abort", onParentAbort);
+      unlink();
     },
   };
 }

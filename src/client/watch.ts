@@ -15,7 +15,7 @@ import { EventStreamReader } from "./event-stream.js";
 import { readBoundedText } from "./requester.js";
 import { judgeAttempt, parseRetryAfterMs, retryDelayMs, type RetryPolicy } from "./retry-policy.js";
 import { expectWorkflowView, invalid } from "./shape.js";
-import type { Sleep, Timers } from "./timers.js";
+import { linkAbort, type Sleep, type Timers } from "./timers.js";
 import type { WorkflowView } from "./types.js";
 
 /** What a watch needs of its client: the nodes, the credentials, and how it waits and retries. */
@@ -127,7 +127,8 @@ async function connect(
 ): Promise<Dropped | null> {
   if (isAborted(signal)) throw aborted(path, url, []);
   const controller = new AbortController();
-  const combined = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
+  const unlink = signal === undefined ? null : linkAbort(signal, controller);
+  const combined = controller.signal;
   let stalled = false;
   let idle: unknown = null;
   const arm = (): void => {
@@ -176,6 +177,7 @@ async function connect(
     return lost(url, error instanceof Error ? error.message : String(error), false);
   } finally {
     if (idle !== null) setup.timers.clearTimeout(idle);
+    unlink?.();
     // Lets go of the connection whatever ended the watch on it.
     controller.abort();
   }
