@@ -16,7 +16,7 @@ import {
 } from "../config/index.js";
 import { loadTokensFile } from "../access/index.js";
 import { networkChecks } from "../agents/index.js";
-import { createDiscoveryProvider } from "../discovery/index.js";
+import { discoveryProviders } from "../discovery/index.js";
 import { discoveryOptions } from "./discovery-options.js";
 import type { MemberAddresses } from "../cluster/index.js";
 import { SnapshotError } from "../control/index.js";
@@ -131,7 +131,7 @@ export async function runNode(config: NodeConfig, tlsMaterial?: NodeTlsMaterial)
   const raftPort = await transport.listen();
   const raftAddress = formatAddress({ host: advertisedHost(config), port: raftPort });
   // Built once up front so settings that make no sense stop the start, not a later election.
-  const discovery = createDiscoveryProvider(discoveryOptions(config));
+  const discovery = await discoveryProviders(discoveryOptions(config));
   const { registry, cluster } = nodeModules(
     {
       self: config.id,
@@ -146,8 +146,7 @@ export async function runNode(config: NodeConfig, tlsMaterial?: NodeTlsMaterial)
       healthCheckIntervalMs: config.healthCheckIntervalMs,
       router: { breakerThreshold: config.circuitBreakerThreshold },
       deliverySecret: config.clusterSecret?.reveal() ?? null,
-      discovery:
-        discovery === null ? null : { provider: () => createDiscoveryProvider(discoveryOptions(config))! },
+      discovery: discovery === null ? null : { provider: discovery },
       checks: networkChecks({
         intervalMs: config.healthCheckIntervalMs,
         timeoutMs: config.healthCheckTimeoutMs,

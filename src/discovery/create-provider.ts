@@ -3,7 +3,9 @@
 import { AgentCardWatcher, type AgentCardProviderOptions } from "./agent-card-watcher.js";
 import { ConsulProvider, type ConsulProviderOptions } from "./consul.js";
 import { DnsProvider, type DnsProviderOptions } from "./dns.js";
-import { KubernetesProvider, type KubernetesProviderOptions } from "./kubernetes.js";
+// Only the type: the provider itself, and @kubernetes/client-node under it (about 15 MB of code on
+// every node's heap), are loaded when a node is set to discover agents in Kubernetes.
+import type { KubernetesProviderOptions } from "./kubernetes.js";
 import type { DiscoveryProvider } from "./types.js";
 
 /** The kinds of discovery a node can run (SERVICE_DISCOVERY_TYPE in the seed's configuration). */
@@ -70,18 +72,34 @@ export type DiscoveryOptions =
   | ({ readonly type: "kubernetes" } & KubernetesProviderOptions)
   | ({ readonly type: "agent_card" } & AgentCardProviderOptions);
 
-/** The provider `options` describe, null for "custom"; throws DiscoveryError("invalid_options") for settings that make no sense. */
-export function createDiscoveryProvider(options: DiscoveryOptions): DiscoveryProvider | null {
+/**
+ * What makes the providers `options` describe (a leader makes a fresh one each term), or null for
+ * "custom"; loads the provider's code first where it is not loaded up front (Kubernetes). Makes
+ * one at once, so settings that make no sense are refused here (DiscoveryError
+ * "invalid_options"), not when a leader starts it.
+ */
+export async function discoveryProviders(
+  options: DiscoveryOptions,
+): Promise<(() => DiscoveryProvider) | null> {
+  let make: () => DiscoveryProvider;
   switch (options.type) {
     case "custom":
       return null;
     case "dns":
-      return new DnsProvider(options);
+      make = () => new DnsProvider(options);
+      break;
     case "consul":
-      return new ConsulProvider(options);
-    case "kubernetes":
-      return new KubernetesProvider(options);
+      make = () => new ConsulProvider(options);
+      break;
+    case "kubernetes": {
+      const { KubernetesProvider } = await import("./kubernetes.js");
+      make = () => new KubernetesProvider(options);
+      break;
+    }
     case "agent_card":
-      return new AgentCardWatcher(options);
+      make = () => new AgentCardWatcher(options);
+      break;
   }
+  make();
+  return make;
 }

@@ -16,10 +16,11 @@ export * from "./create-provider.js";
 // From snapshots to registry changes.
 export * from "./sync.js";
 
-// The providers.
+// The providers. The Kubernetes one is not here: it loads @kubernetes/client-node, so it is
+// imported from "./kubernetes.js" (and "./kubernetes-client.js") by what needs it, and by
+// discoveryProviders() only on a node set to discover agents in Kubernetes.
 export * from "./dns.js";
 export * from "./consul.js";
-export * from "./kubernetes.js";
 export * from "./agent-card.js";
 export * from "./agent-card-watcher.js";
 
@@ -31,5 +32,4 @@ export * from "./http-request.js";
 export * from "./dns-client.js";
 export * from "./dns-records.js";
 export * from "./consul-api.js";
-export * from "./kubernetes-client.js";
 export * from "./kubernetes-endpoints.js";

@@ -6,14 +6,9 @@
 // unreadable part, never as agents gone.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  DiscoveryError,
-  KubernetesProvider,
-  agentsOfService,
-  loadKubeConfig,
-  type KubernetesProviderOptions,
-  type RunningProvider,
-} from "../../src/discovery/index.js";
+import { DiscoveryError, agentsOfService, type RunningProvider } from "../../src/discovery/index.js";
+import { loadKubeConfig } from "../../src/discovery/kubernetes-client.js";
+import { KubernetesProvider, type KubernetesProviderOptions } from "../../src/discovery/kubernetes.js";
 import { FakeKubeApi, parseSelector, type FakeEndpointSlice } from "./fake-kube-api.js";
 import { byKey, Recorder } from "./recorder.js";
 
