@@ -9,6 +9,8 @@ const SLAB_BYTES = 1 << 20;
 const OWN_ARRAY_ABOVE = SLAB_BYTES / 4;
 const EMPTY = new Uint8Array(0);
 const TYPES: readonly EntryType[] = ["normal", "config"];
+/** Entries most recently pushed, kept as the objects first handed out (a power of two). */
+const RECENT = 8192;
 
 /**
  * The retained entries, stored by column rather than as objects: terms, types and where each
@@ -17,6 +19,10 @@ const TYPES: readonly EntryType[] = ["normal", "config"];
  * major garbage collection had to walk and the sweeper to free (pauses of 100 ms and more on a
  * busy node); stored like this it is a handful of arrays whatever its length. An Entry object is
  * made when one is asked for, its data a view into a slab.
+ *
+ * The most recent entries are handed out as the same objects each time (the store persisting an
+ * entry and the kernel applying it then see one object: the envelope decoded for the first is
+ * kept for the second, by its bytes, instead of being parsed and checked again).
  *
  * Bytes once written into a slab never change: a truncated entry's bytes stay where they are
  * (views handed out earlier, to the store or to a message being sent, stay valid), and a slab is
@@ -41,6 +47,8 @@ class EntryColumns {
   /** The shared slab being filled (-1: none yet), and where in it the next entry's data goes. */
   private fillSlab = -1;
   private fill = 0;
+  /** The objects of recent entries, by index modulo RECENT. */
+  private readonly recent = new Array<Entry | undefined>(RECENT);
 
   term(at: number): number {
     return this.terms[this.head + at]!;
@@ -54,9 +62,16 @@ class EntryColumns {
     return this.lengths[this.head + at]!;
   }
 
-  /** The entry at position `at` (0 is the first retained one), as an object. */
+  /** The entry at position `at` (0 is the first retained one, `index` its index), as an object. */
   entry(at: number, index: number): Entry {
     const p = this.head + at;
+    const cached = this.recent[index & (RECENT - 1)];
+    // Same index and term: the same entry (a cut-off one at this index had another term).
+    if (cached !== undefined && cached.index === index && cached.term === this.terms[p]) return cached;
+    return this.make(p, index);
+  }
+
+  private make(p: number, index: number): Entry {
     const slab = this.slabOf[p]!;
     const offset = this.offsets[p]!;
     return {
@@ -98,6 +113,7 @@ class EntryColumns {
       this.fill += length;
     }
     this.count++;
+    this.recent[entry.index & (RECENT - 1)] = this.make(p, entry.index);
   }
 
   /** Keeps the first `kept` entries (their data stays where it is). */
@@ -129,6 +145,7 @@ class EntryColumns {
     this.slabLast = [];
     this.fillSlab = -1;
     this.fill = 0;
+    this.recent.fill(undefined);
   }
 
   /** Shifts the entries to the front when much of the arrays is spent, else doubles them. */
