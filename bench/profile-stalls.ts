@@ -10,18 +10,7 @@
  * leave idle gaps between tasks.
  */
 
-import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameLabel as label, loadProfile } from "./cpu-profile.js";
 
 const [file, minText, framesText] = process.argv.slice(2);
 if (file === undefined) {
@@ -30,15 +19,8 @@ if (file === undefined) {
 }
 const minUs = Number(minText ?? 50) * 1000;
 const frames = Number(framesText ?? 8);
-const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parent = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-
-const label = (node: ProfileNode): string => {
-  const url = node.callFrame.url.replace(/^file:\/\/.*?\/(src|dist|node_modules)\//, "$1/");
-  return `${node.callFrame.functionName || "(anonymous)"} ${url}:${node.callFrame.lineNumber + 1}`;
-};
+const profile = loadProfile(file);
+const { byId, parent } = profile;
 
 interface Stretch {
   readonly startUs: number;

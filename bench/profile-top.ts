@@ -4,18 +4,7 @@
  * with `JUNO_CPU_PROF_DIR=dir npm run bench:cluster`, which profiles every node of the run.
  */
 
-import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameLabel as label, loadProfile } from "./cpu-profile.js";
 
 const [file, rowsText, skipText] = process.argv.slice(2);
 if (file === undefined) {
@@ -25,19 +14,13 @@ if (file === undefined) {
 /** Samples in the first this-many milliseconds (startup, compilation) are left out. */
 const skipMs = Number(skipText ?? 0);
 const rows = Number(rowsText ?? 25);
-const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parent = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+const profile = loadProfile(file);
+const { byId, parent } = profile;
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
 let total = 0;
 let idle = 0;
 let elapsed = 0;
-const label = (node: ProfileNode): string => {
-  const url = node.callFrame.url.replace(/^file:\/\/.*?\/(src|node_modules)\//, "$1/");
-  return `${node.callFrame.functionName || "(anonymous)"} ${url}:${node.callFrame.lineNumber + 1}`;
-};
 profile.samples.forEach((id, i) => {
   const dt = profile.timeDeltas[i] ?? 0;
   elapsed += dt;
