@@ -35,7 +35,7 @@
  * not run here. Speed is measured and printed, never asserted; the run fails (exit 1) only when
  * a phase does not finish within its bound.
  *
- * Options: --million. Environment: BENCH_TASKS, BENCH_AGENTS, BENCH_LOAD_PROCESSES,
+ * Options: --million. Environment: BENCH_TASKS, BENCH_SINGLE_TASKS, BENCH_AGENTS, BENCH_LOAD_PROCESSES,
  * BENCH_CONCURRENCY, BENCH_SEED, BENCH_BULK, BENCH_BULK_CONCURRENCY, BENCH_DELIVERY (pull, or push: the leader POSTs the agents'
  * tasks to a server in their load process), BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
  * BENCH_MILLION_TIMEOUT_S (default 3600), BENCH_MILLION_TASKS (default 1,000,000; fewer only to
@@ -68,7 +68,7 @@ function usage(message: string): never {
   console.error(`tasks-bench: ${message}`);
   console.error(
     "usage: [BENCH_TASKS=20000] [BENCH_AGENTS=50] [BENCH_LOAD_PROCESSES=2] [BENCH_CONCURRENCY=64] " +
-      "[BENCH_SEED=1] [BENCH_PHASE_TIMEOUT_S=300] [BENCH_MILLION_TIMEOUT_S=3600] [BENCH_MILLION_TASKS=1000000] " +
+      "[BENCH_SINGLE_TASKS=BENCH_TASKS] [BENCH_SEED=1] [BENCH_PHASE_TIMEOUT_S=300] [BENCH_MILLION_TIMEOUT_S=3600] [BENCH_MILLION_TASKS=1000000] " +
       "npm run bench:tasks -- [--million]",
   );
   process.exit(2);
@@ -88,6 +88,8 @@ for (const arg of args) if (arg !== "--million") usage(`unknown argument ${arg}`
 const MILLION = args.includes("--million");
 
 const TASKS = numberFromEnv("BENCH_TASKS", 20_000);
+/** The one-by-one phase's count when it should differ (small, say, to profile the bulk phase). */
+const SINGLE_TASKS = numberFromEnv("BENCH_SINGLE_TASKS", TASKS);
 const AGENTS = numberFromEnv("BENCH_AGENTS", 50);
 const LOAD_PROCESSES = numberFromEnv("BENCH_LOAD_PROCESSES", 2);
 const CONCURRENCY = numberFromEnv("BENCH_CONCURRENCY", 64);
@@ -1068,7 +1070,7 @@ async function run(juno: Juno): Promise<Result> {
         juno,
         fleet,
         submitter,
-        batchOf("bench", ["bench"], TASKS, CONCURRENCY, SEED),
+        batchOf("bench", ["bench"], SINGLE_TASKS, CONCURRENCY, SEED),
       );
       const bulk =
         BULK > 0

@@ -31,12 +31,18 @@ export interface ReadyWrite {
   /** New entries; stored entries at or after the first one's index are replaced. */
   readonly entries: readonly Entry[];
   readonly hardState: HardState | null;
-  /** The row changes of the entries applied in this Ready, and the index applied through. */
+  /**
+   * The row changes of the entries applied in this Ready, and the index applied through. A store
+   * may hold these a while even in a write that syncs, and write several Readys' together (the
+   * last change to each row); a crash may lose them, and the node applies those entries again
+   * from its log when it restarts. They are written before any snapshot the store saves, so the
+   * entries they come from are never compacted away first.
+   */
   readonly applied: { readonly index: number; readonly changes: readonly RowChange[] } | null;
   /**
-   * Whether the write must be on disk before done() (Ready.mustSync). Otherwise the store may
-   * hold it a while and a crash may lose it: it never holds entries, only a commit index and
-   * applied rows, which the node derives again from its log.
+   * Whether the entries and hard state must be on disk before done() (Ready.mustSync). Otherwise
+   * the store may hold them a while and a crash may lose them: it never holds entries, only a
+   * commit index, which the node derives again from its peers.
    */
   readonly sync: boolean;
 }

@@ -2,7 +2,9 @@
  * The simulator's disk, behind the node's real storage interface. A write that must sync takes a
  * simulated fsync and is durable when it completes; one that need not sync is only held, and
  * becomes durable with the next synced write. A crash loses every held write, and the write whose
- * fsync had not finished unless it just had.
+ * fsync had not finished unless it just had. Applied indexes are held longer, in memory, as the
+ * SQLite store holds applied rows: so restarts re-apply entries whose acknowledgement came long
+ * before the crash.
  */
 
 import type { Entry, HardState, Snapshot } from "../../src/raft/index.js";
@@ -15,6 +17,12 @@ import type {
 } from "../../src/runtime/storage.js";
 import type { StoreTimings } from "../../src/runtime/storage.js";
 import type { EventQueue } from "./event-queue.js";
+
+/**
+ * How long applied indexes wait in memory before they go to the disk (unsynced), as the SQLite
+ * store holds applied rows (PROJECTION_HOLD_MS there); a snapshot saved meanwhile writes them first.
+ */
+const APPLIED_HOLD_MS = 200;
 
 /** What the disk holds. */
 export interface DiskState {
@@ -119,6 +127,9 @@ export class SimStorage implements NodeStorage {
   readonly timings: StoreTimings = { lastWriteMs: 0, slowWrites: 0 };
   /** The write whose fsync is in progress: a crash loses it unless its fsync finished. */
   inFlight: ReadyWrite | null = null;
+  /** The applied index held in memory (see APPLIED_HOLD_MS); a crash loses it. */
+  private heldApplied: number | null = null;
+  private appliedFlushDue = false;
 
   constructor(
     private readonly disk: SimDisk,
@@ -140,6 +151,11 @@ export class SimStorage implements NodeStorage {
   }
 
   persist(write: ReadyWrite, done: WriteDone): void {
+    if (write.snapshot !== null) this.flushApplied();
+    else if (write.applied !== null) {
+      this.holdApplied(write.applied.index);
+      write = { ...write, applied: null };
+    }
     if (!write.sync) {
       this.host.onDurable(this.disk.write({ kind: "ready", write }, false));
       return done(null);
@@ -153,6 +169,26 @@ export class SimStorage implements NodeStorage {
     });
   }
 
+  /** Holds `index` as applied; it reaches the disk (unsynced) APPLIED_HOLD_MS later, or with a snapshot. */
+  private holdApplied(index: number): void {
+    this.heldApplied = index;
+    if (this.appliedFlushDue) return;
+    this.appliedFlushDue = true;
+    this.host.queue.after(APPLIED_HOLD_MS, () => {
+      this.appliedFlushDue = false;
+      if (this.host.alive()) this.flushApplied();
+    });
+  }
+
+  /** Writes the held applied index to the page cache (durable with the next sync). */
+  private flushApplied(): void {
+    if (this.heldApplied === null) return;
+    const applied = { index: this.heldApplied, changes: [] };
+    this.heldApplied = null;
+    const write: ReadyWrite = { snapshot: null, entries: [], hardState: null, applied, sync: false };
+    this.host.onDurable(this.disk.write({ kind: "ready", write }, false));
+  }
+
   /** How long a write starting now waits for the store to come back. */
   private held(): number {
     return Math.max(0, this.host.outageUntil() - this.host.queue.now);
@@ -161,6 +197,8 @@ export class SimStorage implements NodeStorage {
   saveSnapshot(snapshot: Snapshot, firstKept: number, done: WriteDone): void {
     this.host.queue.after(this.held() + this.host.fsyncMs(), () => {
       if (!this.host.alive()) return;
+      // As the SQLite store does: the held applied rows go in the snapshot's own transaction.
+      this.flushApplied();
       this.host.onDurable(this.disk.write({ kind: "snapshot", snapshot, firstKept }, true));
       done(null);
     });

