@@ -20,6 +20,7 @@ const RECLAIM_BELOW = 0.25;
 /** Empty slabs kept allocated for reuse. */
 const KEPT_SPARE_SLABS = 4;
 const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
 /** Rows moved per change at most, so reclaiming never holds up an apply. */
 const MOVES_PER_CHANGE = 8;
 
@@ -59,6 +60,30 @@ export class RowArena {
     const slab = this.slabs[slabIndex]!;
     const offset = slab.end;
     writeRecord(slab.bytes, offset, key, value);
+    slab.end = align(offset + length);
+    slab.live += length;
+    return (slabIndex * SLAB_BYTES + offset) / 8;
+  }
+
+  /**
+   * Stores a row given as text (its key's and its value's), encoded as UTF-8 straight into the
+   * slab: no bytes are made on the way, as encode-then-put makes two arrays per row.
+   */
+  putText(key: string, value: string): number {
+    // UTF-8 takes at most three bytes per UTF-16 unit: room for that much, then the row's own length.
+    const most = HEADER_BYTES + 3 * (key.length + value.length);
+    if (most > SLAB_BYTES) return this.put(encoder.encode(key), encoder.encode(value));
+    const slabIndex = this.slabWithRoom(most);
+    const slab = this.slabs[slabIndex]!;
+    const offset = slab.end;
+    const bytes = slab.bytes;
+    const keyStart = offset + HEADER_BYTES;
+    const keyLength = encoder.encodeInto(key, bytes.subarray(keyStart, keyStart + 3 * key.length)).written;
+    const valueStart = keyStart + keyLength;
+    const valueLength = encoder.encodeInto(value, bytes.subarray(valueStart, offset + most)).written;
+    const length = HEADER_BYTES + keyLength + valueLength;
+    writeU32(bytes, offset, length);
+    writeU32(bytes, offset + 4, keyLength);
     slab.end = align(offset + length);
     slab.live += length;
     return (slabIndex * SLAB_BYTES + offset) / 8;

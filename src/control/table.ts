@@ -21,7 +21,6 @@ const ABSENT: unique symbol = Symbol("absent");
  * references are whole numbers (negative for large rows), so a fraction is never one.
  */
 const HELD = 0.5;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** What one open cursor holds: the keys that existed when it opened, and rows changed since (as JSON text). */
@@ -96,7 +95,7 @@ export class Table<K extends TableKey, V> {
     this.preserve(key);
     const previous = this.index.get(key);
     // A replaced row keeps its place in the insertion order, as a Map entry does.
-    this.index.set(key, this.arena.put(encodeKey(key), encoder.encode(text)));
+    this.index.set(key, this.arena.putText(JSON.stringify(key), text));
     this.release(key, previous);
   }
 
@@ -212,12 +211,8 @@ export class Table<K extends TableKey, V> {
   }
 }
 
-function encodeKey(key: TableKey): Uint8Array {
-  return encoder.encode(JSON.stringify(key));
-}
-
 function decodeKey<K extends TableKey>(bytes: Uint8Array): K {
-  // Only encodeKey wrote these bytes, from a K.
+  // Only setText wrote these bytes: JSON.stringify of a K.
   return JSON.parse(decoder.decode(bytes)) as K;
 }
 

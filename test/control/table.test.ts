@@ -103,3 +103,33 @@ describe("Table cursors", () => {
     expect(cursor.done).toBe(true);
   });
 });
+
+describe("Table rows as text", () => {
+  it("read back exactly what was set, any Unicode in keys and values, across slab boundaries", () => {
+    // Rows are encoded as UTF-8 straight into the arena's slabs (room reserved for the worst
+    // case, three bytes per UTF-16 unit): multi-byte and astral characters, lone surrogates
+    // (which JSON escapes) and rows near a slab's size must all come back as they went in.
+    const text = fc.string({ unit: "binary", maxLength: 40 });
+    const value = fc.oneof(
+      fc.record({ name: text, n: fc.integer() }),
+      fc.string({ unit: "grapheme", maxLength: 200 }),
+      fc.integer({ min: 100_000, max: 400_000 }).map((n) => "é".repeat(n)),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, value), { maxLength: 60 }), (rows) => {
+        const table = new Table<string, unknown>();
+        const model = new Map<string, unknown>();
+        for (const [key, row] of rows) {
+          table.set(key, row);
+          model.set(key, row);
+        }
+        expect([...table.keys()]).toEqual([...model.keys()]);
+        for (const [key, row] of model) {
+          expect(table.get(key)).toEqual(row);
+          expect(table.text(key)).toBe(JSON.stringify(row));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
