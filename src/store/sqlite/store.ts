@@ -287,7 +287,8 @@ export class SqliteStore implements NodeStorage {
     if (write.applied !== null && write.snapshot === null) {
       this.holdApplied(write.applied);
       write = { ...write, applied: null };
-      if (write.entries.length === 0 && write.hardState === null && !write.sync) return done(null);
+      // Nothing else to write: nothing for an fsync to make durable either.
+      if (write.entries.length === 0 && write.hardState === null) return done(null);
     }
     // A write that needs no fsync (a commit index, applied rows) is held until the next write
     // that syncs, whose transaction carries it first, or LAZY_HOLD_MS: the clients it answers
