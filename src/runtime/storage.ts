@@ -36,7 +36,9 @@ export interface ReadyWrite {
    * may hold these a while even in a write that syncs, and write several Readys' together (the
    * last change to each row); a crash may lose them, and the node applies those entries again
    * from its log when it restarts. They are written before any snapshot the store saves, so the
-   * entries they come from are never compacted away first.
+   * entries they come from are never compacted away first, and never before the hard state of
+   * their own or an earlier write: the applied index on disk never runs ahead of the commit index
+   * on disk.
    */
   readonly applied: { readonly index: number; readonly changes: readonly RowChange[] } | null;
   /**

@@ -22,7 +22,7 @@ import type { EventQueue } from "./event-queue.js";
  * How long applied indexes wait in memory before they go to the disk (unsynced), as the SQLite
  * store holds applied rows (PROJECTION_HOLD_MS there); a snapshot saved meanwhile writes them first.
  */
-const APPLIED_HOLD_MS = 200;
+const APPLIED_HOLD_MS = 1_000;
 
 /** What the disk holds. */
 export interface DiskState {
@@ -130,6 +130,8 @@ export class SimStorage implements NodeStorage {
   /** The applied index held in memory (see APPLIED_HOLD_MS); a crash loses it. */
   private heldApplied: number | null = null;
   private appliedFlushDue = false;
+  /** The held index waits for the write in flight (see flushApplied). */
+  private flushAfterInFlight = false;
 
   constructor(
     private readonly disk: SimDisk,
@@ -165,6 +167,10 @@ export class SimStorage implements NodeStorage {
       if (!this.host.alive() || this.inFlight !== write) return;
       this.inFlight = null;
       this.host.onDurable(this.disk.write({ kind: "ready", write }, true));
+      if (this.flushAfterInFlight) {
+        this.flushAfterInFlight = false;
+        this.flushApplied();
+      }
       done(null);
     });
   }
@@ -180,9 +186,18 @@ export class SimStorage implements NodeStorage {
     });
   }
 
-  /** Writes the held applied index to the page cache (durable with the next sync). */
+  /**
+   * Writes the held applied index to the page cache (durable with the next sync). The SQLite
+   * store writes synchronously, so no Ready of its is ever half written when it writes held rows;
+   * here a Ready's fsync may still be running, and the held index goes after that write (which
+   * may carry the commit index that covers it), never ahead of it.
+   */
   private flushApplied(): void {
     if (this.heldApplied === null) return;
+    if (this.inFlight !== null) {
+      this.flushAfterInFlight = true;
+      return;
+    }
     const applied = { index: this.heldApplied, changes: [] };
     this.heldApplied = null;
     const write: ReadyWrite = { snapshot: null, entries: [], hardState: null, applied, sync: false };

@@ -71,8 +71,10 @@ const LAZY_HOLD_MAX = 256;
  * its first few hundred milliseconds (queued, assigned, running, finished), and written each
  * time it was a fifth of a node's CPU under bulk load (bench:tasks). A crash loses only rows the
  * node derives again from its log (the applied index stored with them says where to resume).
+ * A second rather than 200 ms: most tasks then finish inside one hold, and bench:tasks bulks ran
+ * 8-10 % faster back to back (leader CPU per task 0.207 -> 0.181 ms, 0.173 -> 0.163).
  */
-const PROJECTION_HOLD_MS = 200;
+const PROJECTION_HOLD_MS = 1_000;
 const PROJECTION_HOLD_ROWS = 8_192;
 /**
  * Compacted log rows deleted per turn after a snapshot: the batch halves when a turn takes longer
@@ -288,7 +290,10 @@ export class SqliteStore implements NodeStorage {
       this.holdApplied(write.applied);
       write = { ...write, applied: null };
       // Nothing else to write: nothing for an fsync to make durable either.
-      if (write.entries.length === 0 && write.hardState === null) return done(null);
+      if (write.entries.length === 0 && write.hardState === null) {
+        this.flushProjectionIfFull();
+        return done(null);
+      }
     }
     // A write that needs no fsync (a commit index, applied rows) is held until the next write
     // that syncs, whose transaction carries it first, or LAZY_HOLD_MS: the clients it answers
@@ -298,11 +303,14 @@ export class SqliteStore implements NodeStorage {
       this.lazy.push(write);
       if (this.lazy.length >= LAZY_HOLD_MAX) this.flushLazy();
       else this.lazyTimer ??= setTimeout(() => this.flushLazy(), LAZY_HOLD_MS);
+      this.flushProjectionIfFull();
       return done(null);
     }
     if (write.snapshot === null) {
       this.setSynchronous(write.sync);
-      return done(this.timed(() => this.writeTransaction(write, null)));
+      const failure = this.timed(() => this.writeTransaction(write, null));
+      if (failure === null) this.flushProjectionIfFull();
+      return done(failure);
     }
     const generation = this.nextGeneration++;
     this.stageChunks(write.snapshot.data, generation, (error) => {
@@ -422,8 +430,16 @@ export class SqliteStore implements NodeStorage {
       if (change.op === "delete") this.rebuild.onDelete(statements.spec, change.key);
     }
     this.projectedThrough = applied.index;
+    this.projectionTimer ??= setTimeout(() => this.flushProjection(), PROJECTION_HOLD_MS);
+  }
+
+  /**
+   * Past PROJECTION_HOLD_ROWS, the held rows go now. Only once the write that handed over the
+   * last of them is written (or held as a lazy write, which goes first): the applied index on
+   * disk must never run ahead of the commit index on disk that covers it.
+   */
+  private flushProjectionIfFull(): void {
     if (this.projection.size >= PROJECTION_HOLD_ROWS) this.flushProjection();
-    else this.projectionTimer ??= setTimeout(() => this.flushProjection(), PROJECTION_HOLD_MS);
   }
 
   /** Writes the held writes and the held rows in one transaction. */
