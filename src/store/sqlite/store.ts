@@ -35,7 +35,7 @@ import type {
 } from "../../runtime/storage.js";
 import { SILENT_LOGGER, type Logger } from "../../util/logger.js";
 import { Checkpointer } from "./checkpointer.js";
-import { RebuildTracker, quoteIdent } from "../projection.js";
+import { RebuildTracker, keyText, quoteIdent } from "../projection.js";
 import { SnapshotFiles } from "./snapshot-files.js";
 import { migrate } from "./schema.js";
 
@@ -295,10 +295,10 @@ export class SqliteStore implements NodeStorage {
         return done(null);
       }
     }
-    // A write that needs no fsync (a commit index, applied rows) is held until the next write
+    // A write that needs no fsync (a commit index) is held until the next write
     // that syncs, whose transaction carries it first, or LAZY_HOLD_MS: the clients it answers
     // hear back first, and a busy node's writes share transactions. A crash may lose it; the
-    // node then re-applies those entries from its log.
+    // node then learns the commit index again from the leader.
     if (!write.sync && write.snapshot === null && write.entries.length === 0) {
       this.lazy.push(write);
       if (this.lazy.length >= LAZY_HOLD_MAX) this.flushLazy();
@@ -423,10 +423,8 @@ export class SqliteStore implements NodeStorage {
   private holdApplied(applied: NonNullable<ReadyWrite["applied"]>): void {
     for (const change of applied.changes) {
       const statements = this.table(change.table);
-      const keyed = change.op === "upsert" ? change.row : change.key;
-      let key = change.table;
-      for (const column of statements.spec.key) key += "\u0000" + String(keyed[column]);
-      this.projection.set(key, { statements, change });
+      const key = keyText(statements.spec, change.op === "upsert" ? change.row : change.key);
+      this.projection.set(`${change.table}\u0000${key}`, { statements, change });
       if (change.op === "delete") this.rebuild.onDelete(statements.spec, change.key);
     }
     this.projectedThrough = applied.index;
@@ -455,10 +453,8 @@ export class SqliteStore implements NodeStorage {
   private writeProjection(): void {
     this.stopProjectionTimer();
     if (this.projectedThrough === null) return;
-    for (const { statements, change } of this.projection.values()) {
-      if (change.op === "upsert") statements.upsert.run(change.row);
-      else statements.remove.run(change.key);
-    }
+    // Their deletes were told to the rebuild when they were held.
+    for (const { statements, change } of this.projection.values()) runChange(statements, change);
     this.projection.clear();
     this.statements.setApplied.run(this.projectedThrough);
     this.projectedThrough = null;
@@ -543,12 +539,8 @@ export class SqliteStore implements NodeStorage {
 
   private applyChange(change: RowChange): void {
     const statements = this.table(change.table);
-    if (change.op === "upsert") {
-      statements.upsert.run(change.row);
-      return;
-    }
-    statements.remove.run(change.key);
-    this.rebuild.onDelete(statements.spec, change.key);
+    runChange(statements, change);
+    if (change.op === "delete") this.rebuild.onDelete(statements.spec, change.key);
   }
 
   /** Starts a rebuild of the projected tables: optionally empties them and tracks deletions from now on. */
@@ -706,4 +698,10 @@ export class SqliteStore implements NodeStorage {
       clear: this.db.prepare(`DELETE FROM ${quoteIdent(spec.name)}`),
     });
   }
+}
+
+/** Writes one row change through its table's statements. */
+function runChange(statements: TableStatements, change: RowChange): void {
+  if (change.op === "upsert") statements.upsert.run(change.row);
+  else statements.remove.run(change.key);
 }
