@@ -170,7 +170,21 @@ export function storeContract(name: string, target: ContractTarget): void {
       await store.close();
       const reopened = await target.open(place, registry);
       expect(reopened.load().entries).toEqual([bootstrap, noop(2, 2), command(3, 3, "new")]);
+      // After a restart too: the store knows where its log ends without having written it.
+      await persist(reopened, {
+        entries: [command(4, 3, "x"), command(5, 3, "x")],
+        hardState: { term: 3, vote: null, commit: 2 },
+      });
       await reopened.close();
+      const again = await target.open(place, registry);
+      await persist(again, {
+        entries: [command(2, 4, "newer")],
+        hardState: { term: 4, vote: null, commit: 1 },
+      });
+      await again.close();
+      const last = await target.open(place, registry);
+      expect(last.load().entries).toEqual([bootstrap, command(2, 4, "newer")]);
+      await last.close();
     });
 
     it("upserts and deletes projected rows, and writes that need not sync land, in order", async () => {

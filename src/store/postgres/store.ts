@@ -115,6 +115,8 @@ export class PostgresStore implements NodeStorage {
   private committedThrough = 0;
   /** The highest commit index any write told us, written or still queued. */
   private knownCommit = 0;
+  /** The last index in the stored log (as of the statements built so far). */
+  private lastIndex = 0;
   private generation = 0;
   private nextGeneration = 1;
   private storedSnapshotIndex = 0;
@@ -489,7 +491,15 @@ export class PostgresStore implements NodeStorage {
              data = EXCLUDED.data, "timestamp" = EXCLUDED."timestamp", committed = EXCLUDED.committed,
              data_text = EXCLUDED.data_text)`,
       );
-      parts.push(`s AS (DELETE FROM consensus_log WHERE index > ${p(last.index)})`);
+      // Only a suffix being replaced has rows past the new last entry. Asked on every write, the
+      // DELETE ran on a plan cached while the table was empty, a scan of the whole table (and
+      // of its dead rows) that grew with the log: PostgreSQL's time per write tripled within
+      // one run of bench:tasks.
+      if (last.index < this.lastIndex)
+        parts.push(
+          `s AS (DELETE FROM consensus_log WHERE index > ${p(last.index)} AND index <= ${p(this.lastIndex)})`,
+        );
+      this.lastIndex = last.index;
     }
     if (write.hardState !== null && write.hardState.commit > this.committedThrough) {
       // Rows this statement writes carry their own flag; two parts of one statement never touch one row.
@@ -618,6 +628,7 @@ export class PostgresStore implements NodeStorage {
     this.step("snapshot install", done, async (client) => {
       this.writing.delete(generation);
       this.committedThrough = Math.max(this.committedThrough, snapshot.index);
+      this.lastIndex = snapshot.index;
       const statement = this.writeSql(rest);
       await transaction(client, async () => {
         await client.query(SNAPSHOT_META, metaValues(snapshot, generation, true));
@@ -734,6 +745,7 @@ export class PostgresStore implements NodeStorage {
     );
     for (let i = 0; i < entries.length; i++)
       assert(entries[i]!.index === after + 1 + i, "the stored log has a gap");
+    this.lastIndex = entries.at(-1)?.index ?? after;
     this.committedThrough = state?.commit_index ?? 0;
     this.knownCommit = this.committedThrough;
     const projectionStale = meta?.projection_stale === true;
