@@ -39,7 +39,8 @@
  * BENCH_CONCURRENCY, BENCH_SEED, BENCH_BULK, BENCH_BULK_CONCURRENCY, BENCH_DELIVERY (pull, or push: the leader POSTs the agents'
  * tasks to a server in their load process), BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
  * BENCH_MILLION_TIMEOUT_S (default 3600), BENCH_MILLION_TASKS (default 1,000,000; fewer only to
- * try the phase out). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that
+ * try the phase out), BENCH_STORAGE (sqlite, the default, or postgres: the bench starts a
+ * throw-away PostgreSQL server with scripts/postgres.sh, on the same cores, and removes it after). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that
  * exit by themselves (bench/profile-top.ts reads the profiles).
  */
 
@@ -48,6 +49,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { ProcessCluster, eventually } from "../test/integration/harness.js";
+import { startPostgres, type PostgresServer } from "../test/support/postgres.js";
 import type {
   AgentsStart,
   LoadCommand,
@@ -99,6 +101,10 @@ const BULK = numberFromEnv("BENCH_BULK", 100, 0);
 const BULK_CONCURRENCY = numberFromEnv("BENCH_BULK_CONCURRENCY", 4);
 /** How the agents take their tasks: long-poll (the default) or pushed by the leader (BENCH_DELIVERY=push). */
 const DELIVERY: "pull" | "push" = process.env["BENCH_DELIVERY"] === "push" ? "push" : "pull";
+/** Where the nodes keep their state: SQLite files (the default) or a PostgreSQL server of the bench's own. */
+const STORAGE = process.env["BENCH_STORAGE"] ?? "sqlite";
+if (STORAGE !== "sqlite" && STORAGE !== "postgres")
+  usage(`BENCH_STORAGE must be sqlite or postgres, not "${STORAGE}"`);
 const PHASE_TIMEOUT_MS = numberFromEnv("BENCH_PHASE_TIMEOUT_S", 300) * 1_000;
 const MILLION_TIMEOUT_MS = numberFromEnv("BENCH_MILLION_TIMEOUT_S", 3_600) * 1_000;
 /** --million's count; smaller only to try the phase out quickly. */
@@ -281,12 +287,13 @@ class Juno {
     this.leaderId = leaderId;
   }
 
-  static async start(): Promise<Juno> {
+  static async start(postgres: PostgresServer | null): Promise<Juno> {
     const cluster = await ProcessCluster.start(3, {
       RAFT_HEARTBEAT_INTERVAL: "100",
       RAFT_ELECTION_TIMEOUT: "1000",
       AGENT_HEARTBEAT_INTERVAL: String(HEARTBEAT_INTERVAL_S),
       FAILURE_DETECTION_TIMEOUT: String(FAILURE_TIMEOUT_S),
+      ...(postgres === null ? {} : { JUNO_STORAGE: postgres.url }),
     });
     try {
       return new Juno(cluster, await cluster.leader());
@@ -1104,17 +1111,19 @@ async function run(juno: Juno): Promise<Result> {
 
 const runStarted = performance.now();
 let junoCluster: Juno | null = null;
+let postgres: PostgresServer | null = null;
 const watchdog = setTimeout(() => {
   console.error(`tasks-bench: the run took longer than ${Math.round(RUN_TIMEOUT_MS / 1000)} s; stopping`);
   LoadProcess.killAll();
   junoCluster?.killNow();
-  process.exit(1);
+  void (postgres?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
 }, RUN_TIMEOUT_MS);
 watchdog.unref();
 
 let result: Result;
 try {
-  junoCluster = await Juno.start();
+  if (STORAGE === "postgres") postgres = await startPostgres();
+  junoCluster = await Juno.start(postgres);
   result = await run(junoCluster);
 } catch (error) {
   console.error(`tasks-bench: failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -1123,10 +1132,12 @@ try {
   LoadProcess.killAll();
   await junoCluster?.stop();
   await closePools();
+  await postgres?.destroy();
   process.exit(1);
 }
 await junoCluster.stop();
 await closePools();
+await postgres?.destroy();
 clearTimeout(watchdog);
 
 // ---------------------------------------------------------------- report
@@ -1156,6 +1167,9 @@ console.log(
     `and random priorities 0-9 (seed ${SEED}) submitted at concurrency ${CONCURRENCY}, round robin per request ` +
     `over the nodes, after ${WARMUP_TASKS.toLocaleString("en-US")} warm-up tasks. FAILURE_DETECTION_TIMEOUT=` +
     `${FAILURE_TIMEOUT_S} s (default 15 s), AGENT_HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL_S} s. ` +
+    (STORAGE === "postgres"
+      ? "Storage: PostgreSQL (a server of the bench's own, on the same cores; each node in its own schema). "
+      : "Storage: SQLite. ") +
     "Anchors (BullMQ, pg-boss) measured earlier on this machine, not run here.",
 );
 console.log("");
@@ -1356,6 +1370,7 @@ console.log(
   JSON.stringify(
     {
       benchmark: "juno-tasks",
+      storage: STORAGE,
       tasks: TASKS,
       agents: AGENTS,
       capacity: CAPACITY,
