@@ -40,8 +40,9 @@
  * tasks to a server in their load process), BENCH_PHASE_TIMEOUT_S (each phase's bound, default 300),
  * BENCH_MILLION_TIMEOUT_S (default 3600), BENCH_MILLION_TASKS (default 1,000,000; fewer only to
  * try the phase out), BENCH_STORAGE (sqlite, the default, or postgres: the bench starts a
- * throw-away PostgreSQL server with scripts/postgres.sh, on the same cores, and removes it after). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that
- * exit by themselves (bench/profile-top.ts reads the profiles).
+ * throw-away PostgreSQL server with scripts/postgres.sh, on the same cores, and removes it
+ * after). JUNO_CPU_PROF_DIR=dir profiles every juno node and the load processes that exit by
+ * themselves (bench/profile-top.ts reads the profiles).
  */
 
 import { fork, type ChildProcess } from "node:child_process";

@@ -60,9 +60,7 @@ export class RowArena {
     const slab = this.slabs[slabIndex]!;
     const offset = slab.end;
     writeRecord(slab.bytes, offset, key, value);
-    slab.end = align(offset + length);
-    slab.live += length;
-    return (slabIndex * SLAB_BYTES + offset) / 8;
+    return this.placed(slabIndex, offset, length);
   }
 
   /**
@@ -82,8 +80,13 @@ export class RowArena {
     const valueStart = keyStart + keyLength;
     const valueLength = encoder.encodeInto(value, bytes.subarray(valueStart, offset + most)).written;
     const length = HEADER_BYTES + keyLength + valueLength;
-    writeU32(bytes, offset, length);
-    writeU32(bytes, offset + 4, keyLength);
+    writeHeader(bytes, offset, length, keyLength);
+    return this.placed(slabIndex, offset, length);
+  }
+
+  /** A row of `length` bytes was written at `offset` in the slab: the slab takes it; its reference. */
+  private placed(slabIndex: number, offset: number, length: number): number {
+    const slab = this.slabs[slabIndex]!;
     slab.end = align(offset + length);
     slab.live += length;
     return (slabIndex * SLAB_BYTES + offset) / 8;
@@ -202,10 +205,15 @@ export class RowArena {
 }
 
 function writeRecord(bytes: Uint8Array, offset: number, key: Uint8Array, value: Uint8Array): void {
-  writeU32(bytes, offset, HEADER_BYTES + key.length + value.length);
-  writeU32(bytes, offset + 4, key.length);
+  writeHeader(bytes, offset, HEADER_BYTES + key.length + value.length, key.length);
   bytes.set(key, offset + HEADER_BYTES);
   bytes.set(value, offset + HEADER_BYTES + key.length);
+}
+
+/** A row's header: its whole length, then its key's. */
+function writeHeader(bytes: Uint8Array, offset: number, length: number, keyLength: number): void {
+  writeU32(bytes, offset, length);
+  writeU32(bytes, offset + 4, keyLength);
 }
 
 function align(offset: number): number {
