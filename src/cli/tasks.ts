@@ -315,9 +315,16 @@ export function metricsText(metrics: TaskMetrics): string {
     ["by priority", pairs(queue.by_priority)],
     ["by team", pairs(queue.by_team)],
     ["running by team", pairs(metrics.running_by_team)],
+    ["assignment", assignmentText(metrics.assignment_latency_ms)],
+    ["completed", `${metrics.completed_last_minute} in the last minute`],
+    [
+      "since start",
+      `assigned ${metrics.totals.assigned}, completed ${metrics.totals.completed}, ` +
+        `retried ${metrics.totals.retried}, dead-lettered ${metrics.totals.dead_lettered}`,
+    ],
   ];
   const head = fieldLines(fields);
-  if (metrics.agents.length === 0) return `${head}\nno agents hold tasks\n`;
+  if (metrics.agents.length === 0) return `${head}\nno agent holds a task or has a breaker open\n`;
   const rows = metrics.agents.map((agent) => [
     printable(agent.id),
     String(agent.active),
@@ -326,6 +333,13 @@ export function metricsText(metrics: TaskMetrics): string {
     String(agent.consecutive_failures),
   ]);
   return `${head}\n${table(["AGENT", "ACTIVE", "CAPACITY", "BREAKER", "FAILURES"], rows)}`;
+}
+
+/** Submit-to-assigned latency of the recent placements, or that there were none. */
+function assignmentText(latency: TaskMetrics["assignment_latency_ms"]): string {
+  if (latency.samples === 0 || latency.p50 === null || latency.p99 === null) return "no placements yet";
+  const ms = (value: number): string => (value < 10 ? value.toFixed(1) : Math.round(value).toString());
+  return `p50 ${ms(latency.p50)} ms, p99 ${ms(latency.p99)} ms (last ${latency.samples} placements)`;
 }
 
 function done(text: string): Output {

@@ -413,6 +413,21 @@ export interface TaskMetrics {
     readonly oldest_task_id: string | null;
   };
   readonly running_by_team: Readonly<Record<string, number>>;
+  /** Submit-to-assigned latency over the recent placements (at most 4,096); null before any. */
+  readonly assignment_latency_ms: {
+    readonly p50: number | null;
+    readonly p99: number | null;
+    readonly samples: number;
+  };
+  readonly completed_last_minute: number;
+  /** Since the answering node started or last restored a snapshot. */
+  readonly totals: {
+    readonly assigned: number;
+    readonly completed: number;
+    readonly retried: number;
+    readonly dead_lettered: number;
+  };
+  /** Agents holding a task or with a breaker not closed. */
   readonly agents: readonly {
     readonly id: string;
     readonly active: number;

@@ -259,6 +259,11 @@ describe("juno tasks ls, show, cancel, metrics", () => {
     expect(out).toMatch(/^tasks\s+.*queued: \d+/);
     expect(out).toMatch(/\nqueue depth\s+\d+ \(oldest [0-9a-f-]{36}, waiting \d+ ms\)\n/);
     expect(out).toMatch(/\nby team\s+.*cli-metrics: 1/);
+    expect(out).toMatch(
+      /\nassignment\s+(no placements yet|p50 [\d.]+ ms, p99 [\d.]+ ms \(last \d+ placements\))\n/,
+    );
+    expect(out).toMatch(/\ncompleted\s+\d+ in the last minute\n/);
+    expect(out).toMatch(/\nsince start\s+assigned \d+, completed \d+, retried \d+, dead-lettered \d+\n/);
     const metrics = JSON.parse((await run(["metrics", "--json"])).out) as {
       queue: { by_team: Record<string, number> };
     };
