@@ -304,7 +304,10 @@ export interface SubmitTaskRequest {
   readonly idempotency_key?: string;
   /** Start to close, per attempt. */
   readonly timeout_ms?: number;
-  /** Submission to first start. */
+  /**
+   * How long each attempt may wait to start, from when it was scheduled (submitted, queued
+   * again, or its backoff over); past it the task fails without a retry.
+   */
   readonly schedule_to_start_ms?: number;
   readonly max_attempts?: number;
   readonly backoff?: {

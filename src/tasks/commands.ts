@@ -773,6 +773,9 @@ export const rebalanceCommand: CommandSpec<TasksState, typeof RebalanceBody, Mov
         status: "assigned",
         attempt: task.attempt + 1,
         agentId: move.to,
+        // A running attempt moved is scheduled anew (its schedule_to_start window starts now); an
+        // assigned one not yet taken keeps waiting out the window it had.
+        enqueuedAtMs: task.status === "running" ? context.timestamp : task.enqueuedAtMs,
         assignedAtMs: context.timestamp,
         startedAtMs: null,
         previousAgents: remember(task),

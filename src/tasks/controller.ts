@@ -169,11 +169,9 @@ class TasksLoop implements Running {
     const pickupMs = tasks.settings.pickupTimeoutMs;
     for (const task of tasks.timed()) {
       if (expirations.length >= TASK_LIMITS.batch) break;
-      if (task.scheduleToStartMs !== null && task.startedAtMs === null && task.status !== "running") {
-        if (now - task.createdAtMs >= task.scheduleToStartMs) {
-          expirations.push({ id: task.id, attempt: task.attempt, cause: "schedule_to_start" });
-          continue;
-        }
+      if (scheduleToStartLapsed(task, now)) {
+        expirations.push({ id: task.id, attempt: task.attempt, cause: "schedule_to_start" });
+        continue;
       }
       if (task.status === "running" && task.timeoutMs !== null && now - task.startedAtMs! >= task.timeoutMs)
         expirations.push({ id: task.id, attempt: task.attempt, cause: "timeout" });
@@ -187,4 +185,24 @@ class TasksLoop implements Running {
     }
     if (expirations.length > 0) this.propose("expire", command(expireCommand, { expirations }));
   }
+}
+
+/**
+ * Whether `task`'s current attempt has waited past its schedule_to_start_ms without starting.
+ * The window is per attempt, as Temporal's is: it counts from when the attempt was scheduled
+ * (scheduledAtMs), so a retry, or a task moved off a lost agent, gets a window of its own
+ * instead of inheriting the first attempt's, long gone.
+ */
+export function scheduleToStartLapsed(task: Task, nowMs: number): boolean {
+  if (task.scheduleToStartMs === null || task.startedAtMs !== null || task.status === "running") return false;
+  return nowMs - scheduledAtMs(task) >= task.scheduleToStartMs;
+}
+
+/**
+ * When the current attempt was scheduled: when the task last joined the queue (submitted, or
+ * queued again after an attempt ended, or moved while it ran) or, for a retry that waits out its
+ * backoff, when the backoff ends.
+ */
+export function scheduledAtMs(task: Task): number {
+  return Math.max(task.enqueuedAtMs, task.notBeforeMs);
 }

@@ -18,6 +18,10 @@ import {
   failCommand,
   configureCommand,
   DEFAULT_TASK_SETTINGS,
+  dispatchCommand,
+  rebalanceCommand,
+  scheduleToStartLapsed,
+  startCommand,
   submitCommand,
   submitManyCommand,
   tasksState,
@@ -308,5 +312,55 @@ describe("tasks apply", () => {
     expect(tasks.count("succeeded")).toBe(1);
     // Written again, it says succeeded.
     expect(new TextDecoder().decode(writeSnapshot(restored))).not.toContain('"status":"completed"');
+  });
+
+  it("counts schedule_to_start_ms per attempt: from submission, from the end of a retry's backoff, from a running attempt's move", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const [one, two] = [uuid(), uuid()];
+    applyAll(state, [
+      log.add(registerCommand, registration(one, 1)),
+      log.add(registerCommand, registration(two, 1)),
+    ]);
+    const body = submission("s", 5, {
+      schedule_to_start_ms: 1_000,
+      max_attempts: 5,
+      backoff: { initial_ms: 2_000, multiplier: 1, max_ms: 2_000, jitter: 0 },
+    });
+    applyAll(state, [log.add(submitCommand, body, 10_000)]);
+    const task = () => state.of(tasksState).get(body.id)!;
+    const holder = task().agentId!;
+    // The first attempt: from submission.
+    expect(scheduleToStartLapsed(task(), 10_999)).toBe(false);
+    expect(scheduleToStartLapsed(task(), 11_000)).toBe(true);
+    applyAll(state, [
+      log.add(startCommand, { agent_id: holder, tasks: [{ id: body.id, attempt: 1 }] }, 10_500),
+    ]);
+    expect(scheduleToStartLapsed(task(), 60_000)).toBe(false);
+    // Failed at 11.5 s, retried after a 2 s backoff: its window is 13.5 s .. 14.5 s, not long past.
+    applyAll(state, [
+      log.add(
+        failCommand,
+        { id: body.id, agent_id: holder, attempt: 1, error: "flaky", retryable: true },
+        11_500,
+      ),
+    ]);
+    expect(task().status).toBe("queued");
+    expect(scheduleToStartLapsed(task(), 14_499)).toBe(false);
+    expect(scheduleToStartLapsed(task(), 14_500)).toBe(true);
+    // Placed again (on a dispatch at 13.5 s) and started: then moved while running at 20 s.
+    applyAll(state, [log.add(dispatchCommand, {}, 13_500)]);
+    const second = task().agentId!;
+    applyAll(state, [
+      log.add(startCommand, { agent_id: second, tasks: [{ id: body.id, attempt: 2 }] }, 13_600),
+    ]);
+    expect(task().status).toBe("running");
+    const other = second === one ? two : one;
+    applyAll(state, [
+      log.add(rebalanceCommand, { moves: [{ id: body.id, attempt: 2, from: second, to: other }] }, 20_000),
+    ]);
+    expect(task()).toMatchObject({ status: "assigned", attempt: 3, agentId: other });
+    expect(scheduleToStartLapsed(task(), 20_999)).toBe(false);
+    expect(scheduleToStartLapsed(task(), 21_000)).toBe(true);
   });
 });
