@@ -28,6 +28,7 @@ import {
   type SubmitBody,
 } from "./commands.js";
 import { taskAgents, taskIdParam } from "./agent-scope.js";
+import { cursorOf, cursorText, pageOf } from "./paging.js";
 import { tasksState } from "./module.js";
 import { planRebalance } from "./rebalance.js";
 import type { TasksState } from "./state.js";
@@ -72,8 +73,21 @@ const DistributeBody = Type.Object(
     affinity_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     strategy: Type.Optional(StrategySchema),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
-    schedule_to_start_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+    timeout_ms: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 7 * 86_400_000,
+        description: "start to close, per attempt: a longer attempt ends and is retried",
+      }),
+    ),
+    schedule_to_start_ms: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 7 * 86_400_000,
+        description:
+          "how long each attempt may wait to start, counted from when it was scheduled (submitted, queued again, or its backoff over); past it the task fails, not retried",
+      }),
+    ),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: TASK_LIMITS.maxAttempts })),
     backoff: Type.Optional(
       Type.Object(
@@ -366,7 +380,8 @@ export function taskRoutes() {
         config: { agent: agentFrom.query("agent_id") },
         schema: {
           summary: "Counts by status, and a filtered page of tasks",
-          description: "Filters combine. Pages are in submission order; pass `next_cursor` back as `cursor`.",
+          description:
+            "Filters combine. Pages are in submission order; pass `next_cursor` back as `cursor` (it keeps its place when the task it names finishes or is evicted meanwhile).",
           tags,
           querystring: StatusQuery,
           response: responses(
@@ -393,14 +408,15 @@ export function taskRoutes() {
           (query.task_type === undefined || task.taskType === query.task_type) &&
           (query.workflow_id === undefined || task.workflowId === query.workflow_id);
         const limit = query.limit ?? 100;
-        const page = pageOf(current, query.status, matches, query.cursor ?? null, limit + 1);
+        const cursor = query.cursor === undefined ? null : cursorOf(current, query.cursor);
+        const page = pageOf(current, query.status, matches, cursor, limit + 1);
         const more = page.length > limit;
         const tasks = page.slice(0, limit);
         return {
           counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, current.count(status)])),
           total: current.size,
           tasks: tasks.map((task) => view(current, task)),
-          next_cursor: more ? tasks.at(-1)!.id : null,
+          next_cursor: more ? cursorText(tasks.at(-1)!) : null,
         };
       },
     );
@@ -798,39 +814,6 @@ function waitFor(
     });
     raw.once("close", finish);
   });
-}
-
-function pageOf(
-  state: TasksState,
-  status: string | undefined,
-  matches: (task: Task) => boolean,
-  cursor: string | null,
-  count: number,
-): Task[] {
-  const page: Task[] = [];
-  const live = status === "queued" || status === "assigned" || status === "running";
-  let skipping = cursor !== null;
-  if (live) {
-    for (const task of state.liveTasks()) {
-      if (skipping) {
-        if (task.id === cursor) skipping = false;
-        continue;
-      }
-      if (matches(task)) page.push(task);
-      if (page.length >= count) break;
-    }
-    return page;
-  }
-  for (const id of state.ids()) {
-    if (skipping) {
-      if (id === cursor) skipping = false;
-      continue;
-    }
-    const task = state.get(id)!;
-    if (matches(task)) page.push(task);
-    if (page.length >= count) break;
-  }
-  return page;
 }
 
 function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswer> {

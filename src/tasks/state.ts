@@ -153,6 +153,11 @@ export class TasksState {
     return this.rows.keys();
   }
 
+  /** Whether the task is still kept (without decoding its row). */
+  has(id: string): boolean {
+    return this.rows.has(id);
+  }
+
   /** The tasks `agentId` holds now. */
   heldBy(agentId: string): ReadonlySet<string> {
     return this.byAgent.get(agentId) ?? EMPTY;
@@ -205,9 +210,13 @@ export class TasksState {
     this.record(previous, frozen);
     if (previous !== undefined) {
       assert(!TERMINAL.has(previous.status), () => `task ${task.id} changed after it finished`);
+      assert(
+        previous.team === frozen.team && previous.idempotencyKey === frozen.idempotencyKey,
+        () => `task ${task.id} changed its team or idempotency key`,
+      );
       this.unindex(previous);
     }
-    this.index(frozen);
+    this.index(frozen, previous !== undefined);
     if (TERMINAL.has(frozen.status)) {
       // A finished task never changes again: its row goes into the arena as text.
       this.rows.set(task.id, frozen);
@@ -253,7 +262,7 @@ export class TasksState {
     assert(!this.rows.has(task.id), () => `task ${task.id} restored twice`);
     const frozen = Object.freeze(task);
     this.rows.setText(task.id, text);
-    this.index(frozen);
+    this.index(frozen, false);
     this.seq = Math.max(this.seq, task.seq);
   }
 
@@ -272,11 +281,17 @@ export class TasksState {
     return new FairQueue({ agingMs: this.settings.agingMs, teamWeight: (team) => weights.get(team) ?? 1 });
   }
 
-  private index(task: Task): void {
+  /**
+   * Indexes `task`. `replacing`: an earlier version of it was just unindexed with its identity
+   * kept, so its idempotency key is still indexed and, while it stays live, its place in `live`
+   * (first arrival) is kept too; a transition then costs no string key built and hashed.
+   */
+  private index(task: Task, replacing: boolean): void {
     this.counts.set(task.status, this.counts.get(task.status)! + 1);
-    if (task.idempotencyKey !== null)
+    if (!replacing && task.idempotencyKey !== null)
       this.byIdempotency.set(idempotencyKeyOf(task.team, task.idempotencyKey), task.id);
     if (TERMINAL.has(task.status)) {
+      if (replacing) this.live.delete(task.id);
       this.finished.push(task.seq, task.id);
       return;
     }
@@ -296,11 +311,12 @@ export class TasksState {
     }
   }
 
+  /**
+   * Unindexes a live task that put() is about to replace: its idempotency key and its place in
+   * `live` stay for the new version (see index).
+   */
   private unindex(task: Task): void {
     this.counts.set(task.status, this.counts.get(task.status)! - 1);
-    if (task.idempotencyKey !== null)
-      this.byIdempotency.delete(idempotencyKeyOf(task.team, task.idempotencyKey));
-    this.live.delete(task.id);
     if (task.status === "queued") {
       const cls = requirementClass(task.requirements);
       const left = this.queuedClasses.get(cls)! - 1;
