@@ -2,6 +2,7 @@
 
 import { Gauge, type Registry } from "prom-client";
 import type { ModulePerformance } from "../runtime/domain-module.js";
+import { breakerState } from "../faults/breaker.js";
 import { counterReading } from "../server/metrics.js";
 import { below, round } from "../server/performance.js";
 import type { NodeView } from "../runtime/view.js";
@@ -50,6 +51,58 @@ export function registerTaskMetrics(registry: Registry, view: NodeView): void {
       for (const quantile of [0.5, 0.99]) {
         const ms = stats.latencyPercentileMs(quantile);
         if (ms !== null) this.set({ quantile: String(quantile) }, ms / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: "juno_task_queue_depth_by_team",
+    help: "Queued tasks by the team that submitted them.",
+    labelNames: ["team"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [team, depth] of tasks().queue.depthByTeam()) this.set({ team }, depth);
+    },
+  });
+  new Gauge({
+    name: "juno_tasks_running_by_team",
+    help: "Tasks holding an agent's slot (assigned or running), by team.",
+    labelNames: ["team"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [team, running] of tasks().runningByTeam()) this.set({ team }, running);
+    },
+  });
+  // Per agent, only those holding a task or with a breaker not closed, as GET /tasks/metrics
+  // lists them: an idle, healthy agent adds no series, so 10,000 agents do not mean 10,000 more.
+  new Gauge({
+    name: "juno_agent_tasks_active",
+    help: "Tasks an agent holds (assigned or running), for agents holding any.",
+    labelNames: ["agent_id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const state = tasks();
+      for (const agentId of state.holders()) this.set({ agent_id: agentId }, state.active(agentId));
+    },
+  });
+  new Gauge({
+    name: "juno_task_breaker_state",
+    help: "1 for each agent whose task breaker is not closed, labelled with its state (open or half_open).",
+    labelNames: ["agent_id", "state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const state = tasks();
+      const settings = {
+        threshold: state.settings.breakerThreshold,
+        coolDownMs: state.settings.breakerCoolDownMs,
+      };
+      const now = Date.now();
+      for (const [agentId, breaker] of state.breakers) {
+        const current = breakerState(breaker, settings, now);
+        if (current !== "closed") this.set({ agent_id: agentId, state: current }, 1);
       }
     },
   });
