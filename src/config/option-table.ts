@@ -63,7 +63,6 @@ export const SERVICE_DISCOVERY_ALIASES: ReadonlyMap<string, ServiceDiscoveryType
 ]);
 
 /** What makes the fault settings real: failure detection, task migration, retries, circuit breakers. */
-const RESERVED_FOR_FAULTS = "tasks and fault tolerance (issue 9)";
 
 /** Every setting of a node, as parsed; durations in milliseconds whatever unit they were written in. */
 export interface Settings {
@@ -762,7 +761,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "3",
     unit: "",
     meaning: "The seed's product phase; only 3 is accepted.",
-    reserved: "agents, tasks and fault tolerance (issues 8 and 9)",
+    reserved: "this build is the seed's phase 3 (the only one)",
     codec: integerCodec(3, 3, ""),
   },
   {
@@ -773,7 +772,7 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "true",
     unit: "",
     meaning: "Multi-agent orchestration: agent registry, task distribution and cross-team workflows.",
-    reserved: "agents and tasks (issues 8 and 9)",
+    reserved: "agents, tasks and workflows are always on (nothing turns them off)",
     codec: booleanCodec,
   },
   {
@@ -796,7 +795,8 @@ export const OPTIONS: readonly AnyOptionDescriptor[] = [
     default: "true",
     unit: "",
     meaning: "Failure detection, task migration, recovery retries and circuit breakers.",
-    reserved: RESERVED_FOR_FAULTS,
+    reserved:
+      "failure detection, task migration, retries and breakers are always on (part of every task's contract)",
     codec: booleanCodec,
   },
 ];

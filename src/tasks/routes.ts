@@ -40,7 +40,7 @@ const tags = ["tasks"];
 
 /** Longest a poll may wait. */
 export const MAX_POLL_WAIT_MS = 30_000;
-/** Polls one node holds at once; beyond it, polls answer 429. */
+/** Polls one node holds at once; beyond it, polls answer 503 overloaded (the SDK polls another node). */
 export const MAX_WAITING_POLLS = 10_000;
 
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$" });
@@ -464,7 +464,8 @@ export function taskRoutes() {
       {
         schema: {
           summary: "Cancel a task",
-          description: "A running task's agent hears of it on its next poll (in `cancelled`).",
+          description:
+            "A running task's agent hears of it on its next poll or heartbeat (in `cancelled`), and its report of that attempt is refused (409).",
           tags,
           params: IdParams,
           response: responses({ 200: TaskAnswer }, [404, 409, ...CONSENSUS_ERRORS]),

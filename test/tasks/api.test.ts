@@ -494,4 +494,80 @@ describe("tasks API", () => {
     expect((await call(leader, "POST", "/tasks/poll", { agent_id: "toString" })).status).toBe(404);
     expect(leader.node.view.state(tasksState).size).toBe(before);
   });
+
+  it("refuses bad input on every task route, reports from the wrong agent, for the wrong attempt or a missing task among it, and changes nothing", async () => {
+    const leader = await cluster.leader();
+    const follower = await cluster.follower();
+    const holder = await agent("bad-input-holder", ["bad-input"], 1);
+    const other = await agent("bad-input-other", ["something-else"], 1);
+    const submitted = await submit(follower, { requirements: { skills: ["bad-input"] } });
+    const id = (submitted.json["task"] as Json)["id"] as string;
+    await taskUntil(id, (t) => t["status"] === "assigned");
+    const polled = await call(follower, "POST", "/tasks/poll", { agent_id: holder });
+    expect((polled.json["tasks"] as Json[]).map((t) => t["id"])).toEqual([id]);
+    const before = { size: leader.node.view.state(tasksState).size, task: await task(id) };
+    const missing = "00000000-0000-4000-8000-00000000dead";
+    const cases: [string, string, unknown, number, string][] = [
+      // Reports that are not the current attempt's: 409, or 404 for a task that is not there.
+      ["POST", `/tasks/${id}/fail`, { agent_id: other, attempt: 1, error: "x" }, 409, "stale_attempt"],
+      ["POST", `/tasks/${id}/fail`, { agent_id: holder, attempt: 2, error: "x" }, 409, "stale_attempt"],
+      ["POST", `/tasks/${missing}/fail`, { agent_id: holder, attempt: 1, error: "x" }, 404, "task_not_found"],
+      ["POST", `/tasks/${id}/complete`, { agent_id: other, attempt: 1 }, 409, "stale_attempt"],
+      ["POST", `/tasks/${missing}/complete`, { agent_id: holder, attempt: 1 }, 404, "task_not_found"],
+      // Bodies that do not fit the schema: 400.
+      ["POST", `/tasks/${id}/fail`, { agent_id: holder, attempt: 1 }, 400, "validation_failed"],
+      [
+        "POST",
+        `/tasks/${id}/fail`,
+        { agent_id: holder, attempt: 1, error: "x", retryable: "no" },
+        400,
+        "validation_failed",
+      ],
+      [
+        "POST",
+        `/tasks/${id}/fail`,
+        { agent_id: holder, attempt: 1, error: "x", extra: 1 },
+        400,
+        "validation_failed",
+      ],
+      ["POST", `/tasks/${id}/complete`, { agent_id: holder, attempt: 0 }, 400, "validation_failed"],
+      ["POST", `/tasks/${id}/complete`, { agent_id: holder, attempt: "1" }, 400, "validation_failed"],
+      ["POST", `/tasks/${id}/complete`, { attempt: 1 }, 400, "validation_failed"],
+      ["POST", `/tasks/${id}/complete`, "{not json", 400, "invalid_json"],
+      ["POST", "/tasks/report", { agent_id: holder }, 400, "validation_failed"],
+      [
+        "POST",
+        "/tasks/report",
+        { agent_id: holder, completed: [{ id, attempt: 1 }], failed: [{ id, attempt: 1, error: "x" }] },
+        400,
+        "validation_failed",
+      ],
+      ["POST", "/tasks/poll", { agent_id: holder, wait_ms: 30_001 }, 400, "validation_failed"],
+      ["POST", "/tasks/poll", { agent_id: holder, max_tasks: 101 }, 400, "validation_failed"],
+      ["POST", "/tasks/poll", { agent_id: holder, running: "all" }, 400, "validation_failed"],
+      ["POST", "/tasks/poll", { agent_id: missing }, 404, "agent_not_found"],
+      ["POST", "/tasks/rebalance", { strategy: "random" }, 400, "validation_failed"],
+      ["POST", "/tasks/rebalance", { dry_run: "yes" }, 400, "validation_failed"],
+      ["GET", "/tasks/status?status=lost", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/status?limit=0", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/status?limit=501", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/status?cursor=nonsense", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/status?surprise=1", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/status?consistency=maybe", undefined, 400, "validation_failed"],
+      ["GET", "/tasks/metrics?surprise=1", undefined, 400, "validation_failed"],
+      ["GET", `/tasks/${missing}`, undefined, 404, "task_not_found"],
+      ["DELETE", `/tasks/${missing}`, undefined, 404, "task_not_found"],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const answer = await call(follower, method, path, body);
+      const label = `${method} ${path} ${JSON.stringify(body)}`;
+      expect(answer.status, label).toBe(status);
+      expect((answer.json["error"] as Json)["code"], label).toBe(code);
+    }
+    // Nothing changed: the same tasks, and this one still runs its first attempt on its agent.
+    expect(leader.node.view.state(tasksState).size).toBe(before.size);
+    expect(await task(id)).toMatchObject({ status: "running", attempt: 1, assigned_agent: holder });
+    const done = await call(follower, "POST", `/tasks/${id}/complete`, { agent_id: holder, attempt: 1 });
+    expect(done.status).toBe(200);
+  });
 });
