@@ -5,10 +5,13 @@
  * p50 latency after the spike against the baseline (warns, does not fail, beyond 3x).
  *
  * Tasks ride the same spike: a steady stream of submissions throughout and a burst when the spike
- * begins, run by a few real agent processes (agent-process.ts). Refused submissions must be
- * refused like the writes; every accepted one (200/201) must end completed exactly once (one
- * acknowledged completion, of the attempt it ended with). Prints how many were accepted and
- * completed, and how long the agents took to drain them once the load stopped.
+ * begins, run by a few real agent processes (agent-process.ts), one of which is SIGKILLed early
+ * in the spike while it runs tasks: its attempts must move to the others once it is seen failed.
+ * Refused submissions must be refused like the writes; every accepted one (200/201) must end
+ * completed exactly once (one acknowledged completion, of the attempt it ended with). Prints how
+ * many were accepted and completed, and how long the agents took to drain them once the load
+ * stopped. (chaos:agents kills and pauses the juno leader under tasks too; here every node must
+ * stay up, so the spike's refusals are the load's alone.)
  *
  * `juno start` does not expose maxPendingRequests or requestTimeoutMs; the node defaults apply
  * (10 000 pending, 10 s).
@@ -49,8 +52,10 @@ const RECOVERY_MS = quick ? 5_000 : 12_000;
 const MAX_PENDING = 60;
 /** The node's request timeout (src/runtime/node.ts) plus a margin: an answer later than this is a hang. */
 const HANG_MS = 10_000 + 2_000;
-/** Agent processes running the tasks, each up to 4 at once (agent-process.ts's default). */
-const AGENTS = 3;
+/** Agent processes running the tasks, each up to 4 at once (agent-process.ts's default); one is killed. */
+const AGENTS = 4;
+/** How long an agent may go unheard: short, so the killed agent's tasks move well inside the drain bound. */
+const FAILURE_TIMEOUT_S = 4;
 /** The steady stream: one submission this often, from the baseline to the end of the recovery. */
 const TASK_EVERY_MS = 100;
 /** Submissions at once when the spike begins. */
@@ -137,6 +142,7 @@ async function checkTasks(
   load: TaskLoad,
   ledger: TaskLedger,
   agents: readonly AgentProcess[],
+  victim: AgentProcess,
   stoppedAt: number,
   checks: Checks,
 ): Promise<void> {
@@ -169,9 +175,10 @@ async function checkTasks(
     wrong.length === 0,
     `every refused submission is 429/503/504 with the JSON error shape (${wrong.length} others${wrong.length > 0 ? `: ${statusSummary(wrong.slice(0, 20))}` : ""})`,
   );
+  const survivors = agents.filter((agent) => agent !== victim);
   checks.expect(
-    agents.every((agent) => agent.alive()),
-    `the ${agents.length} agent processes are alive`,
+    survivors.every((agent) => agent.alive()) && !victim.alive(),
+    `the ${survivors.length} agent processes not killed are alive`,
   );
   say(
     `tasks: ${load.samples.length} submitted (${statusSummary(load.samples)}), ${load.accepted.size} accepted, ` +
@@ -185,6 +192,8 @@ await runScript("load_spike", quick ? 50_000 : 95_000, async (checks, cleanup) =
   const cluster = await ProcessCluster.start(3, {
     ...NO_COMPACTION,
     JUNO_MAX_PENDING_REQUESTS: String(MAX_PENDING),
+    AGENT_HEARTBEAT_INTERVAL: "0.5",
+    FAILURE_DETECTION_TIMEOUT: String(FAILURE_TIMEOUT_S),
   });
   cleanup(() => cluster.stop());
   const ids = [...cluster.nodes.keys()];
@@ -224,7 +233,15 @@ await runScript("load_spike", quick ? 50_000 : 95_000, async (checks, cleanup) =
   );
   spike.add(SPIKE - BASE);
   tasks.burst(TASK_BURST);
-  await sleep(SPIKE_MS);
+  // The victim is an agent caught running tasks of the burst (the first seen with any, within a bound).
+  const killAt = Date.now();
+  const busy = () => agents.find((agent) => agent.running.size > 0);
+  while (busy() === undefined && Date.now() - killAt < 3_000) await sleep(5);
+  const victim = busy() ?? agents[0]!;
+  const held = victim.running.size;
+  victim.child.kill("SIGKILL");
+  say(`${victim.name} SIGKILLed while running ${held} attempt(s); its tasks must move on`);
+  await sleep(Math.max(0, SPIKE_MS - (Date.now() - killAt)));
   say(`back to ${BASE} writers for ${RECOVERY_MS / 1000} s`);
   await spike.stop();
   const t3 = Date.now();
@@ -269,6 +286,6 @@ await runScript("load_spike", quick ? 50_000 : 95_000, async (checks, cleanup) =
   const line = `p50 after the spike ${ms(afterP50)} vs baseline ${ms(baseP50)} (${ratio.toFixed(2)}x)`;
   if (Number.isFinite(ratio) && ratio <= 3) say(`ok: ${line}, within 3x`);
   else say(`WARNING (not failing on timing): ${line}, beyond 3x`);
-  await checkTasks(cluster, tasks, ledger, agents, t4, checks);
+  await checkTasks(cluster, tasks, ledger, agents, victim, t4, checks);
   await auditLogs(cluster, acks, checks);
 });
