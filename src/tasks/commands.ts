@@ -394,6 +394,30 @@ export const dispatchCommand: CommandSpec<TasksState, typeof DispatchBody, numbe
   logView: () => ({ data: {} }),
 };
 
+/**
+ * A deliberately broken tasks.dispatch for the simulator's broken variant
+ * (bugs.placeOnFailedAgents): before placing as usual, it hands the first queued task to an agent
+ * the committed registry calls failed, past placement and its assertion. Its checker must catch it.
+ */
+export const dispatchOntoFailedAgents: CommandSpec<TasksState, typeof DispatchBody, number> = {
+  ...dispatchCommand,
+  apply(state, body, context) {
+    const failed = [...(agentsOf(context)?.all() ?? [])].find((agent) => agent.status === "failed");
+    const queued = [...state.liveTasks()].find((task) => task.status === "queued");
+    if (failed === undefined || queued === undefined) return dispatchCommand.apply(state, body, context);
+    state.put({
+      ...queued,
+      status: "assigned",
+      attempt: queued.attempt + 1,
+      agentId: failed.id,
+      assignedAtMs: context.timestamp,
+      startedAtMs: null,
+    });
+    const touched = dispatchAfter(state, context, [queued.id]);
+    return accept(touched.length, rowsOf(state, touched));
+  },
+};
+
 export const startCommand: CommandSpec<TasksState, typeof StartBody, string[]> = {
   kind: "tasks.start",
   schema: StartBody,

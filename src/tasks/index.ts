@@ -8,7 +8,7 @@ import type { BeatRelay } from "../agents/heartbeats.js";
 import { DEFAULT_HEALTH_SETTINGS } from "../agents/health/settings.js";
 import type { Controller } from "../runtime/controllers.js";
 import type { DomainModule } from "../runtime/domain-module.js";
-import { completeIgnoringAttempts } from "./commands.js";
+import { completeIgnoringAttempts, dispatchOntoFailedAgents } from "./commands.js";
 import { tasksController } from "./controller.js";
 import { registerTaskMetrics, taskPerformance } from "./metrics.js";
 import { tasksState } from "./module.js";
@@ -45,18 +45,21 @@ export interface TasksOptions {
 export interface TaskBugs {
   /** Count a completion from any attempt, current or not. */
   readonly acceptStaleAttempts?: boolean;
+  /** Place a queued task on an agent the committed registry calls failed (on each dispatch). */
+  readonly placeOnFailedAgents?: boolean;
 }
 
 export type TasksModule = DomainModule<TasksState>;
 
 export function createTasksModule(options: TasksOptions = {}): TasksModule {
   const settings: TaskSettings = { ...DEFAULT_TASK_SETTINGS, ...options.settings };
-  const commands =
-    options.bugs?.acceptStaleAttempts === true
-      ? tasksState.commands.map((spec) =>
-          spec.kind === completeIgnoringAttempts.kind ? completeIgnoringAttempts : spec,
-        )
-      : tasksState.commands;
+  const broken = [
+    ...(options.bugs?.acceptStaleAttempts === true ? [completeIgnoringAttempts] : []),
+    ...(options.bugs?.placeOnFailedAgents === true ? [dispatchOntoFailedAgents] : []),
+  ];
+  const commands = tasksState.commands.map(
+    (spec) => broken.find((replacement) => replacement.kind === spec.kind) ?? spec,
+  );
   const beats = options.beats ?? null;
   // On every node: a beat listing running attempts hears which of them are no longer its own.
   const beatNews: Controller = {

@@ -21,6 +21,7 @@ export function explain(result: AgentSimResult): string {
 export function agentSeeds(from: number, to: number): void {
   it(`seeds ${from}-${to}: no false positive, crashed agents detected, everyone recovers, every task once, every workflow in order to its end`, async () => {
     let detections = 0;
+    let placements = 0;
     let transitions = 0;
     let tasks = 0;
     let workflows = 0;
@@ -29,6 +30,7 @@ export function agentSeeds(from: number, to: number): void {
       const result = runAgentSimulation({ seed });
       if (!result.ok) expect.fail(explain(result));
       detections += result.stats.detectionsChecked;
+      placements += result.stats.placementsChecked;
       transitions += result.stats.transitions;
       tasks += result.stats.tasksCompleted;
       workflows += result.stats.workflowsAccepted;
@@ -36,6 +38,7 @@ export function agentSeeds(from: number, to: number): void {
     }
     // The checkers had something to check.
     expect(detections).toBeGreaterThan(0);
+    expect(placements).toBeGreaterThan(0);
     expect(transitions).toBeGreaterThan(0);
     expect(tasks).toBeGreaterThan(0);
     expect(workflows).toBeGreaterThan(0);

@@ -25,6 +25,16 @@ describe("agents simulation: the checkers bite", () => {
     expect(caught?.violation?.property).toMatch(/^task (stale completion|counted twice)$/);
   });
 
+  it("a tasks module that places a task on a failed agent is caught within 20 seeds", async () => {
+    let caught: AgentSimResult | null = null;
+    for (let seed = 1; seed <= 20 && caught === null; seed++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const result = runAgentSimulation({ seed, taskBugs: { placeOnFailedAgents: true } });
+      if (!result.ok) caught = result;
+    }
+    expect(caught?.violation?.property).toBe("task placed on a failed agent");
+  });
+
   it("a workflows module that carries out a step's effect twice is caught within 20 seeds", async () => {
     let caught: AgentSimResult | null = null;
     for (let seed = 1; seed <= 20 && caught === null; seed++) {

@@ -62,6 +62,8 @@ export interface AgentSimResult {
     workflowsAccepted: number;
     crashedAgents: number;
     detectionsChecked: number;
+    /** Placements checked against the registry of the node that applied them. */
+    placementsChecked: number;
     leaderChanges: number;
     faults: Record<string, number>;
   };
@@ -85,17 +87,27 @@ export function runAgentSimulation(options: AgentSimOptions): AgentSimResult {
   return new AgentSimulation(options).run();
 }
 
-/** Watches committed transitions for false positives. */
+/** Watches committed transitions for false positives, and every node's placements after each entry. */
 class TransitionChecker extends SafetyChecker {
   private readonly seen = new Set<number>();
   transitions = 0;
 
-  constructor(private readonly judge: (agentId: string, status: string, index: number) => void) {
+  constructor(
+    private readonly judge: (agentId: string, status: string, index: number) => void,
+    private readonly afterApply: (nodeId: NodeId, index: number) => void,
+    private readonly onInstalled: (nodeId: NodeId) => void,
+  ) {
     super();
+  }
+
+  override onSnapshotInstalled(nodeId: NodeId, index: number, hash: number): void {
+    super.onSnapshotInstalled(nodeId, index, hash);
+    this.onInstalled(nodeId);
   }
 
   override onApplied(nodeId: NodeId, entry: Entry, hashAfter: number): void {
     super.onApplied(nodeId, entry, hashAfter);
+    if (entry.type === "normal") this.afterApply(nodeId, entry.index);
     if (entry.type !== "normal" || this.seen.has(entry.index)) return;
     this.seen.add(entry.index);
     let envelope;
@@ -119,6 +131,9 @@ class AgentSimulation {
   private readonly checker: TransitionChecker;
   private readonly network: SimNetwork;
   private readonly hosts = new Map<NodeId, SimHost>();
+  /** Per node: the replica last looked at, and the attempts seen holding an agent there. */
+  private readonly placements = new Map<NodeId, { state: object; seen: Set<string>; version: number }>();
+  private placementsChecked = 0;
   private readonly agents: SimAgent[] = [];
   private readonly byId = new Map<string, SimAgent>();
   private readonly traceBuffer: string[] = [];
@@ -144,7 +159,11 @@ class AgentSimulation {
     const nodeCount = r.pick([3, 5]);
     this.nodeIds = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
     this.faultPhaseMs = options.faultPhaseMs ?? 40_000;
-    this.checker = new TransitionChecker((id, status, index) => this.judge(id, status, index));
+    this.checker = new TransitionChecker(
+      (id, status, index) => this.judge(id, status, index),
+      (nodeId, index) => this.checkPlacements(nodeId, index),
+      (nodeId) => this.placements.delete(nodeId),
+    );
     this.network = new SimNetwork(this.queue, new SeededRandom(r.nextU32()), (message) =>
       this.deliver(message),
     );
@@ -227,6 +246,7 @@ class AgentSimulation {
         workflowsAccepted: this.workflows.acceptedCount,
         crashedAgents: this.agents.filter((a) => a.phase === "crashed").length,
         detectionsChecked: this.detectionsChecked,
+        placementsChecked: this.placementsChecked,
         leaderChanges: this.leaderChanges,
         faults: this.faults,
       },
@@ -237,6 +257,39 @@ class AgentSimulation {
   // ---------------------------------------------------------------- checkers
 
   /** A committed transition: suspect or failed for an agent on schedule all along is a false positive. */
+  /**
+   * No task is placed on an agent the committed state calls failed: after each entry a node
+   * applies, every attempt newly holding an agent there (assigned or running under an attempt
+   * this node had not seen) must be on an agent that node's registry, as of that same entry, has
+   * and does not call failed. The first look at a replica (a start, a restart, an installed
+   * snapshot) only learns what it holds: those attempts were placed before it looked.
+   */
+  private checkPlacements(nodeId: NodeId, index: number): void {
+    const host = this.hosts.get(nodeId);
+    const tasks = host?.tasks() ?? null;
+    if (host === undefined || tasks === null) return;
+    let record = this.placements.get(nodeId);
+    const first = record === undefined || record.state !== tasks;
+    if (first) this.placements.set(nodeId, (record = { state: tasks, seen: new Set(), version: -1 }));
+    // An entry that changed no task placed none.
+    if (record!.version === tasks.version) return;
+    record!.version = tasks.version;
+    for (const task of tasks.liveTasks()) {
+      if (task.agentId === null || (task.status !== "assigned" && task.status !== "running")) continue;
+      const key = `${task.id}#${task.attempt}`;
+      if (record!.seen.has(key)) continue;
+      record!.seen.add(key);
+      if (first) continue;
+      this.placementsChecked++;
+      const status = host.agentStatus(task.agentId);
+      if (status === null || status === "failed")
+        throw new SimViolation(
+          "task placed on a failed agent",
+          `entry ${index} on ${nodeId}: task ${task.id} attempt ${task.attempt} went to agent ${task.agentId}, which the committed registry calls ${status ?? "unknown (deregistered)"}`,
+        );
+    }
+  }
+
   private judge(agentId: string, status: string, index: number): void {
     const agent = this.byId.get(agentId);
     if (agent === undefined) return;

@@ -112,6 +112,7 @@ function runAgentsScenario(): never {
   const variants: Record<string, object> = {
     "no-leader-grace": { bugs: { skipLeaderGrace: true } },
     "stale-attempts": { taskBugs: { acceptStaleAttempts: true } },
+    "place-on-failed": { taskBugs: { placeOnFailedAgents: true } },
   };
   const broken = values.bug !== undefined;
   if (broken && !Object.hasOwn(variants, values.bug!)) {

@@ -11,8 +11,12 @@
  *   - exactly once: each task was acknowledged complete exactly once, and for the attempt the
  *     state says is the one that completed (a stale attempt was never counted);
  *   - one truth: every node holds the same tasks, field for field.
- * The production code asserts as it applies that no task is ever placed on an agent the committed
- * registry does not call healthy, nor past an agent's capacity; a failed assertion ends the seed.
+ *   - never on a failed agent: after every entry each node applies, an attempt newly holding an
+ *     agent there is on one that node's committed registry has and does not call failed (the
+ *     scenario's checker, agents-sim.ts; the broken variant place-on-failed proves it bites).
+ * The production code also asserts as it applies that no task is ever placed on an agent the
+ * committed registry does not call healthy, nor past an agent's capacity; a failed assertion ends
+ * the seed.
  */
 
 import {
