@@ -15,37 +15,12 @@ import {
   startCommand,
   submitCommand,
   tasksState,
-  type SubmitBody,
 } from "../../src/tasks/index.js";
 import { registerTaskMetrics } from "../../src/tasks/metrics.js";
-import { agentRegistration } from "../support/fixtures.js";
+import { agentRegistration, sequentialUuid, taskSubmission } from "../support/fixtures.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
-
-let ids = 0;
-function uuid(): string {
-  return `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
-}
-
-function submission(team: string, priority: number): SubmitBody {
-  return {
-    id: uuid(),
-    task_type: "job",
-    priority,
-    data: null,
-    team,
-    requirements: { skills: ["work"], team: null, labels: [] },
-    affinity_key: null,
-    strategy: "least_connections",
-    idempotency_key: null,
-    timeout_ms: null,
-    schedule_to_start_ms: null,
-    max_attempts: 5,
-    backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 },
-    workflow_id: null,
-  };
-}
 
 /** The value of one series in a Prometheus text exposition, or undefined when it is absent. */
 function series(text: string, name: string, labels: string): number | undefined {
@@ -57,10 +32,14 @@ describe("tasks Prometheus metrics", () => {
   it("export depth by team, running by team, per-agent load and open breakers, and drop what left", async () => {
     const log = new LogBuilder();
     const state = new ControlState(registry);
-    const agent = uuid();
+    const agent = sequentialUuid();
     state.apply(log.add(configureCommand, { ...DEFAULT_TASK_SETTINGS, breakerThreshold: 1 }));
     state.apply(log.add(registerCommand, agentRegistration({ id: agent, capacity: 2 })));
-    const [a1, a2, b1] = [submission("alpha", 5), submission("alpha", 5), submission("beta", 7)];
+    const [a1, a2, b1] = [
+      taskSubmission({ team: "alpha", max_attempts: 5 }),
+      taskSubmission({ team: "alpha", max_attempts: 5 }),
+      taskSubmission({ team: "beta", priority: 7, max_attempts: 5 }),
+    ];
     for (const body of [a1, b1, a2]) state.apply(log.add(submitCommand, body));
     const metrics = new Registry();
     const view = { state: () => state.of(tasksState) } as unknown as NodeView;

@@ -15,41 +15,20 @@ import {
   type SubmitBody,
   type Task,
 } from "../../src/tasks/index.js";
+import { taskSubmission } from "../support/fixtures.js";
 import { cursorOf, cursorText, pageOf } from "../../src/tasks/paging.js";
 import { ApiError } from "../../src/server/errors.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
 
-let ids = 0;
-function uuid(): string {
-  return `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
-}
-
-function submission(): SubmitBody {
-  return {
-    id: uuid(),
-    task_type: "job",
-    priority: 5,
-    data: null,
-    team: "paging",
-    requirements: { skills: ["nobody-has-this"], team: null, labels: [] },
-    affinity_key: null,
-    strategy: "least_connections",
-    idempotency_key: null,
-    timeout_ms: null,
-    schedule_to_start_ms: null,
-    max_attempts: null,
-    backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 },
-    workflow_id: null,
-  };
-}
-
 function setUp(retainedTasks: number, count: number) {
   const log = new LogBuilder();
   const state = new ControlState(registry);
   state.apply(log.add(configureCommand, { ...DEFAULT_TASK_SETTINGS, retainedTasks }));
-  const bodies = Array.from({ length: count }, submission);
+  const bodies = Array.from({ length: count }, () =>
+    taskSubmission({ team: "paging", requirements: { skills: ["nobody-has-this"], team: null, labels: [] } }),
+  );
   for (const body of bodies) state.apply(log.add(submitCommand, body));
   const cancel = (body: SubmitBody) => state.apply(log.add(cancelCommand, { id: body.id, reason: "test" }));
   return { tasks: () => state.of(tasksState), ids: bodies.map((body) => body.id), bodies, cancel };
