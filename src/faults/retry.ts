@@ -19,7 +19,12 @@ export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, multiplier: 2, maxMs
 /** The delay before attempt `attempt + 1` after attempt `attempt` (1-based) failed. */
 export function backoffDelayMs(backoff: Backoff, attempt: number, seed: string): number {
   const exponent = Math.max(0, attempt - 1);
-  const base = Math.min(backoff.maxMs, backoff.initialMs * Math.pow(backoff.multiplier, exponent));
+  // The growth overflows to Infinity after enough attempts (attempts are not bounded: a pickup
+  // expiry adds one without using up max_attempts), and 0 * Infinity is NaN: the delay is then
+  // maxMs, or 0 for a policy that starts at 0, never NaN.
+  const grown = backoff.initialMs * Math.pow(backoff.multiplier, exponent);
+  const base =
+    backoff.initialMs <= 0 ? 0 : Number.isFinite(grown) ? Math.min(backoff.maxMs, grown) : backoff.maxMs;
   const jitter = Math.min(1, Math.max(0, backoff.jitter));
   // The randomised share is taken off the delay, never added, so maxMs stays a bound.
   const random = unitHash(`${seed}#${attempt}`);
