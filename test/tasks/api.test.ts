@@ -305,6 +305,26 @@ describe("tasks API", () => {
     expect(stale.status).toBe(409);
   });
 
+  it("moves a deregistered agent's running task to another agent at once; the old attempt is refused", async () => {
+    const leaving = await agent("leaving", ["migrate"], 2);
+    const leader = await cluster.leader();
+    const id = ((await submit(leader, { requirements: { skills: ["migrate"] } })).json["task"] as Json)[
+      "id"
+    ] as string;
+    await taskUntil(id, (t) => t["assigned_agent"] === leaving);
+    const polled = await call(leader, "POST", "/tasks/poll", { agent_id: leaving });
+    expect((polled.json["tasks"] as Json[]).map((t) => t["id"])).toEqual([id]);
+    const staying = await agent("staying", ["migrate"], 2);
+    const gone = await call(await cluster.follower(), "DELETE", `/agents/${leaving}`);
+    expect(gone.status).toBe(200);
+    // Released on the leader's next tick, not after TASK_MIGRATION_TIMEOUT (the pickup bound).
+    const moved = await taskUntil(id, (t) => t["assigned_agent"] === staying);
+    expect(moved).toMatchObject({ status: "assigned", attempt: 2, previous_agents: [leaving] });
+    const stale = await call(leader, "POST", `/tasks/${id}/complete`, { agent_id: leaving, attempt: 1 });
+    expect(stale.status).toBe(409);
+    expect(await task(id)).toMatchObject({ status: "assigned", attempt: 2, assigned_agent: staying });
+  });
+
   it("renews leases with beats that list running attempts; an attempt left out lapses and runs again", async () => {
     let listed: { id: string; attempt: number }[] = [];
     const agentId = await agent("keeper", ["keep"], 2, true, () => listed);
