@@ -29,39 +29,19 @@ import {
   type Task,
 } from "../../src/tasks/index.js";
 import type { Entry } from "../../src/raft/index.js";
-import { agentRegistration } from "../support/fixtures.js";
+import { agentRegistration, sequentialUuid, taskSubmission } from "../support/fixtures.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
 
-let ids = 0;
-function uuid(): string {
-  const n = (++ids).toString(16).padStart(12, "0");
-  return `00000000-0000-4000-8000-${n}`;
-}
+const uuid = sequentialUuid;
 
 function registration(id: string, capacity: number, skills = ["work"]): Registration {
   return agentRegistration({ id, capacity, skills });
 }
 
 function submission(team: string, priority: number, overrides: Partial<SubmitBody> = {}): SubmitBody {
-  return {
-    id: uuid(),
-    task_type: "job",
-    priority,
-    data: null,
-    team,
-    requirements: { skills: ["work"], team: null, labels: [] },
-    affinity_key: null,
-    strategy: "least_connections",
-    idempotency_key: null,
-    timeout_ms: null,
-    schedule_to_start_ms: null,
-    max_attempts: null,
-    backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 },
-    workflow_id: null,
-    ...overrides,
-  };
+  return taskSubmission({ team, priority, ...overrides });
 }
 
 function applyAll(state: ControlState, entries: readonly Entry[]): void {

@@ -11,18 +11,9 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FairQueue, MAX_PRIORITY, type QueuedTask } from "../../src/tasks/queue.js";
+import { FairQueue, MAX_PRIORITY } from "../../src/tasks/queue.js";
 import { emptyMemory, place, type PlacementAgent, type PlacementLoad } from "../../src/tasks/placement.js";
-
-/** What the scheduler does when every task fits: take the first offered, remove it, charge it. */
-function dispatchFirst(queue: FairQueue, nowMs: number): QueuedTask | null {
-  const first = queue.order(nowMs).next();
-  if (first.done === true) return null;
-  const chosen = first.value;
-  queue.remove(chosen.id);
-  queue.charge(chosen.team, queue.effectiveLevel(chosen, nowMs));
-  return chosen;
-}
+import { dispatchFirst } from "../support/fair-queue.js";
 
 describe("FairQueue weighted fair sharing (property)", () => {
   const DISPATCHES = 2_400;

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FairQueue, MAX_PRIORITY, type FairnessState, type QueuedTask } from "../../src/tasks/queue.js";
 import { AssertionError } from "../../src/raft/assert.js";
+import { dispatchFirst } from "../support/fair-queue.js";
 
 const WEIGHTS: Readonly<Record<string, number>> = { a: 1, b: 2, B: 3, ab: 0.5 };
 const TEAMS = Object.keys(WEIGHTS);
@@ -18,16 +19,6 @@ function task(id: string, team: string, priority: number, enqueuedAtMs: number, 
 
 function queueWith(agingMs: number | null, teamWeight: (team: string) => number = weightOf): FairQueue {
   return new FairQueue({ agingMs, teamWeight });
-}
-
-/** What the scheduler does when every task fits: take the first offered, remove it, charge it. */
-function dispatchFirst(queue: FairQueue, nowMs: number): QueuedTask | null {
-  const first = queue.order(nowMs).next();
-  if (first.done === true) return null;
-  const chosen = first.value;
-  queue.remove(chosen.id);
-  queue.charge(chosen.team, queue.effectiveLevel(chosen, nowMs));
-  return chosen;
 }
 
 /** The first `count` tasks a walk offers. */

@@ -9,37 +9,23 @@ import { agentsState, registerCommand, type Registration } from "../../src/agent
 import { ControlState, ModuleRegistry } from "../../src/control/index.js";
 import { planRebalance } from "../../src/tasks/rebalance.js";
 import { rebalanceCommand, submitCommand, tasksState, type SubmitBody } from "../../src/tasks/index.js";
-import { agentRegistration } from "../support/fixtures.js";
+import { agentRegistration, sequentialUuid, taskSubmission } from "../support/fixtures.js";
 import { LogBuilder } from "../support/log-builder.js";
 
 const registry = new ModuleRegistry([agentsState, tasksState]);
 
-let ids = 0;
-function uuid(): string {
-  return `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
-}
+const uuid = sequentialUuid;
 
 function registration(id: string, capacity: number, weight: number | null = null): Registration {
   return agentRegistration({ id, capacity, weight });
 }
 
 function submission(affinityKey: string | null = null): SubmitBody {
-  return {
-    id: uuid(),
-    task_type: "job",
-    priority: 5,
-    data: null,
+  return taskSubmission({
     team: "web",
-    requirements: { skills: ["work"], team: null, labels: [] },
     affinity_key: affinityKey,
     strategy: affinityKey === null ? "least_connections" : "consistent_hash",
-    idempotency_key: null,
-    timeout_ms: null,
-    schedule_to_start_ms: null,
-    max_attempts: null,
-    backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 },
-    workflow_id: null,
-  };
+  });
 }
 
 /** `count` tasks all on agent A (the only agent then), and then agent B joins. */
