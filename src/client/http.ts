@@ -19,7 +19,7 @@ import {
   type AttemptOutcome,
   type RetryPolicy,
 } from "./retry-policy.js";
-import { SYSTEM_TIMERS, linkAbort, sleeperOn, type Sleep, type Timers } from "./timers.js";
+import { AbortHandle, SYSTEM_TIMERS, linkAbort, sleeperOn, type Sleep, type Timers } from "./timers.js";
 import { ResponseTooLarge, requesterFor, type Requester, type WireAnswer } from "./requester.js";
 import type { ClientTlsOptions } from "./tls.js";
 
@@ -265,15 +265,16 @@ export class HttpTransport {
     timeoutMs: number,
   ): Promise<Attempt> {
     if (isAborted(request.signal)) return { kind: "aborted" };
-    const controller = new AbortController();
+    // One handle per attempt, not an AbortController: see AbortHandle.
+    const handle = new AbortHandle();
     let timedOut = false;
     const timer = this.timers.setTimeout(() => {
       timedOut = true;
-      controller.abort();
+      handle.abort();
     }, timeoutMs);
     // Linked, not a listener each: an agent's one stop signal is shared by a call per running task.
-    const unlink = request.signal === undefined ? null : linkAbort(request.signal, controller);
-    const signal = controller.signal;
+    const unlink = request.signal === undefined ? null : linkAbort(request.signal, handle);
+    const signal = handle;
     try {
       const answer = await this.request(`${url}${target}`, {
         method: request.method,

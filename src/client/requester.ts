@@ -8,6 +8,7 @@
  * by this file.
  */
 
+import type { AbortHandle } from "./timers.js";
 import { tlsConnectOptions, type ClientTlsOptions } from "./tls.js";
 
 /** undici's types only: the module itself is loaded when first needed. */
@@ -20,7 +21,8 @@ export interface WireRequest {
   readonly method: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
-  readonly signal: AbortSignal;
+  /** Ends the request: an AbortSignal, or the transport's lighter AbortHandle. */
+  readonly signal: AbortSignal | AbortHandle;
   /** The largest answer body read; a larger one rejects with ResponseTooLarge. */
   readonly bytesMax: number;
 }
@@ -86,15 +88,22 @@ export function dispatcherRequester(dispatcher: Dispatcher): Requester {
       method: request.method as HttpMethod,
       headers: request.headers,
       body: request.body ?? null,
+      // undici takes any EventTarget-like signal: the handle's aborted, reason and listeners.
       signal: request.signal,
     });
     const headers = answer.headers;
-    const declared = Number(headers["content-length"] ?? "0");
+    const length = headers["content-length"];
+    const declared = Number(length ?? "0");
     if (declared > request.bytesMax) {
       discard(answer.body);
       throw new ResponseTooLarge(answer.statusCode, request.bytesMax);
     }
-    const text = await readBounded(answer.body, answer.statusCode, request.bytesMax);
+    // A declared length within the bound is the whole body (undici refuses a body that runs
+    // past it), so it is read in one go; one without (chunked) is read counting as it comes.
+    const text =
+      length === undefined
+        ? await readBounded(answer.body, answer.statusCode, request.bytesMax)
+        : await answer.body.text();
     return {
       status: answer.statusCode,
       header: (name) => {
@@ -113,7 +122,7 @@ export function fetchRequester(fetchFunction: typeof fetch): Requester {
       method: request.method,
       headers: request.headers,
       body: request.body,
-      signal: request.signal,
+      signal: request.signal instanceof AbortSignal ? request.signal : request.signal.signal(),
     });
     const text = await readBoundedText(response, request.bytesMax);
     return { status: response.status, header: (name) => response.headers.get(name), text };
