@@ -274,13 +274,12 @@ export class HttpTransport {
     }, timeoutMs);
     // Linked, not a listener each: an agent's one stop signal is shared by a call per running task.
     const unlink = request.signal === undefined ? null : linkAbort(request.signal, handle);
-    const signal = handle;
     try {
       const answer = await this.request(`${url}${target}`, {
         method: request.method,
         headers: this.headers(body === undefined ? null : (request.contentType ?? "application/json")),
         body,
-        signal,
+        signal: handle,
         bytesMax: this.responseBytesMax,
       });
       return answerOf(url, answer, this.now());

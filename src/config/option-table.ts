@@ -62,8 +62,6 @@ export const SERVICE_DISCOVERY_ALIASES: ReadonlyMap<string, ServiceDiscoveryType
   ["registry", "custom"],
 ]);
 
-/** What makes the fault settings real: failure detection, task migration, retries, circuit breakers. */
-
 /** Every setting of a node, as parsed; durations in milliseconds whatever unit they were written in. */
 export interface Settings {
   readonly id: NodeId;

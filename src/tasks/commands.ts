@@ -193,10 +193,6 @@ function agentsOf(context: ApplyContext): AgentsState | null {
   return context.read?.(agentsState) ?? null;
 }
 
-function breakerSettingsOf(state: TasksState) {
-  return { threshold: state.settings.breakerThreshold, coolDownMs: state.settings.breakerCoolDownMs };
-}
-
 /** The changes to the projected table for tasks that changed in this entry. */
 function rowsOf(state: TasksState, ids: Iterable<string>): RowChange[] {
   const changes: RowChange[] = [];
@@ -644,7 +640,7 @@ function endAttempt(
   const agentId = task.agentId;
   if (agentId !== null) {
     const breaker = state.breaker(agentId);
-    const settings = breakerSettingsOf(state);
+    const settings = state.breakerSettings;
     state.setBreaker(
       agentId,
       countsAgainstAgent ? onFailure(breaker, settings, nowMs) : onProbeGone(breaker, task.id),

@@ -27,7 +27,7 @@ export function dispatch(tasks: TasksState, agents: AgentsState | null, nowMs: n
   const extra = new Map<string, number>();
   const teamExtra = new Map<string, number>();
   const settings = tasks.settings;
-  const breakerSettings = { threshold: settings.breakerThreshold, coolDownMs: settings.breakerCoolDownMs };
+  const breakerSettings = tasks.breakerSettings;
   const probes = new Set<string>();
   const load = {
     active: (agentId: string) => tasks.active(agentId) + (extra.get(agentId) ?? 0),

@@ -20,7 +20,7 @@ import type { TasksState } from "./state.js";
 
 export { tasksState } from "./module.js";
 export * from "./commands.js";
-export { scheduleToStartLapsed, scheduledAtMs } from "./controller.js";
+export { scheduleToStartLapsed } from "./controller.js";
 export * from "./settings.js";
 export * from "./state.js";
 export * from "./task.js";

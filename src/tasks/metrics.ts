@@ -95,10 +95,7 @@ export function registerTaskMetrics(registry: Registry, view: NodeView): void {
     collect() {
       this.reset();
       const state = tasks();
-      const settings = {
-        threshold: state.settings.breakerThreshold,
-        coolDownMs: state.settings.breakerCoolDownMs,
-      };
+      const settings = state.breakerSettings;
       const now = Date.now();
       for (const [agentId, breaker] of state.breakers) {
         const current = breakerState(breaker, settings, now);

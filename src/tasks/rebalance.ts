@@ -50,10 +50,7 @@ export function canTake(
   const agent = agents.get(agentId);
   if (agent === undefined || agent.status !== "healthy" || agent.draining) return false;
   if (!matches(agent, task.requirements)) return false;
-  const breakers = {
-    threshold: tasks.settings.breakerThreshold,
-    coolDownMs: tasks.settings.breakerCoolDownMs,
-  };
+  const breakers = tasks.breakerSettings;
   if (tasks.breaker(agentId).openedAtMs !== null || !admits(tasks.breaker(agentId), breakers, nowMs))
     return false;
   return tasks.active(agentId) + extra < agent.capacity;

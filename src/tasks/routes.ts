@@ -821,10 +821,7 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
   const now = Date.now();
   const oldest = state.queue.oldest();
   const agents = node.view.state(agentsState);
-  const settings = {
-    threshold: state.settings.breakerThreshold,
-    coolDownMs: state.settings.breakerCoolDownMs,
-  };
+  const settings = state.breakerSettings;
   const ids = new Set<string>([...state.holders(), ...state.breakers.keys()]);
   return {
     counts: Object.fromEntries(TASK_STATUSES.map((status) => [status, state.count(status)])),

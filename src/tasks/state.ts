@@ -15,7 +15,7 @@
 
 import { assert } from "../raft/assert.js";
 import { Table, type Cursor, type JsonValue, type SectionRow, type Notice } from "../control/index.js";
-import { CLOSED, type Breaker } from "../faults/breaker.js";
+import { CLOSED, type Breaker, type BreakerSettings } from "../faults/breaker.js";
 import { FairQueue } from "./queue.js";
 import { TaskStats } from "./stats.js";
 import { emptyMemory, type CandidateSet, type StrategyMemory } from "./placement.js";
@@ -98,6 +98,8 @@ export class TasksState {
   readonly waiting = new Map<string, string>();
   queue: FairQueue;
   settings: TaskSettings = DEFAULT_TASK_SETTINGS;
+  /** The breaker part of `settings`, as the breaker functions take it (kept with `settings`). */
+  breakerSettings: BreakerSettings = breakerSettingsOf(DEFAULT_TASK_SETTINGS);
   /** The last submission sequence handed out. */
   seq = 0;
   /** Bumped on every change, so watchers can tell cheaply whether anything moved. */
@@ -250,6 +252,7 @@ export class TasksState {
   configure(settings: TaskSettings): void {
     const fairness = this.queue.exportFairness();
     this.settings = settings;
+    this.breakerSettings = breakerSettingsOf(settings);
     this.queue = this.newQueue();
     const queued = [...this.live.values()].filter((task) => task.status === "queued");
     for (const task of queued) this.queue.add(task);
@@ -362,6 +365,10 @@ const EMPTY: ReadonlySet<string> = new Set();
 
 /** How many finished tasks stay at hand as objects (TasksState.recent). */
 const RECENT_MAX = 1024;
+
+function breakerSettingsOf(settings: TaskSettings): BreakerSettings {
+  return { threshold: settings.breakerThreshold, coolDownMs: settings.breakerCoolDownMs };
+}
 
 function idempotencyKeyOf(team: string, key: string): string {
   return `${team}\u0000${key}`;

@@ -124,10 +124,7 @@ function agentsOverview(view: NodeView, nowMs: number): Overview["agents"] {
   const agents = view.state(agentsState);
   const tasks = view.state(tasksState);
   const { total, byStatus, byTeam } = countAgents(agents.all(), AGENT_STATUSES);
-  const settings = {
-    threshold: tasks.settings.breakerThreshold,
-    coolDownMs: tasks.settings.breakerCoolDownMs,
-  };
+  const settings = tasks.breakerSettings;
   let breakersOpen = 0;
   for (const breaker of tasks.breakers.values())
     if (breakerState(breaker, settings, nowMs) !== "closed") breakersOpen++;
