@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, loaderArgs, scriptPath } from "../support/compiled.js";
-import { ApiCluster } from "../server/cluster.js";
+import { ApiCluster, callApi } from "../server/cluster.js";
 
 const TOKEN = "example-token";
 let cluster: ApiCluster;
@@ -37,17 +37,8 @@ async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>
   }
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
-  const member = await cluster.follower();
-  const response = await fetch(`http://${member.http}/api/v3${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Json };
+async function call(method: string, path: string, body?: unknown) {
+  return callApi(await cluster.follower(), method, path, body, TOKEN);
 }
 
 async function submit(taskType: string, data: unknown): Promise<string> {

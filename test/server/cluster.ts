@@ -22,6 +22,39 @@ export interface Member {
   http: string;
 }
 
+/** An API answer as the tests read it. */
+export interface ApiAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * One call to `/api/v3{path}` on `member`: a body is sent as JSON (a string as it is, to send
+ * malformed JSON), with `token` as the bearer token when given.
+ */
+export async function callApi(
+  member: Pick<Member, "http">,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<ApiAnswer> {
+  const response = await fetch(`http://${member.http}/api/v3${path}`, {
+    method,
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: (await response.json()) as Record<string, unknown>,
+  };
+}
+
 /** Three nodes with HTTP servers; `token` protects /api/v3 when given. */
 export class ApiCluster {
   readonly network = new MemoryNetwork();

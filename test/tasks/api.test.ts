@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JunoClient } from "../../src/client/index.js";
 import { tasksState } from "../../src/tasks/index.js";
-import { ApiCluster, type Member } from "../server/cluster.js";
+import { ApiCluster, callApi, type Member } from "../server/cluster.js";
 import { until } from "../support/local-node.js";
 
 let cluster: ApiCluster;
@@ -29,14 +29,7 @@ afterAll(async () => {
 
 type Json = Record<string, unknown>;
 
-async function call(member: Member, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://${member.http}/api/v3${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Json };
-}
+const call = callApi;
 
 const beating: (() => void)[] = [];
 

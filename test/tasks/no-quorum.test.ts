@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tasksState } from "../../src/tasks/index.js";
-import { ApiCluster, until, type Member } from "../server/cluster.js";
+import { ApiCluster, callApi, until, type Member } from "../server/cluster.js";
 
 let cluster: ApiCluster;
 beforeAll(async () => {
@@ -23,14 +23,7 @@ afterAll(async () => {
 
 type Json = Record<string, unknown>;
 
-async function call(member: Member, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://${member.http}/api/v3${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, headers: response.headers, json: (await response.json()) as Json };
-}
+const call = callApi;
 
 function idOf(member: Member): string {
   return member.node.id;
