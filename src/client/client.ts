@@ -86,6 +86,7 @@ import type {
   ResolvedAgent,
   SubmitTaskRequest,
   SubmittedTask,
+  TaskDelivery,
   SubmitManyResult,
   CreateManyWorkflowsResult,
   TaskMetrics,
@@ -514,7 +515,9 @@ export class JunoClient {
       options,
     );
     const results = reportResultsOf(answer.body, items);
-    if (answer.attempts.length === 0) return { results };
+    const tasks = takenOf(answer.body);
+    const resent = answer.attempts.length > 0;
+    if (!resent) return { results, tasks, resent };
     const confirmed: ReportResult[] = [];
     // One read at a time: only stale reports of a call that was sent twice are read, rarely many.
     for (const [index, result] of results.entries()) {
@@ -528,7 +531,7 @@ export class JunoClient {
         item.landed(task) ? { id: item.id, attempt: item.attempt, ok: true, status: task.status } : result,
       );
     }
-    return { results: confirmed };
+    return { results: confirmed, tasks, resent };
   }
 
   /**
@@ -905,6 +908,15 @@ function bulkRefusalOf(
 }
 
 /** The results of a report's answer, checked against the reports sent: one each, in their order. */
+/** The tasks a report's `take` started, checked; none from a juno older than `take`. */
+function takenOf(body: unknown): TaskDelivery[] {
+  const tasks = isRecord(body) ? body["tasks"] : undefined;
+  if (tasks === undefined) return [];
+  if (!Array.isArray(tasks)) throw invalid("report.tasks is not an array");
+  tasks.forEach((task, index) => expectAttempt(task, `report.tasks[${index}]`, "delivery"));
+  return tasks as TaskDelivery[];
+}
+
 function reportResultsOf(body: unknown, items: readonly ReportItem[]): ReportResult[] {
   const results = expectFields(body, "report", { results: "array" })["results"] as unknown[];
   if (results.length !== items.length) {

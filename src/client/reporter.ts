@@ -1,8 +1,9 @@
 /**
  * How the worker's reports travel: batched into POST /tasks/report. A report waits in a queue,
- * and one flush sends everything queued (up to the server's bounds) in one request, REPORT_LINGER_MS
- * after the first report of a quiet spell, or at once when the request in flight settles: while
- * one is out, what finishes meanwhile waits for the next. One request is in flight at a time.
+ * and one flush sends everything queued (up to the server's bounds) in one request,
+ * REPORT_LINGER_MS after the first report of a quiet spell, or on the next turn of the event loop
+ * once the request in flight settles: while one is out, what finishes meanwhile waits for the
+ * next. One request is in flight at a time.
  *
  * Each report is settled on its own, exactly as its own /complete or /fail would settle it: send()
  * resolves once it landed and rejects with the error that endpoint would have given (409
@@ -16,12 +17,24 @@
  * - A report whose request may have landed without an answer (a lost answer, a timeout) and that
  *   later hears stale_attempt is read back: if the task shows this very report it landed, and
  *   send() resolves. (A completion sent again is answered ok anyway; a failure is not.)
+ * - A pull agent's worker takes its next work with its reports (a ReportTaker): as a batch goes,
+ *   the worker says how many tasks it may take (its slots free once these reports land, less what
+ *   a poll in flight may bring), and hears back what the batch started before any of its reports
+ *   settles, so that the slots the reports free are seen filled. A juno older than `take` that
+ *   refuses a batch carrying it (400, 422 or invalid_command) gets the batch again without it, and
+ *   no take from then on.
  */
 
 import { completedBy, failedBy, REPORT_ITEMS_MAX, type JunoClient } from "./client.js";
 import { JunoApiError, NO_STATUS } from "./errors.js";
 import type { Timers } from "./timers.js";
-import type { ReportedCompletion, ReportedFailure, ReportResult, TaskView } from "./types.js";
+import type {
+  ReportedCompletion,
+  ReportedFailure,
+  ReportTasksResponse,
+  TaskDelivery,
+  TaskView,
+} from "./types.js";
 
 /** What a handler came to, as the worker reports it. */
 export type HandlerOutcome =
@@ -40,12 +53,25 @@ export interface AttemptReport {
   mayHaveLanded: boolean;
 }
 
+/** A worker that takes its next work with its reports (a pull agent's). */
+export interface ReportTaker {
+  /** How many tasks a batch of `count` reports in the name of `agentId` may take now; 0 for none. */
+  takeFor(agentId: string, count: number): number;
+  /**
+   * The batch that asked to take has its answer, or failed: the tasks it started (before its
+   * reports settle), and whether it may have started others unheard of (sent twice, or lost).
+   */
+  taken(agentId: string, tasks: readonly TaskDelivery[], unsure: boolean): void;
+}
+
 /** What the Reporter needs of its worker. */
 export interface ReporterHost {
   readonly client: JunoClient;
   readonly timers: Timers;
   /** Fires when the worker gives up on its reports: queued ones fail at once, those in flight abort. */
   readonly signal: AbortSignal;
+  /** Present for a worker whose reports take its next work. */
+  readonly taker?: ReportTaker;
 }
 
 /**
@@ -86,12 +112,16 @@ interface Queued {
 export class Reporter {
   /** batch: through /tasks/report. single: through /tasks/{id}/complete and /fail, for good. */
   private mode: "batch" | "single" = "batch";
+  /** Whether batches may carry `take`: false once a juno older than it refused one. */
+  private taking = true;
   /** Reports waiting for a flush, oldest first. Invariant: at most one per attempt the worker holds. */
   private queue: Queued[] = [];
   /** Invariant: true while a batch is out; at most one is. */
   private inFlight = false;
   /** The pending flush, when one is. Invariant: null while a batch is out. */
   private lingerHandle: unknown = null;
+  /** The flush set for the next turn once a batch settled, when one is. */
+  private nextTurn: ReturnType<typeof setImmediate> | null = null;
 
   constructor(private readonly host: ReporterHost) {
     host.signal.addEventListener("abort", () => this.abandon(), { once: true });
@@ -109,16 +139,17 @@ export class Reporter {
 
   /** Sets the flush timer, unless a flush is pending or a batch is out (its end flushes). */
   private schedule(): void {
-    if (this.inFlight || this.lingerHandle !== null || this.queue.length === 0) return;
+    if (this.inFlight || this.lingerHandle !== null || this.nextTurn !== null || this.queue.length === 0)
+      return;
     this.lingerHandle = this.host.timers.setTimeout(() => {
       this.lingerHandle = null;
       this.flush();
     }, REPORT_LINGER_MS);
   }
 
-  /** Sends one batch of what is queued; when it settles, the next one goes at once. */
+  /** Sends one batch of what is queued; when it settles, the next one goes on the next turn. */
   private flush(): void {
-    assert(!this.inFlight && this.lingerHandle === null, "one flush at a time");
+    assert(!this.inFlight && this.lingerHandle === null && this.nextTurn === null, "one flush at a time");
     if (this.mode === "single") {
       // Queued while the batch that found no route was out: they go alone too.
       for (const { report, resolve, reject } of this.queue.splice(0))
@@ -130,7 +161,14 @@ export class Reporter {
     this.inFlight = true;
     void this.sendBatch(batch).finally(() => {
       this.inFlight = false;
-      if (this.queue.length > 0 && !this.host.signal.aborted) this.flush();
+      if (this.queue.length === 0 || this.host.signal.aborted) return;
+      // The next batch goes on the next turn of the event loop, not at once: the handlers that
+      // this batch's freed slots (or the tasks it took) started finish within this one when they
+      // are quick, and their reports share it.
+      this.nextTurn = setImmediate(() => {
+        this.nextTurn = null;
+        this.flush();
+      });
     });
   }
 
@@ -164,19 +202,31 @@ export class Reporter {
   }
 
   /** Sends a batch and settles each of its reports; never throws. */
-  private async sendBatch(batch: readonly Queued[]): Promise<void> {
+  private async sendBatch(batch: Queued[]): Promise<void> {
     // Completions first, in the order the answer's results come.
     const ordered = [
       ...batch.filter((queued) => queued.report.outcome.ok),
       ...batch.filter((queued) => !queued.report.outcome.ok),
     ];
-    let results: readonly ReportResult[];
+    const agentId = ordered[0]!.report.agentId;
+    const taker = this.taking ? this.host.taker : undefined;
+    const take = taker?.takeFor(agentId, ordered.length) ?? 0;
+    let answer: ReportTasksResponse;
     try {
-      ({ results } = await this.host.client.reportTasks(requestOf(ordered), { signal: this.host.signal }));
+      answer = await this.host.client.reportTasks(requestOf(ordered, take), { signal: this.host.signal });
     } catch (error) {
+      if (take > 0) taker!.taken(agentId, [], mayHaveLanded(error));
+      if (take > 0 && refusesTake(error)) {
+        // Perhaps only `take` was refused: the same reports go again without it, first in line.
+        this.taking = false;
+        this.queue.unshift(...batch);
+        return;
+      }
       this.batchFailed(ordered, error);
       return;
     }
+    const { results } = answer;
+    if (take > 0) taker!.taken(agentId, answer.tasks, answer.resent);
     ordered.forEach((queued, index) => {
       const result = results[index];
       assert(result !== undefined, "the client checks there is a result per report");
@@ -238,16 +288,17 @@ export class Reporter {
   private abandon(): void {
     if (this.lingerHandle !== null) this.host.timers.clearTimeout(this.lingerHandle);
     this.lingerHandle = null;
+    if (this.nextTurn !== null) clearImmediate(this.nextTurn);
+    this.nextTurn = null;
     for (const { reject } of this.queue.splice(0)) reject(abortedError());
   }
 }
 
-/** The body of a batch, its reports in the order given (completions first). */
-function requestOf(ordered: readonly Queued[]): {
-  agent_id: string;
-  completed: ReportedCompletion[];
-  failed: ReportedFailure[];
-} {
+/** The body of a batch, its reports in the order given (completions first), taking `take` tasks. */
+function requestOf(
+  ordered: readonly Queued[],
+  take: number,
+): { agent_id: string; completed: ReportedCompletion[]; failed: ReportedFailure[]; take?: number } {
   const completed: ReportedCompletion[] = [];
   const failed: ReportedFailure[] = [];
   for (const { report } of ordered) {
@@ -259,7 +310,7 @@ function requestOf(ordered: readonly Queued[]): {
       );
   }
   const agentId = ordered[0]?.report.agentId ?? "";
-  return { agent_id: agentId, completed, failed };
+  return take > 0 ? { agent_id: agentId, completed, failed, take } : { agent_id: agentId, completed, failed };
 }
 
 /** At least the bytes a report takes in a batch's body. */
@@ -290,6 +341,18 @@ function refusalOf(error: { readonly code: string; readonly message: string }): 
  */
 function isMissingRoute(error: unknown): boolean {
   return error instanceof JunoApiError && (error.status === 404 || error.code === "invalid_command");
+}
+
+/**
+ * Whether a refused batch carrying `take` may have been refused for it by a juno older than it:
+ * its body refused as bad (400, 422), or its command by an older leader (invalid_command). Not
+ * 413 (too large) nor a 404 for the route itself.
+ */
+function refusesTake(error: unknown): boolean {
+  return (
+    error instanceof JunoApiError &&
+    (error.status === 400 || error.status === 422 || error.code === "invalid_command")
+  );
 }
 
 /** A refusal of the whole request as bad or too large: it changed nothing. */

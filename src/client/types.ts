@@ -540,6 +540,12 @@ export interface ReportTasksRequest {
   readonly agent_id: string;
   readonly completed?: readonly ReportedCompletion[];
   readonly failed?: readonly ReportedFailure[];
+  /**
+   * 0..100, default 0: also start up to this many of the agent's assigned tasks in the same log
+   * entry; they come back in `tasks`, as a poll's would. What a busy pull agent sends instead of
+   * a report and then a poll.
+   */
+  readonly take?: number;
 }
 
 /**
@@ -559,6 +565,14 @@ export type ReportResult =
 /** The answer to POST /tasks/report: a result per report, in the order given, completed first. */
 export interface ReportTasksResponse {
   readonly results: readonly ReportResult[];
+  /** The tasks `take` started, each now running on the agent (empty without `take`, or from an older juno). */
+  readonly tasks: readonly TaskDelivery[];
+  /**
+   * Whether the request went more than once (an answer lost on the way): with `take`, an earlier
+   * send may have started tasks that are not in `tasks`. A poll listing the attempts the agent
+   * runs gets them (running attempts it does not list are delivered again).
+   */
+  readonly resent: boolean;
 }
 
 /** Workflow run statuses, fixed by the API so that clients can match on them. */

@@ -26,6 +26,12 @@
  *   /tasks/report (reporter.ts), one request in flight at a time, and each is still settled, retried
  *   and given up on by itself, as the rule above says. On a juno without that route they go
  *   through /tasks/{id}/complete and /fail, one request each, for the life of the agent.
+ * - A busy pull agent takes its next work with its reports (`take`, reporter.ts): as many tasks as
+ *   will be free once the batch's reports land, less what the poll in flight may hand out. While
+ *   such a batch is out no poll starts, so that its tasks and a poll's never pass the capacity
+ *   together; when it comes back empty, the poll loop takes over (a long-poll for what comes
+ *   next). A batch that may have started tasks this worker never heard of (sent twice, or lost)
+ *   makes the loop look for them, as after a lost poll answer.
  * - Beats list the attempts held here too, and those their answer says are no longer current
  *   (`cancel()`) are revoked like a poll's `cancelled`: for a push agent the beats are the only news.
  * - A push is taken whole or refused whole (partial acceptance is not in the API): refused while
@@ -228,6 +234,15 @@ export class Worker {
     null;
   private reconcileRounds = 0;
   private pollFailures = 0;
+  /** The registration the loop polls under (reports of an older one take nothing). */
+  private agentId: string | null = null;
+  /** The tasks the poll in flight may hand out (its max_tasks); 0 with none in flight. */
+  private pollReserve = 0;
+  /** Whether a report batch that takes tasks is out (no poll starts meanwhile). */
+  private takeInFlight = false;
+  /** While no slot is free: the timer after which the running attempts are checked, and whether it fired. */
+  private checkHandle: unknown = null;
+  private checkDue = false;
   /** Called whenever an attempt ends here, for stop() to wait on. */
   private onSettle: (() => void) | null = null;
   /** Set by hurry(): stop() aborts the running handlers without waiting for them. */
@@ -263,6 +278,14 @@ export class Worker {
       client: host.client,
       timers: host.timers,
       signal: this.reportHalt.signal,
+      ...(host.delivery === "pull"
+        ? {
+            taker: {
+              takeFor: (agentId, count) => this.takeFor(agentId, count),
+              taken: (agentId, tasks, unsure) => this.taken(agentId, tasks, unsure),
+            },
+          }
+        : {}),
     });
   }
 
@@ -311,6 +334,7 @@ export class Worker {
     this.state = "stopping";
     this.halt.abort(new Error("the agent is stopping"));
     this.wakeNap(true);
+    this.stopCheckTimer();
     await this.loop;
     if (wasRunning) await this.drain();
     this.state = "stopped";
@@ -365,25 +389,45 @@ export class Worker {
     while (this.state === "running") {
       const agentId = await this.host.registered(this.halt.signal);
       if (agentId === null || this.state !== "running") return;
+      this.agentId = agentId;
       if (this.reconcileRounds > 0) await this.checkRunning(agentId, true);
+      if (this.takeInFlight) {
+        // A report is taking the next work: its answer (or a freed slot) wakes the loop.
+        await this.napFor(this.busyPollWaitMs, true);
+        continue;
+      }
       if (this.freeSlots() > 0) {
         await this.poll(agentId);
         continue;
       }
-      // No free slot: no poll (it would hand out a task); check the running ones for cancellations.
+      // No free slot: no poll (it would hand out a task); check the running ones for cancellations
+      // every busyPollWaitMs while that lasts (slots freed and taken again by reports in between
+      // do not put it off).
+      this.checkHandle ??= this.host.timers.setTimeout(() => {
+        this.checkHandle = null;
+        this.checkDue = true;
+        this.wakeNap(false);
+      }, this.busyPollWaitMs);
       await this.napFor(this.busyPollWaitMs, true);
-      if (this.state === "running" && this.freeSlots() === 0) await this.checkRunning(agentId, false);
+      if (this.checkDue && this.state === "running" && this.freeSlots() === 0) {
+        this.checkDue = false;
+        await this.checkRunning(agentId, false);
+      }
     }
   }
 
   /** One poll: take what it hands out, abort what it cancels; back off after a failure. */
   private async poll(agentId: string): Promise<void> {
     const waitMs = this.hasLive() ? Math.min(this.pollWaitMs, this.busyPollWaitMs) : this.pollWaitMs;
+    const maxTasks = Math.min(this.freeSlots(), POLL_TASKS_MAX);
+    this.pollReserve = maxTasks;
+    // The poll lists the running attempts and hears of cancellations: no check is due meanwhile.
+    this.stopCheckTimer();
     try {
       const answer = await this.host.client.pollTasks(
         {
           agent_id: agentId,
-          max_tasks: Math.min(this.freeSlots(), POLL_TASKS_MAX),
+          max_tasks: maxTasks,
           wait_ms: waitMs,
           running: this.runningList(),
         },
@@ -402,8 +446,33 @@ export class Worker {
       if (!isClientError(error)) this.reconcileRounds = RECONCILE_ROUNDS;
       this.host.emitError(error, "poll");
       this.pollFailures++;
+      this.pollReserve = 0;
       await this.napFor(backoffDelayMs(this.pollFailures, this.pollRetry, this.host.random), false);
+    } finally {
+      this.pollReserve = 0;
     }
+  }
+
+  /**
+   * How many tasks a report batch of `count` attempts of `agentId` may take: the slots free once
+   * they land, less what the poll in flight may hand out; none unless this worker polls under
+   * that registration and is running.
+   */
+  private takeFor(agentId: string, count: number): number {
+    if (this.state !== "running" || agentId !== this.agentId) return 0;
+    const free = this.host.capacity - this.executions.size + count - this.pollReserve;
+    const take = Math.min(Math.max(0, free), POLL_TASKS_MAX);
+    if (take > 0) this.takeInFlight = true;
+    return take;
+  }
+
+  /** A taking batch came back (or failed): run what it started; look for more if it may have started others. */
+  private taken(agentId: string, tasks: readonly TaskDelivery[], unsure: boolean): void {
+    this.takeInFlight = false;
+    if (unsure) this.reconcileRounds = RECONCILE_ROUNDS;
+    // Stopping: they are left to the server, which hands them on once the agent deregisters.
+    if (this.state === "running") for (const task of tasks) this.deliver(agentId, task);
+    this.wakeNap(false);
   }
 
   /**
@@ -705,6 +774,12 @@ export class Worker {
       }, delayMs);
       this.nap = { handle, resolve, onChange };
     });
+  }
+
+  private stopCheckTimer(): void {
+    if (this.checkHandle !== null) this.host.timers.clearTimeout(this.checkHandle);
+    this.checkHandle = null;
+    this.checkDue = false;
   }
 
   /** Ends the nap: any nap when stopping, one that waits for a slot otherwise. */

@@ -131,6 +131,8 @@ export const ReportBody = Type.Object(
     agent_id: Uuid,
     completed: Type.Array(ReportItem, { maxItems: TASK_LIMITS.reportBatch }),
     failed: Type.Array(FailItem, { maxItems: TASK_LIMITS.reportBatch }),
+    /** Also start up to this many of the agent's assigned tasks (a pull agent's next work) in the same entry. */
+    take: Type.Optional(Type.Integer({ minimum: 0, maximum: TASK_LIMITS.pollTasks })),
   },
   { additionalProperties: false },
 );
@@ -566,12 +568,49 @@ export type ReportOutcome =
       readonly message: string;
     };
 
+/** What a tasks.report entry came to: each report's outcome, in order, and the tasks its `take` started. */
+export interface ReportApplied {
+  readonly results: readonly ReportOutcome[];
+  readonly started: readonly Task[];
+}
+
+/**
+ * Starts up to `take` of the tasks assigned to `agentId`, oldest first, as tasks.start does; none
+ * for a push agent (the leader pushes its tasks) or one this node does not know.
+ */
+function takeAssigned(state: TasksState, context: ApplyContext, agentId: string, take: number): Task[] {
+  if (take === 0 || state.active(agentId) === 0) return [];
+  const agent = agentsOf(context)?.get(agentId);
+  if (agent === undefined || agent.delivery.mode !== "pull") return [];
+  const assigned: Task[] = [];
+  for (const id of state.heldBy(agentId)) {
+    const task = state.get(id)!;
+    if (task.status === "assigned") assigned.push(task);
+  }
+  assigned.sort((a, b) => a.seq - b.seq);
+  const started: Task[] = [];
+  for (const task of assigned.slice(0, take)) {
+    const running = {
+      ...task,
+      status: "running" as const,
+      startedAtMs: context.timestamp,
+      startedAttempts: task.startedAttempts + 1,
+    };
+    state.put(running);
+    started.push(state.get(task.id)!);
+  }
+  return started;
+}
+
 /**
  * tasks.report: many completions and failures of one agent's attempts in one entry (the SDK sends
  * what finished meanwhile together). Each is fenced and answered on its own, exactly as
- * tasks.complete and tasks.fail would; the freed slots are offered once, at the end.
+ * tasks.complete and tasks.fail would; the freed slots are offered once, at the end. With `take`,
+ * a pull agent's report also starts up to that many of the tasks then assigned to it (those the
+ * freed slots were just given, as a poll's tasks.start would), so that an agent kept busy reports
+ * and takes its next work in one request and one entry instead of two of each.
  */
-export const reportCommand: CommandSpec<TasksState, typeof ReportBody, ReportOutcome[]> = {
+export const reportCommand: CommandSpec<TasksState, typeof ReportBody, ReportApplied> = {
   kind: "tasks.report",
   schema: ReportBody,
   check: (body) => {
@@ -611,13 +650,15 @@ export const reportCommand: CommandSpec<TasksState, typeof ReportBody, ReportOut
       );
     for (const item of body.failed)
       record(item.id, item.attempt, failOne(state, { ...item, agent_id: body.agent_id }, context.timestamp));
-    if (touched.length === 0) return accept(outcomes);
-    const changed = dispatchAfter(state, context, touched);
+    const changed = touched.length === 0 ? touched : dispatchAfter(state, context, touched);
+    const started = takeAssigned(state, context, body.agent_id, body.take ?? 0);
+    for (const task of started) changed.push(task.id);
+    if (changed.length === 0) return accept({ results: outcomes, started });
     // The tasks as they ended up (a freed slot may have been given to one of them again).
-    const final = outcomes.map((outcome) =>
+    const results = outcomes.map((outcome) =>
       outcome.ok ? { ...outcome, task: state.get(outcome.id)! } : outcome,
     );
-    return accept(final, rowsOf(state, changed));
+    return accept({ results, started }, rowsOf(state, changed));
   },
   entryType: () => "tasks_reported",
   logView: (body) => ({

@@ -155,7 +155,7 @@ const PollBody = Type.Object(
     max_tasks: Type.Optional(
       Type.Integer({
         minimum: 0,
-        maximum: 100,
+        maximum: TASK_LIMITS.pollTasks,
         description: "default 1; 0 takes no task and waits only for news of the attempts in `running`",
       }),
     ),
@@ -236,11 +236,20 @@ const ReportRequest = Type.Object(
         { maxItems: TASK_LIMITS.reportBatch },
       ),
     ),
+    take: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: TASK_LIMITS.pollTasks,
+        description:
+          "default 0; also start up to this many of the agent's assigned tasks in the same entry (they come back in `tasks`, as a poll's would): a busy pull agent reports and takes its next work in one request",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
 const ReportAnswer = Type.Object({
+  tasks: Type.Array(Delivery, { description: "the tasks `take` started, each now running" }),
   results: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -659,6 +668,7 @@ export function taskRoutes() {
             message: `agent ${agent_id} holds no attempt of any task`,
           };
           return {
+            tasks: [],
             results: [...completed, ...failed].map(({ id, attempt }) => ({
               id,
               attempt,
@@ -667,11 +677,13 @@ export function taskRoutes() {
             })),
           };
         }
-        const body = { agent_id, completed, failed };
+        const take = request.body.take ?? 0;
+        const body = take === 0 ? { agent_id, completed, failed } : { agent_id, completed, failed, take };
         checkCommand(node, reportCommand.kind, body);
         const committed = await node.propose(reportCommand, body);
         return {
-          results: committed.value.map((outcome) =>
+          tasks: committed.value.started.map(delivery),
+          results: committed.value.results.map((outcome) =>
             outcome.ok
               ? { id: outcome.id, attempt: outcome.attempt, ok: true, status: outcome.task.status }
               : {

@@ -64,6 +64,8 @@ export const TASK_LIMITS = {
   dispatchLook: 2_000,
   /** Ids in one start, expire or release entry. */
   batch: 1_000,
+  /** Tasks one poll, or one report's take, starts. */
+  pollTasks: 100,
   /** Reports in one tasks.report entry, and their results' bytes of JSON together. */
   reportBatch: 256,
   reportBytes: 512 * 1024,

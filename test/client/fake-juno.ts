@@ -6,8 +6,9 @@
  * (handing out what a test assigns, held up to wait_ms), reports (recorded) and revocations (told
  * on the poll and beat answers that list the attempt), without any placement of its own. Reports
  * come one by one (/tasks/{id}/complete, /fail) or batched (/tasks/report, which a fake of an
- * older juno lacks); like juno, a completion sent again is answered ok and taken once, a failure
- * sent again is stale, and GET /tasks/{id} shows the last report taken.
+ * older juno lacks, and whose `take` hands out assigned tasks as a poll does); like juno, a
+ * completion sent again is answered ok and taken once, a failure sent again is stale, and
+ * GET /tasks/{id} shows the last report taken.
  */
 
 import { randomUUID } from "node:crypto";
@@ -86,6 +87,11 @@ export class FakeRegistry {
   readonly reports: FakeReport[] = [];
   /** Whether POST /tasks/report is served; false makes a fake of a juno older than the route (404 not_found). */
   reportRoute = true;
+  /**
+   * Whether POST /tasks/report takes `take` (starting the agent's assigned tasks, as a poll
+   * would); false makes a fake of a juno older than it, which refuses such a body (400).
+   */
+  takeOnReport = true;
   /** The body of every POST /tasks/report served, in order. */
   readonly batches: Record<string, unknown>[] = [];
   /**
@@ -303,7 +309,10 @@ export class FakeRegistry {
       agent_id?: string;
       completed?: Record<string, unknown>[];
       failed?: Record<string, unknown>[];
+      take?: number;
     };
+    if (request.take !== undefined && !this.takeOnReport)
+      return refusal(400, "validation_failed", "body must NOT have additional properties");
     const items = [
       ...(request.completed ?? []).map((item) => ({ verb: "complete" as const, item })),
       ...(request.failed ?? []).map((item) => ({ verb: "fail" as const, item })),
@@ -321,7 +330,9 @@ export class FakeRegistry {
         ? { id, attempt: item["attempt"], ok: true, status: answer.task["status"] }
         : { id, attempt: item["attempt"], ok: false, error: { code: answer.code, message: answer.message } };
     });
-    return { status: 200, body: { results } };
+    const tasks = (this.assigned.get(request.agent_id ?? "") ?? []).splice(0, request.take ?? 0);
+    if (tasks.length > 0) this.changed();
+    return { status: 200, body: { results, tasks } };
   }
 
   /** Takes one report, or refuses it as juno would: stale when revoked or already ended. */

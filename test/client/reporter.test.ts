@@ -4,7 +4,8 @@
 // complete); a batch whose answer was lost is sent again and its completion taken once, its failure
 // found on the task; a batch that fails whole is retried report by report with backoff and lands
 // together again; a batch refused whole goes again report by report through /complete and /fail;
-// a juno without the route gets every report through those from then on; stop() waits for a
+// a juno without the route gets every report through those from then on, and one older than
+// `take` gets the batch again without it; stop() waits for a
 // queued report; and a batch keeps to the server's bounds (256 reports, well under its bytes, one
 // agent, each task once), leaving the rest for the next.
 
@@ -207,11 +208,13 @@ describe("batching", () => {
       ),
     ).toEqual(["completed", "completed", "completed"]);
     expect(reportRequests().map((request) => request.path)).toEqual(["/api/v3/tasks/report"]);
+    // It takes the agent's next work too: the three slots it frees (the fourth is the poll's).
     expect(cluster.registry.batches).toEqual([
       {
         agent_id: id,
         completed: tasks.map((task) => ({ id: task.id, attempt: 1, result: { done: task.id } })),
         failed: [],
+        take: 3,
       },
     ]);
     expect(cluster.registry.reports.map((report) => report.id)).toEqual(tasks.map((task) => task.id));
@@ -231,6 +234,7 @@ describe("batching", () => {
         agent_id: id,
         completed: [{ id: passing.id, attempt: 1, result: { done: passing.id } }],
         failed: [{ id: failing.id, attempt: 1, error: "disk full", retryable: true }],
+        take: 2,
       },
     ]);
   });
@@ -425,6 +429,34 @@ describe("an older juno", () => {
       "fail",
     ]);
   });
+
+  it("gets a batch again without `take` when a juno older than it refuses the body, and takes nothing after", async () => {
+    cluster.registry.takeOnReport = false;
+    const release = gate();
+    const { id, events } = await worker(release.promise);
+    const tasks = [delivery(), delivery()];
+    await run(id, events, tasks);
+    release.open();
+    await flush();
+    expect(
+      await ended(
+        events,
+        tasks.map((task) => task.id),
+      ),
+    ).toEqual(["completed", "completed"]);
+    const later = delivery();
+    await run(id, events, [later]);
+    await flush();
+    expect(await ended(events, [later.id])).toEqual(["completed"]);
+    // The refused batch, the same one again without take, and the later one: all batched.
+    expect(reportPaths()).toEqual(["/api/v3/tasks/report", "/api/v3/tasks/report", "/api/v3/tasks/report"]);
+    expect(
+      cluster.registry.batches.map((batch) => [(batch["completed"] as unknown[]).length, batch["take"]]),
+    ).toEqual([
+      [2, undefined],
+      [1, undefined],
+    ]);
+  });
 });
 
 describe("stopping", () => {
@@ -457,6 +489,8 @@ describe("a batch's bounds", () => {
         const items = [...(request.completed ?? []), ...(request.failed ?? [])];
         return Promise.resolve({
           results: items.map(({ id, attempt }) => ({ id, attempt, ok: true, status: "succeeded" })),
+          tasks: [],
+          resent: false,
         });
       },
     } as unknown as JunoClient;

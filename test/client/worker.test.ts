@@ -270,6 +270,69 @@ describe("running tasks", () => {
     expect(reports.map((report) => [report.completed.length, report.failed.length])).toEqual([[2, 1]]);
   });
 
+  it("takes its next work with its reports while busy: the queued tasks run without a poll", async () => {
+    const polls: number[] = [];
+    const taken: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const path = pathOf(input);
+      if (path.endsWith("/tasks/poll")) polls.push(Date.now());
+      const response = await fetch(input, init);
+      if (!path.endsWith("/tasks/report")) return response;
+      const text = await response.text();
+      for (const task of (JSON.parse(text) as { tasks?: { id: string }[] }).tasks ?? []) taken.push(task.id);
+      return new Response(text, { status: response.status, headers: response.headers });
+    };
+    const { agent, events } = agentWith("take-next", { capacity: 2, client: client({ fetch: recording }) });
+    const release = gate();
+    let inside = 0;
+    agent.handle("work", async () => {
+      inside++;
+      await release.promise;
+      return "done";
+    });
+    await agent.start();
+    const first = await Promise.all([0, 1].map(() => submit("take-next", "work")));
+    await eventually("both slots busy", () => (inside === 2 ? true : undefined));
+    // Two more wait queued: the agent is full, and a full agent does not poll.
+    const next = await Promise.all([0, 1].map(() => submit("take-next", "work")));
+    const pollsBefore = polls.length;
+    release.open();
+    for (const task of [...first, ...next]) {
+      expect(await taskUntil(task.id, (t) => t.status === "succeeded")).toMatchObject({ attempt: 1 });
+    }
+    // The report of the first two started the next two in its own entry (dispatch then take).
+    expect(taken.sort()).toEqual(next.map((task) => task.id).sort());
+    expect(polls.length - pollsBefore).toBeLessThanOrEqual(1);
+    for (const task of next) expect(outcomes(events, task.id)).toEqual(["started@1", "completed@1"]);
+  });
+
+  it("a report that took tasks and lost its answer still runs them, once", async () => {
+    const dropping = droppingFetch(
+      (path, answer) => path.endsWith("/tasks/report") && answer.includes('"tasks":[{'),
+    );
+    const { agent, events } = agentWith("lost-take", { capacity: 1, client: client({ fetch: dropping }) });
+    const runs: string[] = [];
+    const release = gate();
+    agent.handle("work", async (task) => {
+      runs.push(`${task.id}@${task.attempt}`);
+      if (runs.length === 1) await release.promise;
+      return "done";
+    });
+    await agent.start();
+    const first = await submit("lost-take", "work");
+    await eventually("the first task running", () => (runs.length === 1 ? true : undefined));
+    const second = await submit("lost-take", "work");
+    release.open();
+    // The first report's answer (with the second task in it) is lost; the client sends it again,
+    // and the worker finds the second task running on it (GET /tasks/status) and runs it.
+    for (const task of [first, second]) {
+      expect(await taskUntil(task.id, (t) => t.status === "succeeded")).toMatchObject({ attempt: 1 });
+    }
+    expect(dropping.dropped).toEqual(["/api/v3/tasks/report"]);
+    expect(runs.sort()).toEqual([`${first.id}@1`, `${second.id}@1`].sort());
+    expect(outcomes(events, second.id)).toEqual(["started@1", "completed@1"]);
+  });
+
   it("retries a throwing handler until the task is dead-lettered", async () => {
     const { agent, events } = agentWith("flaky");
     const attempts: number[] = [];

@@ -24,7 +24,7 @@ import {
   reportCommand,
   startCommand,
   submitCommand,
-  type ReportOutcome,
+  type ReportApplied,
   type SubmitBody,
 } from "../../src/tasks/index.js";
 import type { SeededRandom } from "../../src/raft/index.js";
@@ -184,13 +184,14 @@ export class TaskWorkload {
       this.context.queue.after(RETRY_MS, () => this.finish(agent, id, attempt, tries + 1));
     if (host === null) return again();
     let answered = false;
-    // Odd agents report through tasks.report (the batched report), even ones through tasks.complete.
+    // Odd agents report through tasks.report (the batched report), and take their next work with
+    // it (as the SDK's busy agents do); even ones report through tasks.complete.
     const result = { by: agent.number };
     const proposal =
       agent.number % 2 === 1
         ? {
             kind: reportCommand.kind,
-            body: { agent_id: agent.id!, completed: [{ id, attempt, result }], failed: [] },
+            body: { agent_id: agent.id!, completed: [{ id, attempt, result }], failed: [], take: 2 },
           }
         : { kind: completeCommand.kind, body: { id, agent_id: agent.id!, attempt, result } };
     host.submit(proposal, (answer) => {
@@ -199,7 +200,13 @@ export class TaskWorkload {
       if (!answer.ok) return again();
       this.working.get(agent.number)?.delete(id);
       if (answer.outcome.kind !== "ok") return; // stale_attempt: the task moved on; nothing counted
-      if (proposal.kind === reportCommand.kind && !(answer.outcome.value as ReportOutcome[])[0]!.ok) return;
+      if (proposal.kind === reportCommand.kind) {
+        const applied = answer.outcome.value as ReportApplied;
+        // What the take started is this agent's now, even when its report was refused (unless it died).
+        if (agent.phase !== "crashed")
+          for (const task of applied.started) this.begin(agent, task.id, task.attempt);
+        if (!applied.results[0]!.ok) return;
+      }
       this.completed++;
       const seen = this.completions.get(id) ?? [];
       seen.push(attempt);

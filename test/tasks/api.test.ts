@@ -209,6 +209,56 @@ describe("tasks API", () => {
     expect(finished.json["results"]).toMatchObject([{ id: stale, ok: true, status: "succeeded" }]);
   });
 
+  it("starts the agent's next tasks with its report when asked to take them, as a poll would", async () => {
+    const follower = await cluster.follower();
+    const agentId = await agent("taker", ["take"], 2);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const submitted = await submit(follower, { requirements: { skills: ["take"] }, priority: 5 });
+      ids.push((submitted.json["task"] as Json)["id"] as string);
+    }
+    const [a, b, c, d] = ids as [string, string, string, string];
+    await taskUntil(b, (t) => t["status"] === "assigned");
+    const polled = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 2 });
+    expect((polled.json["tasks"] as Json[]).map((t) => t["id"])).toEqual([a, b]);
+    // The agent is full, so c and d wait queued; the report frees both slots, its dispatch gives
+    // them c and d, and its take starts them, all in one entry.
+    expect((await task(c))["status"]).toBe("queued");
+    const report = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [
+        { id: a, attempt: 1 },
+        { id: b, attempt: 1 },
+      ],
+      take: 2,
+    });
+    expect(report.status).toBe(200);
+    expect(report.json["results"]).toMatchObject([
+      { id: a, ok: true, status: "succeeded" },
+      { id: b, ok: true, status: "succeeded" },
+    ]);
+    expect(report.json["tasks"]).toMatchObject([
+      { id: c, attempt: 1, task_type: "build" },
+      { id: d, attempt: 1, task_type: "build" },
+    ]);
+    for (const id of [c, d])
+      expect(await task(id)).toMatchObject({ status: "running", assigned_agent: agentId });
+    // Nothing is left to take: a take of more than there is starts what there is, here nothing.
+    const last = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [{ id: c, attempt: 1 }],
+      take: 5,
+    });
+    expect(last.json["tasks"]).toEqual([]);
+    // Without take, the answer carries no tasks: what was assigned waits for a poll.
+    const plain = await call(follower, "POST", "/tasks/report", {
+      agent_id: agentId,
+      completed: [{ id: d, attempt: 1 }],
+    });
+    expect(plain.json["tasks"]).toEqual([]);
+    for (const id of ids) expect((await task(id))["status"]).toBe("succeeded");
+  });
+
   it("answers the same task for the same idempotency key", async () => {
     const leader = await cluster.leader();
     const body = { team: "release", idempotency_key: "deploy-42", requirements: { skills: ["nobody"] } };
@@ -548,6 +598,27 @@ describe("tasks API", () => {
       ["POST", `/tasks/${id}/complete`, { attempt: 1 }, 400, "validation_failed"],
       ["POST", `/tasks/${id}/complete`, "{not json", 400, "invalid_json"],
       ["POST", "/tasks/report", { agent_id: holder }, 400, "validation_failed"],
+      [
+        "POST",
+        "/tasks/report",
+        { agent_id: holder, completed: [{ id, attempt: 1 }], take: 101 },
+        400,
+        "validation_failed",
+      ],
+      [
+        "POST",
+        "/tasks/report",
+        { agent_id: holder, completed: [{ id, attempt: 1 }], take: -1 },
+        400,
+        "validation_failed",
+      ],
+      [
+        "POST",
+        "/tasks/report",
+        { agent_id: holder, completed: [{ id, attempt: 1 }], take: "all" },
+        400,
+        "validation_failed",
+      ],
       [
         "POST",
         "/tasks/report",

@@ -20,11 +20,13 @@ import {
   DEFAULT_TASK_SETTINGS,
   dispatchCommand,
   rebalanceCommand,
+  reportCommand,
   scheduleToStartLapsed,
   startCommand,
   submitCommand,
   submitManyCommand,
   tasksState,
+  type ReportApplied,
   type SubmitBody,
   type Task,
 } from "../../src/tasks/index.js";
@@ -134,6 +136,73 @@ describe("tasks apply", () => {
     ]);
     expect(results[1]!.task!.id).toBe(keyed.id);
     expect(state.of(tasksState).size).toBe(2);
+  });
+
+  it("starts with a report's take only its own agent's assigned tasks, oldest first and at most take; a push agent's none", () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const [puller, other, pusher] = [uuid(), uuid(), uuid()];
+    applyAll(state, [
+      log.add(registerCommand, registration(puller, 3, ["pull"])),
+      log.add(registerCommand, registration(other, 3, ["pull"])),
+      log.add(registerCommand, {
+        ...registration(pusher, 2, ["push"]),
+        delivery: { mode: "push", url: "http://10.0.0.9/tasks" },
+      }),
+    ]);
+    const pulled = [0, 1, 2, 3, 4, 5, 6].map(() =>
+      submission("t", 5, { requirements: { skills: ["pull"], team: null, labels: [] } }),
+    );
+    const pushed = [0, 1].map(() =>
+      submission("t", 5, { requirements: { skills: ["push"], team: null, labels: [] } }),
+    );
+    applyAll(
+      state,
+      [...pulled, ...pushed].map((body) => log.add(submitCommand, body)),
+    );
+    const tasks = state.of(tasksState);
+    const held = (agent: string) => [...tasks.heldBy(agent)].map((id) => tasks.get(id)!);
+    expect(held(puller)).toHaveLength(3);
+    expect(held(other)).toHaveLength(3);
+    // Six fill both agents and one waits queued. The puller runs one of its three and reports it,
+    // taking two: its two oldest assigned ones start.
+    const [first, ...rest] = held(puller).sort((a, b) => a.seq - b.seq);
+    applyAll(state, [log.add(startCommand, { agent_id: puller, tasks: [{ id: first!.id, attempt: 1 }] })]);
+    const entry = log.add(reportCommand, {
+      agent_id: puller,
+      completed: [{ id: first!.id, attempt: 1, result: null }],
+      failed: [],
+      take: 2,
+    });
+    const applied = state.apply(entry);
+    expect(applied.outcome.kind).toBe("ok");
+    const value = (applied.outcome as { value: ReportApplied }).value;
+    expect(value.results.map((result) => result.ok)).toEqual([true]);
+    expect(value.started.map((task) => task.id)).toEqual(rest.map((task) => task.id));
+    for (const task of value.started)
+      expect(tasks.get(task.id)).toMatchObject({
+        status: "running",
+        attempt: 1,
+        agentId: puller,
+        startedAttempts: 1,
+      });
+    // The slot the report freed went to a queued task; it waits assigned (take was 2), and the other agent's are untouched.
+    expect(held(puller).filter((task) => task.status === "assigned")).toHaveLength(1);
+    expect(held(other).every((task) => task.status === "assigned")).toBe(true);
+    expect(applied.changes.filter((change) => change.op === "upsert")).toHaveLength(4);
+    // A push agent's take starts nothing: the leader pushes its tasks.
+    const [push] = held(pusher);
+    applyAll(state, [log.add(startCommand, { agent_id: pusher, tasks: [{ id: push!.id, attempt: 1 }] })]);
+    const pushedReport = state.apply(
+      log.add(reportCommand, {
+        agent_id: pusher,
+        completed: [{ id: push!.id, attempt: 1, result: null }],
+        failed: [],
+        take: 5,
+      }),
+    );
+    expect((pushedReport.outcome as { value: ReportApplied }).value.started).toEqual([]);
+    expect(held(pusher).map((task) => task.status)).toEqual(["assigned"]);
   });
 
   it("shares one level between teams by weight", () => {
