@@ -400,23 +400,30 @@ describe("lost answers and failures", () => {
 });
 
 describe("an older juno", () => {
-  it("gets the reports through /complete and /fail once /tasks/report answers 404, for good", async () => {
-    cluster.registry.reportRoute = false;
+  /**
+   * Runs `tasks` on a new worker and lets them finish together, then one task more (its report
+   * flushed by the linger timer when `flushLater`, else sent at once): both rounds' outcomes.
+   */
+  async function twoRounds(tasks: readonly TaskDelivery[], flushLater: boolean): Promise<string[][]> {
     const release = gate();
     const { id, events } = await worker(release.promise);
-    const tasks = [delivery(), delivery({ data: { fail: "nope" } })];
     await run(id, events, tasks);
     release.open();
     await flush();
-    expect(
-      await ended(
-        events,
-        tasks.map((task) => task.id),
-      ),
-    ).toEqual(["completed", "failed"]);
+    const first = await ended(
+      events,
+      tasks.map((task) => task.id),
+    );
     const later = delivery();
     await run(id, events, [later]);
-    expect(await ended(events, [later.id])).toEqual(["completed"]);
+    if (flushLater) await flush();
+    return [first, await ended(events, [later.id])];
+  }
+
+  it("gets the reports through /complete and /fail once /tasks/report answers 404, for good", async () => {
+    cluster.registry.reportRoute = false;
+    const rounds = await twoRounds([delivery(), delivery({ data: { fail: "nope" } })], false);
+    expect(rounds).toEqual([["completed", "failed"], ["completed"]]);
     expect(reportPaths()).toEqual([
       "/api/v3/tasks/report",
       "/api/v3/tasks/{id}/complete",
@@ -432,22 +439,8 @@ describe("an older juno", () => {
 
   it("gets a batch again without `take` when a juno older than it refuses the body, and takes nothing after", async () => {
     cluster.registry.takeOnReport = false;
-    const release = gate();
-    const { id, events } = await worker(release.promise);
-    const tasks = [delivery(), delivery()];
-    await run(id, events, tasks);
-    release.open();
-    await flush();
-    expect(
-      await ended(
-        events,
-        tasks.map((task) => task.id),
-      ),
-    ).toEqual(["completed", "completed"]);
-    const later = delivery();
-    await run(id, events, [later]);
-    await flush();
-    expect(await ended(events, [later.id])).toEqual(["completed"]);
+    const rounds = await twoRounds([delivery(), delivery()], true);
+    expect(rounds).toEqual([["completed", "completed"], ["completed"]]);
     // The refused batch, the same one again without take, and the later one: all batched.
     expect(reportPaths()).toEqual(["/api/v3/tasks/report", "/api/v3/tasks/report", "/api/v3/tasks/report"]);
     expect(
