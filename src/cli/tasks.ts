@@ -319,7 +319,7 @@ export function metricsText(metrics: TaskMetrics): string {
     ["completed", `${metrics.completed_last_minute} in the last minute`],
     [
       "since start",
-      `assigned ${metrics.totals.assigned}, completed ${metrics.totals.completed}, ` +
+      `assigned ${metrics.totals.assigned}, ${startedText(metrics.totals)}completed ${metrics.totals.completed}, ` +
         `retried ${metrics.totals.retried}, dead-lettered ${metrics.totals.dead_lettered}`,
     ],
   ];
@@ -336,6 +336,13 @@ export function metricsText(metrics: TaskMetrics): string {
 }
 
 /** Submit-to-assigned latency of the recent placements, or that there were none. */
+/** "started N (M by reports), " when the node counts them (an older juno does not). */
+function startedText(totals: TaskMetrics["totals"]): string {
+  if (totals.started === undefined) return "";
+  const byReport = totals.started_by_report === undefined ? "" : ` (${totals.started_by_report} by reports)`;
+  return `started ${totals.started}${byReport}, `;
+}
+
 function assignmentText(latency: TaskMetrics["assignment_latency_ms"]): string {
   if (latency.samples === 0 || latency.p50 === null || latency.p99 === null) return "no placements yet";
   const ms = (value: number): string => (value < 10 ? value.toFixed(1) : Math.round(value).toString());

@@ -426,6 +426,10 @@ export interface TaskMetrics {
   /** Since the answering node started or last restored a snapshot. */
   readonly totals: {
     readonly assigned: number;
+    /** Attempts started: by a poll, a push, or a report's take (absent from a juno before 2026-12). */
+    readonly started?: number;
+    /** Of those, the ones a report's take started. */
+    readonly started_by_report?: number;
     readonly completed: number;
     readonly retried: number;
     readonly dead_lettered: number;

@@ -599,6 +599,7 @@ function takeAssigned(state: TasksState, context: ApplyContext, agentId: string,
     state.put(running);
     started.push(state.get(task.id)!);
   }
+  state.stats.startedByReport += started.length;
   return started;
 }
 

@@ -116,6 +116,12 @@ export function registerTaskMetrics(registry: Registry, view: NodeView): void {
   const counter = (name: string, help: string, read: () => number): void =>
     counterReading(registry, name, help, read);
   counter("juno_tasks_assigned_total", "Placements applied on this node.", () => tasks().stats.assigned);
+  counter("juno_tasks_started_total", "Attempts started, applied on this node.", () => tasks().stats.started);
+  counter(
+    "juno_tasks_started_by_report_total",
+    "Attempts a report's take started (a busy agent's next work), applied on this node.",
+    () => tasks().stats.startedByReport,
+  );
   counter("juno_tasks_completed_total", "Completions applied on this node.", () => tasks().stats.completed);
   counter(
     "juno_tasks_retried_total",

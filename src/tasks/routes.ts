@@ -307,6 +307,8 @@ const MetricsAnswer = Type.Object({
   totals: Type.Object(
     {
       assigned: Type.Integer(),
+      started: Type.Integer({ description: "attempts started: by a poll, a push, or a report's take" }),
+      started_by_report: Type.Integer({ description: "of those, the ones a report's take started" }),
       completed: Type.Integer(),
       retried: Type.Integer(),
       dead_lettered: Type.Integer(),
@@ -855,6 +857,8 @@ function metricsOf(node: NodeApi, state: TasksState): Static<typeof MetricsAnswe
     completed_last_minute: state.stats.completedLastMinute(now),
     totals: {
       assigned: state.stats.assigned,
+      started: state.stats.started,
+      started_by_report: state.stats.startedByReport,
       completed: state.stats.completed,
       retried: state.stats.retried,
       dead_lettered: state.stats.deadLettered,

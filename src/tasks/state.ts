@@ -242,6 +242,7 @@ export class TasksState {
   private record(previous: Task | undefined, task: Task): void {
     if (task.status === "assigned" && previous?.status === "queued")
       this.stats.onAssigned(task.assignedAtMs! - previous.enqueuedAtMs);
+    if (task.status === "running" && previous?.status === "assigned") this.stats.started++;
     if (task.status === "succeeded") this.stats.onCompleted(task.completedAtMs!);
     if (task.status === "dead_lettered") this.stats.deadLettered++;
     if (task.status === "queued" && previous !== undefined && previous.status !== "queued")

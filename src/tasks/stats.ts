@@ -16,6 +16,10 @@ export class TaskStats {
   private readonly perSecond = new Float64Array(WINDOW_S);
   private readonly secondOf = new Float64Array(WINDOW_S).fill(-1);
   assigned = 0;
+  /** Attempts that started (taken by a poll, a report's take, or a push). */
+  started = 0;
+  /** Of those, the ones a report's take started. */
+  startedByReport = 0;
   completed = 0;
   /** Attempts that failed and were queued again (retries, lost agents, lapsed leases). */
   retried = 0;

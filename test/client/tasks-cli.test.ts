@@ -263,7 +263,9 @@ describe("juno tasks ls, show, cancel, metrics", () => {
       /\nassignment\s+(no placements yet|p50 [\d.]+ ms, p99 [\d.]+ ms \(last \d+ placements\))\n/,
     );
     expect(out).toMatch(/\ncompleted\s+\d+ in the last minute\n/);
-    expect(out).toMatch(/\nsince start\s+assigned \d+, completed \d+, retried \d+, dead-lettered \d+\n/);
+    expect(out).toMatch(
+      /\nsince start\s+assigned \d+, started \d+ \(\d+ by reports\), completed \d+, retried \d+, dead-lettered \d+\n/,
+    );
     const metrics = JSON.parse((await run(["metrics", "--json"])).out) as {
       queue: { by_team: Record<string, number> };
     };

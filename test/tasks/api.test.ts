@@ -257,6 +257,9 @@ describe("tasks API", () => {
     });
     expect(plain.json["tasks"]).toEqual([]);
     for (const id of ids) expect((await task(id))["status"]).toBe("succeeded");
+    // GET /tasks/metrics counts them apart: only this test takes with a report.
+    const metrics = await call(await cluster.leader(), "GET", "/tasks/metrics");
+    expect((metrics.json["totals"] as Json)["started_by_report"]).toBe(2);
   });
 
   it("answers the same task for the same idempotency key", async () => {

@@ -1,6 +1,7 @@
 // Proves the tasks module's Prometheus series say what GET /tasks/metrics says: queue depth by
 // priority and by team, running tasks by team, each agent's load while it holds tasks, and the
-// state of every breaker that is not closed; the series of a team with nothing left goes.
+// state of every breaker that is not closed; the series of a team with nothing left goes; and
+// attempts started, with those a report's take started counted apart.
 
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import {
   configureCommand,
   DEFAULT_TASK_SETTINGS,
   failCommand,
+  reportCommand,
   startCommand,
   submitCommand,
   tasksState,
@@ -91,5 +93,39 @@ describe("tasks Prometheus metrics", () => {
     expect(series(text, "juno_tasks_running_by_team", 'team="alpha"')).toBe(1);
     expect(series(text, "juno_agent_tasks_active", `agent_id="${agent}"`)).toBe(1);
     expect(series(text, "juno_task_queue_depth_by_team", 'team="alpha"')).toBe(1);
+  });
+
+  it("count attempts started, and apart those a report's take started", async () => {
+    const log = new LogBuilder();
+    const state = new ControlState(registry);
+    const agent = sequentialUuid();
+    state.apply(log.add(registerCommand, agentRegistration({ id: agent, capacity: 2 })));
+    const bodies = [taskSubmission({}), taskSubmission({}), taskSubmission({})];
+    for (const body of bodies) state.apply(log.add(submitCommand, body));
+    const metrics = new Registry();
+    registerTaskMetrics(metrics, { state: () => state.of(tasksState) } as unknown as NodeView);
+    const [first, second] = bodies;
+    state.apply(
+      log.add(startCommand, {
+        agent_id: agent,
+        tasks: [first!, second!].map((body) => ({ id: body.id, attempt: 1 })),
+      }),
+    );
+    let text = await metrics.metrics();
+    expect(text).toMatch(/^juno_tasks_started_total 2$/m);
+    expect(text).toMatch(/^juno_tasks_started_by_report_total 0$/m);
+    // The first's report frees its slot for the third, and its take starts it.
+    state.apply(
+      log.add(reportCommand, {
+        agent_id: agent,
+        completed: [{ id: first!.id, attempt: 1, result: null }],
+        failed: [],
+        take: 1,
+      }),
+    );
+    text = await metrics.metrics();
+    expect(text).toMatch(/^juno_tasks_started_total 3$/m);
+    expect(text).toMatch(/^juno_tasks_started_by_report_total 1$/m);
+    expect(state.of(tasksState).get(bodies[2]!.id)!.status).toBe("running");
   });
 });
