@@ -14,8 +14,9 @@
  *    (assignment_latency_ms over its last 4,096 placements) and from every task's
  *    assigned_at - created_at (both stamped by the leader, in whole ms). Beside them: the
  *    other stages of a task's life, priority inversions (a task placed while one of a higher
- *    priority had been waiting), Raft entries per task, the agents' HTTP requests per task, and
- *    each node's CPU over the phase (utime + stime from /proc, % of one core).
+ *    priority had been waiting), the share of attempts the agents' reports started (`take`: a
+ *    busy agent's report takes its next work), Raft entries per task, the agents' HTTP requests
+ *    per task, and each node's CPU over the phase (utime + stime from /proc, % of one core).
  *    Then the same again with the tasks sent BENCH_BULK at a time (default 100) through
  *    POST /tasks/distribute/bulk, BENCH_BULK_CONCURRENCY requests in flight (default 4, so that
  *    400 tasks are in flight, the agents' slots), as a producer with work in hand sends it
@@ -253,7 +254,14 @@ interface Metrics {
   queue: { depth: number };
   assignment_latency_ms: { p50: number | null; p99: number | null; samples: number };
   completed_last_minute: number;
-  totals: { assigned: number; completed: number; retried: number; dead_lettered: number };
+  totals: {
+    assigned: number;
+    started: number;
+    started_by_report: number;
+    completed: number;
+    retried: number;
+    dead_lettered: number;
+  };
 }
 
 /** Every task the filter matches (this node's state, a stale read), at most `max`. */
@@ -622,6 +630,8 @@ interface Throughput {
   readonly submitToCompletedMs: { p50: number; p99: number; max: number };
   /** Tasks placed by their own submission's entry (assigned_at = created_at). */
   readonly placedAtSubmitShare: number;
+  /** Of the attempts started in the phase (the leader's counters), those a report's take started. */
+  readonly startedByReportShare: number;
   /** Tasks that took more than one attempt. */
   readonly retried: number;
   readonly priorityInversions: number;
@@ -763,6 +773,7 @@ async function benchThroughput(
 ): Promise<Throughput> {
   const leaderBefore = juno.leader;
   const countersBefore = await fleet.counters();
+  const totalsBefore = (await juno.metrics()).totals;
   const commitBefore = await juno.commitIndex();
   const outputAt = juno.outputLengths();
   const meter = new CpuMeter([...juno.pids(), ...fleet.pids(), submitter.pid]);
@@ -812,6 +823,9 @@ async function benchThroughput(
     startedToCompletedMs: spread(first.map((t) => t.completedMs - t.startedMs)),
     submitToCompletedMs: spread(first.map((t) => t.completedMs - t.createdMs)),
     placedAtSubmitShare: first.filter((t) => t.assignedMs === t.createdMs).length / Math.max(1, first.length),
+    startedByReportShare:
+      (metrics.totals.started_by_report - totalsBefore.started_by_report) /
+      Math.max(1, metrics.totals.started - totalsBefore.started),
     retried: times.length - first.length,
     priorityInversions: priorityInversions(first),
     stampedSeconds,
@@ -1218,7 +1232,7 @@ row(
 row(
   "  placed by their own submission",
   `${fixed(t.placedAtSubmitShare * 100, 1)} %`,
-  `deepest queue seen: ${whole(t.queuedMax)}`,
+  `deepest queue seen: ${whole(t.queuedMax)}; started by the agents' reports (take) ${fixed(t.startedByReportShare * 100, 1)} %`,
 );
 row(
   "submit answer p50 / p99 ms (HTTP)",
@@ -1286,6 +1300,11 @@ if (b !== null) {
     "  submit-to-completed p50 / p99 ms",
     `${fixed(b.submitToCompletedMs.p50, 0)} / ${fixed(b.submitToCompletedMs.p99, 0)}`,
     `priority inversions ${whole(b.priorityInversions)}; retried ${whole(b.retried)}; deepest queue ${whole(b.queuedMax)}`,
+  );
+  row(
+    "  started by the agents' reports",
+    `${fixed(b.startedByReportShare * 100, 1)} %`,
+    "a busy agent's report takes its next work (take); the rest by polls",
   );
   row(
     "  Raft entries per task",
