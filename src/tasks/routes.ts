@@ -645,7 +645,7 @@ export function taskRoutes() {
         config: { agent: ownReports },
         schema: {
           summary: "Report several attempts of one agent done or failed at once",
-          description: `Up to ${TASK_LIMITS.reportBatch} completions and failures in one request and one log entry; each is fenced and answered on its own in \`results\` (in the order given, completed first), exactly as /tasks/{id}/complete and /fail would answer it: \`ok\` with the task's status, or the error (stale_attempt, task_not_found). A task named twice, or none at all, is a 400 and changes nothing.`,
+          description: `Up to ${TASK_LIMITS.reportBatch} completions and failures in one request and one log entry; each is fenced and answered on its own in \`results\` (in the order given, completed first), exactly as /tasks/{id}/complete and /fail would answer it: \`ok\` with the task's status, or the error (stale_attempt, task_not_found). A task named twice, or none at all, is a 400 and changes nothing. With \`take\`, the same entry then starts up to that many of the tasks assigned to the agent (the slots the reports freed go to queued work first), oldest first, and \`tasks\` delivers them as a poll would: a busy pull agent reports and takes its next work in one request. A push agent's take starts nothing.`,
           tags,
           body: ReportRequest,
           response: responses({ 200: ReportAnswer }, [...CONSENSUS_ERRORS]),
