@@ -335,7 +335,6 @@ export function metricsText(metrics: TaskMetrics): string {
   return `${head}\n${table(["AGENT", "ACTIVE", "CAPACITY", "BREAKER", "FAILURES"], rows)}`;
 }
 
-/** Submit-to-assigned latency of the recent placements, or that there were none. */
 /** "started N (M by reports), " when the node counts them (an older juno does not). */
 function startedText(totals: TaskMetrics["totals"]): string {
   if (totals.started === undefined) return "";
@@ -343,6 +342,7 @@ function startedText(totals: TaskMetrics["totals"]): string {
   return `started ${totals.started}${byReport}, `;
 }
 
+/** Submit-to-assigned latency of the recent placements, or that there were none. */
 function assignmentText(latency: TaskMetrics["assignment_latency_ms"]): string {
   if (latency.samples === 0 || latency.p50 === null || latency.p99 === null) return "no placements yet";
   const ms = (value: number): string => (value < 10 ? value.toFixed(1) : Math.round(value).toString());

@@ -86,9 +86,9 @@ import type {
   ResolvedAgent,
   SubmitTaskRequest,
   SubmittedTask,
-  TaskDelivery,
   SubmitManyResult,
   CreateManyWorkflowsResult,
+  TaskDelivery,
   TaskMetrics,
   TaskStatusFilter,
   TaskStatusPage,
@@ -907,7 +907,6 @@ function bulkRefusalOf(
   return { ok: false, error: error as { code: string; message: string } };
 }
 
-/** The results of a report's answer, checked against the reports sent: one each, in their order. */
 /** The tasks a report's `take` started, checked; none from a juno older than `take`. */
 function takenOf(body: unknown): TaskDelivery[] {
   const tasks = isRecord(body) ? body["tasks"] : undefined;
@@ -917,6 +916,7 @@ function takenOf(body: unknown): TaskDelivery[] {
   return tasks as TaskDelivery[];
 }
 
+/** The results of a report's answer, checked against the reports sent: one each, in their order. */
 function reportResultsOf(body: unknown, items: readonly ReportItem[]): ReportResult[] {
   const results = expectFields(body, "report", { results: "array" })["results"] as unknown[];
   if (results.length !== items.length) {

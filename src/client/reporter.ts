@@ -202,7 +202,7 @@ export class Reporter {
   }
 
   /** Sends a batch and settles each of its reports; never throws. */
-  private async sendBatch(batch: Queued[]): Promise<void> {
+  private async sendBatch(batch: readonly Queued[]): Promise<void> {
     // Completions first, in the order the answer's results come.
     const ordered = [
       ...batch.filter((queued) => queued.report.outcome.ok),

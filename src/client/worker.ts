@@ -424,15 +424,17 @@ export class Worker {
     // The poll lists the running attempts and hears of cancellations: no check is due meanwhile.
     this.stopCheckTimer();
     try {
-      const answer = await this.host.client.pollTasks(
-        {
-          agent_id: agentId,
-          max_tasks: maxTasks,
-          wait_ms: waitMs,
-          running: this.runningList(),
-        },
-        { signal: this.halt.signal },
-      );
+      const answer = await this.host.client
+        .pollTasks(
+          {
+            agent_id: agentId,
+            max_tasks: maxTasks,
+            wait_ms: waitMs,
+            running: this.runningList(),
+          },
+          { signal: this.halt.signal },
+        )
+        .finally(() => (this.pollReserve = 0));
       this.pollFailures = 0;
       for (const cancelled of answer.cancelled) this.revoke(keyOf(cancelled), cancelled.reason);
       for (const task of answer.tasks) this.deliver(agentId, task);
@@ -446,10 +448,7 @@ export class Worker {
       if (!isClientError(error)) this.reconcileRounds = RECONCILE_ROUNDS;
       this.host.emitError(error, "poll");
       this.pollFailures++;
-      this.pollReserve = 0;
       await this.napFor(backoffDelayMs(this.pollFailures, this.pollRetry, this.host.random), false);
-    } finally {
-      this.pollReserve = 0;
     }
   }
 

@@ -425,12 +425,7 @@ export const startCommand: CommandSpec<TasksState, typeof StartBody, string[]> =
       const task = state.get(id);
       if (task === undefined || task.status !== "assigned" || task.agentId !== body.agent_id) continue;
       if (task.attempt !== attempt) continue;
-      state.put({
-        ...task,
-        status: "running",
-        startedAtMs: context.timestamp,
-        startedAttempts: task.startedAttempts + 1,
-      });
+      startAttempt(state, task, context.timestamp);
       started.push(id);
     }
     return accept(started, rowsOf(state, started));
@@ -438,6 +433,18 @@ export const startCommand: CommandSpec<TasksState, typeof StartBody, string[]> =
   entryType: () => "tasks_started",
   logView: (body) => ({ data: { agent_id: body.agent_id, tasks: body.tasks.length } }),
 };
+
+/** An assigned task's attempt starts running on its agent at `nowMs`; the task as it is now. */
+function startAttempt(state: TasksState, task: Task, nowMs: number): Task {
+  const running: Task = {
+    ...task,
+    status: "running",
+    startedAtMs: nowMs,
+    startedAttempts: task.startedAttempts + 1,
+  };
+  state.put(running);
+  return state.get(task.id)!;
+}
 
 /** Why an attempt-fenced report is refused, or null when `task` is current for it. */
 function staleness(
@@ -582,23 +589,7 @@ function takeAssigned(state: TasksState, context: ApplyContext, agentId: string,
   if (take === 0 || state.active(agentId) === 0) return [];
   const agent = agentsOf(context)?.get(agentId);
   if (agent === undefined || agent.delivery.mode !== "pull") return [];
-  const assigned: Task[] = [];
-  for (const id of state.heldBy(agentId)) {
-    const task = state.get(id)!;
-    if (task.status === "assigned") assigned.push(task);
-  }
-  assigned.sort((a, b) => a.seq - b.seq);
-  const started: Task[] = [];
-  for (const task of assigned.slice(0, take)) {
-    const running = {
-      ...task,
-      status: "running" as const,
-      startedAtMs: context.timestamp,
-      startedAttempts: task.startedAttempts + 1,
-    };
-    state.put(running);
-    started.push(state.get(task.id)!);
-  }
+  const started = state.assignedTo(agentId, take).map((task) => startAttempt(state, task, context.timestamp));
   state.stats.startedByReport += started.length;
   return started;
 }

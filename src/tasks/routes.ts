@@ -523,11 +523,11 @@ export function taskRoutes() {
         // arrived, a restarted process): they are delivered again, under the same attempt.
         const lost = body.running === undefined ? [] : lostBy(state(), agentId, body.running, maxTasks);
         if (lost.length > 0) return { tasks: lost.map(delivery), cancelled };
-        let offered = assignedTo(state(), agentId, maxTasks);
+        let offered = state().assignedTo(agentId, maxTasks);
         if (offered.length === 0 && cancelled.length === 0 && maxTasks > 0) {
           // Nothing here yet: this node may be behind the commit that assigned one.
           await node.readBarrier();
-          offered = assignedTo(state(), agentId, maxTasks);
+          offered = state().assignedTo(agentId, maxTasks);
         }
         if (offered.length === 0 && cancelled.length === 0 && (body.wait_ms ?? 0) > 0) {
           if (waitingPolls >= MAX_WAITING_POLLS)
@@ -546,7 +546,7 @@ export function taskRoutes() {
           } finally {
             waitingPolls--;
           }
-          offered = assignedTo(state(), agentId, maxTasks);
+          offered = state().assignedTo(agentId, maxTasks);
           cancelled = revokedOf(state(), agentId, body.running ?? []);
         }
         if (offered.length === 0) return { tasks: [], cancelled };
@@ -772,16 +772,6 @@ function toSubmit(body: DistributeBody): SubmitBody {
     },
     workflow_id: body.workflow_id ?? null,
   };
-}
-
-/** The agent's tasks waiting for it to take them, oldest first. */
-function assignedTo(state: TasksState, agentId: string, max: number): Task[] {
-  const tasks: Task[] = [];
-  for (const id of state.heldBy(agentId)) {
-    const task = state.get(id);
-    if (task?.status === "assigned") tasks.push(task);
-  }
-  return tasks.sort((a, b) => a.seq - b.seq).slice(0, max);
 }
 
 /** Attempts `agentId` holds as running that it does not say it runs. */

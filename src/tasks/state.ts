@@ -165,6 +165,16 @@ export class TasksState {
     return this.byAgent.get(agentId) ?? EMPTY;
   }
 
+  /** Up to `max` of the tasks assigned to `agentId` and not yet taken, oldest first. */
+  assignedTo(agentId: string, max: number): Task[] {
+    const tasks: Task[] = [];
+    for (const id of this.heldBy(agentId)) {
+      const task = this.live.get(id)!;
+      if (task.status === "assigned") tasks.push(task);
+    }
+    return tasks.sort((a, b) => a.seq - b.seq).slice(0, max);
+  }
+
   /** How many tasks `agentId` holds. */
   active(agentId: string): number {
     return this.byAgent.get(agentId)?.size ?? 0;

@@ -67,6 +67,14 @@ async function submit(member: Member, body: Json) {
   return call(member, "POST", "/tasks/distribute", { team: `web-${++teams}`, task_type: "build", ...body });
 }
 
+/** Submits `count` tasks with `body` one after another; their ids, in order. */
+async function submitIds(member: Member, count: number, body: Json): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++)
+    ids.push(((await submit(member, body)).json["task"] as Json)["id"] as string);
+  return ids;
+}
+
 async function task(id: string): Promise<Json> {
   const leader = await cluster.leader();
   return (await call(leader, "GET", `/tasks/${id}`)).json["task"] as Json;
@@ -155,11 +163,7 @@ describe("tasks API", () => {
   it("reports several attempts in one request, each fenced and answered on its own", async () => {
     const follower = await cluster.follower();
     const agentId = await agent("reporter", ["report"], 3);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const submitted = await submit(follower, { requirements: { skills: ["report"] }, max_attempts: 1 });
-      ids.push((submitted.json["task"] as Json)["id"] as string);
-    }
+    const ids = await submitIds(follower, 3, { requirements: { skills: ["report"] }, max_attempts: 1 });
     for (const id of ids) await taskUntil(id, (t) => t["status"] === "assigned");
     const polled = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 3 });
     expect(polled.json["tasks"]).toHaveLength(3);
@@ -212,11 +216,7 @@ describe("tasks API", () => {
   it("starts the agent's next tasks with its report when asked to take them, as a poll would", async () => {
     const follower = await cluster.follower();
     const agentId = await agent("taker", ["take"], 2);
-    const ids: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const submitted = await submit(follower, { requirements: { skills: ["take"] }, priority: 5 });
-      ids.push((submitted.json["task"] as Json)["id"] as string);
-    }
+    const ids = await submitIds(follower, 4, { requirements: { skills: ["take"] }, priority: 5 });
     const [a, b, c, d] = ids as [string, string, string, string];
     await taskUntil(b, (t) => t["status"] === "assigned");
     const polled = await call(follower, "POST", "/tasks/poll", { agent_id: agentId, max_tasks: 2 });
@@ -391,13 +391,7 @@ describe("tasks API", () => {
   it("rebalances assigned work onto an agent that joined later; a dry run changes nothing", async () => {
     const first = await agent("spreader-1", ["spread"], 4);
     const leader = await cluster.leader();
-    const ids: string[] = [];
-    for (let i = 0; i < 4; i++)
-      ids.push(
-        ((await submit(leader, { requirements: { skills: ["spread"] } })).json["task"] as Json)[
-          "id"
-        ] as string,
-      );
+    const ids = await submitIds(leader, 4, { requirements: { skills: ["spread"] } });
     for (const id of ids) expect((await task(id))["assigned_agent"]).toBe(first);
     const second = await agent("spreader-2", ["spread"], 4);
     const dry = await call(await cluster.follower(), "POST", "/tasks/rebalance", { dry_run: true });
